@@ -1,0 +1,69 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Targets follow ../shared/design/ARCHITECTURE.md: codecs → policy → server adapters → CLI.
+// Dependencies point down only; CI builds with --explicit-target-dependency-import-check error.
+let package = Package(
+    name: "vboot",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "vboot", targets: ["vboot"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+    ],
+    targets: [
+        // Codecs read and write NIO's ByteBuffer directly so the servers never copy a datagram.
+        .target(name: "DHCPv4", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        .target(name: "TFTP", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        .target(
+            name: "BootPolicy",
+            dependencies: ["DHCPv4", .product(name: "Mustache", package: "swift-mustache")]
+        ),
+        .target(
+            name: "VBootServer",
+            dependencies: [
+                "DHCPv4", "TFTP", "BootPolicy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+        .executableTarget(
+            name: "vboot",
+            dependencies: [
+                "VBootServer", "BootPolicy", "DHCPv4",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "DHCPv4Tests",
+            dependencies: ["DHCPv4", .product(name: "NIOCore", package: "swift-nio")],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(name: "TFTPTests", dependencies: ["TFTP", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "BootPolicyTests", dependencies: ["BootPolicy", "DHCPv4"]),
+        .testTarget(
+            name: "VBootServerTests",
+            dependencies: [
+                "VBootServer", "BootPolicy", "DHCPv4", "TFTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+    ]
+)

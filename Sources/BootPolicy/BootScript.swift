@@ -1,0 +1,47 @@
+import Mustache
+
+/// The values a boot script template sees. Values a client sent are reduced to a safe character
+/// set first: they land inside an iPXE script, where a newline would start a new command.
+public struct BootScriptContext: Sendable, Hashable {
+    public var values: [String: String]
+
+    /// Query parameters iPXE can send (`${uuid}`, `${serial}`, ...), accepted from the request.
+    public static let clientKeys = ["uuid", "serial", "manufacturer", "product", "asset", "arch", "platform", "hostname"]
+
+    public init(mac: String, serverURL: String, query: [String: String]) {
+        var values: [String: String] = [:]
+        for key in Self.clientKeys { values[key] = query[key].map(Self.sanitize) ?? "" }
+        values["mac"] = mac
+        values["server"] = serverURL
+        values["assets"] = serverURL + "/assets"
+        values["ipxe"] = serverURL + "/ipxe"
+        self.values = values
+    }
+
+    static func sanitize(_ text: String) -> String {
+        String(text.unicodeScalars.filter { scalar in
+            scalar.isASCII && (scalar.properties.isAlphabetic || scalar.properties.numericType != nil
+                || "-_.:,/+@ ".unicodeScalars.contains(scalar))
+        }.prefix(128).map(Character.init))
+    }
+}
+
+/// Renders an iPXE script template. Mustache's `{{...}}` is vboot's; iPXE's `${...}` passes
+/// through untouched. Output is plain text: nothing is HTML-escaped.
+public enum BootScriptRenderer {
+    public struct TemplateError: Error, CustomStringConvertible {
+        public var name: String
+        public var reason: String
+        public var description: String { "template \(name): \(reason)" }
+    }
+
+    public static func render(template source: String, name: String, context: BootScriptContext) throws(TemplateError) -> String {
+        let template: MustacheTemplate
+        do {
+            template = try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + source)
+        } catch {
+            throw TemplateError(name: name, reason: "\(error)")
+        }
+        return template.render(context.values)
+    }
+}

@@ -1,0 +1,148 @@
+import DHCPv4
+
+/// The proxyDHCP decision (PXE 2.1 §2.2; RFC 4578): given a request and the port it came in
+/// on, what to answer, if anything. Pure: all I/O lives in the DHCP service.
+public struct ProxyDHCPResponder: Sendable {
+    public enum Port: Hashable, Sendable, CustomStringConvertible {
+        /// The DHCP server port, 67: broadcast DISCOVERs.
+        case dhcp
+        /// The PXE boot server port, 4011 (PXE 2.1 §2.2.4): unicast REQUESTs.
+        case bootServer
+
+        public var description: String { self == .dhcp ? "67" : "4011" }
+    }
+
+    /// What the server knows when deciding.
+    public struct Context: Sendable {
+        /// vboot's address on the interface the request arrived on: server identifier, `siaddr`.
+        public var serverAddress: IPv4Address
+        /// `http://host:port` clients reach vboot's HTTP service at.
+        public var httpBaseURL: String
+        /// iPXE binary names present in the boot-file store.
+        public var availableBinaries: Set<String>
+        public var strategies: ProxyStrategies
+
+        public init(serverAddress: IPv4Address, httpBaseURL: String, availableBinaries: Set<String>,
+                    strategies: ProxyStrategies = ProxyStrategies()) {
+            self.serverAddress = serverAddress
+            self.httpBaseURL = httpBaseURL
+            self.availableBinaries = availableBinaries
+            self.strategies = strategies
+        }
+    }
+
+    /// The outcome: a reply or silence, and one line saying why, for the log.
+    public struct Decision: Sendable {
+        public var reply: DHCPMessage?
+        public var client: BootClient?
+        public var summary: String
+        /// True for silence that is normal (not a boot client, a REQUEST meant for the site server).
+        public var isRoutineSilence: Bool
+    }
+
+    /// `PXEClient` in option 60 of every proxy reply: clients ignore proxy offers without it.
+    public static let pxeClientVendorClass = "PXEClient"
+    public static let httpClientVendorClass = "HTTPClient"
+    /// Boot server type vboot announces in the boot-server strategy; 0x8000 and up are
+    /// vendor-defined (PXE 2.1 table 2-1), so it cannot be read as "local boot" (type 0).
+    public static let bootServerType: UInt16 = 0x8000
+
+    public static func decide(_ request: DHCPMessage, on port: Port, context: Context) -> Decision {
+        guard request.op == .bootRequest, let type = request.messageType else {
+            return silence("not a DHCP request", routine: false)
+        }
+        let client: BootClient
+        switch BootClient.classify(request) {
+        case .success(let classified): client = classified
+        case .failure(let failure): return silence("\(request.clientHardwareAddress) \(failure)", routine: true)
+        }
+        let who = "\(client.mac) \(client.architecture) \(client.program)"
+
+        let replyType: DHCPMessageType
+        switch (port, type) {
+        case (.dhcp, .discover): replyType = .offer
+        case (.bootServer, .request), (.bootServer, .inform): replyType = .ack
+        case (.bootServer, .discover): replyType = .offer
+        default:
+            return Decision(reply: nil, client: client, summary: "\(who) \(type) on \(port): not for a proxy", isRoutineSilence: true)
+        }
+
+        let boot: (file: String, vendorClass: String, description: String)
+        switch client.program {
+        case .ipxe:
+            let url = "\(context.httpBaseURL)/boot.ipxe?mac=\(client.mac.hyphenated)"
+            boot = (url, pxeClientVendorClass, "script \(url)")
+        case .uefiHTTP:
+            guard let binary = IPXEBinaries.select(for: client.architecture, available: context.availableBinaries) else {
+                return missingBinary(who, client: client)
+            }
+            let url = "\(context.httpBaseURL)/ipxe/\(binary)"
+            boot = (url, httpClientVendorClass, "HTTP boot \(url)")
+        case .pxe:
+            guard let binary = IPXEBinaries.select(for: client.architecture, available: context.availableBinaries) else {
+                return missingBinary(who, client: client)
+            }
+            boot = (binary, pxeClientVendorClass, "tftp \(binary) from \(context.serverAddress)")
+        }
+
+        var reply = DHCPMessage(op: .bootReply, xid: request.xid, chaddr: request.clientHardwareAddress,
+                                htype: request.htype, flags: request.flags,
+                                ciaddr: port == .bootServer ? request.ciaddr : .any,
+                                siaddr: context.serverAddress, giaddr: request.giaddr)
+        reply.chaddr = request.chaddr
+        reply.hlen = request.hlen
+        reply.options = [
+            DHCPOption(.messageType, [replyType.rawValue]),
+            DHCPOption(.serverIdentifier, context.serverAddress.octets),
+            DHCPOption(.vendorClassIdentifier, string: boot.vendorClass),
+        ]
+        // PXE 2.1 §2.2.1: a proxy reply carries the client's machine identifier back.
+        if let guid = request.option(.clientMachineIdentifier) { reply.options.append(DHCPOption(.clientMachineIdentifier, guid)) }
+
+        var how = ""
+        if client.program == .pxe {
+            let strategy = context.strategies.strategy(for: client.architecture.family)
+            var pxe = PXEVendorOptions()
+            if port == .bootServer {
+                // Echo the boot item the client asked for (PXE 2.1 §2.2.5), else skip discovery.
+                if let item = (try? request.pxeVendorOptions())??.bootItem { pxe.bootItem = item } else { pxe.discoveryControl = .skipDiscovery }
+                how = " (boot server ACK)"
+            } else if strategy == .bootServer {
+                pxe.discoveryControl = [.disableBroadcast, .disableMulticast, .onlyListedServers]
+                pxe.set(.bootServers, PXEBootServer.encode([PXEBootServer(type: bootServerType, addresses: [context.serverAddress])]))
+                pxe.set(.bootMenu, PXEMenuItem.encode([PXEMenuItem(type: bootServerType, description: "vboot")]))
+                pxe.set(.menuPrompt, PXEMenuPrompt(timeout: 0, prompt: "vboot").encode())
+                reply.options.append(DHCPOption(.vendorSpecific, pxe.encode()))
+                return Decision(reply: reply, client: client,
+                                summary: "\(who) \(type) on \(port) → \(replyType): boot server \(context.serverAddress):4011 (strategy \(strategy))",
+                                isRoutineSilence: false)
+            } else {
+                pxe.discoveryControl = .skipDiscovery
+                how = " (strategy \(strategy))"
+            }
+            reply.options.append(DHCPOption(.vendorSpecific, pxe.encode()))
+        }
+        setBootFile(boot.file, in: &reply)
+        return Decision(reply: reply, client: client, summary: "\(who) \(type) on \(port) → \(replyType): \(boot.description)\(how)",
+                        isRoutineSilence: false)
+    }
+
+    /// The `file` field holds 128 octets with a NUL; longer names (long script URLs) go in option 67.
+    static func setBootFile(_ name: String, in reply: inout DHCPMessage) {
+        if name.utf8.count < 128 {
+            reply.bootFileName = name
+        } else {
+            reply.options.append(DHCPOption(.bootfileName, string: name))
+        }
+    }
+
+    private static func silence(_ why: String, routine: Bool) -> Decision {
+        Decision(reply: nil, client: nil, summary: why, isRoutineSilence: routine)
+    }
+
+    private static func missingBinary(_ who: String, client: BootClient) -> Decision {
+        let names = IPXEBinaries.candidates(for: client.architecture)
+        let wanted = names.isEmpty ? "no iPXE build exists for this architecture" : "none of \(names.joined(separator: ", ")) is installed (apt install ipxe, or vboot rom build)"
+        return Decision(reply: nil, client: client, summary: "\(who): silent, \(wanted)", isRoutineSilence: false)
+    }
+}

@@ -1,0 +1,34 @@
+/// A client hardware address (`chaddr`), normally a 6-octet Ethernet MAC.
+public struct HardwareAddress: Hashable, Sendable, CustomStringConvertible {
+    public var bytes: [UInt8]
+
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    /// Accepts `52:54:00:aa:00:01`, `52-54-00-AA-00-01` or `525400aa0001`.
+    public init?(_ text: some StringProtocol) {
+        let hex = String(text.filter { $0 != ":" && $0 != "-" })
+        guard hex.count == 12, hex.allSatisfy(\.isHexDigit) else { return nil }
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        self.bytes = bytes
+    }
+
+    /// `52:54:00:aa:00:01`.
+    public var description: String { formatted(separator: ":") }
+
+    /// `52-54-00-aa-00-01`: the spelling vboot uses in file names and URLs.
+    public var hyphenated: String { formatted(separator: "-") }
+
+    public func formatted(separator: String) -> String {
+        bytes.map { byte in
+            let digits = String(byte, radix: 16)
+            return digits.count == 1 ? "0" + digits : digits
+        }.joined(separator: separator)
+    }
+}

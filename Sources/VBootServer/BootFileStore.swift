@@ -1,0 +1,118 @@
+import BootPolicy
+import Foundation
+
+/// The one place TFTP and HTTP get files from: iPXE binaries by name, and the assets tree by
+/// path. Every lookup is confined to its root: `..`, absolute paths, backslashes, NULs and
+/// symlinks that leave the root are refused.
+public struct BootFileStore: Sendable {
+    /// Where a request was resolved.
+    public struct File: Sendable, Hashable {
+        public var path: String
+        public var size: Int
+        public var area: Area
+    }
+
+    public enum Area: String, Sendable, Hashable {
+        case ipxe, assets
+    }
+
+    public enum LookupError: Error, Hashable, Sendable, CustomStringConvertible {
+        case refused(String)
+        case notFound(String)
+
+        public var description: String {
+            switch self {
+            case .refused(let why): "refused: \(why)"
+            case .notFound(let name): "not found: \(name)"
+            }
+        }
+    }
+
+    /// Debian's `ipxe` package installs here (`/boot` holds only `ipxe.efi` and `ipxe.lkrn`).
+    public static let debianIPXEDirectories = ["/usr/lib/ipxe", "/boot"]
+
+    public let ipxeDirectories: [String]
+    public let assetsRoot: String?
+
+    public init(ipxeDirectories: [String], assetsRoot: String?) {
+        self.ipxeDirectories = ipxeDirectories
+        self.assetsRoot = assetsRoot
+    }
+
+    /// Binary name → path, first directory wins. Read each time: installing `ipxe` while vboot
+    /// runs takes effect without a restart.
+    public func installedBinaries() -> [String: String] {
+        var found: [String: String] = [:]
+        for name in IPXEBinaries.allNames {
+            for directory in ipxeDirectories {
+                let path = directory + "/" + name
+                if found[name] == nil, Self.regularFileSize(path) != nil { found[name] = path }
+            }
+        }
+        return found
+    }
+
+    /// TFTP: a bare iPXE binary name, else a path in the assets tree.
+    public func resolveTFTP(_ name: String) -> Result<File, LookupError> {
+        if !name.contains("/"), IPXEBinaries.allNames.contains(name), let file = try? resolve(.ipxe, name).get() {
+            return .success(file)
+        }
+        return resolve(.assets, name)
+    }
+
+    public func resolve(_ area: Area, _ relativePath: String) -> Result<File, LookupError> {
+        let components: [Substring]
+        switch Self.validate(relativePath) {
+        case .success(let parts): components = parts
+        case .failure(let error): return .failure(error)
+        }
+        switch area {
+        case .ipxe:
+            guard components.count == 1 else { return .failure(.notFound(relativePath)) }
+            for directory in ipxeDirectories {
+                if case .success(let file) = confined(root: directory, components: components, area: .ipxe) { return .success(file) }
+            }
+            return .failure(.notFound(relativePath))
+        case .assets:
+            guard let assetsRoot else { return .failure(.notFound(relativePath)) }
+            return confined(root: assetsRoot, components: components, area: .assets)
+        }
+    }
+
+    /// Lexical checks, before touching the file system.
+    static func validate(_ path: String) -> Result<[Substring], LookupError> {
+        if path.isEmpty { return .failure(.refused("empty file name")) }
+        if path.hasPrefix("/") { return .failure(.refused("absolute path \(path)")) }
+        if path.contains("\\") { return .failure(.refused("backslash in \(path)")) }
+        if path.contains("\0") { return .failure(.refused("NUL in file name")) }
+        let components = path.split(separator: "/", omittingEmptySubsequences: true)
+        if components.contains("..") { return .failure(.refused("parent directory in \(path)")) }
+        let kept = components.filter { $0 != "." }
+        if kept.isEmpty { return .failure(.refused("no file in \(path)")) }
+        return .success(kept)
+    }
+
+    /// Resolves symlinks and checks the result is still under `root`.
+    private func confined(root: String, components: [Substring], area: Area) -> Result<File, LookupError> {
+        let joined = components.joined(separator: "/")
+        guard let realRoot = Self.realPath(root) else { return .failure(.notFound(joined)) }
+        guard let real = Self.realPath(root + "/" + joined) else { return .failure(.notFound(joined)) }
+        guard real.hasPrefix(realRoot == "/" ? "/" : realRoot + "/") else {
+            return .failure(.refused("\(joined) leaves the \(area.rawValue) root"))
+        }
+        guard let size = Self.regularFileSize(real) else { return .failure(.notFound(joined)) }
+        return .success(File(path: real, size: size, area: area))
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    static func regularFileSize(_ path: String) -> Int? {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return Int(info.st_size)
+    }
+}

@@ -1,0 +1,43 @@
+import Glibc
+import NIOCore
+import Synchronization
+
+/// A read-only file read at offsets (pread), shared by one transfer's sends.
+final class FileReader: Sendable {
+    struct OpenError: Error, CustomStringConvertible {
+        var path: String
+        var errno: Int32
+        var description: String { "cannot open \(path): \(String(cString: strerror(errno)))" }
+    }
+
+    private let descriptor: Int32
+    private let closed = Atomic<Bool>(false)
+
+    init(path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw OpenError(path: path, errno: errno) }
+        descriptor = fd
+    }
+
+    /// Appends `count` octets from `offset` to `buffer`; false on a short or failed read.
+    func read(into buffer: inout ByteBuffer, offset: Int, count: Int) -> Bool {
+        guard count > 0 else { return true }
+        var total = 0
+        let fd = descriptor
+        while total < count {
+            let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count - total) { pointer in
+                let n = pread(fd, pointer.baseAddress, count - total, off_t(offset + total))
+                return n > 0 ? n : 0
+            }
+            if got == 0 { return false }
+            total += got
+        }
+        return true
+    }
+
+    func close() {
+        if !closed.exchange(true, ordering: .acquiringAndReleasing) { Glibc.close(descriptor) }
+    }
+
+    deinit { close() }
+}

@@ -1,0 +1,155 @@
+import BootPolicy
+import DHCPv4
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The HTTP surface: per-machine scripts, iPXE binaries, assets, metrics.
+enum HTTPService {
+    struct Environment: Sendable {
+        var configuration: ServerConfiguration
+        var store: BootFileStore
+        var scripts: BootScriptSource
+        var counters: ServerCounters
+        var logger: Logger
+    }
+
+    static func makeApplication(_ environment: Environment, onBound: @escaping @Sendable (Int) -> Void) -> some ApplicationProtocol {
+        let router = Router()
+        let fileIO = FileIO()
+        let logger = environment.logger
+
+        router.get("/boot.ipxe") { request, _ -> Response in
+            try script(request, environment)
+        }
+        for method in [HTTPRequest.Method.get, .head] {
+            router.on("/ipxe/:file", method: method) { request, context -> Response in
+                let name = context.parameters.get("file") ?? ""
+                return try await serve(.ipxe, name, request: request, context: context, fileIO: fileIO, environment: environment)
+            }
+            router.on("/assets/**", method: method) { request, context -> Response in
+                let path = context.parameters.getCatchAll().joined(separator: "/")
+                return try await serve(.assets, path, request: request, context: context, fileIO: fileIO, environment: environment)
+            }
+        }
+        router.get("/metrics") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: environment.counters.prometheusText())))
+        }
+        router.get("/health") { _, _ in "ok\n" }
+
+        let host = environment.configuration.listenAddress?.description ?? "0.0.0.0"
+        return Application(
+            router: router,
+            configuration: ApplicationConfiguration(address: .hostname(host, port: environment.configuration.httpPort), serverName: "vboot"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? environment.configuration.httpPort
+                onBound(port)
+                logger.info("http: listening on \(host) TCP \(port)")
+            },
+            logger: silenced(logger)
+        )
+    }
+
+    /// Hummingbird's own per-request lines at info would double vboot's decision lines.
+    private static func silenced(_ logger: Logger) -> Logger {
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .warning)
+        return quiet
+    }
+
+    /// `GET /boot.ipxe?mac=..`: the machine's script, else the default.
+    static func script(_ request: Request, _ environment: Environment) throws -> Response {
+        var query: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
+        let mac = query["mac"].flatMap(HardwareAddress.init)
+        let serverURL = "http://" + (request.head.authority ?? "\(environment.configuration.listenAddress?.description ?? "localhost"):\(environment.configuration.httpPort)")
+        let context = BootScriptContext(mac: mac?.hyphenated ?? "unknown", serverURL: serverURL, query: query)
+        let rendered: BootScriptSource.Rendered
+        do {
+            rendered = try environment.scripts.render(for: mac, context: context)
+        } catch {
+            environment.counters.increment("http_script_errors")
+            environment.logger.error("http: script for \(mac?.description ?? "unknown MAC"): \(error)")
+            // iPXE shows the text of a failed script fetch; make it say what to fix.
+            return Response(status: .internalServerError, headers: [.contentType: "text/plain"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: "vboot: \(error)\n")))
+        }
+        environment.counters.increment("http_scripts_served")
+        environment.logger.info("http: \(mac?.description ?? "no MAC") script \(rendered.source)\(query["uuid"].map { " uuid \($0)" } ?? "")")
+        return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: rendered.text)))
+    }
+
+    static func serve(_ area: BootFileStore.Area, _ path: String, request: Request, context: some RequestContext,
+                      fileIO: FileIO, environment: Environment) async throws -> Response {
+        let file: BootFileStore.File
+        switch environment.store.resolve(area, path) {
+        case .success(let found): file = found
+        case .failure(.notFound):
+            environment.logger.info("http: \(request.method) /\(area.rawValue)/\(path): not found")
+            throw HTTPError(.notFound)
+        case .failure(.refused(let why)):
+            environment.logger.warning("http: \(request.method) /\(area.rawValue)/\(path): \(why)")
+            throw HTTPError(.forbidden)
+        }
+        var headers: HTTPFields = [.contentType: contentType(of: path), .acceptRanges: "bytes"]
+        let range: ClosedRange<Int>?
+        switch ByteRange.parse(request.headers[.range], size: file.size) {
+        case .whole: range = nil
+        case .partial(let r): range = r
+        case .unsatisfiable:
+            headers[.contentRange] = "bytes */\(file.size)"
+            return Response(status: .rangeNotSatisfiable, headers: headers)
+        }
+        environment.counters.increment("http_files_served")
+        environment.logger.info("http: \(request.method) /\(area.rawValue)/\(path) \(range.map { "bytes \($0.lowerBound)-\($0.upperBound)/\(file.size)" } ?? "\(file.size) bytes")")
+        if request.method == .head {
+            headers[.contentLength] = String(range?.count ?? file.size)
+            if let range { headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(file.size)" }
+            return Response(status: range == nil ? .ok : .partialContent, headers: headers)
+        }
+        if let range {
+            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(file.size)"
+            headers[.contentLength] = String(range.count)
+            let body = try await fileIO.loadFile(path: file.path, range: range, context: context)
+            return Response(status: .partialContent, headers: headers, body: body)
+        }
+        headers[.contentLength] = String(file.size)
+        if file.size == 0 { return Response(status: .ok, headers: headers) }
+        let body = try await fileIO.loadFile(path: file.path, context: context)
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    static func contentType(of path: String) -> String {
+        if path.hasSuffix(".efi") { return "application/efi" }
+        if path.hasSuffix(".ipxe") || path.hasSuffix(".cfg") || path.hasSuffix(".txt") { return "text/plain; charset=utf-8" }
+        return "application/octet-stream"
+    }
+}
+
+/// RFC 9110 §14.2 Range, single byte range (what iPXE, curl and installers send).
+enum ByteRange: Equatable {
+    case whole
+    case partial(ClosedRange<Int>)
+    case unsatisfiable
+
+    static func parse(_ header: String?, size: Int) -> ByteRange {
+        guard let header, header.hasPrefix("bytes="), !header.contains(",") else { return .whole }
+        let spec = header.dropFirst("bytes=".count).trimmingCharacters(in: .whitespaces)
+        let parts = spec.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return .whole }
+        if parts[0].isEmpty {
+            guard let suffix = Int(parts[1]), suffix > 0 else { return .unsatisfiable }
+            guard size > 0 else { return .unsatisfiable }
+            return .partial(max(0, size - suffix)...(size - 1))
+        }
+        guard let start = Int(parts[0]), start >= 0 else { return .whole }
+        guard start < size else { return .unsatisfiable }
+        let end = parts[1].isEmpty ? size - 1 : min(Int(parts[1]) ?? -1, size - 1)
+        guard end >= start else { return parts[1].isEmpty || Int(parts[1]) != nil ? .unsatisfiable : .whole }
+        return .partial(start...end)
+    }
+}

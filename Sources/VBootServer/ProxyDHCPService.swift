@@ -1,0 +1,139 @@
+import BootPolicy
+import DHCPv4
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// The proxyDHCP listener on one port (67 or 4011). Thin: parse, ask `ProxyDHCPResponder`,
+/// send. A bad packet is counted and dropped; nothing a client sends ends the listener.
+public struct ProxyDHCPService: Service {
+    let port: Int
+    let role: ProxyDHCPResponder.Port
+    let environment: DHCPEnvironment
+    let onBound: @Sendable (Int) -> Void
+
+    init(port: Int, role: ProxyDHCPResponder.Port, environment: DHCPEnvironment, onBound: @escaping @Sendable (Int) -> Void = { _ in }) {
+        self.port = port
+        self.role = role
+        self.environment = environment
+        self.onBound = onBound
+    }
+
+    public func run() async throws {
+        let role = self.role
+        let environment = self.environment
+        let port = self.port
+        // One socket per interface, bound to its device: a broadcast reply must leave by the
+        // interface the request came in on, and a host without a default route has no route
+        // for 255.255.255.255 at all.
+        let interfaces = environment.configuration.interface.map { [$0] } ?? InterfaceAddresses.ipv4InterfaceNames()
+        guard !interfaces.isEmpty else { throw StartupError("proxyDHCP: no interface with an IPv4 address to listen on") }
+        let name = "proxydhcp \(port)"
+        try await ListenerLoop.run(name: name, logger: environment.logger, bind: {
+            var channels: [any Channel] = []
+            do {
+                for interface in interfaces {
+                    channels.append(try await UDPSocket.bind(group: MultiThreadedEventLoopGroup.singleton, host: "0.0.0.0", port: port,
+                                                             interface: interface) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(ProxyDHCPHandler(role: role, environment: environment))
+                        }
+                    })
+                }
+            } catch {
+                for channel in channels { try? await channel.close() }
+                throw StartupError("proxyDHCP cannot listen on UDP port \(port): \(error) (another DHCP server, or a second vboot, on this host?)")
+            }
+            return channels
+        }, onBound: { channels in
+            let bound = channels.first?.localAddress?.port ?? port
+            onBound(bound)
+            environment.logger.info("proxydhcp: listening on UDP \(bound) (\(role == .dhcp ? "DHCP" : "PXE boot server")) on \(interfaces.joined(separator: ", "))")
+        })
+    }
+}
+
+/// What the DHCP handlers share.
+struct DHCPEnvironment: Sendable {
+    var configuration: ServerConfiguration
+    var catalog: BinaryCatalog
+    var interfaces: InterfaceAddresses
+    var counters: ServerCounters
+    var logger: Logger
+}
+
+final class ProxyDHCPHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    private let role: ProxyDHCPResponder.Port
+    private let environment: DHCPEnvironment
+
+    init(role: ProxyDHCPResponder.Port, environment: DHCPEnvironment) {
+        self.role = role
+        self.environment = environment
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        let counters = environment.counters
+        counters.increment("dhcp_packets_received")
+        let request: DHCPMessage
+        do {
+            request = try DHCPMessage(parsing: envelope.data)
+        } catch {
+            counters.increment("dhcp_packets_malformed")
+            environment.logger.debug("proxydhcp: dropped malformed packet from \(envelope.remoteAddress.compact): \(error)")
+            return
+        }
+        guard let server = serverAddress(for: envelope) else {
+            environment.logger.warning("proxydhcp: no IPv4 address on the interface \(request.clientHardwareAddress) asked on; use --listen")
+            return
+        }
+        let configuration = environment.configuration
+        let decisionContext = ProxyDHCPResponder.Context(
+            serverAddress: server, httpBaseURL: "http://\(server):\(configuration.httpPort)",
+            availableBinaries: environment.catalog.names, strategies: configuration.proxyStrategies)
+        let decision = ProxyDHCPResponder.decide(request, on: role, context: decisionContext)
+        guard let reply = decision.reply else {
+            counters.increment("dhcp_silent")
+            if decision.isRoutineSilence {
+                environment.logger.debug("proxydhcp: \(decision.summary)")
+            } else {
+                environment.logger.warning("proxydhcp: \(decision.summary)")
+            }
+            return
+        }
+        let source: (address: DHCPv4.IPv4Address, port: Int) = (envelope.remoteAddress.ipv4 ?? .any, envelope.remoteAddress.port ?? ReplyDestination.clientPort)
+        let destination: SocketAddress
+        switch ReplyDestination.forReply(to: request, from: source, port: role) {
+        case .unicast(let address, let port): destination = .ipv4(address, port: port)
+        case .broadcast(let port): destination = .ipv4(DHCPv4.IPv4Address.broadcast, port: port)
+        }
+        var buffer = context.channel.allocator.buffer(capacity: DHCPMessage.minimumBOOTPLength + 64)
+        reply.encode(into: &buffer, minimumLength: DHCPMessage.minimumBOOTPLength)
+        context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: destination, data: buffer)), promise: nil)
+        counters.increment("dhcp_replies_sent")
+        environment.logger.info("proxydhcp: \(decision.summary) [to \(destination.ipv4?.description ?? "?"):\(destination.port ?? 0)]")
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A send to an unreachable host and the like: log, keep listening.
+        environment.counters.increment("dhcp_socket_errors")
+        environment.logger.debug("proxydhcp: socket error \(error)")
+    }
+
+    /// `--listen` when given, else the address of the interface the datagram arrived on.
+    private func serverAddress(for envelope: AddressedEnvelope<ByteBuffer>) -> DHCPv4.IPv4Address? {
+        if let listen = environment.configuration.listenAddress, !listen.isAny { return listen }
+        guard let info = envelope.metadata?.packetInfo else { return nil }
+        return environment.interfaces.address(ofInterface: info.interfaceIndex)
+    }
+}
+
+/// A service could not start; the message says why, for the operator.
+public struct StartupError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

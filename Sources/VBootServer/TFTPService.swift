@@ -1,0 +1,156 @@
+import DHCPv4
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+import TFTP
+
+/// The TFTP listener (RFC 1350): answers read requests on port 69 and runs each transfer on
+/// its own socket (a new transfer ID), confined to the boot-file store.
+public struct TFTPService: Service {
+    let environment: TFTPEnvironment
+    let onBound: @Sendable (Int) -> Void
+
+    init(environment: TFTPEnvironment, onBound: @escaping @Sendable (Int) -> Void = { _ in }) {
+        self.environment = environment
+        self.onBound = onBound
+    }
+
+    public func run() async throws {
+        let environment = self.environment
+        let configuration = environment.configuration
+        let host = configuration.listenAddress?.description ?? "0.0.0.0"
+        let port = configuration.tftpPort
+        try await ListenerLoop.run(name: "tftp", logger: environment.logger, bind: {
+            do {
+                return [try await UDPSocket.bind(group: MultiThreadedEventLoopGroup.singleton, host: host, port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(TFTPListenerHandler(environment: environment))
+                    }
+                }]
+            } catch {
+                throw StartupError("TFTP cannot listen on \(host) UDP port \(port): \(error)")
+            }
+        }, onBound: { channels in
+            let bound = channels.first?.localAddress?.port ?? port
+            onBound(bound)
+            environment.logger.info("tftp: listening on \(host) UDP \(bound)")
+        })
+    }
+}
+
+struct TFTPEnvironment: Sendable {
+    var configuration: ServerConfiguration
+    var store: BootFileStore
+    var counters: ServerCounters
+    var logger: Logger
+    let activeTransfers = TransferCount()
+}
+
+/// Transfers running now, across all event loops.
+final class TransferCount: Sendable {
+    private let value = Atomic<Int>(0)
+    /// Takes a slot if fewer than `limit` are in use.
+    func acquire(limit: Int) -> Bool {
+        if value.wrappingAdd(1, ordering: .relaxed).newValue <= limit { return true }
+        value.wrappingSubtract(1, ordering: .relaxed)
+        return false
+    }
+    func release() { value.wrappingSubtract(1, ordering: .relaxed) }
+    var current: Int { value.load(ordering: .relaxed) }
+}
+
+/// Port 69: turns a read request into a transfer, or an error packet.
+final class TFTPListenerHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    private let environment: TFTPEnvironment
+
+    init(environment: TFTPEnvironment) { self.environment = environment }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        let counters = environment.counters
+        let client = envelope.remoteAddress
+        let packet: TFTPPacket
+        do {
+            packet = try TFTPPacket(parsing: envelope.data)
+        } catch {
+            counters.increment("tftp_packets_malformed")
+            environment.logger.debug("tftp: dropped malformed packet from \(client.compact): \(error)")
+            return
+        }
+        let reject = { (error: TFTPError) in
+            counters.increment("tftp_requests_refused")
+            context.writeAndFlush(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: client, data: TFTPPacket.error(error).encoded())), promise: nil)
+        }
+        let request: TFTPRequest
+        switch packet {
+        case .readRequest(let read):
+            request = read
+        case .writeRequest(let write):
+            environment.logger.info("tftp: \(client.compact) refused write of \(write.filename): read-only server")
+            return reject(TFTPError(.accessViolation, "vboot serves files read-only"))
+        case .data, .acknowledgement, .error, .optionAcknowledgement:
+            // Stray packet for a finished transfer: RFC 1350 §4 says answer with an error.
+            return reject(TFTPError(.unknownTransferID, "no transfer on this port"))
+        }
+        let mode = request.mode.lowercased()
+        guard mode == "octet" || mode == "netascii" else {
+            return reject(TFTPError(.illegalOperation, "transfer mode \(request.mode) is not supported"))
+        }
+        let file: BootFileStore.File
+        switch environment.store.resolveTFTP(request.filename) {
+        case .success(let found):
+            file = found
+        case .failure(let failure):
+            environment.logger.info("tftp: \(client.compact) \(request.filename): \(failure)")
+            switch failure {
+            case .notFound: return reject(TFTPError(.fileNotFound, "file not found"))
+            case .refused(let why): return reject(TFTPError(.accessViolation, why))
+            }
+        }
+        let limit = environment.configuration.maximumTFTPTransfers
+        guard environment.activeTransfers.acquire(limit: limit) else {
+            environment.logger.warning("tftp: \(client.compact) \(request.filename): \(limit) transfers already running")
+            return reject(TFTPError(.notDefined, "server busy, retry"))
+        }
+        let parameters = TFTPTransferParameters.negotiate(request.options, fileSize: file.size, limits: environment.configuration.tftpLimits)
+        let reader: FileReader
+        do {
+            reader = try FileReader(path: file.path)
+        } catch {
+            environment.activeTransfers.release()
+            environment.logger.error("tftp: \(client.compact) \(request.filename): \(error)")
+            return reject(TFTPError(.accessViolation, "cannot read file"))
+        }
+        // Answer from the address the client wrote to, so its replies match (RFC 1350 §4).
+        var local: DHCPv4.IPv4Address = environment.configuration.listenAddress ?? .any
+        if let destination = envelope.metadata?.packetInfo?.destinationAddress.ipv4, destination != .broadcast, !destination.isAny {
+            local = destination
+        }
+        let transfer = TFTPReadTransfer(fileSize: file.size, parameters: parameters)
+        let environment = self.environment
+        let name = request.filename
+        let bound = DatagramBootstrap(group: context.eventLoop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        TFTPTransferHandler(transfer: transfer, reader: reader, peer: client, name: name, environment: environment))
+                }
+            }
+            .bind(host: local.description, port: 0)
+        bound.whenFailure { error in
+            reader.close()
+            environment.activeTransfers.release()
+            environment.logger.error("tftp: \(client.compact) \(name): cannot open a transfer socket: \(error)")
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        environment.counters.increment("tftp_socket_errors")
+        environment.logger.debug("tftp: socket error \(error)")
+    }
+}

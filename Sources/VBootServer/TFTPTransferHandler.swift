@@ -1,0 +1,140 @@
+import Logging
+import NIOCore
+import TFTP
+
+/// One read transfer on its own socket. It only moves datagrams: what to send and when comes
+/// from `TFTPReadTransfer`. One timer per transfer, re-armed lazily: progress only moves the
+/// deadline, the timer task checks it when it fires.
+final class TFTPTransferHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    private var transfer: TFTPReadTransfer
+    private let reader: FileReader
+    private let peer: SocketAddress
+    private let name: String
+    private let environment: TFTPEnvironment
+    private let started = ContinuousClock.now
+    private var timer: Scheduled<Void>?
+    private var finished = false
+
+    init(transfer: TFTPReadTransfer, reader: FileReader, peer: SocketAddress, name: String, environment: TFTPEnvironment) {
+        self.transfer = transfer
+        self.reader = reader
+        self.peer = peer
+        self.name = name
+        self.environment = environment
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        environment.counters.increment("tftp_transfers_started")
+        perform(transfer.start(now: .now), context: context)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        guard envelope.remoteAddress == peer else {
+            // RFC 1350 §4: a packet from another TID gets an error; the transfer goes on.
+            let error = TFTPPacket.error(TFTPError(.unknownTransferID, "unknown transfer ID"))
+            context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: error.encoded())), promise: nil)
+            return
+        }
+        guard let packet = try? TFTPPacket(parsing: envelope.data) else {
+            environment.counters.increment("tftp_packets_malformed")
+            return
+        }
+        perform(transfer.receive(packet, now: .now), context: context)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // ICMP port unreachable from a client that went away, and the like: the timer decides.
+        environment.logger.debug("tftp: \(peer.compact) \(name): socket error \(error)")
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        if !finished {
+            finished = true
+            finish()
+        }
+    }
+
+    private func perform(_ action: TFTPReadTransfer.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .wait:
+            break
+        case .sendOptionAcknowledgement(let options):
+            context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: peer, data: TFTPPacket.optionAcknowledgement(options).encoded())), promise: nil)
+        case .sendBlocks(let blocks):
+            send(blocks, context: context)
+        case .complete:
+            let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18 + Double((ContinuousClock.now - started).components.seconds)
+            environment.counters.increment("tftp_transfers_completed")
+            environment.counters.increment("tftp_bytes_sent", by: transfer.fileSize)
+            environment.logger.info("tftp: \(peer.compact) \(name): sent \(transfer.fileSize) bytes in \(String(format: "%.3f", seconds)) s (\(describeOptions())\(transfer.retransmittedBlocks > 0 ? ", \(transfer.retransmittedBlocks) blocks resent" : ""))")
+            close(context)
+        case .abort(let error):
+            environment.counters.increment("tftp_transfers_failed")
+            environment.logger.warning("tftp: \(peer.compact) \(name): \(error.message) at block \(transfer.highestAcknowledged) of \(transfer.lastBlock)")
+            context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: peer, data: TFTPPacket.error(error).encoded())), promise: nil)
+            close(context)
+        case .clientEnded(let error):
+            if error.code == .optionNegotiationFailed, transfer.highestAcknowledged == 0 {
+                // EDK2 asks for tsize, reads the OACK and aborts with error 8 before the real read.
+                environment.counters.increment("tftp_size_probes")
+                environment.logger.debug("tftp: \(peer.compact) \(name): size probe (\(transfer.fileSize) bytes)")
+            } else {
+                environment.counters.increment("tftp_transfers_failed")
+                environment.logger.warning("tftp: \(peer.compact) \(name): client ended the transfer: \(error.code) \(error.message)")
+            }
+            close(context)
+        }
+        armTimer(context: context)
+    }
+
+    private func send(_ blocks: ClosedRange<Int>, context: ChannelHandlerContext) {
+        for block in blocks {
+            let range = transfer.byteRange(ofBlock: block)
+            var buffer = context.channel.allocator.buffer(capacity: 4 + range.count)
+            buffer.writeInteger(TFTPOpcode.data.rawValue)
+            buffer.writeInteger(UInt16(truncatingIfNeeded: block))
+            guard reader.read(into: &buffer, offset: range.lowerBound, count: range.count) else {
+                perform(.abort(TFTPError(.notDefined, "file shrank while being read")), context: context)
+                return
+            }
+            context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: peer, data: buffer)), promise: nil)
+        }
+        context.flush()
+    }
+
+    private func armTimer(context: ChannelHandlerContext) {
+        guard !finished, timer == nil, let deadline = transfer.deadline else { return }
+        let delay = deadline - ContinuousClock.now
+        let nanoseconds = max(0, delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) {
+            handler.value.timer = nil
+            handler.value.perform(handler.value.transfer.timerFired(now: .now), context: loopBound.value)
+        }
+    }
+
+    private func close(_ context: ChannelHandlerContext) {
+        guard !finished else { return }
+        finished = true
+        timer?.cancel()
+        timer = nil
+        finish()
+        context.close(promise: nil)
+    }
+
+    private func finish() {
+        reader.close()
+        environment.activeTransfers.release()
+    }
+
+    private func describeOptions() -> String {
+        let p = transfer.parameters
+        return "blksize \(p.blockSize), windowsize \(p.windowSize)"
+    }
+}

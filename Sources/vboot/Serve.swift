@@ -1,0 +1,100 @@
+import ArgumentParser
+import BootPolicy
+import DHCPv4
+import Logging
+import VBootServer
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Answer PXE clients (proxyDHCP), serve iPXE over TFTP and scripts, kernels and images over HTTP.")
+
+    @Option(help: "IPv4 address to announce and bind TFTP/HTTP to (default: all interfaces; DHCP announces the receiving interface's address).")
+    var listen: String?
+
+    @Option(help: "Answer DHCP only on this interface.")
+    var interface: String?
+
+    @Option(help: "DHCP mode: proxy (the site's DHCP server hands out addresses) or off.")
+    var dhcp: String = "proxy"
+
+    @Option(help: "HTTP port.") var httpPort: Int = 8080
+    @Option(help: "TFTP port.") var tftpPort: Int = 69
+    @Option(help: "DHCP server port the proxy listens on.") var dhcpPort: Int = 67
+    @Option(help: "PXE boot server port (PXE 2.1 §2.2.4).") var pxePort: Int = 4011
+
+    @Option(help: "Directory with default.ipxe and machines/<mac>.ipxe.")
+    var bootScripts: String = "./boot-scripts"
+
+    @Option(help: "Directory with iPXE binaries (default: Debian's ipxe package, /usr/lib/ipxe and /boot).")
+    var ipxeDir: String?
+
+    @Option(help: "Directory served at /assets/ over HTTP and by path over TFTP (kernels, initrds, images).")
+    var assets: String?
+
+    @Option(help: "Directory for vboot's state.")
+    var dataDir: String?
+
+    @Option(name: .customLong("pxe-strategy"),
+            help: "Per firmware family proxy strategy, FAMILY=STRATEGY (bios|uefi = offer|boot-server); repeatable.")
+    var pxeStrategies: [String] = []
+
+    @Option(help: "Maximum concurrent TFTP transfers.") var maxTftpTransfers: Int = 512
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func makeConfiguration() throws -> ServerConfiguration {
+        var configuration = ServerConfiguration()
+        if let listen {
+            guard let address = IPv4Address(listen) else { throw ValidationError("--listen \(listen) is not an IPv4 address") }
+            configuration.listenAddress = address
+        }
+        configuration.interface = interface
+        guard let mode = ServerConfiguration.DHCPMode(rawValue: dhcp) else {
+            throw ValidationError("--dhcp \(dhcp): expected one of \(ServerConfiguration.DHCPMode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        configuration.dhcpMode = mode
+        for (name, port) in [("--http-port", httpPort), ("--tftp-port", tftpPort), ("--dhcp-port", dhcpPort), ("--pxe-port", pxePort)] {
+            guard (0...65535).contains(port) else { throw ValidationError("\(name) \(port) is not a port number") }
+        }
+        configuration.httpPort = httpPort
+        configuration.tftpPort = tftpPort
+        configuration.dhcpPort = dhcpPort
+        configuration.pxePort = pxePort
+        configuration.bootScriptsDirectory = bootScripts
+        if let ipxeDir { configuration.ipxeDirectories = [ipxeDir] }
+        configuration.assetsDirectory = assets
+        configuration.dataDirectory = dataDir
+        for text in pxeStrategies {
+            do { try configuration.proxyStrategies.apply(text) } catch { throw ValidationError("--pxe-strategy: \(error)") }
+        }
+        guard maxTftpTransfers > 0 else { throw ValidationError("--max-tftp-transfers must be positive") }
+        configuration.maximumTFTPTransfers = maxTftpTransfers
+        return configuration
+    }
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level \(logLevel) is not a level") }
+        let configuration = try makeConfiguration()
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "vboot")
+        logger.logLevel = level
+        let server = VBootServer(configuration: configuration, logger: logger)
+        do {
+            for warning in try server.validate() { logger.warning("\(warning)") }
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
+        do {
+            try await server.run()
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
+    }
+}

@@ -1,0 +1,326 @@
+import TFTP
+import Testing
+
+/// One fixed point on the clock; every test works in offsets from it.
+private let t0 = ContinuousClock.now
+
+private func at(_ offset: Duration) -> ContinuousClock.Instant { t0 + offset }
+
+private func ack(_ block: Int) -> TFTPPacket { .acknowledgement(block: UInt16(truncatingIfNeeded: block)) }
+
+private func transfer(fileSize: Int, blockSize: Int = 512, windowSize: Int = 1, timeout: Duration = .seconds(1),
+                      options: [TFTPOption] = [], maximumRetries: Int = 6) -> TFTPReadTransfer {
+    TFTPReadTransfer(
+        fileSize: fileSize,
+        parameters: TFTPTransferParameters(blockSize: blockSize, windowSize: windowSize, timeout: timeout, acknowledgedOptions: options),
+        maximumRetries: maximumRetries
+    )
+}
+
+@Suite("TFTP read transfer")
+struct TFTPReadTransferTests {
+    @Test("Lockstep transfer of a small file")
+    func lockstep() {
+        var t = transfer(fileSize: 1000)
+        #expect(t.lastBlock == 2)
+        #expect(t.start(now: at(.zero)) == .sendBlocks(1...1))
+        #expect(t.highestSent == 1)
+        #expect(t.deadline == at(.seconds(1)))
+        #expect(t.receive(ack(1), now: at(.milliseconds(10))) == .sendBlocks(2...2))
+        #expect(t.highestAcknowledged == 1)
+        #expect(t.deadline == at(.milliseconds(1010)))
+        #expect(t.receive(ack(2), now: at(.milliseconds(20))) == .complete)
+        #expect(t.highestAcknowledged == 2)
+        #expect(t.deadline == nil)
+        #expect(t.retransmittedBlocks == 0)
+        // Finished: nothing more happens.
+        #expect(t.receive(ack(2), now: at(.milliseconds(30))) == .wait)
+        #expect(t.timerFired(now: at(.seconds(60))) == .wait)
+    }
+
+    @Test("A file that fills its last block exactly ends with an empty block")
+    func exactMultiple() {
+        var t = transfer(fileSize: 1024)
+        #expect(t.lastBlock == 3)
+        #expect(t.byteRange(ofBlock: 2) == 512..<1024)
+        #expect(t.byteRange(ofBlock: 3) == 1024..<1024)
+        #expect(t.start(now: at(.zero)) == .sendBlocks(1...1))
+        #expect(t.receive(ack(1), now: at(.zero)) == .sendBlocks(2...2))
+        #expect(t.receive(ack(2), now: at(.zero)) == .sendBlocks(3...3))
+        #expect(t.receive(ack(3), now: at(.zero)) == .complete)
+    }
+
+    @Test("An empty file is one empty block")
+    func emptyFile() {
+        var t = transfer(fileSize: 0)
+        #expect(t.lastBlock == 1)
+        #expect(t.byteRange(ofBlock: 1) == 0..<0)
+        #expect(t.start(now: at(.zero)) == .sendBlocks(1...1))
+        #expect(t.receive(ack(1), now: at(.zero)) == .complete)
+    }
+
+    @Test("byteRange(ofBlock:)", arguments: [
+        (1, 0..<512), (2, 512..<1024), (19, 9216..<9728), (20, 9728..<10000), (21, 10000..<10000), (22, 10000..<10000),
+    ])
+    func byteRange(block: Int, range: Range<Int>) {
+        let t = transfer(fileSize: 10_000)
+        #expect(t.lastBlock == 20)
+        #expect(t.byteRange(ofBlock: block) == range)
+    }
+
+    @Test("Window of 4: ACK of the window's last block sends the next window")
+    func windowed() {
+        var t = transfer(fileSize: 512 * 10 + 100, windowSize: 4)
+        #expect(t.lastBlock == 11)
+        #expect(t.start(now: at(.zero)) == .sendBlocks(1...4))
+        #expect(t.receive(ack(4), now: at(.zero)) == .sendBlocks(5...8))
+        #expect(t.highestSent == 8)
+        #expect(t.receive(ack(8), now: at(.zero)) == .sendBlocks(9...11))
+        #expect(t.highestSent == 11)
+        #expect(t.receive(ack(11), now: at(.zero)) == .complete)
+        #expect(t.retransmittedBlocks == 0)
+    }
+
+    @Test("An ACK short of the window's end restarts the window after it (RFC 7440 §4)")
+    func lossInWindow() {
+        var t = transfer(fileSize: 512 * 20, windowSize: 4)
+        #expect(t.start(now: at(.zero)) == .sendBlocks(1...4))
+        #expect(t.receive(ack(2), now: at(.milliseconds(5))) == .sendBlocks(3...6))
+        #expect(t.highestAcknowledged == 2)
+        #expect(t.highestSent == 6)
+        #expect(t.retransmittedBlocks == 2)  // 3 and 4 go out again
+        #expect(t.deadline == at(.milliseconds(1005)))
+        #expect(t.receive(ack(6), now: at(.milliseconds(10))) == .sendBlocks(7...10))
+        #expect(t.retransmittedBlocks == 2)
+    }
+
+    @Test("A duplicate ACK sends nothing (Sorcerer's Apprentice)")
+    func duplicateAck() {
+        var t = transfer(fileSize: 512 * 20, windowSize: 4)
+        _ = t.start(now: at(.zero))
+        #expect(t.receive(ack(4), now: at(.milliseconds(100))) == .sendBlocks(5...8))
+        let deadline = t.deadline
+        #expect(t.receive(ack(4), now: at(.milliseconds(200))) == .wait)
+        #expect(t.receive(ack(4), now: at(.milliseconds(300))) == .wait)
+        #expect(t.highestSent == 8)
+        #expect(t.highestAcknowledged == 4)
+        #expect(t.deadline == deadline)
+        #expect(t.retransmittedBlocks == 0)
+    }
+
+    @Test("Stale ACKs and ACKs for blocks never sent are ignored")
+    func staleAck() {
+        var t = transfer(fileSize: 512 * 20, windowSize: 4)
+        _ = t.start(now: at(.zero))
+        _ = t.receive(ack(4), now: at(.zero))
+        #expect(t.receive(ack(2), now: at(.zero)) == .wait)
+        #expect(t.receive(ack(0), now: at(.zero)) == .wait)
+        #expect(t.receive(ack(9), now: at(.zero)) == .wait)      // only 1...8 are out
+        #expect(t.receive(ack(65535), now: at(.zero)) == .wait)
+        #expect(t.highestAcknowledged == 4)
+        #expect(t.receive(ack(8), now: at(.zero)) == .sendBlocks(9...12))
+    }
+
+    @Test("Packets other than ACK and ERROR are ignored")
+    func otherPackets() {
+        var t = transfer(fileSize: 5000)
+        _ = t.start(now: at(.zero))
+        #expect(t.receive(.readRequest(TFTPRequest(filename: "x")), now: at(.zero)) == .wait)
+        #expect(t.receive(.optionAcknowledgement([]), now: at(.zero)) == .wait)
+        #expect(t.receive(.data(block: 1, data: .init()), now: at(.zero)) == .wait)
+        #expect(t.highestSent == 1 && t.highestAcknowledged == 0)
+    }
+
+    @Test("The timer does nothing before its deadline")
+    func timerBeforeDeadline() {
+        var t = transfer(fileSize: 5000, windowSize: 4)
+        _ = t.start(now: at(.zero))
+        #expect(t.timerFired(now: at(.milliseconds(999))) == .wait)
+        #expect(t.retries == 0)
+        #expect(t.deadline == at(.seconds(1)))
+        // At the deadline itself it fires.
+        #expect(t.timerFired(now: at(.seconds(1))) == .sendBlocks(1...4))
+    }
+
+    @Test("The timer resends the unacknowledged window with exponential backoff")
+    func retransmissionBackoff() {
+        var t = transfer(fileSize: 512 * 20, windowSize: 4)
+        _ = t.start(now: at(.zero))
+        _ = t.receive(ack(2), now: at(.milliseconds(500)))          // 3...6 out, deadline 1.5 s
+        #expect(t.deadline == at(.milliseconds(1500)))
+
+        var now = at(.milliseconds(1600))
+        #expect(t.timerFired(now: now) == .sendBlocks(3...6))
+        #expect(t.retries == 1)
+        #expect(t.retransmittedBlocks == 2 + 4)
+        #expect(t.deadline == now + .seconds(2))
+        // Each further expiry doubles the interval, up to 16 s.
+        for (retry, interval) in [(2, 4), (3, 8), (4, 16), (5, 16), (6, 16)] {
+            now = t.deadline!
+            #expect(t.timerFired(now: now) == .sendBlocks(3...6))
+            #expect(t.retries == retry)
+            #expect(t.deadline == now + .seconds(interval))
+        }
+        // Progress resets the backoff.
+        now = now + .milliseconds(100)
+        #expect(t.receive(ack(6), now: now) == .sendBlocks(7...10))
+        #expect(t.retries == 0)
+        #expect(t.deadline == now + .seconds(1))
+    }
+
+    @Test("Backoff never shortens a longer negotiated timeout")
+    func backoffWithLongTimeout() {
+        var t = transfer(fileSize: 5000, timeout: .seconds(30))
+        _ = t.start(now: at(.zero))
+        #expect(t.deadline == at(.seconds(30)))
+        #expect(t.timerFired(now: at(.seconds(30))) == .sendBlocks(1...1))
+        let interval = t.deadline! - at(.seconds(30))
+        #expect(interval >= .seconds(30))
+    }
+
+    @Test("Retransmission near the end stops at the last block")
+    func retransmitClampsToLastBlock() {
+        var t = transfer(fileSize: 512 * 5 + 1, windowSize: 4)  // blocks 1...6
+        _ = t.start(now: at(.zero))
+        #expect(t.receive(ack(4), now: at(.zero)) == .sendBlocks(5...6))
+        #expect(t.timerFired(now: at(.seconds(1))) == .sendBlocks(5...6))
+        #expect(t.retransmittedBlocks == 2)
+    }
+
+    @Test("Gives up with an ERROR after maximumRetries expiries")
+    func abortAfterRetries() {
+        var t = transfer(fileSize: 5000, maximumRetries: 3)
+        _ = t.start(now: at(.zero))
+        for retry in 1...3 {
+            #expect(t.timerFired(now: t.deadline!) == .sendBlocks(1...1))
+            #expect(t.retries == retry)
+        }
+        #expect(t.timerFired(now: t.deadline!) == .abort(TFTPError(.notDefined, "timed out after 3 retransmissions")))
+        #expect(t.deadline == nil)
+        #expect(t.timerFired(now: at(.seconds(3600))) == .wait)
+        #expect(t.receive(ack(1), now: at(.seconds(3600))) == .wait)
+    }
+
+    @Test("With options: OACK first, then DATA after ACK 0")
+    func optionAcknowledgement() {
+        let parameters = TFTPTransferParameters.negotiate(
+            [TFTPOption("blksize", "1468"), TFTPOption("tsize", "0")], fileSize: 3000, limits: TFTPServerLimits())
+        var t = TFTPReadTransfer(fileSize: 3000, parameters: parameters)
+        #expect(t.lastBlock == 3)
+        #expect(t.start(now: at(.zero)) == .sendOptionAcknowledgement([TFTPOption("blksize", "1468"), TFTPOption("tsize", "3000")]))
+        #expect(t.highestSent == 0)
+        // Anything but ACK 0 is ignored while the OACK is out.
+        #expect(t.receive(ack(1), now: at(.milliseconds(10))) == .wait)
+        #expect(t.receive(ack(65535), now: at(.milliseconds(10))) == .wait)
+        // A lost OACK is resent by the timer.
+        #expect(t.timerFired(now: at(.seconds(1))) == .sendOptionAcknowledgement(parameters.acknowledgedOptions))
+        #expect(t.retries == 1)
+        #expect(t.receive(ack(0), now: at(.milliseconds(1100))) == .sendBlocks(1...1))
+        #expect(t.retries == 0)
+        #expect(t.deadline == at(.milliseconds(2100)))
+        #expect(t.byteRange(ofBlock: 3) == 2936..<3000)
+        // A repeated ACK 0 is now a duplicate.
+        #expect(t.receive(ack(0), now: at(.milliseconds(1200))) == .wait)
+        #expect(t.receive(ack(1), now: at(.milliseconds(1300))) == .sendBlocks(2...2))
+        #expect(t.receive(ack(2), now: at(.milliseconds(1400))) == .sendBlocks(3...3))
+        #expect(t.receive(ack(3), now: at(.milliseconds(1500))) == .complete)
+    }
+
+    @Test("ACK 0 opens a whole window when windowsize was negotiated")
+    func optionAcknowledgementWindow() {
+        let parameters = TFTPTransferParameters.negotiate([TFTPOption("windowsize", "8")], fileSize: 512 * 100, limits: TFTPServerLimits())
+        var t = TFTPReadTransfer(fileSize: 512 * 100, parameters: parameters)
+        #expect(t.start(now: at(.zero)) == .sendOptionAcknowledgement([TFTPOption("windowsize", "8")]))
+        #expect(t.receive(ack(0), now: at(.zero)) == .sendBlocks(1...8))
+    }
+
+    @Test("The client's ERROR 8 after the OACK ends the transfer (EDK2 tsize probe)")
+    func clientAbortsAfterOACK() {
+        let parameters = TFTPTransferParameters.negotiate([TFTPOption("tsize", "0")], fileSize: 1_234_567, limits: TFTPServerLimits())
+        var t = TFTPReadTransfer(fileSize: 1_234_567, parameters: parameters)
+        #expect(t.start(now: at(.zero)) == .sendOptionAcknowledgement([TFTPOption("tsize", "1234567")]))
+        let error = TFTPError(.optionNegotiationFailed, "User aborted the transfer")
+        #expect(t.receive(.error(error), now: at(.milliseconds(3))) == .clientEnded(error))
+        #expect(t.deadline == nil)
+        #expect(t.highestSent == 0)
+        #expect(t.receive(ack(0), now: at(.milliseconds(4))) == .wait)
+        #expect(t.timerFired(now: at(.seconds(10))) == .wait)
+    }
+
+    @Test("A client ERROR in the middle of a transfer ends it")
+    func clientErrorMidTransfer() {
+        var t = transfer(fileSize: 512 * 10)
+        _ = t.start(now: at(.zero))
+        _ = t.receive(ack(1), now: at(.zero))
+        let error = TFTPError(.diskFull, "no space")
+        #expect(t.receive(.error(error), now: at(.zero)) == .clientEnded(error))
+        #expect(t.receive(ack(2), now: at(.zero)) == .wait)
+    }
+
+    @Test("Block numbers roll over past 65535 and the transfer ends at the right absolute block")
+    func rolloverLockstep() {
+        // 70000 blocks of 8 octets, the last one 5 octets long.
+        let fileSize = 69_999 * 8 + 5
+        var t = transfer(fileSize: fileSize, blockSize: 8)
+        #expect(t.lastBlock == 70_000)
+        #expect(t.byteRange(ofBlock: 70_000) == 559_992..<559_997)
+        #expect(t.byteRange(ofBlock: 65_536) == 524_280..<524_288)
+
+        var action = t.start(now: at(.zero))
+        var mismatches: [String] = []
+        for block in 1...70_000 {
+            if action != .sendBlocks(block...block) { mismatches.append("before ACK \(block): \(action)") }
+            let wire = UInt16(truncatingIfNeeded: block)
+            if block == 65_536 && wire != 0 { mismatches.append("65536 is not wire block 0") }
+            action = t.receive(.acknowledgement(block: wire), now: at(.zero))
+            if mismatches.count > 5 { break }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches)")
+        #expect(action == .complete)
+        #expect(t.highestAcknowledged == 70_000)
+        #expect(t.highestSent == 70_000)
+    }
+
+    @Test("Windows span the 65535 → 0 boundary; stale pre-rollover ACKs are ignored")
+    func rolloverWindowed() {
+        let fileSize = 69_999 * 8 + 5
+        var t = transfer(fileSize: fileSize, blockSize: 8, windowSize: 8)
+        var action = t.start(now: at(.zero))
+        // Walk window by window up to the boundary: windows are 1...8, 9...16, ..., 65529...65536.
+        while case .sendBlocks(let range) = action, range.upperBound < 65_536 {
+            action = t.receive(ack(range.upperBound), now: at(.zero))
+        }
+        #expect(action == .sendBlocks(65_529...65_536))
+        // The client loses the window after 65535 and ACKs it: the window restarts at 65536 (wire 0).
+        #expect(t.receive(.acknowledgement(block: 65_535), now: at(.zero)) == .sendBlocks(65_536...65_543))
+        // A late duplicate of ACK 65535, and an old one from before, do nothing.
+        #expect(t.receive(.acknowledgement(block: 65_535), now: at(.zero)) == .wait)
+        #expect(t.receive(.acknowledgement(block: 65_528), now: at(.zero)) == .wait)
+        // Wire 7 is absolute block 65543.
+        #expect(t.receive(.acknowledgement(block: 7), now: at(.zero)) == .sendBlocks(65_544...65_551))
+        #expect(t.highestAcknowledged == 65_543)
+        // The timer resends absolute blocks too.
+        #expect(t.timerFired(now: at(.seconds(1))) == .sendBlocks(65_544...65_551))
+
+        action = t.receive(.acknowledgement(block: UInt16(truncatingIfNeeded: 65_551)), now: at(.seconds(1)))
+        while case .sendBlocks(let range) = action {
+            action = t.receive(ack(range.upperBound), now: at(.seconds(1)))
+        }
+        #expect(action == .complete)
+        #expect(t.highestAcknowledged == 70_000)
+        // 70000 = 1 × 65536 + 4464: the final wire ACK was 4464; an early 4464 did not end it.
+        #expect(UInt16(truncatingIfNeeded: 70_000) == 4464)
+    }
+
+    @Test("Before rollover, wire block 4464 does not complete a 70000-block transfer")
+    func earlyWireNumberIsNotTheEnd() {
+        var t = transfer(fileSize: 69_999 * 8 + 5, blockSize: 8, windowSize: 64)
+        var action = t.start(now: at(.zero))
+        while case .sendBlocks(let range) = action, range.upperBound < 4464 {
+            action = t.receive(ack(range.upperBound), now: at(.zero))
+        }
+        #expect(action == .sendBlocks(4417...4480))
+        #expect(t.receive(.acknowledgement(block: 4464), now: at(.zero)) == .sendBlocks(4465...4528))
+        #expect(t.highestAcknowledged == 4464)
+    }
+}

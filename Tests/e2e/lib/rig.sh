@@ -1,0 +1,124 @@
+# shellcheck shell=bash
+# The e2e rig: three "hosts" joined by one Ethernet segment, all inside network namespaces this
+# script creates (nothing touches the host's own interfaces).
+#
+#   ${RIG}-lan   bridge br0 + the guests' tap devices (QEMU runs here)
+#   ${RIG}-site  the site's DHCP server: dnsmasq handing out addresses only, knows nothing of PXE
+#   ${RIG}-boot  vboot, proxy mode
+#
+# Addresses live only inside these namespaces.
+
+RIG=${RIG:-vbt$$}
+RIG_NET=${RIG_NET:-10.77.0}
+SITE_IP=${RIG_NET}.1
+BOOT_IP=${RIG_NET}.2
+RIG_DIR=${RIG_DIR:-$(mktemp -d /tmp/vboot-rig.XXXXXX)}
+RIG_PIDS=()
+
+rig_ns() { echo "${RIG}-$1"; }
+
+rig_up() {
+    local lan site boot
+    lan=$(rig_ns lan); site=$(rig_ns site); boot=$(rig_ns boot)
+    ip netns add "$lan"; ip netns add "$site"; ip netns add "$boot"
+    ip -n "$lan" link add br0 type bridge
+    ip -n "$lan" link set br0 type bridge forward_delay 0 stp_state 0
+    ip -n "$lan" link set br0 up
+    ip -n "$lan" link set lo up
+    local host
+    for host in site boot; do
+        ip -n "$lan" link add "to-$host" type veth peer name eth0 netns "$(rig_ns "$host")"
+        ip -n "$lan" link set "to-$host" master br0 up
+        ip -n "$(rig_ns "$host")" link set lo up
+        ip -n "$(rig_ns "$host")" link set eth0 up
+    done
+    ip -n "$site" addr add "$SITE_IP/24" dev eth0
+    ip -n "$boot" addr add "$BOOT_IP/24" dev eth0
+    # dnsmasq drops to nobody; its files must be readable there.
+    chmod o+rx "$RIG_DIR"
+}
+
+# The site's DHCP server: addresses only, no PXE, no TFTP, no DNS.
+rig_site_dhcp() {
+    ip netns exec "$(rig_ns site)" dnsmasq --no-daemon --port=0 --interface=eth0 --bind-interfaces \
+        --dhcp-range="${RIG_NET}.100,${RIG_NET}.150,255.255.255.0,1h" \
+        --dhcp-leasefile="$RIG_DIR/dnsmasq.leases" --log-dhcp \
+        >"$RIG_DIR/dnsmasq.log" 2>&1 &
+    RIG_PIDS+=($!)
+}
+
+# rig_guest NAME MAC FIRMWARE(uefi|bios) ROM(default|none|FILE) -> starts QEMU, serial to $RIG_DIR/NAME.serial
+rig_guest() {
+    local name=$1 mac=$2 firmware=$3 rom=$4
+    local tap="tap-$name" lan; lan=$(rig_ns lan)
+    ip -n "$lan" tuntap add dev "$tap" mode tap
+    ip -n "$lan" link set "$tap" master br0 up
+    local nic="virtio-net-pci,netdev=n0,mac=$mac,bootindex=1"
+    case $rom in
+        default) ;;
+        none) nic+=",romfile=" ;;
+        *) nic+=",romfile=$rom" ;;
+    esac
+    local fw=()
+    if [ "$firmware" = uefi ]; then
+        cp /usr/share/OVMF/OVMF_VARS_4M.fd "$RIG_DIR/$name.vars"
+        fw=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
+            -drive "if=pflash,format=raw,unit=1,file=$RIG_DIR/$name.vars")
+    else
+        # SeaBIOS and iPXE print to VGA; sgabios mirrors it onto the serial port.
+        fw=(-device sga)
+    fi
+    ip netns exec "$lan" qemu-system-x86_64 -machine q35,accel=tcg -m 1024 -smp 1 \
+        "${fw[@]}" -display none -vga std -monitor none \
+        -serial "file:$RIG_DIR/$name.serial" \
+        -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "$nic" \
+        >"$RIG_DIR/$name.qemu.log" 2>&1 &
+    RIG_PIDS+=($!)
+    echo $! >"$RIG_DIR/$name.pid"
+}
+
+rig_stop_guest() {
+    local name=$1
+    [ -f "$RIG_DIR/$name.pid" ] && kill "$(cat "$RIG_DIR/$name.pid")" 2>/dev/null
+    ip -n "$(rig_ns lan)" link del "tap-$name" 2>/dev/null
+    true
+}
+
+# rig_plain FILE -> the file's text without CRs and ANSI escape sequences (sgabios positions the
+# cursor before nearly every character it mirrors from VGA onto the serial port).
+rig_plain() {
+    [ -f "$1" ] || return 0
+    tr -d '\r' <"$1" | sed -E 's/\x1b\[[0-9;?=]*[A-Za-z]//g; s/\x1b[()][A-Za-z0-9]//g; s/\x1b[=>78cDEHM]//g'
+}
+
+# wait_for FILE PATTERN SECONDS (extended regex, matched on rig_plain's output)
+wait_for() {
+    local file=$1 pattern=$2 secs=$3 i
+    for ((i = 0; i < secs * 2; i++)); do
+        if [ -f "$file" ] && rig_plain "$file" | grep -qE -- "$pattern"; then return 0; fi
+        sleep 0.5
+    done
+    return 1
+}
+
+# rig_alive PID -> true while the process exists and is not a zombie
+rig_alive() {
+    [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+rig_down() {
+    local pid i alive
+    for pid in "${RIG_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+    # Bounded: give everything 10 s to exit on SIGTERM, then SIGKILL what is left.
+    for ((i = 0; i < 20; i++)); do
+        alive=0
+        for pid in "${RIG_PIDS[@]}"; do rig_alive "$pid" && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.5
+    done
+    for pid in "${RIG_PIDS[@]}"; do rig_alive "$pid" && kill -KILL "$pid" 2>/dev/null; done
+    for pid in "${RIG_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+    local ns
+    for ns in lan site boot; do ip netns del "$(rig_ns "$ns")" 2>/dev/null; done
+    true
+}
