@@ -15,7 +15,7 @@ enum ListenerLoop {
         var channels = try await bind()
         current.withLock { $0 = channels }
         onBound(channels)
-        try await withGracefulShutdownHandler {
+        try await withTaskCancellationOrGracefulShutdownHandler {
             var delay: Duration = .milliseconds(50)
             while true {
                 for channel in channels { try? await channel.closeFuture.get() }
@@ -33,7 +33,7 @@ enum ListenerLoop {
                     channels = []
                 }
             }
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
             stopping.store(true, ordering: .releasing)
             for channel in current.withLock({ $0 }) { channel.close(promise: nil) }
         }

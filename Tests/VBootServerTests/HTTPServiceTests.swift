@@ -1,0 +1,95 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+import VBootServer
+
+/// The HTTP surface over a real socket.
+@Suite("HTTP service", .serialized)
+struct HTTPServiceTests {
+    static func get(_ path: String, port: Int, headers: [String: String] = [:]) async throws -> (status: Int, body: Data, headers: [AnyHashable: Any]) {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as! HTTPURLResponse
+        return (http.statusCode, data, http.allHeaderFields)
+    }
+
+    @Test func scriptsPerMACAndDefault() async throws {
+        let server = try TestServer()
+        try server.write(Array("#!ipxe\necho machine {{mac}} uuid {{uuid}} from {{server}}\n".utf8), to: "scripts/machines/52-54-00-aa-00-01.ipxe")
+        try await server.start(expecting: ["http"])
+        let port = server.port("http")
+        let own = try await Self.get("/boot.ipxe?mac=52:54:00:AA:00:01&uuid=1234-abcd", port: port)
+        #expect(own.status == 200)
+        #expect(String(decoding: own.body, as: UTF8.self) == "#!ipxe\necho machine 52-54-00-aa-00-01 uuid 1234-abcd from http://127.0.0.1:\(port)\n")
+        let other = try await Self.get("/boot.ipxe?mac=52-54-00-aa-00-99", port: port)
+        #expect(String(decoding: other.body, as: UTF8.self) == "#!ipxe\necho default for 52-54-00-aa-00-99\n")
+        #expect(server.server.counters["http_scripts_served"] == 2)
+        await server.stop()
+    }
+
+    @Test func brokenTemplateIsA500ThatSaysWhich() async throws {
+        let server = try TestServer()
+        try server.write(Array("{{#unclosed}}".utf8), to: "scripts/machines/52-54-00-aa-00-02.ipxe")
+        try await server.start(expecting: ["http"])
+        let reply = try await Self.get("/boot.ipxe?mac=52-54-00-aa-00-02", port: server.port("http"))
+        #expect(reply.status == 500)
+        #expect(String(decoding: reply.body, as: UTF8.self).contains("machines/52-54-00-aa-00-02.ipxe"))
+        await server.stop()
+    }
+
+    @Test func assetsWithRanges() async throws {
+        let server = try TestServer()
+        let content = randomBytes(200_000, seed: 3)
+        try server.write(content, to: "assets/debian/linux")
+        try await server.start(expecting: ["http"])
+        let port = server.port("http")
+        let whole = try await Self.get("/assets/debian/linux", port: port)
+        #expect(whole.status == 200)
+        #expect([UInt8](whole.body) == content)
+        let part = try await Self.get("/assets/debian/linux", port: port, headers: ["Range": "bytes=1000-1999"])
+        #expect(part.status == 206)
+        #expect([UInt8](part.body) == Array(content[1000...1999]))
+        #expect(part.headers["Content-Range"] as? String == "bytes 1000-1999/200000")
+        let tail = try await Self.get("/assets/debian/linux", port: port, headers: ["Range": "bytes=-10"])
+        #expect([UInt8](tail.body) == Array(content.suffix(10)))
+        let beyond = try await Self.get("/assets/debian/linux", port: port, headers: ["Range": "bytes=300000-"])
+        #expect(beyond.status == 416)
+        await server.stop()
+    }
+
+    @Test func confinement() async throws {
+        let server = try TestServer()
+        try server.write([1], to: "assets/ok")
+        try FileManager.default.createSymbolicLink(atPath: server.root.appendingPathComponent("assets/escape").path, withDestinationPath: "/etc")
+        try await server.start(expecting: ["http"])
+        let port = server.port("http")
+        #expect(try await Self.get("/assets/escape/hostname", port: port).status == 403)
+        #expect(try await Self.get("/assets/%2e%2e/%2e%2e/etc/hostname", port: port).status != 200)
+        #expect(try await Self.get("/assets/nothing", port: port).status == 404)
+        #expect(try await Self.get("/assets/ok", port: port).status == 200)
+        await server.stop()
+    }
+
+    @Test func ipxeBinariesAreApplicationEFI() async throws {
+        let server = try TestServer()
+        try server.write([0x4D, 0x5A, 0, 0], to: "ipxe/ipxe.efi")
+        try await server.start(expecting: ["http"])
+        let reply = try await Self.get("/ipxe/ipxe.efi", port: server.port("http"))
+        #expect(reply.status == 200)
+        #expect(reply.headers["Content-Type"] as? String == "application/efi")
+        #expect([UInt8](reply.body) == [0x4D, 0x5A, 0, 0])
+        await server.stop()
+    }
+
+    @Test func metricsArePrometheusText() async throws {
+        let server = try TestServer()
+        try await server.start(expecting: ["http"])
+        _ = try await Self.get("/boot.ipxe?mac=52-54-00-00-00-01", port: server.port("http"))
+        let metrics = String(decoding: try await Self.get("/metrics", port: server.port("http")).body, as: UTF8.self)
+        #expect(metrics.contains("vboot_http_scripts_served_total 1\n"))
+        await server.stop()
+    }
+}

@@ -1,0 +1,237 @@
+import Foundation
+import NIOCore
+import TFTP
+import Testing
+import VBootServer
+
+/// vboot's TFTP service on loopback, driven by a hand-played client that can lose, repeat and
+/// reorder packets.
+@Suite("TFTP service", .serialized)
+struct TFTPServiceTests {
+    struct Download {
+        var bytes: [UInt8] = []
+        var dataPackets = 0
+        var duplicateData = 0
+        var error: TFTPError?
+    }
+
+    /// Downloads `name`; `drop(n)` discards the n-th DATA datagram received, `repeatACK` sends
+    /// every ACK twice, `hold(n)` delivers the n-th datagram after the next one (reorder).
+    static func download(_ name: String, port: Int, options: [TFTPOption] = [], drop: (Int) -> Bool = { _ in false },
+                         repeatACK: Bool = false, hold: (Int) -> Bool = { _ in false }) throws -> Download {
+        let client = try UDPClient()
+        client.send(TFTPPacket.readRequest(TFTPRequest(filename: name, options: options)).encoded().bytes, to: UInt16(port))
+        var result = Download()
+        var windowSize = 1
+        var blockSize = 512
+        var expected = 1
+        var transferPort: UInt16 = 0
+        var received = 0
+        var held: [UInt8]?
+        var seen = Set<Int>()
+        var absolute = 0
+        func ack(_ block: Int) {
+            let packet = TFTPPacket.acknowledgement(block: UInt16(truncatingIfNeeded: block)).encoded().bytes
+            client.send(packet, to: transferPort)
+            if repeatACK { client.send(packet, to: transferPort) }
+        }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            guard var datagram = client.receive(timeout: .seconds(5)) else { break }
+            transferPort = datagram.port
+            if let pending = held {
+                held = nil
+                // Deliver the newer packet first, then the held one.
+                let newer = datagram.bytes
+                datagram.bytes = pending
+                _ = handle(newer)
+            }
+            received += 1
+            if hold(received), held == nil {
+                held = datagram.bytes
+                continue
+            }
+            if drop(received) { continue }
+            if handle(datagram.bytes) { return result }
+        }
+        return result
+
+        /// true when done.
+        func handle(_ bytes: [UInt8]) -> Bool {
+            guard let packet = try? TFTPPacket(parsing: ByteBuffer(bytes: bytes)) else { return false }
+            switch packet {
+            case .optionAcknowledgement(let acknowledged):
+                for option in acknowledged {
+                    if option.name == "windowsize" { windowSize = Int(option.value)! }
+                    if option.name == "blksize" { blockSize = Int(option.value)! }
+                }
+                ack(0)
+            case .data(let wire, let data):
+                result.dataPackets += 1
+                // Map the 16-bit block onto the absolute one we expect next.
+                let distance = Int(wire &- UInt16(truncatingIfNeeded: expected))
+                absolute = expected + (distance > 32768 ? distance - 65536 : distance)
+                if !seen.insert(absolute).inserted { result.duplicateData += 1 }
+                if absolute == expected {
+                    result.bytes += data.bytes
+                    expected += 1
+                    if data.readableBytes < blockSize { ack(absolute); return true }
+                    if (absolute % windowSize) == 0 || windowSize == 1 { ack(absolute) }
+                } else if absolute > expected {
+                    ack(expected - 1)  // RFC 7440 §4: a gap; say where we are.
+                }
+            case .error(let error):
+                result.error = error
+                return true
+            default:
+                break
+            }
+            return false
+        }
+    }
+
+    @Test func lockstepDownloadIsExact() async throws {
+        let server = try TestServer()
+        let content = randomBytes(100_000, seed: 1)
+        try server.write(content, to: "assets/kernel")
+        try await server.start(expecting: ["tftp"])
+        defer { Task { await server.stop() } }
+        let download = try Self.download("kernel", port: server.port("tftp"))
+        #expect(download.error == nil)
+        #expect(download.bytes == content)
+        #expect(download.dataPackets == 100_000 / 512 + 1)
+        await server.stop()
+    }
+
+    @Test func duplicateACKsNeverDuplicateData() async throws {
+        let server = try TestServer()
+        let content = randomBytes(40_000, seed: 2)
+        try server.write(content, to: "assets/file")
+        try await server.start(expecting: ["tftp"])
+        let download = try Self.download("file", port: server.port("tftp"), repeatACK: true)
+        #expect(download.bytes == content)
+        #expect(download.duplicateData == 0, "Sorcerer's Apprentice: a repeated ACK must not resend a block")
+        #expect(download.dataPackets == 40_000 / 512 + 1)
+        await server.stop()
+    }
+
+    @Test(arguments: [1, 4, 16])
+    func lossyWindowedDownloadArrivesIntact(windowSize: Int) async throws {
+        let server = try TestServer()
+        let content = randomBytes(300_000, seed: UInt64(windowSize))
+        try server.write(content, to: "assets/initrd")
+        try await server.start(expecting: ["tftp"])
+        let options = [TFTPOption("blksize", "1024"), TFTPOption("windowsize", String(windowSize)), TFTPOption("timeout", "1"),
+                       TFTPOption("tsize", "0")]
+        let losses: Set<Int> = [3, 41]
+        let download = try Self.download("initrd", port: server.port("tftp"), options: options,
+                                         drop: { losses.contains($0) }, repeatACK: windowSize == 4, hold: { $0 % 37 == 0 })
+        #expect(download.error == nil)
+        #expect(download.bytes.count == content.count)
+        #expect(download.bytes == content)
+        await server.stop()
+    }
+
+    @Test func blockNumbersRollOverPast65535() async throws {
+        let server = try TestServer()
+        let content = randomBytes(70_000 * 8 + 3, seed: 9)
+        try server.write(content, to: "assets/big")
+        try await server.start(expecting: ["tftp"])
+        let download = try Self.download("big", port: server.port("tftp"),
+                                         options: [TFTPOption("blksize", "8"), TFTPOption("windowsize", "64")])
+        #expect(download.bytes == content)
+        await server.stop()
+    }
+
+    @Test(arguments: [
+        ("../etc/passwd", TFTPErrorCode.accessViolation),
+        ("/etc/passwd", .accessViolation),
+        ("a\\b", .accessViolation),
+        ("escape", .accessViolation),
+        ("missing.bin", .fileNotFound),
+        ("sub", .fileNotFound),
+    ])
+    func refusals(name: String, code: TFTPErrorCode) async throws {
+        let server = try TestServer()
+        try server.write([1, 2, 3], to: "assets/sub/inner")
+        try FileManager.default.createSymbolicLink(atPath: server.root.appendingPathComponent("assets/escape").path, withDestinationPath: "/etc/hostname")
+        try await server.start(expecting: ["tftp"])
+        let download = try Self.download(name, port: server.port("tftp"))
+        #expect(download.error?.code == code)
+        #expect(download.bytes.isEmpty)
+        await server.stop()
+    }
+
+    @Test func writeRequestsAreRefused() async throws {
+        let server = try TestServer()
+        try await server.start(expecting: ["tftp"])
+        let client = try UDPClient()
+        client.send(TFTPPacket.writeRequest(TFTPRequest(filename: "upload")).encoded().bytes, to: UInt16(server.port("tftp")))
+        let reply = try #require(client.receive())
+        #expect(try TFTPPacket(parsing: ByteBuffer(bytes: reply.bytes)) == .error(TFTPError(.accessViolation, "vboot serves files read-only")))
+        await server.stop()
+    }
+
+    @Test func malformedPacketsAreCountedAndServiceGoesOn() async throws {
+        let server = try TestServer()
+        try server.write([7, 7, 7], to: "assets/ok")
+        try await server.start(expecting: ["tftp"])
+        let client = try UDPClient()
+        for garbage in [[0x00], [0x00, 0x09, 0x41], [0x00, 0x01, 0x41, 0x42]] as [[UInt8]] {
+            client.send(garbage, to: UInt16(server.port("tftp")))
+        }
+        #expect(client.receive(timeout: .milliseconds(300)) == nil, "malformed requests get no answer")
+        #expect(server.server.counters["tftp_packets_malformed"] == 3)
+        #expect(try Self.download("ok", port: server.port("tftp")).bytes == [7, 7, 7])
+        await server.stop()
+    }
+
+    @Test func ipxeBinariesByBareName() async throws {
+        let server = try TestServer()
+        let binary = randomBytes(5000, seed: 4)
+        try server.write(binary, to: "ipxe/ipxe.efi")
+        try await server.start(expecting: ["tftp"])
+        #expect(try Self.download("ipxe.efi", port: server.port("tftp")).bytes == binary)
+        await server.stop()
+    }
+
+    @Test func strangerGetsUnknownTIDAndTransferContinues() async throws {
+        let server = try TestServer()
+        let content = randomBytes(2000, seed: 5)
+        try server.write(content, to: "assets/f")
+        try await server.start(expecting: ["tftp"])
+        let client = try UDPClient()
+        client.send(TFTPPacket.readRequest(TFTPRequest(filename: "f")).encoded().bytes, to: UInt16(server.port("tftp")))
+        let first = try #require(client.receive())
+        let stranger = try UDPClient()
+        stranger.send(TFTPPacket.acknowledgement(block: 1).encoded().bytes, to: first.port)
+        let answer = try #require(stranger.receive())
+        #expect(try TFTPPacket(parsing: ByteBuffer(bytes: answer.bytes)) == .error(TFTPError(.unknownTransferID, "unknown transfer ID")))
+        client.send(TFTPPacket.acknowledgement(block: 1).encoded().bytes, to: first.port)
+        let second = try #require(client.receive())
+        guard case .data(let block, _) = try TFTPPacket(parsing: ByteBuffer(bytes: second.bytes)) else {
+            Issue.record("expected DATA")
+            return
+        }
+        #expect(block == 2)
+        await server.stop()
+    }
+
+    @Test func transferLimitAnswersBusy() async throws {
+        let server = try TestServer { configuration, _ in configuration.maximumTFTPTransfers = 1 }
+        try server.write(randomBytes(5000, seed: 6), to: "assets/f")
+        try await server.start(expecting: ["tftp"])
+        let first = try UDPClient()
+        first.send(TFTPPacket.readRequest(TFTPRequest(filename: "f")).encoded().bytes, to: UInt16(server.port("tftp")))
+        _ = try #require(first.receive())
+        let second = try UDPClient()
+        second.send(TFTPPacket.readRequest(TFTPRequest(filename: "f")).encoded().bytes, to: UInt16(server.port("tftp")))
+        let reply = try #require(second.receive())
+        #expect(try TFTPPacket(parsing: ByteBuffer(bytes: reply.bytes)) == .error(TFTPError(.notDefined, "server busy, retry")))
+        await server.stop()
+    }
+}
+
+extension ByteBuffer {
+    var bytes: [UInt8] { getBytes(at: readerIndex, length: readableBytes) ?? [] }
+}

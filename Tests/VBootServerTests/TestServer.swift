@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import Synchronization
+import VBootServer
+
+/// A real vboot on loopback with free ports, for one test.
+final class TestServer: Sendable {
+    let root: URL
+    let ports: Mutex<[String: Int]> = Mutex([:])
+    let server: VBootServer
+    private let task: Mutex<Task<Void, any Error>?> = Mutex(nil)
+
+    init(dhcp: ServerConfiguration.DHCPMode = .off, configure: (inout ServerConfiguration, URL) throws -> Void = { _, _ in }) throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("vboot-test-\(UUID().uuidString)")
+        for sub in ["scripts/machines", "ipxe", "assets"] {
+            try FileManager.default.createDirectory(at: root.appendingPathComponent(sub), withIntermediateDirectories: true)
+        }
+        try "#!ipxe\necho default for {{mac}}\n".write(to: root.appendingPathComponent("scripts/default.ipxe"), atomically: true, encoding: .utf8)
+        var configuration = ServerConfiguration()
+        configuration.listenAddress = .init(127, 0, 0, 1)
+        configuration.dhcpMode = dhcp
+        configuration.httpPort = 0
+        configuration.tftpPort = 0
+        configuration.dhcpPort = 0
+        configuration.pxePort = 0
+        configuration.interface = "lo"
+        configuration.bootScriptsDirectory = root.appendingPathComponent("scripts").path
+        configuration.ipxeDirectories = [root.appendingPathComponent("ipxe").path]
+        configuration.assetsDirectory = root.appendingPathComponent("assets").path
+        try configure(&configuration, root)
+        var logger = Logger(label: "vboot-test")
+        logger.logLevel = .warning
+        server = VBootServer(configuration: configuration, logger: logger)
+    }
+
+    func write(_ bytes: [UInt8], to relativePath: String) throws {
+        let url = root.appendingPathComponent(relativePath)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(bytes).write(to: url)
+    }
+
+    /// Starts the services and waits until `expected` listeners report their ports.
+    func start(expecting expected: Set<String>) async throws {
+        let run = Task { [self] in try await server.run { name, port in self.ports.withLock { $0[name] = port } } }
+        task.withLock { $0 = run }
+        for _ in 0..<500 {
+            if self.ports.withLock({ Set($0.keys) }).isSuperset(of: expected) { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw TestServerError.didNotStart
+    }
+
+    func port(_ name: String) -> Int { ports.withLock { $0[name] ?? 0 } }
+
+    func stop() async {
+        let running = task.withLock { $0 }
+        running?.cancel()
+        _ = await running?.result
+        try? FileManager.default.removeItem(at: root)
+    }
+
+    enum TestServerError: Error { case didNotStart }
+}
+
+func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
+    var state = seed
+    return (0..<count).map { _ in
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return UInt8(truncatingIfNeeded: state >> 33)
+    }
+}
