@@ -1,13 +1,16 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
 
 // Targets follow ../shared/design/ARCHITECTURE.md: codecs → policy → server adapters → CLI.
 // Dependencies point down only; CI builds with --explicit-target-dependency-import-check error.
+/// Our own targets build warning-free; a new warning fails the build (dependencies are unaffected).
+let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
+
 let package = Package(
     name: "vboot",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "vboot", targets: ["vboot"]),
+        .executable(name: "vboot", targets: ["vboot"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -52,8 +55,15 @@ let package = Package(
             dependencies: ["DHCPv4", .product(name: "NIOCore", package: "swift-nio")],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "TFTPTests", dependencies: ["TFTP", .product(name: "NIOCore", package: "swift-nio")]),
-        .testTarget(name: "BootPolicyTests", dependencies: ["BootPolicy", "DHCPv4"]),
+        .testTarget(
+            name: "TFTPTests",
+            dependencies: ["TFTP", .product(name: "NIOCore", package: "swift-nio")],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "BootPolicyTests",
+            dependencies: ["BootPolicy", "DHCPv4", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .testTarget(
             name: "VBootServerTests",
             dependencies: [
@@ -67,3 +77,7 @@ let package = Package(
         ),
     ]
 )
+
+for target in package.targets {
+    target.swiftSettings = (target.swiftSettings ?? []) + strict
+}

@@ -21,8 +21,10 @@ public struct BootClient: Hashable, Sendable {
     /// True when the user class names vboot's own ROM (`vboot rom build`).
     public var isVBootROM: Bool
 
-    public init(mac: HardwareAddress, architecture: ClientArchitecture, program: BootProgram,
-                machineIdentifier: ClientMachineIdentifier? = nil, isVBootROM: Bool = false) {
+    public init(
+        mac: HardwareAddress, architecture: ClientArchitecture, program: BootProgram,
+        machineIdentifier: ClientMachineIdentifier? = nil, isVBootROM: Bool = false
+    ) {
         self.mac = mac
         self.architecture = architecture
         self.program = program
@@ -40,7 +42,8 @@ public enum ClassificationFailure: Error, Hashable, Sendable, CustomStringConver
 
     public var description: String {
         switch self {
-        case .notNetworkBoot(let vendorClass): "not a network-boot client (vendor class \(vendorClass.map { "\"\($0)\"" } ?? "absent"))"
+        case .notNetworkBoot(let vendorClass):
+            "not a network-boot client (vendor class \(vendorClass.map { "\"\($0)\"" } ?? "absent"))"
         case .malformed(let reason): "malformed PXE option: \(reason)"
         }
     }
@@ -73,17 +76,21 @@ extension BootClient {
         // RFC 4578 §2.1: a PXE client without option 93 is an x86 BIOS of the PXE 2.1 era.
         let architecture = architectures?.first ?? .x86BIOS
         let program: BootProgram = isIPXE ? .ipxe : (isHTTPClient || architecture.isHTTPBoot) ? .uefiHTTP : .pxe
-        return .success(BootClient(mac: message.clientHardwareAddress, architecture: architecture, program: program,
-                                   machineIdentifier: machineIdentifier,
-                                   isVBootROM: userClasses.contains(vbootUserClass)))
+        return .success(
+            BootClient(
+                mac: message.clientHardwareAddress, architecture: architecture, program: program,
+                machineIdentifier: machineIdentifier,
+                isVBootROM: userClasses.contains(vbootUserClass)))
     }
 }
 
 extension ClientArchitecture {
     /// RFC 4578 / IANA: the HTTP Boot variants.
     public var isHTTPBoot: Bool {
-        [.efiIA32HTTP, .efiX86_64HTTP, .efiBCHTTP, .efiARM32HTTP, .efiARM64HTTP, .x86BIOSHTTP,
-         .efiRISCV32HTTP, .efiRISCV64HTTP, .efiLoongArch64HTTP].contains(self)
+        [
+            .efiIA32HTTP, .efiX86_64HTTP, .efiBCHTTP, .efiARM32HTTP, .efiARM64HTTP, .x86BIOSHTTP,
+            .efiRISCV32HTTP, .efiRISCV64HTTP, .efiLoongArch64HTTP,
+        ].contains(self)
     }
 
     /// Coarse family for per-firmware settings: `bios`, `uefi`.

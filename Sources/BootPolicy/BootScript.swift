@@ -6,7 +6,9 @@ public struct BootScriptContext: Sendable, Hashable {
     public var values: [String: String]
 
     /// Query parameters iPXE can send (`${uuid}`, `${serial}`, ...), accepted from the request.
-    public static let clientKeys = ["uuid", "serial", "manufacturer", "product", "asset", "arch", "platform", "hostname"]
+    public static let clientKeys = [
+        "uuid", "serial", "manufacturer", "product", "asset", "arch", "platform", "hostname",
+    ]
 
     public init(mac: String, serverURL: String, query: [String: String]) {
         var values: [String: String] = [:]
@@ -19,10 +21,12 @@ public struct BootScriptContext: Sendable, Hashable {
     }
 
     static func sanitize(_ text: String) -> String {
-        String(text.unicodeScalars.filter { scalar in
-            scalar.isASCII && (scalar.properties.isAlphabetic || scalar.properties.numericType != nil
-                || "-_.:,/+@ ".unicodeScalars.contains(scalar))
-        }.prefix(128).map(Character.init))
+        String(
+            text.unicodeScalars.filter { scalar in
+                scalar.isASCII
+                    && (scalar.properties.isAlphabetic || scalar.properties.numericType != nil
+                        || "-_.:,/+@ ".unicodeScalars.contains(scalar))
+            }.prefix(128).map(Character.init))
     }
 }
 
@@ -35,7 +39,9 @@ public enum BootScriptRenderer {
         public var description: String { "template \(name): \(reason)" }
     }
 
-    public static func render(template source: String, name: String, context: BootScriptContext) throws(TemplateError) -> String {
+    public static func render(
+        template source: String, name: String, context: BootScriptContext
+    ) throws(TemplateError) -> String {
         let template: MustacheTemplate
         do {
             template = try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + source)

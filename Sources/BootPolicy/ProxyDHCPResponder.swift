@@ -22,8 +22,10 @@ public struct ProxyDHCPResponder: Sendable {
         public var availableBinaries: Set<String>
         public var strategies: ProxyStrategies
 
-        public init(serverAddress: IPv4Address, httpBaseURL: String, availableBinaries: Set<String>,
-                    strategies: ProxyStrategies = ProxyStrategies()) {
+        public init(
+            serverAddress: IPv4Address, httpBaseURL: String, availableBinaries: Set<String>,
+            strategies: ProxyStrategies = ProxyStrategies()
+        ) {
             self.serverAddress = serverAddress
             self.httpBaseURL = httpBaseURL
             self.availableBinaries = availableBinaries
@@ -64,7 +66,9 @@ public struct ProxyDHCPResponder: Sendable {
         case (.bootServer, .request), (.bootServer, .inform): replyType = .ack
         case (.bootServer, .discover): replyType = .offer
         default:
-            return Decision(reply: nil, client: client, summary: "\(who) \(type) on \(port): not for a proxy", isRoutineSilence: true)
+            return Decision(
+                reply: nil, client: client, summary: "\(who) \(type) on \(port): not for a proxy",
+                isRoutineSilence: true)
         }
 
         let boot: (file: String, vendorClass: String, description: String)
@@ -73,22 +77,25 @@ public struct ProxyDHCPResponder: Sendable {
             let url = "\(context.httpBaseURL)/boot.ipxe?mac=\(client.mac.hyphenated)"
             boot = (url, pxeClientVendorClass, "script \(url)")
         case .uefiHTTP:
-            guard let binary = IPXEBinaries.select(for: client.architecture, available: context.availableBinaries) else {
+            guard let binary = IPXEBinaries.select(for: client.architecture, available: context.availableBinaries)
+            else {
                 return missingBinary(who, client: client)
             }
             let url = "\(context.httpBaseURL)/ipxe/\(binary)"
             boot = (url, httpClientVendorClass, "HTTP boot \(url)")
         case .pxe:
-            guard let binary = IPXEBinaries.select(for: client.architecture, available: context.availableBinaries) else {
+            guard let binary = IPXEBinaries.select(for: client.architecture, available: context.availableBinaries)
+            else {
                 return missingBinary(who, client: client)
             }
             boot = (binary, pxeClientVendorClass, "tftp \(binary) from \(context.serverAddress)")
         }
 
-        var reply = DHCPMessage(op: .bootReply, xid: request.xid, chaddr: request.clientHardwareAddress,
-                                htype: request.htype, flags: request.flags,
-                                ciaddr: port == .bootServer ? request.ciaddr : .any,
-                                siaddr: context.serverAddress, giaddr: request.giaddr)
+        var reply = DHCPMessage(
+            op: .bootReply, xid: request.xid, chaddr: request.clientHardwareAddress,
+            htype: request.htype, flags: request.flags,
+            ciaddr: port == .bootServer ? request.ciaddr : .any,
+            siaddr: context.serverAddress, giaddr: request.giaddr)
         reply.chaddr = request.chaddr
         reply.hlen = request.hlen
         reply.options = [
@@ -97,7 +104,9 @@ public struct ProxyDHCPResponder: Sendable {
             DHCPOption(.vendorClassIdentifier, string: boot.vendorClass),
         ]
         // PXE 2.1 §2.2.1: a proxy reply carries the client's machine identifier back.
-        if let guid = request.option(.clientMachineIdentifier) { reply.options.append(DHCPOption(.clientMachineIdentifier, guid)) }
+        if let guid = request.option(.clientMachineIdentifier) {
+            reply.options.append(DHCPOption(.clientMachineIdentifier, guid))
+        }
 
         var how = ""
         if client.program == .pxe {
@@ -105,17 +114,25 @@ public struct ProxyDHCPResponder: Sendable {
             var pxe = PXEVendorOptions()
             if port == .bootServer {
                 // Echo the boot item the client asked for (PXE 2.1 §2.2.5), else skip discovery.
-                if let item = (try? request.pxeVendorOptions())??.bootItem { pxe.bootItem = item } else { pxe.discoveryControl = .skipDiscovery }
+                if let item = (try? request.pxeVendorOptions())??.bootItem {
+                    pxe.bootItem = item
+                } else {
+                    pxe.discoveryControl = .skipDiscovery
+                }
                 how = " (boot server ACK)"
             } else if strategy == .bootServer {
                 pxe.discoveryControl = [.disableBroadcast, .disableMulticast, .onlyListedServers]
-                pxe.set(.bootServers, PXEBootServer.encode([PXEBootServer(type: bootServerType, addresses: [context.serverAddress])]))
+                pxe.set(
+                    .bootServers,
+                    PXEBootServer.encode([PXEBootServer(type: bootServerType, addresses: [context.serverAddress])]))
                 pxe.set(.bootMenu, PXEMenuItem.encode([PXEMenuItem(type: bootServerType, description: "vboot")]))
                 pxe.set(.menuPrompt, PXEMenuPrompt(timeout: 0, prompt: "vboot").encode())
                 reply.options.append(DHCPOption(.vendorSpecific, pxe.encode()))
-                return Decision(reply: reply, client: client,
-                                summary: "\(who) \(type) on \(port) → \(replyType): boot server \(context.serverAddress):4011 (strategy \(strategy))",
-                                isRoutineSilence: false)
+                return Decision(
+                    reply: reply, client: client,
+                    summary:
+                        "\(who) \(type) on \(port) → \(replyType): boot server \(context.serverAddress):4011 (strategy \(strategy))",
+                    isRoutineSilence: false)
             } else {
                 pxe.discoveryControl = .skipDiscovery
                 how = " (strategy \(strategy))"
@@ -123,8 +140,10 @@ public struct ProxyDHCPResponder: Sendable {
             reply.options.append(DHCPOption(.vendorSpecific, pxe.encode()))
         }
         setBootFile(boot.file, in: &reply)
-        return Decision(reply: reply, client: client, summary: "\(who) \(type) on \(port) → \(replyType): \(boot.description)\(how)",
-                        isRoutineSilence: false)
+        return Decision(
+            reply: reply, client: client,
+            summary: "\(who) \(type) on \(port) → \(replyType): \(boot.description)\(how)",
+            isRoutineSilence: false)
     }
 
     /// The `file` field holds 128 octets with a NUL; longer names (long script URLs) go in option 67.
@@ -142,7 +161,10 @@ public struct ProxyDHCPResponder: Sendable {
 
     private static func missingBinary(_ who: String, client: BootClient) -> Decision {
         let names = IPXEBinaries.candidates(for: client.architecture)
-        let wanted = names.isEmpty ? "no iPXE build exists for this architecture" : "none of \(names.joined(separator: ", ")) is installed (apt install ipxe, or vboot rom build)"
+        let wanted =
+            names.isEmpty
+            ? "no iPXE build exists for this architecture"
+            : "none of \(names.joined(separator: ", ")) is installed (apt install ipxe, or vboot rom build)"
         return Decision(reply: nil, client: client, summary: "\(who): silent, \(wanted)", isRoutineSilence: false)
     }
 }

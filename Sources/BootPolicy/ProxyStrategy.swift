@@ -23,10 +23,13 @@ public struct ProxyStrategies: Hashable, Sendable {
     /// Parses `uefi=boot-server` / `bios=offer`.
     public mutating func apply(_ text: String) throws(ConfigurationError) {
         let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let family = FirmwareFamily(rawValue: parts[0]), let strategy = ProxyStrategy(rawValue: parts[1]) else {
-            throw ConfigurationError("proxy strategy \"\(text)\": expected FAMILY=STRATEGY with FAMILY one of "
-                + FirmwareFamily.allCases.map(\.rawValue).joined(separator: ", ") + " and STRATEGY one of "
-                + ProxyStrategy.allCases.map(\.rawValue).joined(separator: ", "))
+        guard parts.count == 2, let family = FirmwareFamily(rawValue: parts[0]),
+            let strategy = ProxyStrategy(rawValue: parts[1])
+        else {
+            throw ConfigurationError(
+                "proxy strategy \"\(text)\": expected FAMILY=STRATEGY with FAMILY one of "
+                    + FirmwareFamily.allCases.map(\.rawValue).joined(separator: ", ") + " and STRATEGY one of "
+                    + ProxyStrategy.allCases.map(\.rawValue).joined(separator: ", "))
         }
         byFamily[family] = strategy
     }

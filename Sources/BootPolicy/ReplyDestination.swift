@@ -11,8 +11,10 @@ public enum ReplyDestination: Hashable, Sendable {
 
     /// `source` is where the request came from. Without raw sockets vboot cannot unicast to a
     /// client that has no address yet, so those replies are broadcast, as the RFC allows.
-    public static func forReply(to request: DHCPMessage, from source: (address: IPv4Address, port: Int),
-                                port: ProxyDHCPResponder.Port) -> ReplyDestination {
+    public static func forReply(
+        to request: DHCPMessage, from source: (address: IPv4Address, port: Int),
+        port: ProxyDHCPResponder.Port
+    ) -> ReplyDestination {
         if !request.giaddr.isAny { return .unicast(request.giaddr, port: serverPort) }
         // Port 4011 requests come from a configured client: answer where it asked from.
         if port == .bootServer, !source.address.isAny { return .unicast(source.address, port: source.port) }

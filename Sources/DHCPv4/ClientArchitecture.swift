@@ -58,7 +58,9 @@ public struct ClientArchitecture: RawRepresentable, Hashable, Sendable, CustomSt
     /// Option 93 is a list of 16-bit types; clients send one in practice.
     public static func parseList(_ data: [UInt8]) throws(DHCPParseError) -> [ClientArchitecture] {
         guard !data.isEmpty, data.count % 2 == 0 else {
-            throw .malformedOption(code: DHCPOptionCode.clientSystemArchitecture.rawValue, reason: "length \(data.count) is not a positive multiple of 2")
+            throw .malformedOption(
+                code: DHCPOptionCode.clientSystemArchitecture.rawValue,
+                reason: "length \(data.count) is not a positive multiple of 2")
         }
         return stride(from: 0, to: data.count, by: 2).map { Self(UInt16(data[$0]) << 8 | UInt16(data[$0 + 1])) }
     }

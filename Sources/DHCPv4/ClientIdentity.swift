@@ -12,7 +12,8 @@ public struct ClientNetworkInterface: Hashable, Sendable {
 
     public init(parsing data: [UInt8]) throws(DHCPParseError) {
         guard data.count == 3 else {
-            throw .malformedOption(code: DHCPOptionCode.clientNetworkInterface.rawValue, reason: "length \(data.count), expected 3")
+            throw .malformedOption(
+                code: DHCPOptionCode.clientNetworkInterface.rawValue, reason: "length \(data.count), expected 3")
         }
         self.init(type: data[0], major: data[1], minor: data[2])
     }
@@ -32,7 +33,8 @@ public struct ClientMachineIdentifier: Hashable, Sendable, CustomStringConvertib
 
     public init(parsing data: [UInt8]) throws(DHCPParseError) {
         guard data.count == 17 else {
-            throw .malformedOption(code: DHCPOptionCode.clientMachineIdentifier.rawValue, reason: "length \(data.count), expected 17")
+            throw .malformedOption(
+                code: DHCPOptionCode.clientMachineIdentifier.rawValue, reason: "length \(data.count), expected 17")
         }
         self.init(type: data[0], guid: Array(data[1...]))
     }
@@ -48,6 +50,7 @@ public struct ClientMachineIdentifier: Hashable, Sendable, CustomStringConvertib
             let digits = String(guid[index], radix: 16)
             return digits.count == 1 ? "0" + digits : digits
         }
-        return [hex[0..<4], hex[4..<6], hex[6..<8], hex[8..<10], hex[10..<16]].map { $0.joined() }.joined(separator: "-")
+        return [hex[0..<4], hex[4..<6], hex[6..<8], hex[8..<10], hex[10..<16]].map { $0.joined() }.joined(
+            separator: "-")
     }
 }

@@ -168,21 +168,21 @@ extension DHCPMessage {
     public init(parsing buffer: inout ByteBuffer) throws(DHCPParseError) {
         let total = buffer.readableBytes
         guard total >= Self.headerLength,
-              let op = buffer.readInteger(as: UInt8.self),
-              let htype = buffer.readInteger(as: UInt8.self),
-              let hlen = buffer.readInteger(as: UInt8.self),
-              let hops = buffer.readInteger(as: UInt8.self),
-              let xid = buffer.readInteger(as: UInt32.self),
-              let secs = buffer.readInteger(as: UInt16.self),
-              let flags = buffer.readInteger(as: UInt16.self),
-              let ciaddr = buffer.readInteger(as: UInt32.self),
-              let yiaddr = buffer.readInteger(as: UInt32.self),
-              let siaddr = buffer.readInteger(as: UInt32.self),
-              let giaddr = buffer.readInteger(as: UInt32.self),
-              let chaddr = buffer.readBytes(length: 16),
-              let sname = buffer.readBytes(length: 64),
-              let file = buffer.readBytes(length: 128),
-              let cookie = buffer.readInteger(as: UInt32.self)
+            let op = buffer.readInteger(as: UInt8.self),
+            let htype = buffer.readInteger(as: UInt8.self),
+            let hlen = buffer.readInteger(as: UInt8.self),
+            let hops = buffer.readInteger(as: UInt8.self),
+            let xid = buffer.readInteger(as: UInt32.self),
+            let secs = buffer.readInteger(as: UInt16.self),
+            let flags = buffer.readInteger(as: UInt16.self),
+            let ciaddr = buffer.readInteger(as: UInt32.self),
+            let yiaddr = buffer.readInteger(as: UInt32.self),
+            let siaddr = buffer.readInteger(as: UInt32.self),
+            let giaddr = buffer.readInteger(as: UInt32.self),
+            let chaddr = buffer.readBytes(length: 16),
+            let sname = buffer.readBytes(length: 64),
+            let file = buffer.readBytes(length: 128),
+            let cookie = buffer.readInteger(as: UInt32.self)
         else { throw .truncatedHeader(length: total) }
         guard cookie == Self.magicCookie else { throw .badMagicCookie(offset: 236) }
         guard hlen <= 16 else { throw .badHardwareAddressLength(Int(hlen)) }
@@ -207,7 +207,9 @@ extension DHCPMessage {
         self.overloadedOptions = []
 
         if let overload = options.value(.overload) {
-            guard overload.count == 1, (1...3).contains(overload[0]) else { throw .badOverload(value: overload.first ?? 0) }
+            guard overload.count == 1, (1...3).contains(overload[0]) else {
+                throw .badOverload(value: overload.first ?? 0)
+            }
             let areas = OverloadArea(rawValue: overload[0])
             if areas.contains(.file) {
                 var area = ByteBuffer(bytes: file)

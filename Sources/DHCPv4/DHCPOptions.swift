@@ -4,7 +4,9 @@ import NIOCore
 enum DHCPOptionArea {
     /// Parses options until the end option or the end of the area. `base` is the area's offset in
     /// the datagram, for error messages. Returns the options and the octets left after `end`.
-    static func parse(_ buffer: inout ByteBuffer, base: Int) throws(DHCPParseError) -> (options: [DHCPOption], trailing: Int) {
+    static func parse(
+        _ buffer: inout ByteBuffer, base: Int
+    ) throws(DHCPParseError) -> (options: [DHCPOption], trailing: Int) {
         var options: [DHCPOption] = []
         let start = buffer.readerIndex
         while let code = buffer.readInteger(as: UInt8.self) {
@@ -16,7 +18,7 @@ enum DHCPOptionArea {
             default:
                 let offset = base + buffer.readerIndex - start - 1
                 guard let length = buffer.readInteger(as: UInt8.self),
-                      let data = buffer.readBytes(length: Int(length))
+                    let data = buffer.readBytes(length: Int(length))
                 else { throw .truncatedOption(code: code, offset: offset) }
                 options.append(DHCPOption(DHCPOptionCode(code), data))
             }

@@ -15,7 +15,9 @@ public struct IPv4Address: Hashable, Sendable, Comparable, CustomStringConvertib
         guard parts.count == 4 else { return nil }
         var value: UInt32 = 0
         for part in parts {
-            guard (1...3).contains(part.count), part.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let octet = UInt8(part) else { return nil }
+            guard (1...3).contains(part.count), part.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
+                let octet = UInt8(part)
+            else { return nil }
             value = value << 8 | UInt32(octet)
         }
         self.rawValue = value
@@ -25,8 +27,10 @@ public struct IPv4Address: Hashable, Sendable, Comparable, CustomStringConvertib
     public static let broadcast = IPv4Address(rawValue: 0xFFFF_FFFF)
 
     public var octets: [UInt8] {
-        [UInt8(rawValue >> 24), UInt8(truncatingIfNeeded: rawValue >> 16),
-         UInt8(truncatingIfNeeded: rawValue >> 8), UInt8(truncatingIfNeeded: rawValue)]
+        [
+            UInt8(rawValue >> 24), UInt8(truncatingIfNeeded: rawValue >> 16),
+            UInt8(truncatingIfNeeded: rawValue >> 8), UInt8(truncatingIfNeeded: rawValue),
+        ]
     }
 
     public var isAny: Bool { rawValue == 0 }

@@ -40,7 +40,8 @@ public struct PXEVendorOptions: Hashable, Sendable {
     public var bootItem: PXEBootItem? {
         get {
             guard let data = value(.bootItem), data.count == 4 else { return nil }
-            return PXEBootItem(type: UInt16(data[0]) << 8 | UInt16(data[1]), layer: UInt16(data[2]) << 8 | UInt16(data[3]))
+            return PXEBootItem(
+                type: UInt16(data[0]) << 8 | UInt16(data[1]), layer: UInt16(data[2]) << 8 | UInt16(data[3]))
         }
         set { if let newValue { set(.bootItem, newValue.encode()) } }
     }

@@ -7,8 +7,10 @@ public struct TFTPServerLimits: Hashable, Sendable {
     /// Retransmission timeout when the client asks for none.
     public var defaultTimeout: Duration
 
-    public init(maximumBlockSize: Int = TFTPTransferParameters.blockSizeRange.upperBound,
-                maximumWindowSize: Int = 64, defaultTimeout: Duration = .seconds(1)) {
+    public init(
+        maximumBlockSize: Int = TFTPTransferParameters.blockSizeRange.upperBound,
+        maximumWindowSize: Int = 64, defaultTimeout: Duration = .seconds(1)
+    ) {
         self.maximumBlockSize = maximumBlockSize
         self.maximumWindowSize = maximumWindowSize
         self.defaultTimeout = defaultTimeout
@@ -32,8 +34,10 @@ public struct TFTPTransferParameters: Hashable, Sendable {
     /// RFC 7440 §3.
     public static let windowSizeRange = 1...65535
 
-    public init(blockSize: Int = Self.defaultBlockSize, windowSize: Int = 1, timeout: Duration = .seconds(1),
-                acknowledgedOptions: [TFTPOption] = []) {
+    public init(
+        blockSize: Int = Self.defaultBlockSize, windowSize: Int = 1, timeout: Duration = .seconds(1),
+        acknowledgedOptions: [TFTPOption] = []
+    ) {
         self.blockSize = blockSize
         self.windowSize = windowSize
         self.timeout = timeout

@@ -108,7 +108,8 @@ extension TFTPPacket {
         case .readRequest, .writeRequest:
             let filename = try Self.readString(&buffer, field: "filename", start: start)
             let mode = try Self.readString(&buffer, field: "mode", start: start)
-            let request = TFTPRequest(filename: filename, mode: mode, options: try Self.readOptions(&buffer, start: start))
+            let request = TFTPRequest(
+                filename: filename, mode: mode, options: try Self.readOptions(&buffer, start: start))
             self = opcode == TFTPOpcode.readRequest.rawValue ? .readRequest(request) : .writeRequest(request)
         case .data:
             guard let block = buffer.readInteger(as: UInt16.self) else { throw .truncated(field: "block", offset: 2) }
@@ -117,9 +118,12 @@ extension TFTPPacket {
             guard let block = buffer.readInteger(as: UInt16.self) else { throw .truncated(field: "block", offset: 2) }
             self = .acknowledgement(block: block)
         case .error:
-            guard let code = buffer.readInteger(as: UInt16.self) else { throw .truncated(field: "error code", offset: 2) }
+            guard let code = buffer.readInteger(as: UInt16.self) else {
+                throw .truncated(field: "error code", offset: 2)
+            }
             // Some clients omit the message's NUL; accept what is there.
-            let message = (try? Self.readString(&buffer, field: "message", start: start))
+            let message =
+                (try? Self.readString(&buffer, field: "message", start: start))
                 ?? buffer.readString(length: buffer.readableBytes) ?? ""
             self = .error(TFTPError(TFTPErrorCode(rawValue: code), message))
         case .optionAcknowledgement:
@@ -160,9 +164,13 @@ extension TFTPPacket {
         return buffer
     }
 
-    private static func readString(_ buffer: inout ByteBuffer, field: String, start: Int) throws(TFTPParseError) -> String {
+    private static func readString(
+        _ buffer: inout ByteBuffer, field: String, start: Int
+    ) throws(TFTPParseError) -> String {
         let offset = buffer.readerIndex - start
-        guard let nul = buffer.readableBytesView.firstIndex(of: 0) else { throw .unterminatedString(field: field, offset: offset) }
+        guard let nul = buffer.readableBytesView.firstIndex(of: 0) else {
+            throw .unterminatedString(field: field, offset: offset)
+        }
         let length = nul - buffer.readerIndex
         let text = buffer.readString(length: length) ?? ""
         buffer.moveReaderIndex(forwardBy: 1)

@@ -70,7 +70,9 @@ public struct BootFileStore: Sendable {
         case .ipxe:
             guard components.count == 1 else { return .failure(.notFound(relativePath)) }
             for directory in ipxeDirectories {
-                if case .success(let file) = confined(root: directory, components: components, area: .ipxe) { return .success(file) }
+                if case .success(let file) = confined(root: directory, components: components, area: .ipxe) {
+                    return .success(file)
+                }
             }
             return .failure(.notFound(relativePath))
         case .assets:

@@ -26,7 +26,8 @@ struct BootScriptSource: Sendable {
             let path = directory + "/" + name
             guard let data = FileManager.default.contents(atPath: path) else { continue }
             let source = String(decoding: data, as: UTF8.self)
-            return Rendered(text: try BootScriptRenderer.render(template: source, name: name, context: context), source: name)
+            return Rendered(
+                text: try BootScriptRenderer.render(template: source, name: name, context: context), source: name)
         }
         throw MissingDefault(directory: directory)
     }

@@ -16,7 +16,9 @@ enum HTTPService {
         var logger: Logger
     }
 
-    static func makeApplication(_ environment: Environment, onBound: @escaping @Sendable (Int) -> Void) -> some ApplicationProtocol {
+    static func makeApplication(
+        _ environment: Environment, onBound: @escaping @Sendable (Int) -> Void
+    ) -> some ApplicationProtocol {
         let router = Router()
         let fileIO = FileIO()
         let logger = environment.logger
@@ -27,23 +29,27 @@ enum HTTPService {
         for method in [HTTPRequest.Method.get, .head] {
             router.on("/ipxe/:file", method: method) { request, context -> Response in
                 let name = context.parameters.get("file") ?? ""
-                return try await serve(.ipxe, name, request: request, context: context, fileIO: fileIO, environment: environment)
+                return try await serve(
+                    .ipxe, name, request: request, context: context, fileIO: fileIO, environment: environment)
             }
             router.on("/assets/**", method: method) { request, context -> Response in
                 let path = context.parameters.getCatchAll().joined(separator: "/")
-                return try await serve(.assets, path, request: request, context: context, fileIO: fileIO, environment: environment)
+                return try await serve(
+                    .assets, path, request: request, context: context, fileIO: fileIO, environment: environment)
             }
         }
         router.get("/metrics") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                     body: ResponseBody(byteBuffer: ByteBuffer(string: environment.counters.prometheusText())))
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: environment.counters.prometheusText())))
         }
         router.get("/health") { _, _ in "ok\n" }
 
         let host = environment.configuration.listenAddress?.description ?? "0.0.0.0"
         return Application(
             router: router,
-            configuration: ApplicationConfiguration(address: .hostname(host, port: environment.configuration.httpPort), serverName: "vboot"),
+            configuration: ApplicationConfiguration(
+                address: .hostname(host, port: environment.configuration.httpPort), serverName: "vboot"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? environment.configuration.httpPort
                 onBound(port)
@@ -65,7 +71,10 @@ enum HTTPService {
         var query: [String: String] = [:]
         for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
         let mac = query["mac"].flatMap(HardwareAddress.init)
-        let serverURL = "http://" + (request.head.authority ?? "\(environment.configuration.listenAddress?.description ?? "localhost"):\(environment.configuration.httpPort)")
+        let serverURL =
+            "http://"
+            + (request.head.authority
+                ?? "\(environment.configuration.listenAddress?.description ?? "localhost"):\(environment.configuration.httpPort)")
         let context = BootScriptContext(mac: mac?.hyphenated ?? "unknown", serverURL: serverURL, query: query)
         let rendered: BootScriptSource.Rendered
         do {
@@ -74,17 +83,23 @@ enum HTTPService {
             environment.counters.increment("http_script_errors")
             environment.logger.error("http: script for \(mac?.description ?? "unknown MAC"): \(error)")
             // iPXE shows the text of a failed script fetch; make it say what to fix.
-            return Response(status: .internalServerError, headers: [.contentType: "text/plain"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(string: "vboot: \(error)\n")))
+            return Response(
+                status: .internalServerError, headers: [.contentType: "text/plain"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: "vboot: \(error)\n")))
         }
         environment.counters.increment("http_scripts_served")
-        environment.logger.info("http: \(mac?.description ?? "no MAC") script \(rendered.source)\(query["uuid"].map { " uuid \($0)" } ?? "")")
-        return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(string: rendered.text)))
+        environment.logger.info(
+            "http: \(mac?.description ?? "no MAC") script \(rendered.source)\(query["uuid"].map { " uuid \($0)" } ?? "")"
+        )
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: rendered.text)))
     }
 
-    static func serve(_ area: BootFileStore.Area, _ path: String, request: Request, context: some RequestContext,
-                      fileIO: FileIO, environment: Environment) async throws -> Response {
+    static func serve(
+        _ area: BootFileStore.Area, _ path: String, request: Request, context: some RequestContext,
+        fileIO: FileIO, environment: Environment
+    ) async throws -> Response {
         let file: BootFileStore.File
         switch environment.store.resolve(area, path) {
         case .success(let found): file = found
@@ -105,7 +120,9 @@ enum HTTPService {
             return Response(status: .rangeNotSatisfiable, headers: headers)
         }
         environment.counters.increment("http_files_served")
-        environment.logger.info("http: \(request.method) /\(area.rawValue)/\(path) \(range.map { "bytes \($0.lowerBound)-\($0.upperBound)/\(file.size)" } ?? "\(file.size) bytes")")
+        environment.logger.info(
+            "http: \(request.method) /\(area.rawValue)/\(path) \(range.map { "bytes \($0.lowerBound)-\($0.upperBound)/\(file.size)" } ?? "\(file.size) bytes")"
+        )
         if request.method == .head {
             headers[.contentLength] = String(range?.count ?? file.size)
             if let range { headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(file.size)" }
@@ -125,7 +142,9 @@ enum HTTPService {
 
     static func contentType(of path: String) -> String {
         if path.hasSuffix(".efi") { return "application/efi" }
-        if path.hasSuffix(".ipxe") || path.hasSuffix(".cfg") || path.hasSuffix(".txt") { return "text/plain; charset=utf-8" }
+        if path.hasSuffix(".ipxe") || path.hasSuffix(".cfg") || path.hasSuffix(".txt") {
+            return "text/plain; charset=utf-8"
+        }
         return "application/octet-stream"
     }
 }

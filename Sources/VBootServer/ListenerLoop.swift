@@ -8,8 +8,10 @@ import Synchronization
 /// must not go deaf because one reply could not leave, so a listener that closes while the
 /// service is running is opened again.
 enum ListenerLoop {
-    static func run(name: String, logger: Logger, bind: @escaping @Sendable () async throws -> [any Channel],
-                    onBound: @Sendable ([any Channel]) -> Void) async throws {
+    static func run(
+        name: String, logger: Logger, bind: @escaping @Sendable () async throws -> [any Channel],
+        onBound: @Sendable ([any Channel]) -> Void
+    ) async throws {
         let stopping = Atomic<Bool>(false)
         let current = Mutex<[any Channel]>([])
         var channels = try await bind()

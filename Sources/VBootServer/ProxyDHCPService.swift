@@ -13,7 +13,10 @@ public struct ProxyDHCPService: Service {
     let environment: DHCPEnvironment
     let onBound: @Sendable (Int) -> Void
 
-    init(port: Int, role: ProxyDHCPResponder.Port, environment: DHCPEnvironment, onBound: @escaping @Sendable (Int) -> Void = { _ in }) {
+    init(
+        port: Int, role: ProxyDHCPResponder.Port, environment: DHCPEnvironment,
+        onBound: @escaping @Sendable (Int) -> Void = { _ in }
+    ) {
         self.port = port
         self.role = role
         self.environment = environment
@@ -28,29 +31,42 @@ public struct ProxyDHCPService: Service {
         // interface the request came in on, and a host without a default route has no route
         // for 255.255.255.255 at all.
         let interfaces = environment.configuration.interface.map { [$0] } ?? InterfaceAddresses.ipv4InterfaceNames()
-        guard !interfaces.isEmpty else { throw StartupError("proxyDHCP: no interface with an IPv4 address to listen on") }
+        guard !interfaces.isEmpty else {
+            throw StartupError("proxyDHCP: no interface with an IPv4 address to listen on")
+        }
         let name = "proxydhcp \(port)"
-        try await ListenerLoop.run(name: name, logger: environment.logger, bind: {
-            var channels: [any Channel] = []
-            do {
-                for interface in interfaces {
-                    channels.append(try await UDPSocket.bind(group: MultiThreadedEventLoopGroup.singleton, host: "0.0.0.0", port: port,
-                                                             interface: interface) { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(ProxyDHCPHandler(role: role, environment: environment))
-                        }
-                    })
+        try await ListenerLoop.run(
+            name: name, logger: environment.logger,
+            bind: {
+                var channels: [any Channel] = []
+                do {
+                    for interface in interfaces {
+                        channels.append(
+                            try await UDPSocket.bind(
+                                group: MultiThreadedEventLoopGroup.singleton, host: "0.0.0.0", port: port,
+                                interface: interface
+                            ) { channel in
+                                channel.eventLoop.makeCompletedFuture {
+                                    try channel.pipeline.syncOperations.addHandler(
+                                        ProxyDHCPHandler(role: role, environment: environment))
+                                }
+                            })
+                    }
+                } catch {
+                    for channel in channels { try? await channel.close() }
+                    throw StartupError(
+                        "proxyDHCP cannot listen on UDP port \(port): \(error) (another DHCP server, or a second vboot, on this host?)"
+                    )
                 }
-            } catch {
-                for channel in channels { try? await channel.close() }
-                throw StartupError("proxyDHCP cannot listen on UDP port \(port): \(error) (another DHCP server, or a second vboot, on this host?)")
-            }
-            return channels
-        }, onBound: { channels in
-            let bound = channels.first?.localAddress?.port ?? port
-            onBound(bound)
-            environment.logger.info("proxydhcp: listening on UDP \(bound) (\(role == .dhcp ? "DHCP" : "PXE boot server")) on \(interfaces.joined(separator: ", "))")
-        })
+                return channels
+            },
+            onBound: { channels in
+                let bound = channels.first?.localAddress?.port ?? port
+                onBound(bound)
+                environment.logger.info(
+                    "proxydhcp: listening on UDP \(bound) (\(role == .dhcp ? "DHCP" : "PXE boot server")) on \(interfaces.joined(separator: ", "))"
+                )
+            })
     }
 }
 
@@ -84,11 +100,13 @@ final class ProxyDHCPHandler: ChannelInboundHandler {
             request = try DHCPMessage(parsing: envelope.data)
         } catch {
             counters.increment("dhcp_packets_malformed")
-            environment.logger.debug("proxydhcp: dropped malformed packet from \(envelope.remoteAddress.compact): \(error)")
+            environment.logger.debug(
+                "proxydhcp: dropped malformed packet from \(envelope.remoteAddress.compact): \(error)")
             return
         }
         guard let server = serverAddress(for: envelope) else {
-            environment.logger.warning("proxydhcp: no IPv4 address on the interface \(request.clientHardwareAddress) asked on; use --listen")
+            environment.logger.warning(
+                "proxydhcp: no IPv4 address on the interface \(request.clientHardwareAddress) asked on; use --listen")
             return
         }
         let configuration = environment.configuration
@@ -105,7 +123,9 @@ final class ProxyDHCPHandler: ChannelInboundHandler {
             }
             return
         }
-        let source: (address: DHCPv4.IPv4Address, port: Int) = (envelope.remoteAddress.ipv4 ?? .any, envelope.remoteAddress.port ?? ReplyDestination.clientPort)
+        let source: (address: DHCPv4.IPv4Address, port: Int) = (
+            envelope.remoteAddress.ipv4 ?? .any, envelope.remoteAddress.port ?? ReplyDestination.clientPort
+        )
         let destination: SocketAddress
         switch ReplyDestination.forReply(to: request, from: source, port: role) {
         case .unicast(let address, let port): destination = .ipv4(address, port: port)
@@ -113,9 +133,11 @@ final class ProxyDHCPHandler: ChannelInboundHandler {
         }
         var buffer = context.channel.allocator.buffer(capacity: DHCPMessage.minimumBOOTPLength + 64)
         reply.encode(into: &buffer, minimumLength: DHCPMessage.minimumBOOTPLength)
-        context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: destination, data: buffer)), promise: nil)
+        context.writeAndFlush(
+            wrapOutboundOut(AddressedEnvelope(remoteAddress: destination, data: buffer)), promise: nil)
         counters.increment("dhcp_replies_sent")
-        environment.logger.info("proxydhcp: \(decision.summary) [to \(destination.ipv4?.description ?? "?"):\(destination.port ?? 0)]")
+        environment.logger.info(
+            "proxydhcp: \(decision.summary) [to \(destination.ipv4?.description ?? "?"):\(destination.port ?? 0)]")
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

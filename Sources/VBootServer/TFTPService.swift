@@ -22,21 +22,28 @@ public struct TFTPService: Service {
         let configuration = environment.configuration
         let host = configuration.listenAddress?.description ?? "0.0.0.0"
         let port = configuration.tftpPort
-        try await ListenerLoop.run(name: "tftp", logger: environment.logger, bind: {
-            do {
-                return [try await UDPSocket.bind(group: MultiThreadedEventLoopGroup.singleton, host: host, port: port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(TFTPListenerHandler(environment: environment))
-                    }
-                }]
-            } catch {
-                throw StartupError("TFTP cannot listen on \(host) UDP port \(port): \(error)")
-            }
-        }, onBound: { channels in
-            let bound = channels.first?.localAddress?.port ?? port
-            onBound(bound)
-            environment.logger.info("tftp: listening on \(host) UDP \(bound)")
-        })
+        try await ListenerLoop.run(
+            name: "tftp", logger: environment.logger,
+            bind: {
+                do {
+                    return [
+                        try await UDPSocket.bind(group: MultiThreadedEventLoopGroup.singleton, host: host, port: port) {
+                            channel in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(
+                                    TFTPListenerHandler(environment: environment))
+                            }
+                        }
+                    ]
+                } catch {
+                    throw StartupError("TFTP cannot listen on \(host) UDP port \(port): \(error)")
+                }
+            },
+            onBound: { channels in
+                let bound = channels.first?.localAddress?.port ?? port
+                onBound(bound)
+                environment.logger.info("tftp: listening on \(host) UDP \(bound)")
+            })
     }
 }
 
@@ -84,7 +91,9 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         }
         let reject = { (error: TFTPError) in
             counters.increment("tftp_requests_refused")
-            context.writeAndFlush(self.wrapOutboundOut(AddressedEnvelope(remoteAddress: client, data: TFTPPacket.error(error).encoded())), promise: nil)
+            context.writeAndFlush(
+                self.wrapOutboundOut(AddressedEnvelope(remoteAddress: client, data: TFTPPacket.error(error).encoded())),
+                promise: nil)
         }
         let request: TFTPRequest
         switch packet {
@@ -114,10 +123,12 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         }
         let limit = environment.configuration.maximumTFTPTransfers
         guard environment.activeTransfers.acquire(limit: limit) else {
-            environment.logger.warning("tftp: \(client.compact) \(request.filename): \(limit) transfers already running")
+            environment.logger.warning(
+                "tftp: \(client.compact) \(request.filename): \(limit) transfers already running")
             return reject(TFTPError(.notDefined, "server busy, retry"))
         }
-        let parameters = TFTPTransferParameters.negotiate(request.options, fileSize: file.size, limits: environment.configuration.tftpLimits)
+        let parameters = TFTPTransferParameters.negotiate(
+            request.options, fileSize: file.size, limits: environment.configuration.tftpLimits)
         let reader: FileReader
         do {
             reader = try FileReader(path: file.path)
@@ -128,7 +139,9 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         }
         // Answer from the address the client wrote to, so its replies match (RFC 1350 §4).
         var local: DHCPv4.IPv4Address = environment.configuration.listenAddress ?? .any
-        if let destination = envelope.metadata?.packetInfo?.destinationAddress.ipv4, destination != .broadcast, !destination.isAny {
+        if let destination = envelope.metadata?.packetInfo?.destinationAddress.ipv4, destination != .broadcast,
+            !destination.isAny
+        {
             local = destination
         }
         let transfer = TFTPReadTransfer(fileSize: file.size, parameters: parameters)
@@ -138,7 +151,8 @@ final class TFTPListenerHandler: ChannelInboundHandler {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        TFTPTransferHandler(transfer: transfer, reader: reader, peer: client, name: name, environment: environment))
+                        TFTPTransferHandler(
+                            transfer: transfer, reader: reader, peer: client, name: name, environment: environment))
                 }
             }
             .bind(host: local.description, port: 0)

@@ -18,7 +18,9 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     private var timer: Scheduled<Void>?
     private var finished = false
 
-    init(transfer: TFTPReadTransfer, reader: FileReader, peer: SocketAddress, name: String, environment: TFTPEnvironment) {
+    init(
+        transfer: TFTPReadTransfer, reader: FileReader, peer: SocketAddress, name: String, environment: TFTPEnvironment
+    ) {
         self.transfer = transfer
         self.reader = reader
         self.peer = peer
@@ -36,7 +38,9 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         guard envelope.remoteAddress == peer else {
             // RFC 1350 §4: a packet from another TID gets an error; the transfer goes on.
             let error = TFTPPacket.error(TFTPError(.unknownTransferID, "unknown transfer ID"))
-            context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: error.encoded())), promise: nil)
+            context.writeAndFlush(
+                wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: error.encoded())),
+                promise: nil)
             return
         }
         guard let packet = try? TFTPPacket(parsing: envelope.data) else {
@@ -64,19 +68,30 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         case .wait:
             break
         case .sendOptionAcknowledgement(let options):
-            context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: peer, data: TFTPPacket.optionAcknowledgement(options).encoded())), promise: nil)
+            context.writeAndFlush(
+                wrapOutboundOut(
+                    AddressedEnvelope(remoteAddress: peer, data: TFTPPacket.optionAcknowledgement(options).encoded())),
+                promise: nil)
         case .sendBlocks(let blocks):
             send(blocks, context: context)
         case .complete:
-            let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18 + Double((ContinuousClock.now - started).components.seconds)
+            let seconds =
+                Double((ContinuousClock.now - started).components.attoseconds) / 1e18
+                + Double((ContinuousClock.now - started).components.seconds)
             environment.counters.increment("tftp_transfers_completed")
             environment.counters.increment("tftp_bytes_sent", by: transfer.fileSize)
-            environment.logger.info("tftp: \(peer.compact) \(name): sent \(transfer.fileSize) bytes in \(String(format: "%.3f", seconds)) s (\(describeOptions())\(transfer.retransmittedBlocks > 0 ? ", \(transfer.retransmittedBlocks) blocks resent" : ""))")
+            environment.logger.info(
+                "tftp: \(peer.compact) \(name): sent \(transfer.fileSize) bytes in \(String(format: "%.3f", seconds)) s (\(describeOptions())\(transfer.retransmittedBlocks > 0 ? ", \(transfer.retransmittedBlocks) blocks resent" : ""))"
+            )
             close(context)
         case .abort(let error):
             environment.counters.increment("tftp_transfers_failed")
-            environment.logger.warning("tftp: \(peer.compact) \(name): \(error.message) at block \(transfer.highestAcknowledged) of \(transfer.lastBlock)")
-            context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: peer, data: TFTPPacket.error(error).encoded())), promise: nil)
+            environment.logger.warning(
+                "tftp: \(peer.compact) \(name): \(error.message) at block \(transfer.highestAcknowledged) of \(transfer.lastBlock)"
+            )
+            context.writeAndFlush(
+                wrapOutboundOut(AddressedEnvelope(remoteAddress: peer, data: TFTPPacket.error(error).encoded())),
+                promise: nil)
             close(context)
         case .clientEnded(let error):
             if error.code == .optionNegotiationFailed, transfer.highestAcknowledged == 0 {
@@ -85,7 +100,8 @@ final class TFTPTransferHandler: ChannelInboundHandler {
                 environment.logger.debug("tftp: \(peer.compact) \(name): size probe (\(transfer.fileSize) bytes)")
             } else {
                 environment.counters.increment("tftp_transfers_failed")
-                environment.logger.warning("tftp: \(peer.compact) \(name): client ended the transfer: \(error.code) \(error.message)")
+                environment.logger.warning(
+                    "tftp: \(peer.compact) \(name): client ended the transfer: \(error.code) \(error.message)")
             }
             close(context)
         }
@@ -110,7 +126,8 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     private func armTimer(context: ChannelHandlerContext) {
         guard !finished, timer == nil, let deadline = transfer.deadline else { return }
         let delay = deadline - ContinuousClock.now
-        let nanoseconds = max(0, delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)
+        let nanoseconds = max(
+            0, delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) {

@@ -22,7 +22,9 @@ enum UDPSocket {
             .channelOption(.receivePacketInfo, value: true)
             // recvmmsg: the receive buffer is split evenly between the messages of one read.
             .channelOption(.datagramVectorReadMessageCount, value: vectorReadCount)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: vectorReadCount * maximumDatagram))
+            .channelOption(
+                .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: vectorReadCount * maximumDatagram)
+            )
             .channelInitializer(initializer)
             .bind(host: host, port: port)
             .get()
@@ -38,16 +40,24 @@ enum UDPSocket {
         var bytes = [UInt8](name.utf8.prefix(15))
         bytes += [UInt8](repeating: 0, count: 16 - bytes.count)
         let device = InterfaceName(bytes: bytes)
-        try await provider.unsafeSetSocketOption(level: SocketOptionLevel(SOL_SOCKET),
-                                                 name: SocketOptionName(SO_BINDTODEVICE), value: device).get()
+        try await provider.unsafeSetSocketOption(
+            level: SocketOptionLevel(SOL_SOCKET),
+            name: SocketOptionName(SO_BINDTODEVICE), value: device
+        ).get()
     }
 
     /// IFNAMSIZ (16) octets, laid out as the kernel expects.
     private struct InterfaceName {
-        var b: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)
+        var b:
+            (
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                UInt8
+            )
         init(bytes: [UInt8]) {
-            b = (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                 bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15])
+            b = (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+            )
         }
     }
 }
@@ -92,7 +102,8 @@ final class InterfaceAddresses: Sendable {
     /// on the same host).
     static func ipv4InterfaceNames() -> [String] {
         var names: [String] = []
-        for device in (try? System.enumerateDevices()) ?? [] where device.address?.ipv4 != nil && !names.contains(device.name) {
+        for device in (try? System.enumerateDevices()) ?? []
+        where device.address?.ipv4 != nil && !names.contains(device.name) {
             names.append(device.name)
         }
         return names
@@ -101,7 +112,9 @@ final class InterfaceAddresses: Sendable {
     private static func read() -> [Int: IPv4Address] {
         var result: [Int: IPv4Address] = [:]
         for device in (try? System.enumerateDevices()) ?? [] {
-            if let address = device.address?.ipv4, result[device.interfaceIndex] == nil { result[device.interfaceIndex] = address }
+            if let address = device.address?.ipv4, result[device.interfaceIndex] == nil {
+                result[device.interfaceIndex] = address
+            }
         }
         return result
     }

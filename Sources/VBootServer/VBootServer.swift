@@ -35,44 +35,75 @@ public struct VBootServer: Sendable {
             throw StartupError("\(scripts)/default.ipxe is missing: every machine without its own script gets it")
         }
         if let assets = configuration.assetsDirectory {
-            guard FileManager.default.fileExists(atPath: assets, isDirectory: &isDirectory), isDirectory.boolValue else {
+            guard FileManager.default.fileExists(atPath: assets, isDirectory: &isDirectory), isDirectory.boolValue
+            else {
                 throw StartupError("assets directory \(assets) does not exist (--assets)")
             }
         }
-        let store = BootFileStore(ipxeDirectories: configuration.ipxeDirectories, assetsRoot: configuration.assetsDirectory)
+        if let data = configuration.dataDirectory {
+            do {
+                try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+            } catch {
+                throw StartupError(
+                    "data directory \(data) cannot be created (--data-dir): \(error.localizedDescription)")
+            }
+            guard FileManager.default.isWritableFile(atPath: data) else {
+                throw StartupError("data directory \(data) is not writable (--data-dir)")
+            }
+        }
+        let store = BootFileStore(
+            ipxeDirectories: configuration.ipxeDirectories, assetsRoot: configuration.assetsDirectory)
         let installed = store.installedBinaries()
         for (name, why) in [("ipxe.efi", "x86-64 UEFI"), ("undionly.kpxe", "BIOS")] where installed[name] == nil {
-            warnings.append("no \(name) in \(configuration.ipxeDirectories.joined(separator: ", ")): \(why) PXE clients will get no answer; install Debian's ipxe package (apt install ipxe) or pass --ipxe-dir")
+            warnings.append(
+                "no \(name) in \(configuration.ipxeDirectories.joined(separator: ", ")): \(why) PXE clients will get no answer; install Debian's ipxe package (apt install ipxe) or pass --ipxe-dir"
+            )
         }
         return warnings
     }
 
     /// The services, ready for a ServiceGroup. `onBound` reports each listener's port.
     public func services(onBound: @escaping @Sendable (String, Int) -> Void = { _, _ in }) -> [any Service] {
-        let store = BootFileStore(ipxeDirectories: configuration.ipxeDirectories, assetsRoot: configuration.assetsDirectory)
+        let store = BootFileStore(
+            ipxeDirectories: configuration.ipxeDirectories, assetsRoot: configuration.assetsDirectory)
         var services: [any Service] = []
         if configuration.dhcpMode == .proxy {
-            let environment = DHCPEnvironment(configuration: configuration, catalog: BinaryCatalog(store: store),
-                                              interfaces: InterfaceAddresses(), counters: counters, logger: logger)
-            services.append(ProxyDHCPService(port: configuration.dhcpPort, role: .dhcp, environment: environment) { onBound("dhcp", $0) })
-            services.append(ProxyDHCPService(port: configuration.pxePort, role: .bootServer, environment: environment) { onBound("pxe", $0) })
+            let environment = DHCPEnvironment(
+                configuration: configuration, catalog: BinaryCatalog(store: store),
+                interfaces: InterfaceAddresses(), counters: counters, logger: logger)
+            services.append(
+                ProxyDHCPService(port: configuration.dhcpPort, role: .dhcp, environment: environment) {
+                    onBound("dhcp", $0)
+                })
+            services.append(
+                ProxyDHCPService(port: configuration.pxePort, role: .bootServer, environment: environment) {
+                    onBound("pxe", $0)
+                })
         }
-        services.append(TFTPService(environment: TFTPEnvironment(configuration: configuration, store: store, counters: counters, logger: logger)) {
-            onBound("tftp", $0)
-        })
-        let http = HTTPService.Environment(configuration: configuration, store: store,
-                                           scripts: BootScriptSource(directory: configuration.bootScriptsDirectory),
-                                           counters: counters, logger: logger)
+        services.append(
+            TFTPService(
+                environment: TFTPEnvironment(
+                    configuration: configuration, store: store, counters: counters, logger: logger)
+            ) {
+                onBound("tftp", $0)
+            })
+        let http = HTTPService.Environment(
+            configuration: configuration, store: store,
+            scripts: BootScriptSource(directory: configuration.bootScriptsDirectory),
+            counters: counters, logger: logger)
         services.append(HTTPService.makeApplication(http) { onBound("http", $0) })
         return services
     }
 
     /// Runs until SIGINT/SIGTERM; a listener that fails to start stops the rest.
     public func run(onBound: @escaping @Sendable (String, Int) -> Void = { _, _ in }) async throws {
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: services(onBound: onBound).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: services(onBound: onBound).map {
+                    ServiceGroupConfiguration.ServiceConfiguration(service: $0)
+                },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
         try await group.run()
     }
 }

@@ -8,7 +8,10 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Answer PXE clients (proxyDHCP), serve iPXE over TFTP and scripts, kernels and images over HTTP.")
 
-    @Option(help: "IPv4 address to announce and bind TFTP/HTTP to (default: all interfaces; DHCP announces the receiving interface's address).")
+    @Option(
+        help:
+            "IPv4 address to announce and bind TFTP/HTTP to (default: all interfaces; DHCP announces the receiving interface's address)."
+    )
     var listen: String?
 
     @Option(help: "Answer DHCP only on this interface.")
@@ -31,11 +34,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Directory served at /assets/ over HTTP and by path over TFTP (kernels, initrds, images).")
     var assets: String?
 
-    @Option(help: "Directory for vboot's state.")
+    @Option(help: "Directory for vboot's own state (created if missing; the machine inventory lives here).")
     var dataDir: String?
 
-    @Option(name: .customLong("pxe-strategy"),
-            help: "Per firmware family proxy strategy, FAMILY=STRATEGY (bios|uefi = offer|boot-server); repeatable.")
+    @Option(
+        name: .customLong("pxe-strategy"),
+        help: "Per firmware family proxy strategy, FAMILY=STRATEGY (bios|uefi = offer|boot-server); repeatable.")
     var pxeStrategies: [String] = []
 
     @Option(help: "Maximum concurrent TFTP transfers.") var maxTftpTransfers: Int = 512
@@ -46,15 +50,21 @@ struct Serve: AsyncParsableCommand {
     func makeConfiguration() throws -> ServerConfiguration {
         var configuration = ServerConfiguration()
         if let listen {
-            guard let address = IPv4Address(listen) else { throw ValidationError("--listen \(listen) is not an IPv4 address") }
+            guard let address = IPv4Address(listen) else {
+                throw ValidationError("--listen \(listen) is not an IPv4 address")
+            }
             configuration.listenAddress = address
         }
         configuration.interface = interface
         guard let mode = ServerConfiguration.DHCPMode(rawValue: dhcp) else {
-            throw ValidationError("--dhcp \(dhcp): expected one of \(ServerConfiguration.DHCPMode.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "--dhcp \(dhcp): expected one of \(ServerConfiguration.DHCPMode.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         configuration.dhcpMode = mode
-        for (name, port) in [("--http-port", httpPort), ("--tftp-port", tftpPort), ("--dhcp-port", dhcpPort), ("--pxe-port", pxePort)] {
+        for (name, port) in [
+            ("--http-port", httpPort), ("--tftp-port", tftpPort), ("--dhcp-port", dhcpPort), ("--pxe-port", pxePort),
+        ] {
             guard (0...65535).contains(port) else { throw ValidationError("\(name) \(port) is not a port number") }
         }
         configuration.httpPort = httpPort
@@ -66,7 +76,9 @@ struct Serve: AsyncParsableCommand {
         configuration.assetsDirectory = assets
         configuration.dataDirectory = dataDir
         for text in pxeStrategies {
-            do { try configuration.proxyStrategies.apply(text) } catch { throw ValidationError("--pxe-strategy: \(error)") }
+            do { try configuration.proxyStrategies.apply(text) } catch {
+                throw ValidationError("--pxe-strategy: \(error)")
+            }
         }
         guard maxTftpTransfers > 0 else { throw ValidationError("--max-tftp-transfers must be positive") }
         configuration.maximumTFTPTransfers = maxTftpTransfers
@@ -74,7 +86,9 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level \(logLevel) is not a level") }
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level \(logLevel) is not a level")
+        }
         let configuration = try makeConfiguration()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -3,17 +3,22 @@ import Testing
 
 @Suite("boot script rendering")
 struct BootScriptTests {
-    static let context = BootScriptContext(mac: "52-54-00-aa-00-01", serverURL: "http://10.0.0.2:8080",
-                                           query: ["uuid": "4c4c4544-0042", "serial": "ABC 123", "product": "Lab\nshell"])
+    static let context = BootScriptContext(
+        mac: "52-54-00-aa-00-01", serverURL: "http://10.0.0.2:8080",
+        query: ["uuid": "4c4c4544-0042", "serial": "ABC 123", "product": "Lab\nshell"])
 
     @Test func mustacheValuesAndIPXEVariables() throws {
         let script = "#!ipxe\nkernel {{assets}}/linux mac={{mac}} uuid={{uuid}} ip=${net0/ip}\n"
         let out = try BootScriptRenderer.render(template: script, name: "t", context: Self.context)
-        #expect(out == "#!ipxe\nkernel http://10.0.0.2:8080/assets/linux mac=52-54-00-aa-00-01 uuid=4c4c4544-0042 ip=${net0/ip}\n")
+        #expect(
+            out
+                == "#!ipxe\nkernel http://10.0.0.2:8080/assets/linux mac=52-54-00-aa-00-01 uuid=4c4c4544-0042 ip=${net0/ip}\n"
+        )
     }
 
     @Test func nothingIsHTMLEscaped() throws {
-        let out = try BootScriptRenderer.render(template: "chain {{server}}/boot.ipxe?mac={{mac}}&x=1 <>", name: "t", context: Self.context)
+        let out = try BootScriptRenderer.render(
+            template: "chain {{server}}/boot.ipxe?mac={{mac}}&x=1 <>", name: "t", context: Self.context)
         #expect(out == "chain http://10.0.0.2:8080/boot.ipxe?mac=52-54-00-aa-00-01&x=1 <>")
     }
 
@@ -30,7 +35,8 @@ struct BootScriptTests {
 
     @Test func brokenTemplateNamesTheFile() {
         do {
-            _ = try BootScriptRenderer.render(template: "{{#open}} never closed", name: "machines/x.ipxe", context: Self.context)
+            _ = try BootScriptRenderer.render(
+                template: "{{#open}} never closed", name: "machines/x.ipxe", context: Self.context)
             Issue.record("rendered a broken template")
         } catch {
             #expect(error.description.contains("machines/x.ipxe"))

@@ -8,8 +8,12 @@ struct ProxyDHCPResponderTests {
     static let server = IPv4Address(10, 77, 0, 2)
     static let allBinaries: Set<String> = ["ipxe.efi", "undionly.kpxe", "snponly.efi", "ipxe-arm64.efi"]
 
-    static func context(binaries: Set<String> = allBinaries, strategies: ProxyStrategies = ProxyStrategies()) -> ProxyDHCPResponder.Context {
-        .init(serverAddress: server, httpBaseURL: "http://10.77.0.2:8080", availableBinaries: binaries, strategies: strategies)
+    static func context(
+        binaries: Set<String> = allBinaries, strategies: ProxyStrategies = ProxyStrategies()
+    ) -> ProxyDHCPResponder.Context {
+        .init(
+            serverAddress: server, httpBaseURL: "http://10.77.0.2:8080", availableBinaries: binaries,
+            strategies: strategies)
     }
 
     /// The offer vboot sent to OVMF in the rig, which OVMF accepted and booted from.
@@ -17,7 +21,9 @@ struct ProxyDHCPResponderTests {
         let request = try Fixture.message("ovmf-x64-discover-proxied.bin")
         let decision = ProxyDHCPResponder.decide(request, on: .dhcp, context: Self.context())
         let reply = try #require(decision.reply)
-        #expect(reply.encoded(minimumLength: DHCPMessage.minimumBOOTPLength).bytes == (try Fixture.bytes("vboot-offer-ovmf.bin")))
+        #expect(
+            reply.encoded(minimumLength: DHCPMessage.minimumBOOTPLength).bytes
+                == (try Fixture.bytes("vboot-offer-ovmf.bin")))
         #expect(decision.client?.program == .pxe)
         #expect(decision.summary.contains("tftp ipxe.efi"))
     }
@@ -26,7 +32,9 @@ struct ProxyDHCPResponderTests {
         let request = try Fixture.message("ipxe-efi-discover-proxied.bin")
         let decision = ProxyDHCPResponder.decide(request, on: .dhcp, context: Self.context())
         let reply = try #require(decision.reply)
-        #expect(reply.encoded(minimumLength: DHCPMessage.minimumBOOTPLength).bytes == (try Fixture.bytes("vboot-offer-ipxe-efi.bin")))
+        #expect(
+            reply.encoded(minimumLength: DHCPMessage.minimumBOOTPLength).bytes
+                == (try Fixture.bytes("vboot-offer-ipxe-efi.bin")))
         #expect(reply.bootFileName == "http://10.77.0.2:8080/boot.ipxe?mac=52-54-00-aa-00-02")
     }
 
@@ -72,19 +80,29 @@ struct ProxyDHCPResponderTests {
 
     @Test func plainDHCPClientGetsSilence() {
         var request = DHCPMessage(op: .bootRequest, xid: 7, chaddr: HardwareAddress("52:54:00:00:00:07")!)
-        request.options = [DHCPOption(.messageType, [DHCPMessageType.discover.rawValue]),
-                           DHCPOption(.vendorClassIdentifier, string: "MSFT 5.0")]
+        request.options = [
+            DHCPOption(.messageType, [DHCPMessageType.discover.rawValue]),
+            DHCPOption(.vendorClassIdentifier, string: "MSFT 5.0"),
+        ]
         let decision = ProxyDHCPResponder.decide(request, on: .dhcp, context: Self.context())
         #expect(decision.reply == nil)
         #expect(decision.isRoutineSilence)
         #expect(decision.summary.contains("MSFT 5.0"))
     }
 
-    static func pxeDiscover(arch: ClientArchitecture?, vendorClass: String = "PXEClient:Arch:00000:UNDI:002001",
-                            type: DHCPMessageType = .discover) -> DHCPMessage {
-        var request = DHCPMessage(op: .bootRequest, xid: 0x1234_5678, chaddr: HardwareAddress("52:54:00:00:00:01")!, flags: DHCPMessage.broadcastFlag)
-        request.options = [DHCPOption(.messageType, [type.rawValue]), DHCPOption(.vendorClassIdentifier, string: vendorClass)]
-        if let arch { request.options.append(DHCPOption(.clientSystemArchitecture, ClientArchitecture.encodeList([arch]))) }
+    static func pxeDiscover(
+        arch: ClientArchitecture?, vendorClass: String = "PXEClient:Arch:00000:UNDI:002001",
+        type: DHCPMessageType = .discover
+    ) -> DHCPMessage {
+        var request = DHCPMessage(
+            op: .bootRequest, xid: 0x1234_5678, chaddr: HardwareAddress("52:54:00:00:00:01")!,
+            flags: DHCPMessage.broadcastFlag)
+        request.options = [
+            DHCPOption(.messageType, [type.rawValue]), DHCPOption(.vendorClassIdentifier, string: vendorClass),
+        ]
+        if let arch {
+            request.options.append(DHCPOption(.clientSystemArchitecture, ClientArchitecture.encodeList([arch])))
+        }
         return request
     }
 
@@ -113,7 +131,8 @@ struct ProxyDHCPResponderTests {
     }
 
     @Test func missingPackageNamesIt() {
-        let decision = ProxyDHCPResponder.decide(Self.pxeDiscover(arch: .efiX86_64), on: .dhcp, context: Self.context(binaries: []))
+        let decision = ProxyDHCPResponder.decide(
+            Self.pxeDiscover(arch: .efiX86_64), on: .dhcp, context: Self.context(binaries: []))
         #expect(decision.reply == nil)
         #expect(decision.summary.contains("apt install ipxe"))
     }
@@ -152,8 +171,11 @@ struct ProxyDHCPResponderTests {
     @Test func bootServerStrategyOfferListsVBootAndNoFile() throws {
         var strategies = ProxyStrategies()
         try strategies.apply("uefi=boot-server")
-        let reply = try #require(ProxyDHCPResponder.decide(Self.pxeDiscover(arch: .efiX86_64), on: .dhcp,
-                                                           context: Self.context(strategies: strategies)).reply)
+        let reply = try #require(
+            ProxyDHCPResponder.decide(
+                Self.pxeDiscover(arch: .efiX86_64), on: .dhcp,
+                context: Self.context(strategies: strategies)
+            ).reply)
         #expect(reply.bootFileName == "")
         let pxe = try #require(try reply.pxeVendorOptions())
         #expect(pxe.discoveryControl == [.disableBroadcast, .disableMulticast, .onlyListedServers])
@@ -161,7 +183,9 @@ struct ProxyDHCPResponderTests {
         #expect(pxe.value(.bootMenu) == [0x80, 0x00, 5] + Array("vboot".utf8))
         #expect(pxe.value(.menuPrompt) == [0] + Array("vboot".utf8))
         // BIOS keeps the default.
-        let bios = ProxyDHCPResponder.decide(Self.pxeDiscover(arch: .x86BIOS), on: .dhcp, context: Self.context(strategies: strategies)).reply
+        let bios = ProxyDHCPResponder.decide(
+            Self.pxeDiscover(arch: .x86BIOS), on: .dhcp, context: Self.context(strategies: strategies)
+        ).reply
         #expect(bios?.bootFileName == "undionly.kpxe")
     }
 
@@ -231,7 +255,9 @@ struct ReplyDestinationTests {
     @Test func relayedRequestGoesToTheRelayOnPort67() {
         var request = ProxyDHCPResponderTests.pxeDiscover(arch: .efiX86_64)
         request.giaddr = IPv4Address(10, 1, 0, 1)
-        #expect(ReplyDestination.forReply(to: request, from: Self.client, port: .dhcp) == .unicast(IPv4Address(10, 1, 0, 1), port: 67))
+        #expect(
+            ReplyDestination.forReply(to: request, from: Self.client, port: .dhcp)
+                == .unicast(IPv4Address(10, 1, 0, 1), port: 67))
     }
 
     @Test func unconfiguredClientGetsBroadcast() {
@@ -242,13 +268,17 @@ struct ReplyDestinationTests {
     @Test func configuredClientGetsUnicastToCiaddr() {
         var request = ProxyDHCPResponderTests.pxeDiscover(arch: .efiX86_64)
         request.ciaddr = IPv4Address(10, 77, 0, 100)
-        #expect(ReplyDestination.forReply(to: request, from: Self.client, port: .dhcp) == .unicast(IPv4Address(10, 77, 0, 100), port: 68))
+        #expect(
+            ReplyDestination.forReply(to: request, from: Self.client, port: .dhcp)
+                == .unicast(IPv4Address(10, 77, 0, 100), port: 68))
     }
 
     @Test func bootServerRepliesToTheSourcePort() {
         let request = ProxyDHCPResponderTests.pxeDiscover(arch: .efiX86_64)
         let source = (address: IPv4Address(10, 77, 0, 100), port: 4011)
-        #expect(ReplyDestination.forReply(to: request, from: source, port: .bootServer) == .unicast(IPv4Address(10, 77, 0, 100), port: 4011))
+        #expect(
+            ReplyDestination.forReply(to: request, from: source, port: .bootServer)
+                == .unicast(IPv4Address(10, 77, 0, 100), port: 4011))
     }
 }
 
@@ -265,7 +295,9 @@ struct BootServerGoldenTests {
     @Test func offer() throws {
         let request = try Fixture.message("ovmf-x64-discover-bootserver.bin")
         let reply = try #require(ProxyDHCPResponder.decide(request, on: .dhcp, context: try Self.context()).reply)
-        #expect(reply.encoded(minimumLength: DHCPMessage.minimumBOOTPLength).bytes == (try Fixture.bytes("vboot-offer-bootserver.bin")))
+        #expect(
+            reply.encoded(minimumLength: DHCPMessage.minimumBOOTPLength).bytes
+                == (try Fixture.bytes("vboot-offer-bootserver.bin")))
     }
 
     @Test func ackOn4011() throws {
@@ -273,6 +305,8 @@ struct BootServerGoldenTests {
         #expect(request.messageType == .request)
         #expect(try request.pxeVendorOptions()?.bootItem == PXEBootItem(type: 0x8000, layer: 0))
         let reply = try #require(ProxyDHCPResponder.decide(request, on: .bootServer, context: try Self.context()).reply)
-        #expect(reply.encoded(minimumLength: DHCPMessage.minimumBOOTPLength).bytes == (try Fixture.bytes("vboot-ack-4011.bin")))
+        #expect(
+            reply.encoded(minimumLength: DHCPMessage.minimumBOOTPLength).bytes
+                == (try Fixture.bytes("vboot-ack-4011.bin")))
     }
 }

@@ -76,7 +76,7 @@ struct DHCPFuzzTests {
                 let outcome = Self.parse(mutated)
                 switch (offset, outcome) {
                 case (2, .parsed) where mutated[2] <= 16,
-                     (2, .failed(.badHardwareAddressLength)) where mutated[2] > 16:
+                    (2, .failed(.badHardwareAddressLength)) where mutated[2] > 16:
                     continue
                 case (236..<240, .failed(.badMagicCookie(offset: 236))):
                     continue

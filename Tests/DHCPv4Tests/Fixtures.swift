@@ -42,12 +42,12 @@ func dhcpParseError(_ bytes: [UInt8]) -> DHCPParseError? {
 /// A minimal valid datagram: BOOTREQUEST header for 52:54:00:aa:00:01, cookie, then `options`
 /// (raw option-area bytes, which the caller terminates or not).
 func datagram(hlen: UInt8 = 6, options: [UInt8] = [255]) -> [UInt8] {
-    var bytes: [UInt8] = [1, 1, hlen, 0]                  // op, htype, hlen, hops
-    bytes += [0x12, 0x34, 0x56, 0x78]                      // xid
-    bytes += [0, 0, 0, 0]                                  // secs, flags
-    bytes += [UInt8](repeating: 0, count: 16)              // ciaddr, yiaddr, siaddr, giaddr
-    bytes += [0x52, 0x54, 0x00, 0xAA, 0x00, 0x01] + [UInt8](repeating: 0, count: 10) // chaddr
-    bytes += [UInt8](repeating: 0, count: 64 + 128)        // sname, file
-    bytes += [99, 130, 83, 99]                             // magic cookie
+    var bytes: [UInt8] = [1, 1, hlen, 0]  // op, htype, hlen, hops
+    bytes += [0x12, 0x34, 0x56, 0x78]  // xid
+    bytes += [0, 0, 0, 0]  // secs, flags
+    bytes += [UInt8](repeating: 0, count: 16)  // ciaddr, yiaddr, siaddr, giaddr
+    bytes += [0x52, 0x54, 0x00, 0xAA, 0x00, 0x01] + [UInt8](repeating: 0, count: 10)  // chaddr
+    bytes += [UInt8](repeating: 0, count: 64 + 128)  // sname, file
+    bytes += [99, 130, 83, 99]  // magic cookie
     return bytes + options
 }

@@ -158,8 +158,8 @@ struct GoldenPacketTests {
         #expect(message.bootFileName == "")
         #expect(message.messageType == .offer)
         #expect(message.serverIdentifier == IPv4Address(10, 77, 0, 1))
-        #expect(message.option(.leaseTime) == [0, 0, 0x0E, 0x10])      // 3600 s
-        #expect(message.option(.renewalTime) == [0, 0, 0x07, 0x08])    // 1800 s
+        #expect(message.option(.leaseTime) == [0, 0, 0x0E, 0x10])  // 3600 s
+        #expect(message.option(.renewalTime) == [0, 0, 0x07, 0x08])  // 1800 s
         #expect(message.option(.rebindingTime) == [0, 0, 0x0C, 0x4E])  // 3150 s
         #expect(message.option(.subnetMask) == [255, 255, 255, 0])
         #expect(message.option(DHCPOptionCode(28)) == [10, 77, 0, 255])  // broadcast address

@@ -13,88 +13,117 @@ struct OptionEncodingCase: Sendable, CustomTestStringConvertible {
 @Suite("DHCP option encoding")
 struct OptionEncodingTests {
     static let cases: [OptionEncodingCase] = [
-        .init(name: "message type", options: [DHCPOption(.messageType, [DHCPMessageType.offer.rawValue])], wire: [
-            53, 1,                      // code 53, length 1
-            2,                          // OFFER
-            255,                        // end
-        ]),
-        .init(name: "server identifier", options: [DHCPOption(.serverIdentifier, IPv4Address(10, 77, 0, 1).octets)], wire: [
-            54, 4,                      // code 54, length 4
-            10, 77, 0, 1,               // 10.77.0.1
-            255,                        // end
-        ]),
-        .init(name: "vendor class text", options: [DHCPOption(.vendorClassIdentifier, string: "PXEClient")], wire: [
-            60, 9,                      // code 60, length 9
-        ] + ascii("PXEClient") + [      // "PXEClient"
-            255,                        // end
-        ]),
-        .init(name: "client architecture list", options: [
-            DHCPOption(.clientSystemArchitecture, ClientArchitecture.encodeList([.x86BIOS, .efiX86_64, .efiARM64])),
-        ], wire: [
-            93, 6,                      // code 93, length 6
-            0x00, 0x00,                 // 0: x86 BIOS
-            0x00, 0x07,                 // 7: x86-64 UEFI
-            0x00, 0x0B,                 // 11: ARM64 UEFI
-            255,                        // end
-        ]),
-        .init(name: "client network interface", options: [
-            DHCPOption(.clientNetworkInterface, ClientNetworkInterface(major: 3, minor: 16).encode()),
-        ], wire: [
-            94, 3,                      // code 94, length 3
-            1,                          // type 1: UNDI
-            3, 16,                      // version 3.16
-            255,                        // end
-        ]),
-        .init(name: "client machine identifier", options: [
-            DHCPOption(.clientMachineIdentifier, ClientMachineIdentifier(guid: Array(0x00...0x0F)).encode()),
-        ], wire: [
-            97, 17,                     // code 97, length 17
-            0,                          // type 0: GUID
-            0x00, 0x01, 0x02, 0x03,     // time_low (little-endian on the wire)
-            0x04, 0x05,                 // time_mid
-            0x06, 0x07,                 // time_hi_and_version
-            0x08, 0x09,                 // clock_seq
-            0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, // node
-            255,                        // end
-        ]),
-        .init(name: "RFC 3004 user class", options: [
-            DHCPOption(.userClass, UserClass(classes: [ascii("iPXE")], isRFC3004Encoded: true).encode()),
-        ], wire: [
-            77, 5,                      // code 77, length 5
-            4,                          // class length 4
-        ] + ascii("iPXE") + [           // "iPXE"
-            255,                        // end
-        ]),
-        .init(name: "empty value", options: [DHCPOption(DHCPOptionCode(80), [])], wire: [
-            80, 0,                      // code 80 (rapid commit), length 0
-            255,                        // end
-        ]),
-        .init(name: "pad kept as one octet", options: [
-            DHCPOption(.pad, []), DHCPOption(.messageType, [1]), DHCPOption(.pad, []),
-        ], wire: [
-            0,                          // pad
-            53, 1, 1,                   // DISCOVER
-            0,                          // pad
-            255,                        // end
-        ]),
-        .init(name: "repeated and unknown options keep their order", options: [
-            DHCPOption(DHCPOptionCode(224), [0xDE, 0xAD]),
-            DHCPOption(.router, [10, 0, 0, 1]),
-            DHCPOption(DHCPOptionCode(224), [0xBE, 0xEF]),
-        ], wire: [
-            224, 2, 0xDE, 0xAD,         // site-specific 224, first instance
-            3, 4, 10, 0, 0, 1,          // router 10.0.0.1
-            224, 2, 0xBE, 0xEF,         // 224 again
-            255,                        // end
-        ]),
-        .init(name: "no options", options: [], wire: [
-            255,                        // end
-        ]),
+        .init(
+            name: "message type", options: [DHCPOption(.messageType, [DHCPMessageType.offer.rawValue])],
+            wire: [
+                53, 1,  // code 53, length 1
+                2,  // OFFER
+                255,  // end
+            ]),
+        .init(
+            name: "server identifier", options: [DHCPOption(.serverIdentifier, IPv4Address(10, 77, 0, 1).octets)],
+            wire: [
+                54, 4,  // code 54, length 4
+                10, 77, 0, 1,  // 10.77.0.1
+                255,  // end
+            ]),
+        .init(
+            name: "vendor class text", options: [DHCPOption(.vendorClassIdentifier, string: "PXEClient")],
+            wire: [
+                60, 9,  // code 60, length 9
+            ] + ascii("PXEClient") + [  // "PXEClient"
+                255  // end
+            ]),
+        .init(
+            name: "client architecture list",
+            options: [
+                DHCPOption(.clientSystemArchitecture, ClientArchitecture.encodeList([.x86BIOS, .efiX86_64, .efiARM64]))
+            ],
+            wire: [
+                93, 6,  // code 93, length 6
+                0x00, 0x00,  // 0: x86 BIOS
+                0x00, 0x07,  // 7: x86-64 UEFI
+                0x00, 0x0B,  // 11: ARM64 UEFI
+                255,  // end
+            ]),
+        .init(
+            name: "client network interface",
+            options: [
+                DHCPOption(.clientNetworkInterface, ClientNetworkInterface(major: 3, minor: 16).encode())
+            ],
+            wire: [
+                94, 3,  // code 94, length 3
+                1,  // type 1: UNDI
+                3, 16,  // version 3.16
+                255,  // end
+            ]),
+        .init(
+            name: "client machine identifier",
+            options: [
+                DHCPOption(.clientMachineIdentifier, ClientMachineIdentifier(guid: Array(0x00...0x0F)).encode())
+            ],
+            wire: [
+                97, 17,  // code 97, length 17
+                0,  // type 0: GUID
+                0x00, 0x01, 0x02, 0x03,  // time_low (little-endian on the wire)
+                0x04, 0x05,  // time_mid
+                0x06, 0x07,  // time_hi_and_version
+                0x08, 0x09,  // clock_seq
+                0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F,  // node
+                255,  // end
+            ]),
+        .init(
+            name: "RFC 3004 user class",
+            options: [
+                DHCPOption(.userClass, UserClass(classes: [ascii("iPXE")], isRFC3004Encoded: true).encode())
+            ],
+            wire: [
+                77, 5,  // code 77, length 5
+                4,  // class length 4
+            ] + ascii("iPXE") + [  // "iPXE"
+                255  // end
+            ]),
+        .init(
+            name: "empty value", options: [DHCPOption(DHCPOptionCode(80), [])],
+            wire: [
+                80, 0,  // code 80 (rapid commit), length 0
+                255,  // end
+            ]),
+        .init(
+            name: "pad kept as one octet",
+            options: [
+                DHCPOption(.pad, []), DHCPOption(.messageType, [1]), DHCPOption(.pad, []),
+            ],
+            wire: [
+                0,  // pad
+                53, 1, 1,  // DISCOVER
+                0,  // pad
+                255,  // end
+            ]),
+        .init(
+            name: "repeated and unknown options keep their order",
+            options: [
+                DHCPOption(DHCPOptionCode(224), [0xDE, 0xAD]),
+                DHCPOption(.router, [10, 0, 0, 1]),
+                DHCPOption(DHCPOptionCode(224), [0xBE, 0xEF]),
+            ],
+            wire: [
+                224, 2, 0xDE, 0xAD,  // site-specific 224, first instance
+                3, 4, 10, 0, 0, 1,  // router 10.0.0.1
+                224, 2, 0xBE, 0xEF,  // 224 again
+                255,  // end
+            ]),
+        .init(
+            name: "no options", options: [],
+            wire: [
+                255  // end
+            ]),
     ]
 
     @Test("Option area on the wire", arguments: cases)
     func encodesOptionArea(_ row: OptionEncodingCase) throws {
-        let message = DHCPMessage(op: .bootRequest, xid: 1, chaddr: HardwareAddress([2, 0, 0, 0, 0, 1]), options: row.options)
+        let message = DHCPMessage(
+            op: .bootRequest, xid: 1, chaddr: HardwareAddress([2, 0, 0, 0, 0, 1]), options: row.options)
         let encoded = message.encoded()
         #expect(encoded.readableBytes == DHCPMessage.headerLength + row.wire.count)
         #expect(Array(encoded.readableBytesView.dropFirst(DHCPMessage.headerLength)) == row.wire)
@@ -116,22 +145,23 @@ struct OptionEncodingTests {
         message.serverHostName = "boot"
         message.bootFileName = "ipxe.efi"
         let bytes = Array(message.encoded().readableBytesView)
-        #expect(Array(bytes[0..<28]) == [
-            2, 1, 6, 3,                 // op BOOTREPLY, htype Ethernet, hlen 6, hops 3
-            0xDE, 0xAD, 0xBE, 0xEF,     // xid
-            0x01, 0x02,                 // secs
-            0x80, 0x00,                 // flags: broadcast
-            1, 2, 3, 4,                 // ciaddr
-            5, 6, 7, 8,                 // yiaddr
-            9, 10, 11, 12,              // siaddr
-            13, 14, 15, 16,             // giaddr
-        ])
+        #expect(
+            Array(bytes[0..<28]) == [
+                2, 1, 6, 3,  // op BOOTREPLY, htype Ethernet, hlen 6, hops 3
+                0xDE, 0xAD, 0xBE, 0xEF,  // xid
+                0x01, 0x02,  // secs
+                0x80, 0x00,  // flags: broadcast
+                1, 2, 3, 4,  // ciaddr
+                5, 6, 7, 8,  // yiaddr
+                9, 10, 11, 12,  // siaddr
+                13, 14, 15, 16,  // giaddr
+            ])
         #expect(Array(bytes[28..<44]) == [0x52, 0x54, 0x00, 0xAA, 0x00, 0x01] + [UInt8](repeating: 0, count: 10))
-        #expect(Array(bytes[44..<48]) == ascii("boot"))            // sname
+        #expect(Array(bytes[44..<48]) == ascii("boot"))  // sname
         #expect(bytes[48..<108].allSatisfy { $0 == 0 })
-        #expect(Array(bytes[108..<116]) == ascii("ipxe.efi"))      // file
+        #expect(Array(bytes[108..<116]) == ascii("ipxe.efi"))  // file
         #expect(bytes[116..<236].allSatisfy { $0 == 0 })
-        #expect(Array(bytes[236..<240]) == [99, 130, 83, 99])     // magic cookie
+        #expect(Array(bytes[236..<240]) == [99, 130, 83, 99])  // magic cookie
         #expect(Array(bytes[240...]) == [255])
     }
 
@@ -147,15 +177,18 @@ struct OptionEncodingTests {
     }
 
     /// RFC 3396 §7: a value over 255 octets goes out as consecutive instances of the option.
-    @Test("Long options split into 255-octet instances and concatenate back",
-          arguments: [(0, [0]), (1, [1]), (255, [255]), (256, [255, 1]), (510, [255, 255]), (600, [255, 255, 90])])
+    @Test(
+        "Long options split into 255-octet instances and concatenate back",
+        arguments: [(0, [0]), (1, [1]), (255, [255]), (256, [255, 1]), (510, [255, 255]), (600, [255, 255, 90])])
     func longOptionSplitting(length: Int, instanceLengths: [Int]) throws {
         let value = (0..<length).map { UInt8(truncatingIfNeeded: $0 * 7 + 1) }
-        let message = DHCPMessage(op: .bootReply, xid: 7, chaddr: HardwareAddress([1, 2, 3, 4, 5, 6]), options: [
-            DHCPOption(.messageType, [5]),
-            DHCPOption(.vendorSpecific, value),
-            DHCPOption(.router, [10, 0, 0, 1]),
-        ])
+        let message = DHCPMessage(
+            op: .bootReply, xid: 7, chaddr: HardwareAddress([1, 2, 3, 4, 5, 6]),
+            options: [
+                DHCPOption(.messageType, [5]),
+                DHCPOption(.vendorSpecific, value),
+                DHCPOption(.router, [10, 0, 0, 1]),
+            ])
         let encoded = message.encoded()
         let area = Array(encoded.readableBytesView.dropFirst(DHCPMessage.headerLength))
 
@@ -183,18 +216,21 @@ struct OptionEncodingTests {
 
     @Test("setOption replaces every instance in place of the first")
     func setOptionReplaces() {
-        var message = DHCPMessage(op: .bootRequest, xid: 1, chaddr: HardwareAddress([1, 2, 3, 4, 5, 6]), options: [
-            DHCPOption(.messageType, [1]),
-            DHCPOption(DHCPOptionCode(224), [1]),
-            DHCPOption(.router, [10, 0, 0, 1]),
-            DHCPOption(DHCPOptionCode(224), [2]),
-        ])
+        var message = DHCPMessage(
+            op: .bootRequest, xid: 1, chaddr: HardwareAddress([1, 2, 3, 4, 5, 6]),
+            options: [
+                DHCPOption(.messageType, [1]),
+                DHCPOption(DHCPOptionCode(224), [1]),
+                DHCPOption(.router, [10, 0, 0, 1]),
+                DHCPOption(DHCPOptionCode(224), [2]),
+            ])
         message.setOption(DHCPOptionCode(224), [9, 9])
-        #expect(message.options == [
-            DHCPOption(.messageType, [1]),
-            DHCPOption(DHCPOptionCode(224), [9, 9]),
-            DHCPOption(.router, [10, 0, 0, 1]),
-        ])
+        #expect(
+            message.options == [
+                DHCPOption(.messageType, [1]),
+                DHCPOption(DHCPOptionCode(224), [9, 9]),
+                DHCPOption(.router, [10, 0, 0, 1]),
+            ])
         message.setOption(.serverIdentifier, [10, 0, 0, 2])
         #expect(message.options.last == DHCPOption(.serverIdentifier, [10, 0, 0, 2]))
         #expect(message.serverIdentifier == IPv4Address(10, 0, 0, 2))
@@ -202,9 +238,11 @@ struct OptionEncodingTests {
 
     @Test("minimumLength pads a short reply with zeros to 300 octets")
     func minimumLengthPadding() throws {
-        let message = DHCPMessage(op: .bootReply, xid: 1, chaddr: HardwareAddress([1, 2, 3, 4, 5, 6]), options: [
-            DHCPOption(.messageType, [DHCPMessageType.offer.rawValue]),
-        ])
+        let message = DHCPMessage(
+            op: .bootReply, xid: 1, chaddr: HardwareAddress([1, 2, 3, 4, 5, 6]),
+            options: [
+                DHCPOption(.messageType, [DHCPMessageType.offer.rawValue])
+            ])
         #expect(message.encoded().readableBytes == 244)  // 240 + 53/1/2 + end
 
         let padded = Array(message.encoded(minimumLength: DHCPMessage.minimumBOOTPLength).readableBytesView)

@@ -8,29 +8,32 @@ struct PXEVendorOptionTests {
     func encodeServerSuboptions() throws {
         var pxe = PXEVendorOptions()
         pxe.discoveryControl = [.disableBroadcast, .disableMulticast, .skipDiscovery]
-        pxe.set(.bootServers, PXEBootServer.encode([
-            PXEBootServer(type: 0x8000, addresses: [IPv4Address(10, 77, 0, 1), IPv4Address(10, 77, 0, 2)]),
-        ]))
+        pxe.set(
+            .bootServers,
+            PXEBootServer.encode([
+                PXEBootServer(type: 0x8000, addresses: [IPv4Address(10, 77, 0, 1), IPv4Address(10, 77, 0, 2)])
+            ]))
         pxe.set(.bootMenu, PXEMenuItem.encode([PXEMenuItem(type: 0x8000, description: "vboot")]))
         pxe.set(.menuPrompt, PXEMenuPrompt(timeout: 0, prompt: "PXE").encode())
 
-        let expected: [UInt8] = [
-            6, 1,                       // PXE_DISCOVERY_CONTROL, length 1
-            0b0000_1011,                // no broadcast (0), no multicast (1), use boot file (3)
-            8, 11,                      // PXE_BOOT_SERVERS, length 11
-            0x80, 0x00,                 //   server type 0x8000
-            2,                          //   two addresses
-            10, 77, 0, 1,               //   10.77.0.1
-            10, 77, 0, 2,               //   10.77.0.2
-            9, 8,                       // PXE_BOOT_MENU, length 8
-            0x80, 0x00,                 //   item type 0x8000
-            5,                          //   description length 5
-        ] + ascii("vboot") + [          //   "vboot"
-            10, 4,                      // PXE_MENU_PROMPT, length 4
-            0,                          //   timeout 0: boot the first item at once
-        ] + ascii("PXE") + [            //   "PXE"
-            255,                        // end
-        ]
+        let expected: [UInt8] =
+            [
+                6, 1,  // PXE_DISCOVERY_CONTROL, length 1
+                0b0000_1011,  // no broadcast (0), no multicast (1), use boot file (3)
+                8, 11,  // PXE_BOOT_SERVERS, length 11
+                0x80, 0x00,  //   server type 0x8000
+                2,  //   two addresses
+                10, 77, 0, 1,  //   10.77.0.1
+                10, 77, 0, 2,  //   10.77.0.2
+                9, 8,  // PXE_BOOT_MENU, length 8
+                0x80, 0x00,  //   item type 0x8000
+                5,  //   description length 5
+            ] + ascii("vboot") + [  //   "vboot"
+                10, 4,  // PXE_MENU_PROMPT, length 4
+                0,  //   timeout 0: boot the first item at once
+            ] + ascii("PXE") + [  //   "PXE"
+                255  // end
+            ]
         #expect(pxe.encode() == expected)
 
         let parsed = try PXEVendorOptions(parsing: expected)
@@ -41,12 +44,14 @@ struct PXEVendorOptionTests {
         #expect(parsed.value(.mtftpIPAddress) == nil)
     }
 
-    @Test("Discovery control bit values", arguments: [
-        (PXEDiscoveryControl.disableBroadcast, UInt8(1)),
-        (.disableMulticast, 2),
-        (.onlyListedServers, 4),
-        (.skipDiscovery, 8),
-    ])
+    @Test(
+        "Discovery control bit values",
+        arguments: [
+            (PXEDiscoveryControl.disableBroadcast, UInt8(1)),
+            (.disableMulticast, 2),
+            (.onlyListedServers, 4),
+            (.skipDiscovery, 8),
+        ])
     func discoveryControlBits(_ bit: PXEDiscoveryControl, raw: UInt8) {
         var pxe = PXEVendorOptions()
         pxe.discoveryControl = bit
@@ -57,12 +62,13 @@ struct PXEVendorOptionTests {
     func bootItem() throws {
         var pxe = PXEVendorOptions()
         pxe.bootItem = PXEBootItem(type: 0x8001, layer: 0x0002)
-        #expect(pxe.encode() == [
-            71, 4,                      // PXE_BOOT_ITEM, length 4
-            0x80, 0x01,                 // type 0x8001
-            0x00, 0x02,                 // layer 2
-            255,                        // end
-        ])
+        #expect(
+            pxe.encode() == [
+                71, 4,  // PXE_BOOT_ITEM, length 4
+                0x80, 0x01,  // type 0x8001
+                0x00, 0x02,  // layer 2
+                255,  // end
+            ])
         // A client's request: pads before it and junk after the end option are ignored.
         let parsed = try PXEVendorOptions(parsing: [0, 0, 71, 4, 0x00, 0x00, 0x00, 0x00, 255, 0xAA, 0xBB])
         #expect(parsed.suboptions == [DHCPOption(DHCPOptionCode(71), [0, 0, 0, 0])])
@@ -87,7 +93,10 @@ struct PXEVendorOptionTests {
 
     @Test("A truncated sub-option is a malformed option 43")
     func truncatedSuboption() {
-        #expect(throws: DHCPParseError.malformedOption(code: 43, reason: "PXE sub-options: option 8 at offset 3 runs past the end")) {
+        #expect(
+            throws: DHCPParseError.malformedOption(
+                code: 43, reason: "PXE sub-options: option 8 at offset 3 runs past the end")
+        ) {
             try PXEVendorOptions(parsing: [6, 1, 8, 8, 11, 0x80, 0x00])
         }
     }
@@ -96,11 +105,13 @@ struct PXEVendorOptionTests {
     func throughMessage() throws {
         var pxe = PXEVendorOptions()
         pxe.discoveryControl = .skipDiscovery
-        let message = DHCPMessage(op: .bootReply, xid: 9, chaddr: HardwareAddress([1, 2, 3, 4, 5, 6]), options: [
-            DHCPOption(.messageType, [DHCPMessageType.offer.rawValue]),
-            DHCPOption(.vendorClassIdentifier, string: "PXEClient"),
-            DHCPOption(.vendorSpecific, pxe.encode()),
-        ])
+        let message = DHCPMessage(
+            op: .bootReply, xid: 9, chaddr: HardwareAddress([1, 2, 3, 4, 5, 6]),
+            options: [
+                DHCPOption(.messageType, [DHCPMessageType.offer.rawValue]),
+                DHCPOption(.vendorClassIdentifier, string: "PXEClient"),
+                DHCPOption(.vendorSpecific, pxe.encode()),
+            ])
         let parsed = try DHCPMessage(parsing: message.encoded(minimumLength: 300))
         #expect(try parsed.pxeVendorOptions() == pxe)
         #expect(parsed.option(.vendorSpecific) == [6, 1, 8, 255])
@@ -117,15 +128,21 @@ struct UserClassTests {
         var testDescription: String { name }
     }
 
-    @Test("Raw and RFC 3004 forms", arguments: [
-        Row(name: "iPXE raw string", wire: ascii("iPXE"), classes: ["iPXE"], rfc3004: false),
-        Row(name: "RFC 3004 one class", wire: [4] + ascii("iPXE"), classes: ["iPXE"], rfc3004: true),
-        Row(name: "RFC 3004 two classes", wire: [4] + ascii("iPXE") + [3] + ascii("lab"), classes: ["iPXE", "lab"], rfc3004: true),
-        Row(name: "prefix overruns: raw", wire: [5] + ascii("iPXE"), classes: ["\u{5}iPXE"], rfc3004: false),
-        Row(name: "second prefix overruns: raw", wire: [4] + ascii("iPXE") + [9] + ascii("x"), classes: ["\u{4}iPXE\u{9}x"], rfc3004: false),
-        Row(name: "zero-length class: raw", wire: [0] + ascii("ab"), classes: ["\u{0}ab"], rfc3004: false),
-        Row(name: "empty", wire: [], classes: [""], rfc3004: false),
-    ])
+    @Test(
+        "Raw and RFC 3004 forms",
+        arguments: [
+            Row(name: "iPXE raw string", wire: ascii("iPXE"), classes: ["iPXE"], rfc3004: false),
+            Row(name: "RFC 3004 one class", wire: [4] + ascii("iPXE"), classes: ["iPXE"], rfc3004: true),
+            Row(
+                name: "RFC 3004 two classes", wire: [4] + ascii("iPXE") + [3] + ascii("lab"), classes: ["iPXE", "lab"],
+                rfc3004: true),
+            Row(name: "prefix overruns: raw", wire: [5] + ascii("iPXE"), classes: ["\u{5}iPXE"], rfc3004: false),
+            Row(
+                name: "second prefix overruns: raw", wire: [4] + ascii("iPXE") + [9] + ascii("x"),
+                classes: ["\u{4}iPXE\u{9}x"], rfc3004: false),
+            Row(name: "zero-length class: raw", wire: [0] + ascii("ab"), classes: ["\u{0}ab"], rfc3004: false),
+            Row(name: "empty", wire: [], classes: [""], rfc3004: false),
+        ])
     func parse(_ row: Row) {
         let userClass = UserClass(parsing: row.wire)
         #expect(userClass.strings == row.classes)
@@ -155,12 +172,12 @@ struct ClientIdentityTests {
         // dmidecode shows 4c4c4544-0042-3510-8052-b4c04f4d4e31; PXE sends time_low, time_mid and
         // time_hi little-endian.
         let wire: [UInt8] = [
-            0,                          // type 0
-            0x44, 0x45, 0x4C, 0x4C,     // time_low 0x4c4c4544, little-endian
-            0x42, 0x00,                 // time_mid 0x0042
-            0x10, 0x35,                 // time_hi_and_version 0x3510
-            0x80, 0x52,                 // clock_seq, as is
-            0xB4, 0xC0, 0x4F, 0x4D, 0x4E, 0x31, // node, as is
+            0,  // type 0
+            0x44, 0x45, 0x4C, 0x4C,  // time_low 0x4c4c4544, little-endian
+            0x42, 0x00,  // time_mid 0x0042
+            0x10, 0x35,  // time_hi_and_version 0x3510
+            0x80, 0x52,  // clock_seq, as is
+            0xB4, 0xC0, 0x4F, 0x4D, 0x4E, 0x31,  // node, as is
         ]
         let id = try ClientMachineIdentifier(parsing: wire)
         #expect(id.type == 0)
@@ -183,13 +200,15 @@ struct ClientIdentityTests {
         var testDescription: String { "\(wire)" }
     }
 
-    @Test("Architecture lists parse as big-endian 16-bit types", arguments: [
-        ArchRow(wire: [0x00, 0x07], expected: [7]),
-        ArchRow(wire: [0x00, 0x00, 0x00, 0x0B], expected: [0, 11]),
-        ArchRow(wire: [0x00, 0x10], expected: [16]),
-        ArchRow(wire: [0x01, 0x02], expected: [0x0102]),
-        ArchRow(wire: [0xFF, 0xFF], expected: [0xFFFF]),
-    ])
+    @Test(
+        "Architecture lists parse as big-endian 16-bit types",
+        arguments: [
+            ArchRow(wire: [0x00, 0x07], expected: [7]),
+            ArchRow(wire: [0x00, 0x00, 0x00, 0x0B], expected: [0, 11]),
+            ArchRow(wire: [0x00, 0x10], expected: [16]),
+            ArchRow(wire: [0x01, 0x02], expected: [0x0102]),
+            ArchRow(wire: [0xFF, 0xFF], expected: [0xFFFF]),
+        ])
     func architectureList(_ row: ArchRow) throws {
         let list = try ClientArchitecture.parseList(row.wire)
         #expect(list.map(\.rawValue) == row.expected)
@@ -198,7 +217,9 @@ struct ClientIdentityTests {
 
     @Test("Architecture list lengths that are not a positive multiple of 2 are rejected", arguments: [0, 1, 3, 5])
     func architectureListErrors(count: Int) {
-        #expect(throws: DHCPParseError.malformedOption(code: 93, reason: "length \(count) is not a positive multiple of 2")) {
+        #expect(
+            throws: DHCPParseError.malformedOption(code: 93, reason: "length \(count) is not a positive multiple of 2")
+        ) {
             try ClientArchitecture.parseList([UInt8](repeating: 0, count: count))
         }
     }

@@ -52,14 +52,16 @@ struct ParseErrorTests {
 
     /// ovmf-x64-discover.bin: 53 at 240, 57 at 243, 55 (length 35) at 247, 97 at 284, 94 at 303,
     /// 93 at 308, 60 (length 32) at 312, end at 346.
-    @Test("An option running past the datagram names its code and offset", arguments: [
-        TruncatedOption(cutAt: 241, code: 53, offset: 240),     // code, no length octet
-        TruncatedOption(cutAt: 242, code: 53, offset: 240),     // length 1, no value
-        TruncatedOption(cutAt: 250, code: 55, offset: 247),     // 35-octet list cut short
-        TruncatedOption(cutAt: 300, code: 97, offset: 284),
-        TruncatedOption(cutAt: 313, code: 60, offset: 312),
-        TruncatedOption(cutAt: 345, code: 60, offset: 312),     // one octet short of the end
-    ])
+    @Test(
+        "An option running past the datagram names its code and offset",
+        arguments: [
+            TruncatedOption(cutAt: 241, code: 53, offset: 240),  // code, no length octet
+            TruncatedOption(cutAt: 242, code: 53, offset: 240),  // length 1, no value
+            TruncatedOption(cutAt: 250, code: 55, offset: 247),  // 35-octet list cut short
+            TruncatedOption(cutAt: 300, code: 97, offset: 284),
+            TruncatedOption(cutAt: 313, code: 60, offset: 312),
+            TruncatedOption(cutAt: 345, code: 60, offset: 312),  // one octet short of the end
+        ])
     func truncatedOption(_ row: TruncatedOption) throws {
         let bytes = Array(try Fixture.ovmfX64Discover.bytes().prefix(row.cutAt))
         #expect(dhcpParseError(bytes) == .truncatedOption(code: row.code, offset: row.offset))
@@ -92,7 +94,10 @@ struct ParseErrorTests {
         #expect(throws: DHCPParseError.malformedOption(code: 97, reason: "length 16, expected 17")) {
             try message.clientMachineIdentifier()
         }
-        #expect(throws: DHCPParseError.malformedOption(code: 43, reason: "PXE sub-options: option 6 at offset 0 runs past the end")) {
+        #expect(
+            throws: DHCPParseError.malformedOption(
+                code: 43, reason: "PXE sub-options: option 6 at offset 0 runs past the end")
+        ) {
             try message.pxeVendorOptions()
         }
         #expect(message.serverIdentifier == nil)
@@ -102,10 +107,14 @@ struct ParseErrorTests {
 
     @Test("Error descriptions name the field and offset")
     func descriptions() {
-        #expect(DHCPParseError.truncatedHeader(length: 12).description == "datagram of 12 octets is shorter than a DHCP header (240)")
+        #expect(
+            DHCPParseError.truncatedHeader(length: 12).description
+                == "datagram of 12 octets is shorter than a DHCP header (240)")
         #expect(DHCPParseError.badMagicCookie(offset: 236).description == "no DHCP magic cookie at offset 236")
         #expect(DHCPParseError.badHardwareAddressLength(17).description == "hlen 17 exceeds the 16-octet chaddr field")
-        #expect(DHCPParseError.truncatedOption(code: 60, offset: 312).description == "option 60 at offset 312 runs past the end")
+        #expect(
+            DHCPParseError.truncatedOption(code: 60, offset: 312).description
+                == "option 60 at offset 312 runs past the end")
         #expect(DHCPParseError.badOverload(value: 4).description == "option overload value 4 is not 1, 2 or 3")
     }
 }

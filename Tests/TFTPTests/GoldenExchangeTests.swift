@@ -18,8 +18,10 @@ struct GoldenExchangeTests {
             return
         }
         #expect(request.filename == "ipxe.efi")
-        #expect(request.options == [TFTPOption("tsize", "0"), TFTPOption("blksize", "1468"), TFTPOption("windowsize", "4")])
-        let parameters = TFTPTransferParameters.negotiate(request.options, fileSize: 850_528, limits: TFTPServerLimits())
+        #expect(
+            request.options == [TFTPOption("tsize", "0"), TFTPOption("blksize", "1468"), TFTPOption("windowsize", "4")])
+        let parameters = TFTPTransferParameters.negotiate(
+            request.options, fileSize: 850_528, limits: TFTPServerLimits())
         #expect(parameters.blockSize == 1468)
         #expect(parameters.windowSize == 4)
         let oack = TFTPPacket.optionAcknowledgement(parameters.acknowledgedOptions).encoded()
@@ -29,12 +31,15 @@ struct GoldenExchangeTests {
     @Test func probeEndsWithError8AndTheTransferCallsItClientEnded() throws {
         let packet = try TFTPPacket(parsing: Self.fixture("ovmf-error-8-after-probe.bin"))
         #expect(packet == .error(TFTPError(.optionNegotiationFailed, "User aborted the transfer")))
-        let parameters = TFTPTransferParameters.negotiate([TFTPOption("tsize", "0"), TFTPOption("blksize", "1468")], fileSize: 850_528,
-                                                          limits: TFTPServerLimits())
+        let parameters = TFTPTransferParameters.negotiate(
+            [TFTPOption("tsize", "0"), TFTPOption("blksize", "1468")], fileSize: 850_528,
+            limits: TFTPServerLimits())
         var transfer = TFTPReadTransfer(fileSize: 850_528, parameters: parameters)
         let now = ContinuousClock.now
         #expect(transfer.start(now: now) == .sendOptionAcknowledgement(parameters.acknowledgedOptions))
-        #expect(transfer.receive(packet, now: now) == .clientEnded(TFTPError(.optionNegotiationFailed, "User aborted the transfer")))
+        #expect(
+            transfer.receive(packet, now: now)
+                == .clientEnded(TFTPError(.optionNegotiationFailed, "User aborted the transfer")))
         #expect(transfer.highestAcknowledged == 0)
     }
 

@@ -7,10 +7,14 @@ import Testing
 /// same packet.
 @Suite("TFTP mutation fuzzing")
 struct TFTPFuzzTests {
-    static let samples: [(String, [UInt8])] = TFTPPacketTests.cases.map { ($0.name, $0.wire) } + [
-        ("EDK2-style RRQ", [0, 1] + ascii("EFI/BOOT/BOOTX64.EFI") + [0] + ascii("octet") + [0]
-            + ascii("tsize") + [0] + ascii("0") + [0] + ascii("blksize") + [0] + ascii("1468") + [0]),
-    ]
+    static let samples: [(String, [UInt8])] =
+        TFTPPacketTests.cases.map { ($0.name, $0.wire) } + [
+            (
+                "EDK2-style RRQ",
+                [0, 1] + ascii("EFI/BOOT/BOOTX64.EFI") + [0] + ascii("octet") + [0]
+                    + ascii("tsize") + [0] + ascii("0") + [0] + ascii("blksize") + [0] + ascii("1468") + [0]
+            )
+        ]
 
     static let replacements: [@Sendable (UInt8) -> UInt8] = [{ $0 ^ 0xFF }, { $0 ^ 0x01 }, { _ in 0 }, { _ in 0x80 }]
 
@@ -27,7 +31,9 @@ struct TFTPFuzzTests {
             return nil
         case .success(let packet):
             let encoded = packet.encoded()
-            guard case .success(let again) = tftpParse(Array(encoded.readableBytesView)) else { return "re-encoding does not parse" }
+            guard case .success(let again) = tftpParse(Array(encoded.readableBytesView)) else {
+                return "re-encoding does not parse"
+            }
             return again == packet ? nil : "re-encoding parses to \(again), not \(packet)"
         }
     }
@@ -39,7 +45,9 @@ struct TFTPFuzzTests {
         for (name, wire) in Self.samples {
             for length in 0...wire.count {
                 checked += 1
-                if let problem = Self.check(Array(wire.prefix(length))) { problems.append("\(name) cut at \(length): \(problem)") }
+                if let problem = Self.check(Array(wire.prefix(length))) {
+                    problems.append("\(name) cut at \(length): \(problem)")
+                }
             }
             for offset in wire.indices {
                 for replace in Self.replacements {

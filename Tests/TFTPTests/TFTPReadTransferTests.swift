@@ -8,11 +8,14 @@ private func at(_ offset: Duration) -> ContinuousClock.Instant { t0 + offset }
 
 private func ack(_ block: Int) -> TFTPPacket { .acknowledgement(block: UInt16(truncatingIfNeeded: block)) }
 
-private func transfer(fileSize: Int, blockSize: Int = 512, windowSize: Int = 1, timeout: Duration = .seconds(1),
-                      options: [TFTPOption] = [], maximumRetries: Int = 6) -> TFTPReadTransfer {
+private func transfer(
+    fileSize: Int, blockSize: Int = 512, windowSize: Int = 1, timeout: Duration = .seconds(1),
+    options: [TFTPOption] = [], maximumRetries: Int = 6
+) -> TFTPReadTransfer {
     TFTPReadTransfer(
         fileSize: fileSize,
-        parameters: TFTPTransferParameters(blockSize: blockSize, windowSize: windowSize, timeout: timeout, acknowledgedOptions: options),
+        parameters: TFTPTransferParameters(
+            blockSize: blockSize, windowSize: windowSize, timeout: timeout, acknowledgedOptions: options),
         maximumRetries: maximumRetries
     )
 }
@@ -59,9 +62,12 @@ struct TFTPReadTransferTests {
         #expect(t.receive(ack(1), now: at(.zero)) == .complete)
     }
 
-    @Test("byteRange(ofBlock:)", arguments: [
-        (1, 0..<512), (2, 512..<1024), (19, 9216..<9728), (20, 9728..<10000), (21, 10000..<10000), (22, 10000..<10000),
-    ])
+    @Test(
+        "byteRange(ofBlock:)",
+        arguments: [
+            (1, 0..<512), (2, 512..<1024), (19, 9216..<9728), (20, 9728..<10000), (21, 10000..<10000),
+            (22, 10000..<10000),
+        ])
     func byteRange(block: Int, range: Range<Int>) {
         let t = transfer(fileSize: 10_000)
         #expect(t.lastBlock == 20)
@@ -115,7 +121,7 @@ struct TFTPReadTransferTests {
         _ = t.receive(ack(4), now: at(.zero))
         #expect(t.receive(ack(2), now: at(.zero)) == .wait)
         #expect(t.receive(ack(0), now: at(.zero)) == .wait)
-        #expect(t.receive(ack(9), now: at(.zero)) == .wait)      // only 1...8 are out
+        #expect(t.receive(ack(9), now: at(.zero)) == .wait)  // only 1...8 are out
         #expect(t.receive(ack(65535), now: at(.zero)) == .wait)
         #expect(t.highestAcknowledged == 4)
         #expect(t.receive(ack(8), now: at(.zero)) == .sendBlocks(9...12))
@@ -146,7 +152,7 @@ struct TFTPReadTransferTests {
     func retransmissionBackoff() {
         var t = transfer(fileSize: 512 * 20, windowSize: 4)
         _ = t.start(now: at(.zero))
-        _ = t.receive(ack(2), now: at(.milliseconds(500)))          // 3...6 out, deadline 1.5 s
+        _ = t.receive(ack(2), now: at(.milliseconds(500)))  // 3...6 out, deadline 1.5 s
         #expect(t.deadline == at(.milliseconds(1500)))
 
         var now = at(.milliseconds(1600))
@@ -207,7 +213,9 @@ struct TFTPReadTransferTests {
             [TFTPOption("blksize", "1468"), TFTPOption("tsize", "0")], fileSize: 3000, limits: TFTPServerLimits())
         var t = TFTPReadTransfer(fileSize: 3000, parameters: parameters)
         #expect(t.lastBlock == 3)
-        #expect(t.start(now: at(.zero)) == .sendOptionAcknowledgement([TFTPOption("blksize", "1468"), TFTPOption("tsize", "3000")]))
+        #expect(
+            t.start(now: at(.zero))
+                == .sendOptionAcknowledgement([TFTPOption("blksize", "1468"), TFTPOption("tsize", "3000")]))
         #expect(t.highestSent == 0)
         // Anything but ACK 0 is ignored while the OACK is out.
         #expect(t.receive(ack(1), now: at(.milliseconds(10))) == .wait)
@@ -228,7 +236,8 @@ struct TFTPReadTransferTests {
 
     @Test("ACK 0 opens a whole window when windowsize was negotiated")
     func optionAcknowledgementWindow() {
-        let parameters = TFTPTransferParameters.negotiate([TFTPOption("windowsize", "8")], fileSize: 512 * 100, limits: TFTPServerLimits())
+        let parameters = TFTPTransferParameters.negotiate(
+            [TFTPOption("windowsize", "8")], fileSize: 512 * 100, limits: TFTPServerLimits())
         var t = TFTPReadTransfer(fileSize: 512 * 100, parameters: parameters)
         #expect(t.start(now: at(.zero)) == .sendOptionAcknowledgement([TFTPOption("windowsize", "8")]))
         #expect(t.receive(ack(0), now: at(.zero)) == .sendBlocks(1...8))
@@ -236,7 +245,8 @@ struct TFTPReadTransferTests {
 
     @Test("The client's ERROR 8 after the OACK ends the transfer (EDK2 tsize probe)")
     func clientAbortsAfterOACK() {
-        let parameters = TFTPTransferParameters.negotiate([TFTPOption("tsize", "0")], fileSize: 1_234_567, limits: TFTPServerLimits())
+        let parameters = TFTPTransferParameters.negotiate(
+            [TFTPOption("tsize", "0")], fileSize: 1_234_567, limits: TFTPServerLimits())
         var t = TFTPReadTransfer(fileSize: 1_234_567, parameters: parameters)
         #expect(t.start(now: at(.zero)) == .sendOptionAcknowledgement([TFTPOption("tsize", "1234567")]))
         let error = TFTPError(.optionNegotiationFailed, "User aborted the transfer")

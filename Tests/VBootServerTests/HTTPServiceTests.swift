@@ -1,14 +1,17 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Testing
 import VBootServer
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// The HTTP surface over a real socket.
 @Suite("HTTP service", .serialized)
 struct HTTPServiceTests {
-    static func get(_ path: String, port: Int, headers: [String: String] = [:]) async throws -> (status: Int, body: Data, headers: [AnyHashable: Any]) {
+    static func get(
+        _ path: String, port: Int, headers: [String: String] = [:]
+    ) async throws -> (status: Int, body: Data, headers: [AnyHashable: Any]) {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         let (data, response) = try await URLSession.shared.data(for: request)
@@ -18,12 +21,16 @@ struct HTTPServiceTests {
 
     @Test func scriptsPerMACAndDefault() async throws {
         let server = try TestServer()
-        try server.write(Array("#!ipxe\necho machine {{mac}} uuid {{uuid}} from {{server}}\n".utf8), to: "scripts/machines/52-54-00-aa-00-01.ipxe")
+        try server.write(
+            Array("#!ipxe\necho machine {{mac}} uuid {{uuid}} from {{server}}\n".utf8),
+            to: "scripts/machines/52-54-00-aa-00-01.ipxe")
         try await server.start(expecting: ["http"])
         let port = server.port("http")
         let own = try await Self.get("/boot.ipxe?mac=52:54:00:AA:00:01&uuid=1234-abcd", port: port)
         #expect(own.status == 200)
-        #expect(String(decoding: own.body, as: UTF8.self) == "#!ipxe\necho machine 52-54-00-aa-00-01 uuid 1234-abcd from http://127.0.0.1:\(port)\n")
+        #expect(
+            String(decoding: own.body, as: UTF8.self)
+                == "#!ipxe\necho machine 52-54-00-aa-00-01 uuid 1234-abcd from http://127.0.0.1:\(port)\n")
         let other = try await Self.get("/boot.ipxe?mac=52-54-00-aa-00-99", port: port)
         #expect(String(decoding: other.body, as: UTF8.self) == "#!ipxe\necho default for 52-54-00-aa-00-99\n")
         #expect(server.server.counters["http_scripts_served"] == 2)
@@ -63,7 +70,8 @@ struct HTTPServiceTests {
     @Test func confinement() async throws {
         let server = try TestServer()
         try server.write([1], to: "assets/ok")
-        try FileManager.default.createSymbolicLink(atPath: server.root.appendingPathComponent("assets/escape").path, withDestinationPath: "/etc")
+        try FileManager.default.createSymbolicLink(
+            atPath: server.root.appendingPathComponent("assets/escape").path, withDestinationPath: "/etc")
         try await server.start(expecting: ["http"])
         let port = server.port("http")
         #expect(try await Self.get("/assets/escape/hostname", port: port).status == 403)

@@ -9,11 +9,14 @@ import VBootServer
 @Suite("proxyDHCP service", .serialized)
 struct ProxyDHCPServiceTests {
     static func request() -> DHCPMessage {
-        var request = DHCPMessage(op: .bootRequest, xid: 0xCAFE_F00D, chaddr: HardwareAddress("52:54:00:aa:00:07")!,
-                                  ciaddr: IPv4Address(127, 0, 0, 1))
-        request.options = [DHCPOption(.messageType, [DHCPMessageType.request.rawValue]),
-                           DHCPOption(.vendorClassIdentifier, string: "PXEClient:Arch:00007:UNDI:003000"),
-                           DHCPOption(.clientSystemArchitecture, [0, 7])]
+        var request = DHCPMessage(
+            op: .bootRequest, xid: 0xCAFE_F00D, chaddr: HardwareAddress("52:54:00:aa:00:07")!,
+            ciaddr: IPv4Address(127, 0, 0, 1))
+        request.options = [
+            DHCPOption(.messageType, [DHCPMessageType.request.rawValue]),
+            DHCPOption(.vendorClassIdentifier, string: "PXEClient:Arch:00007:UNDI:003000"),
+            DHCPOption(.clientSystemArchitecture, [0, 7]),
+        ]
         return request
     }
 

@@ -17,10 +17,13 @@ struct TFTPServiceTests {
 
     /// Downloads `name`; `drop(n)` discards the n-th DATA datagram received, `repeatACK` sends
     /// every ACK twice, `hold(n)` delivers the n-th datagram after the next one (reorder).
-    static func download(_ name: String, port: Int, options: [TFTPOption] = [], drop: (Int) -> Bool = { _ in false },
-                         repeatACK: Bool = false, hold: (Int) -> Bool = { _ in false }) throws -> Download {
+    static func download(
+        _ name: String, port: Int, options: [TFTPOption] = [], drop: (Int) -> Bool = { _ in false },
+        repeatACK: Bool = false, hold: (Int) -> Bool = { _ in false }
+    ) throws -> Download {
         let client = try UDPClient()
-        client.send(TFTPPacket.readRequest(TFTPRequest(filename: name, options: options)).encoded().bytes, to: UInt16(port))
+        client.send(
+            TFTPPacket.readRequest(TFTPRequest(filename: name, options: options)).encoded().bytes, to: UInt16(port))
         var result = Download()
         var windowSize = 1
         var blockSize = 512
@@ -121,11 +124,14 @@ struct TFTPServiceTests {
         let content = randomBytes(300_000, seed: UInt64(windowSize))
         try server.write(content, to: "assets/initrd")
         try await server.start(expecting: ["tftp"])
-        let options = [TFTPOption("blksize", "1024"), TFTPOption("windowsize", String(windowSize)), TFTPOption("timeout", "1"),
-                       TFTPOption("tsize", "0")]
+        let options = [
+            TFTPOption("blksize", "1024"), TFTPOption("windowsize", String(windowSize)), TFTPOption("timeout", "1"),
+            TFTPOption("tsize", "0"),
+        ]
         let losses: Set<Int> = [3, 41]
-        let download = try Self.download("initrd", port: server.port("tftp"), options: options,
-                                         drop: { losses.contains($0) }, repeatACK: windowSize == 4, hold: { $0 % 37 == 0 })
+        let download = try Self.download(
+            "initrd", port: server.port("tftp"), options: options,
+            drop: { losses.contains($0) }, repeatACK: windowSize == 4, hold: { $0 % 37 == 0 })
         #expect(download.error == nil)
         #expect(download.bytes.count == content.count)
         #expect(download.bytes == content)
@@ -137,8 +143,9 @@ struct TFTPServiceTests {
         let content = randomBytes(70_000 * 8 + 3, seed: 9)
         try server.write(content, to: "assets/big")
         try await server.start(expecting: ["tftp"])
-        let download = try Self.download("big", port: server.port("tftp"),
-                                         options: [TFTPOption("blksize", "8"), TFTPOption("windowsize", "64")])
+        let download = try Self.download(
+            "big", port: server.port("tftp"),
+            options: [TFTPOption("blksize", "8"), TFTPOption("windowsize", "64")])
         #expect(download.bytes == content)
         await server.stop()
     }
@@ -154,7 +161,8 @@ struct TFTPServiceTests {
     func refusals(name: String, code: TFTPErrorCode) async throws {
         let server = try TestServer()
         try server.write([1, 2, 3], to: "assets/sub/inner")
-        try FileManager.default.createSymbolicLink(atPath: server.root.appendingPathComponent("assets/escape").path, withDestinationPath: "/etc/hostname")
+        try FileManager.default.createSymbolicLink(
+            atPath: server.root.appendingPathComponent("assets/escape").path, withDestinationPath: "/etc/hostname")
         try await server.start(expecting: ["tftp"])
         let download = try Self.download(name, port: server.port("tftp"))
         #expect(download.error?.code == code)
@@ -166,9 +174,12 @@ struct TFTPServiceTests {
         let server = try TestServer()
         try await server.start(expecting: ["tftp"])
         let client = try UDPClient()
-        client.send(TFTPPacket.writeRequest(TFTPRequest(filename: "upload")).encoded().bytes, to: UInt16(server.port("tftp")))
+        client.send(
+            TFTPPacket.writeRequest(TFTPRequest(filename: "upload")).encoded().bytes, to: UInt16(server.port("tftp")))
         let reply = try #require(client.receive())
-        #expect(try TFTPPacket(parsing: ByteBuffer(bytes: reply.bytes)) == .error(TFTPError(.accessViolation, "vboot serves files read-only")))
+        #expect(
+            try TFTPPacket(parsing: ByteBuffer(bytes: reply.bytes))
+                == .error(TFTPError(.accessViolation, "vboot serves files read-only")))
         await server.stop()
     }
 
@@ -206,7 +217,9 @@ struct TFTPServiceTests {
         let stranger = try UDPClient()
         stranger.send(TFTPPacket.acknowledgement(block: 1).encoded().bytes, to: first.port)
         let answer = try #require(stranger.receive())
-        #expect(try TFTPPacket(parsing: ByteBuffer(bytes: answer.bytes)) == .error(TFTPError(.unknownTransferID, "unknown transfer ID")))
+        #expect(
+            try TFTPPacket(parsing: ByteBuffer(bytes: answer.bytes))
+                == .error(TFTPError(.unknownTransferID, "unknown transfer ID")))
         client.send(TFTPPacket.acknowledgement(block: 1).encoded().bytes, to: first.port)
         let second = try #require(client.receive())
         guard case .data(let block, _) = try TFTPPacket(parsing: ByteBuffer(bytes: second.bytes)) else {
@@ -227,7 +240,9 @@ struct TFTPServiceTests {
         let second = try UDPClient()
         second.send(TFTPPacket.readRequest(TFTPRequest(filename: "f")).encoded().bytes, to: UInt16(server.port("tftp")))
         let reply = try #require(second.receive())
-        #expect(try TFTPPacket(parsing: ByteBuffer(bytes: reply.bytes)) == .error(TFTPError(.notDefined, "server busy, retry")))
+        #expect(
+            try TFTPPacket(parsing: ByteBuffer(bytes: reply.bytes))
+                == .error(TFTPError(.notDefined, "server busy, retry")))
         await server.stop()
     }
 }

@@ -10,12 +10,17 @@ final class TestServer: Sendable {
     let server: VBootServer
     private let task: Mutex<Task<Void, any Error>?> = Mutex(nil)
 
-    init(dhcp: ServerConfiguration.DHCPMode = .off, configure: (inout ServerConfiguration, URL) throws -> Void = { _, _ in }) throws {
+    init(
+        dhcp: ServerConfiguration.DHCPMode = .off,
+        configure: (inout ServerConfiguration, URL) throws -> Void = { _, _ in }
+    ) throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("vboot-test-\(UUID().uuidString)")
         for sub in ["scripts/machines", "ipxe", "assets"] {
-            try FileManager.default.createDirectory(at: root.appendingPathComponent(sub), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: root.appendingPathComponent(sub), withIntermediateDirectories: true)
         }
-        try "#!ipxe\necho default for {{mac}}\n".write(to: root.appendingPathComponent("scripts/default.ipxe"), atomically: true, encoding: .utf8)
+        try "#!ipxe\necho default for {{mac}}\n".write(
+            to: root.appendingPathComponent("scripts/default.ipxe"), atomically: true, encoding: .utf8)
         var configuration = ServerConfiguration()
         configuration.listenAddress = .init(127, 0, 0, 1)
         configuration.dhcpMode = dhcp

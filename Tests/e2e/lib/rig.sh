@@ -10,6 +10,7 @@
 
 RIG=${RIG:-vbt$$}
 RIG_NET=${RIG_NET:-10.77.0}
+RIG_NET6=${RIG_NET6:-fd77:0:0:0} # ULA /64 the site announces (RIG_IPV6_RA=0 turns that off)
 SITE_IP=${RIG_NET}.1
 BOOT_IP=${RIG_NET}.2
 RIG_DIR=${RIG_DIR:-$(mktemp -d /tmp/vboot-rig.XXXXXX)}
@@ -33,16 +34,21 @@ rig_up() {
         ip -n "$(rig_ns "$host")" link set eth0 up
     done
     ip -n "$site" addr add "$SITE_IP/24" dev eth0
+    [ "${RIG_IPV6_RA:-1}" = 1 ] && ip -n "$site" addr add "${RIG_NET6}::1/64" dev eth0 nodad
     ip -n "$boot" addr add "$BOOT_IP/24" dev eth0
     # dnsmasq drops to nobody; its files must be readable there.
     chmod o+rx "$RIG_DIR"
 }
 
 # The site's DHCP server: addresses only, no PXE, no TFTP, no DNS.
+# It also sends IPv6 router advertisements (SLAAC only, no DHCPv6): iPXE configures IPv4 and IPv6
+# together and, on a segment without a router, waits ~15 s for an RA before it goes on to boot.
 rig_site_dhcp() {
+    local ra=()
+    [ "${RIG_IPV6_RA:-1}" = 1 ] && ra=(--enable-ra "--dhcp-range=::,constructor:eth0,ra-only,64,1h")
     ip netns exec "$(rig_ns site)" dnsmasq --no-daemon --port=0 --interface=eth0 --bind-interfaces \
-        --dhcp-range="${RIG_NET}.100,${RIG_NET}.150,255.255.255.0,1h" \
-        --dhcp-leasefile="$RIG_DIR/dnsmasq.leases" --log-dhcp \
+        --dhcp-range="${RIG_NET}.100,${RIG_NET}.150,255.255.255.0,1h" "${ra[@]}" \
+        --dhcp-leasefile="$RIG_DIR/dnsmasq.leases" --log-dhcp --no-ping \
         >"$RIG_DIR/dnsmasq.log" 2>&1 &
     RIG_PIDS+=($!)
 }
@@ -79,9 +85,8 @@ rig_guest() {
 
 rig_stop_guest() {
     local name=$1
-    [ -f "$RIG_DIR/$name.pid" ] && kill "$(cat "$RIG_DIR/$name.pid")" 2>/dev/null
-    ip -n "$(rig_ns lan)" link del "tap-$name" 2>/dev/null
-    true
+    if [ -f "$RIG_DIR/$name.pid" ]; then kill "$(cat "$RIG_DIR/$name.pid")" 2>/dev/null || true; fi
+    ip -n "$(rig_ns lan)" link del "tap-$name" 2>/dev/null || true
 }
 
 # rig_plain FILE -> the file's text without CRs and ANSI escape sequences (sgabios positions the
@@ -106,9 +111,10 @@ rig_alive() {
     [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
 
+# Safe under `set -e` (it runs from EXIT traps): nothing in here may end the calling shell early.
 rig_down() {
-    local pid i alive
-    for pid in "${RIG_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+    local pid i alive ns
+    for pid in "${RIG_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     # Bounded: give everything 10 s to exit on SIGTERM, then SIGKILL what is left.
     for ((i = 0; i < 20; i++)); do
         alive=0
@@ -116,9 +122,9 @@ rig_down() {
         [ "$alive" = 0 ] && break
         sleep 0.5
     done
-    for pid in "${RIG_PIDS[@]}"; do rig_alive "$pid" && kill -KILL "$pid" 2>/dev/null; done
-    for pid in "${RIG_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-    local ns
-    for ns in lan site boot; do ip netns del "$(rig_ns "$ns")" 2>/dev/null; done
+    for pid in "${RIG_PIDS[@]}"; do rig_alive "$pid" && { kill -KILL "$pid" 2>/dev/null || true; }; done
+    for pid in "${RIG_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    RIG_PIDS=()
+    for ns in lan site boot; do ip netns del "$(rig_ns "$ns")" 2>/dev/null || true; done
     true
 }
