@@ -69,9 +69,12 @@ public struct BootFileStore: Sendable {
         switch area {
         case .ipxe:
             guard components.count == 1 else { return .failure(.notFound(relativePath)) }
+            // The iPXE directories hold what the admin or a package put there, found by one plain
+            // name: symlinks may point anywhere (Debian links /usr/lib/ipxe/ipxe.efi to /boot).
             for directory in ipxeDirectories {
-                if case .success(let file) = confined(root: directory, components: components, area: .ipxe) {
-                    return .success(file)
+                let path = directory + "/" + components[0]
+                if let real = Self.realPath(path), let size = Self.regularFileSize(real) {
+                    return .success(File(path: real, size: size, area: .ipxe))
                 }
             }
             return .failure(.notFound(relativePath))

@@ -30,7 +30,12 @@ public struct ProxyDHCPService: Service {
         // One socket per interface, bound to its device: a broadcast reply must leave by the
         // interface the request came in on, and a host without a default route has no route
         // for 255.255.255.255 at all.
-        let interfaces = environment.configuration.interface.map { [$0] } ?? InterfaceAddresses.ipv4InterfaceNames()
+        // With --listen, only the interfaces that carry that address answer: announcing it on
+        // another segment would send clients to an address they cannot reach.
+        let configuration = environment.configuration
+        let interfaces =
+            configuration.interface.map { [$0] }
+            ?? InterfaceAddresses.ipv4InterfaceNames(owning: configuration.listenAddress)
         guard !interfaces.isEmpty else {
             throw StartupError("proxyDHCP: no interface with an IPv4 address to listen on")
         }

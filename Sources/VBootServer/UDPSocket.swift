@@ -100,10 +100,12 @@ final class InterfaceAddresses: Sendable {
 
     /// Names of the interfaces that have an IPv4 address, loopback included (tests, and clients
     /// on the same host).
-    static func ipv4InterfaceNames() -> [String] {
+    /// With `owning`, only the interfaces that carry that address.
+    static func ipv4InterfaceNames(owning address: IPv4Address? = nil) -> [String] {
         var names: [String] = []
-        for device in (try? System.enumerateDevices()) ?? []
-        where device.address?.ipv4 != nil && !names.contains(device.name) {
+        for device in (try? System.enumerateDevices()) ?? [] {
+            guard let ip = device.address?.ipv4, !names.contains(device.name) else { continue }
+            if let address, !address.isAny, ip != address { continue }
             names.append(device.name)
         }
         return names

@@ -40,6 +40,22 @@ struct BootFileStoreTests {
         #expect(throws: BootFileStore.LookupError.notFound("d")) { try store.resolveTFTP("d").get() }
         #expect(store.installedBinaries() == ["ipxe.efi": ipxe.appendingPathComponent("ipxe.efi").path])
     }
+
+    /// Debian's /usr/lib/ipxe/ipxe.efi is a symlink to /boot/ipxe.efi.
+    @Test func ipxeDirectorySymlinksMayLeaveIt() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let ipxe = root.appendingPathComponent("lib"), boot = root.appendingPathComponent("boot")
+        try FileManager.default.createDirectory(at: ipxe, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: boot, withIntermediateDirectories: true)
+        try Data([9, 9]).write(to: boot.appendingPathComponent("ipxe.efi"))
+        try FileManager.default.createSymbolicLink(
+            atPath: ipxe.appendingPathComponent("ipxe.efi").path, withDestinationPath: "../boot/ipxe.efi")
+        let store = BootFileStore(ipxeDirectories: [ipxe.path], assetsRoot: nil)
+        #expect(try store.resolveTFTP("ipxe.efi").get().size == 2)
+        #expect(try store.resolve(.ipxe, "ipxe.efi").get().area == .ipxe)
+        #expect(throws: BootFileStore.LookupError.self) { try store.resolve(.ipxe, "../boot/ipxe.efi").get() }
+    }
 }
 
 @Suite("Range header (RFC 9110 §14.2)")

@@ -1,0 +1,335 @@
+#!/usr/bin/env bash
+# vboot end-to-end suite: real firmware (OVMF, SeaBIOS, iPXE) in QEMU boots through vboot.
+#
+#   Tests/e2e/run.sh            all scenarios
+#   Tests/e2e/run.sh a d        only scenarios a and d
+#
+# Every scenario gets its own rig (lib/rig.sh): namespaces <run-id><scenario>-{lan,site,boot},
+# a site dnsmasq handing out addresses only, and vboot in proxy mode at ${RIG_NET}.2. Nothing
+# touches the host's interfaces. Needs root (network namespaces, tap devices).
+#
+# Environment:
+#   VBOOT=PATH       vboot binary (default .build/debug/vboot, relative to the repo root)
+#   E2E_JOBS=N       scenarios running at once (default 2; QEMU runs under TCG, one core each)
+#   E2E_KEEP=1       keep the run directory (logs, serial output) even when everything passed
+#   E2E_LOG_LEVEL=L  vboot --log-level (default debug)
+#   E2E_LIMIT=S      seconds each scenario may take from QEMU start (default: per scenario, 180-360)
+#   E2E_PCAP=1       capture vboot's side of the wire into <run dir>/<scenario>/boot.pcap (tcpdump;
+#                    implies E2E_KEEP=1)
+#
+# The last line is always "N passed, N failed"; the exit status is non-zero on any failure.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+VBOOT=${VBOOT:-.build/debug/vboot}
+[[ $VBOOT == /* ]] || VBOOT=$ROOT/$VBOOT
+JOBS=${E2E_JOBS:-2}
+LOG_LEVEL=${E2E_LOG_LEVEL:-debug}
+DI_DIR=/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64
+HTTP_PORT=8080
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios: firmware, option ROM, MAC, seconds allowed from QEMU start, what must appear.
+ALL=(a b c d e f)
+declare -A DESC FW ROM MAC LIMIT EXTRA
+DESC[a]="OVMF, no option ROM: UEFI PXE -> proxyDHCP -> TFTP ipxe.efi -> iPXE -> per-MAC script"
+FW[a]=uefi ROM[a]=none MAC[a]=52:54:00:e2:e0:0a LIMIT[a]=240
+DESC[b]="OVMF + QEMU's iPXE option ROM -> HTTP per-MAC script"
+FW[b]=uefi ROM[b]=default MAC[b]=52:54:00:e2:e0:0b LIMIT[b]=180
+DESC[c]="OVMF + iPXE ROM -> per-MAC script -> Debian 12 installer kernel+initrd from /assets"
+FW[c]=uefi ROM[c]=default MAC[c]=52:54:00:e2:e0:0c LIMIT[c]=360
+DESC[d]="OVMF + iPXE ROM, unknown MAC -> default script"
+FW[d]=uefi ROM[d]=default MAC[d]=52:54:00:e2:e0:0d LIMIT[d]=180
+DESC[e]="SeaBIOS + QEMU's iPXE option ROM -> HTTP per-MAC script"
+FW[e]=bios ROM[e]=default MAC[e]=52:54:00:e2:e0:0e LIMIT[e]=240
+DESC[f]="OVMF, no option ROM, boot-server strategy: offer lists vboot, OVMF asks port 4011, ACK names ipxe.efi"
+FW[f]=uefi ROM[f]=none MAC[f]=52:54:00:e2:e0:0f LIMIT[f]=240 EXTRA[f]="--pxe-strategy uefi=boot-server"
+
+hyphen_mac() { echo "${1//:/-}"; }
+marker() { echo "vboot-e2e per-mac script $1"; }
+
+# What each scenario waits for in the guest's serial output (extended regex).
+expect_pattern() {
+    local s=$1 mac=${MAC[$1]}
+    case $s in
+        c) echo "Select a language" ;;
+        d) echo "no boot script for this machine yet" ;;
+        # ${net0/mac} is expanded by iPXE, {{mac}} by vboot's template rendering.
+        *) echo "$(marker "$s") $mac $(hyphen_mac "$mac")" ;;
+    esac
+}
+
+# The per-MAC scripts vboot serves (none for d: that MAC must get default.ipxe).
+write_machine_script() {
+    local s=$1 dir=$2 file
+    file="$dir/$(hyphen_mac "${MAC[$s]}").ipxe"
+    case $s in
+        a | b | e | f)
+            cat >"$file" <<EOF
+#!ipxe
+echo $(marker "$s") \${net0/mac} {{mac}}
+echo vboot-e2e server {{server}} assets {{assets}}
+shell
+EOF
+            ;;
+        c)
+            cat >"$file" <<EOF
+#!ipxe
+echo $(marker "$s") \${net0/mac} {{mac}}
+# Debian's 2019 iPXE booting an EFI kernel needs initrd=<name> on the command line.
+kernel {{assets}}/debian-12/linux initrd=initrd.gz console=ttyS0,115200n8 ---
+initrd {{assets}}/debian-12/initrd.gz
+boot || shell
+EOF
+            ;;
+        d) ;;
+    esac
+}
+
+usage() {
+    echo "usage: $0 [scenario...]   (scenarios: ${ALL[*]}; default: all)"
+    local s
+    for s in "${ALL[@]}"; do echo "  $s  ${DESC[$s]}"; done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Arguments
+SELECTED=()
+for arg in "$@"; do
+    case $arg in
+        -h | --help) usage; exit 0 ;;
+        *)
+            if [ -z "${DESC[$arg]+x}" ]; then
+                echo "unknown scenario: $arg" >&2; usage >&2; exit 2
+            fi
+            SELECTED+=("$arg")
+            ;;
+    esac
+done
+[ ${#SELECTED[@]} -gt 0 ] || SELECTED=("${ALL[@]}")
+
+summary_all_failed() {
+    echo "$1" >&2
+    echo "0 passed, ${#SELECTED[@]} failed"
+    exit 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Preflight
+[ "$(id -u)" = 0 ] || summary_all_failed "e2e: must run as root (network namespaces, tap devices)"
+for cmd in ip dnsmasq qemu-system-x86_64 curl sed tr grep; do
+    command -v "$cmd" >/dev/null || summary_all_failed "e2e: missing command: $cmd"
+done
+for f in /usr/share/OVMF/OVMF_CODE_4M.fd /usr/share/OVMF/OVMF_VARS_4M.fd /usr/lib/ipxe/ipxe.efi \
+    "$DI_DIR/linux" "$DI_DIR/initrd.gz" "$ROOT/boot-scripts/default.ipxe"; do
+    [ -f "$f" ] || summary_all_failed "e2e: missing file: $f"
+done
+[ -x "$VBOOT" ] || summary_all_failed "e2e: vboot binary not found at $VBOOT (build it: swift build --product vboot)"
+
+# Unique per run: namespace names are <RUN_ID><scenario>-lan etc.
+RUN_ID=e2e$(printf '%x%02x' $$ $((RANDOM % 256)))
+RUN_DIR=$(mktemp -d /tmp/vboot-e2e.XXXXXX)
+chmod 755 "$RUN_DIR" # dnsmasq (user nobody) writes its lease file below it
+
+# Shared, read-only copy of the installer; each rig's assets tree hard-links it.
+mkdir -p "$RUN_DIR/assets/debian-12"
+cp "$DI_DIR/linux" "$DI_DIR/initrd.gz" "$RUN_DIR/assets/debian-12/"
+
+# ---------------------------------------------------------------------------------------------
+# One scenario, run in a subshell with its own rig. Writes $RUN_DIR/<s>.result:
+#   PASS <seconds> | FAIL <reason>
+run_scenario() {
+    local s=$1
+    local mac=${MAC[$s]} limit=${E2E_LIMIT:-${LIMIT[$s]}}
+    # shellcheck disable=SC2034 # read by lib/rig.sh
+    RIG=${RUN_ID}$s
+    RIG_DIR=$RUN_DIR/$s
+    mkdir -p "$RIG_DIR"
+    # shellcheck source=SCRIPTDIR/lib/rig.sh
+    . "$HERE/lib/rig.sh"
+    local result_file=$RUN_DIR/$s.result
+    echo "FAIL aborted before finishing (see $RUN_DIR/$s.out)" >"$result_file"
+    trap rig_down EXIT
+    trap 'echo "FAIL interrupted" >"$RUN_DIR/$s.result"; exit 143' TERM INT
+
+    fail() {
+        echo "FAIL $*" >"$result_file"
+        echo "[$s] FAIL: $*"
+        {
+            echo "---- [$s] FAIL: $*"
+            echo "---- [$s] guest serial (last 40 lines, escapes stripped): $RIG_DIR/$s.serial"
+            rig_plain "$RIG_DIR/$s.serial" | tail -n 40
+            echo "---- [$s] qemu log: $RIG_DIR/$s.qemu.log"
+            tail -n 10 "$RIG_DIR/$s.qemu.log" 2>/dev/null
+            echo "---- [$s] vboot log (last 60 lines, without ServiceLifecycle's start-up dumps): $RIG_DIR/vboot.log"
+            grep -v '\[ServiceLifecycle\]' "$RIG_DIR/vboot.log" 2>/dev/null | tail -n 60 | cut -c1-400
+            echo "---- [$s] dnsmasq log (last 30 lines): $RIG_DIR/dnsmasq.log"
+            tail -n 30 "$RIG_DIR/dnsmasq.log" 2>/dev/null
+            echo "---- [$s] end"
+        } >>"$RUN_DIR/$s.details"
+        exit 1
+    }
+
+    rig_up
+    rig_site_dhcp
+
+    # vboot's inputs: boot scripts and assets for this scenario only.
+    mkdir -p "$RIG_DIR/boot-scripts/machines" "$RIG_DIR/assets/debian-12" "$RIG_DIR/data"
+    cp "$ROOT/boot-scripts/default.ipxe" "$RIG_DIR/boot-scripts/"
+    write_machine_script "$s" "$RIG_DIR/boot-scripts/machines"
+    local f
+    for f in linux initrd.gz; do
+        ln "$RUN_DIR/assets/debian-12/$f" "$RIG_DIR/assets/debian-12/$f" 2>/dev/null ||
+            cp "$RUN_DIR/assets/debian-12/$f" "$RIG_DIR/assets/debian-12/$f"
+    done
+
+    # iPXE binaries: vboot's default, Debian's ipxe package (/usr/lib/ipxe, whose ipxe.efi is a
+    # symlink to /boot/ipxe.efi).
+    ip netns exec "$(rig_ns boot)" "$VBOOT" serve --listen "$BOOT_IP" --interface eth0 --dhcp proxy \
+        --http-port "$HTTP_PORT" --boot-scripts "$RIG_DIR/boot-scripts" --assets "$RIG_DIR/assets" \
+        --data-dir "$RIG_DIR/data" --log-level "$LOG_LEVEL" ${EXTRA[$s]:-} \
+        >"$RIG_DIR/vboot.stdout" 2>"$RIG_DIR/vboot.log" &
+    local vboot_pid=$!
+    RIG_PIDS+=("$vboot_pid")
+    if [ "${E2E_PCAP:-0}" = 1 ]; then
+        ip netns exec "$(rig_ns boot)" tcpdump -i eth0 -n -s 0 -U --immediate-mode -w "$RIG_DIR/boot.pcap" \
+            udp or tcp port "$HTTP_PORT" 2>"$RIG_DIR/tcpdump.log" &
+        RIG_PIDS+=($!)
+    fi
+
+    # Ready when HTTP answers (bounded: 30 s). The probe uses a MAC no guest has.
+    local i code=000 probe=$RIG_DIR/probe.ipxe
+    for ((i = 0; i < 60; i++)); do
+        rig_alive "$vboot_pid" || fail "vboot exited during startup"
+        code=$(ip netns exec "$(rig_ns boot)" curl -s -m 2 -o "$probe" -w '%{http_code}' \
+            "http://$BOOT_IP:$HTTP_PORT/boot.ipxe?mac=02-00-00-00-00-ff" || true)
+        [ "$code" != 000 ] && break
+        sleep 0.5
+    done
+    [ "$code" != 000 ] || fail "vboot HTTP did not answer on $BOOT_IP:$HTTP_PORT within 30 s"
+    grep -q "no boot script for this machine yet" "$probe" 2>/dev/null ||
+        fail "GET /boot.ipxe?mac=02-00-00-00-00-ff returned HTTP $code without the default script"
+    sleep 0.5 # DHCP and TFTP listeners come up with HTTP; give them a moment anyway
+
+    local pattern start now
+    pattern=$(expect_pattern "$s")
+    echo "[$s] guest ${FW[$s]}/${ROM[$s]} $mac booting, waiting up to ${limit} s for: $pattern"
+    start=$(date +%s)
+    rig_guest "$s" "$mac" "${FW[$s]}" "${ROM[$s]}"
+    if ! wait_for "$RIG_DIR/$s.serial" "$pattern" "$limit"; then
+        fail "no \"$pattern\" in the serial output within ${limit} s"
+    fi
+    now=$(date +%s)
+    local took=$((now - start))
+    echo "[$s] matched \"$pattern\" after ${took} s"
+
+    # Extra assertions per scenario.
+    case $s in
+        a)
+            # A finished transfer, not a refusal or EDK2's size probe.
+            local line
+            line=$(grep -iE 'tftp' "$RIG_DIR/vboot.log" | grep 'ipxe\.efi' |
+                grep -viE 'not found|error|denied|refused|abort|fail|probe' | tail -n 1 || true)
+            [ -n "$line" ] || fail "vboot's log shows no tftp transfer of ipxe.efi"
+            echo "[$s] vboot log: ${line:0:200}"
+            ;;
+        f)
+            grep -q 'REQUEST on 4011 → ACK: tftp ipxe.efi' "$RIG_DIR/vboot.log" ||
+                fail "vboot's log shows no boot-server ACK on port 4011"
+            grep -q 'OFFER: boot server' "$RIG_DIR/vboot.log" || fail "vboot's log shows no boot-server offer"
+            echo "[$s] vboot log: $(grep -m1 'REQUEST on 4011' "$RIG_DIR/vboot.log" | cut -c1-200)"
+            ;;
+        d)
+            wait_for "$RIG_DIR/$s.serial" "mac $(hyphen_mac "$mac")" 15 ||
+                fail "default script did not show {{mac}} rendered as $(hyphen_mac "$mac")"
+            ;;
+    esac
+    grep -q proxydhcp "$RIG_DIR/vboot.log" || echo "[$s] note: no 'proxydhcp' line in vboot's log"
+    echo "PASS $took" >"$result_file"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Scheduler: up to $JOBS scenarios at once, the slow installer boot (c) first.
+declare -A JOB_PID
+RUNNING=()
+
+cleanup() {
+    local pid ns
+    for pid in "${RUNNING[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${RUNNING[@]}"; do wait "$pid" 2>/dev/null || true; done
+    RUNNING=()
+    # Safety net: namespaces of this run that a killed scenario left behind.
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$RUN_ID" || true); do
+        ip netns del "$ns" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+on_signal() {
+    echo "e2e: interrupted, cleaning up" >&2
+    cleanup
+    [ "${E2E_KEEP:-0}" = 1 ] || rm -rf "$RUN_DIR"
+    exit 130
+}
+trap on_signal INT TERM
+
+finish() {
+    local pid=$1 s i
+    for s in "${!JOB_PID[@]}"; do
+        [ "${JOB_PID[$s]}" = "$pid" ] || continue
+        [ -s "$RUN_DIR/$s.details" ] && cat "$RUN_DIR/$s.details"
+        unset "JOB_PID[$s]"
+    done
+    for i in "${!RUNNING[@]}"; do
+        [ "${RUNNING[$i]}" = "$pid" ] && unset "RUNNING[$i]"
+    done
+    RUNNING=("${RUNNING[@]}")
+}
+
+ORDER=()
+for s in "${SELECTED[@]}"; do [ "$s" = c ] && ORDER+=(c); done
+for s in "${SELECTED[@]}"; do [ "$s" = c ] || ORDER+=("$s"); done
+
+echo "vboot e2e: binary $VBOOT"
+echo "vboot e2e: run dir $RUN_DIR, namespaces ${RUN_ID}<scenario>-*, up to $JOBS at once"
+for s in "${ORDER[@]}"; do
+    while [ ${#RUNNING[@]} -ge "$JOBS" ]; do
+        done_pid=
+        wait -n -p done_pid "${RUNNING[@]}" || true
+        [ -n "$done_pid" ] && finish "$done_pid"
+    done
+    echo "[$s] start: ${DESC[$s]}"
+    run_scenario "$s" >"$RUN_DIR/$s.out" 2>&1 &
+    pid=$!
+    JOB_PID[$s]=$pid
+    RUNNING+=("$pid")
+    # Progress lines of the scenario go to the terminal as they happen.
+    tail -n +1 -f --pid="$pid" "$RUN_DIR/$s.out" 2>/dev/null | grep --line-buffered '^\[' &
+done
+while [ ${#RUNNING[@]} -gt 0 ]; do
+    done_pid=
+    wait -n -p done_pid "${RUNNING[@]}" || true
+    [ -n "$done_pid" ] && finish "$done_pid"
+done
+sleep 1.5 # let the progress tails drain (tail --pid polls once a second)
+
+passed=0 failed=0
+echo
+echo "vboot e2e results:"
+for s in "${SELECTED[@]}"; do
+    read -r status rest 2>/dev/null <"$RUN_DIR/$s.result" || { status=FAIL rest="no result"; }
+    if [ "$status" = PASS ]; then
+        passed=$((passed + 1))
+        printf '  PASS  %s  %4s s  %s\n' "$s" "$rest" "${DESC[$s]}"
+    else
+        failed=$((failed + 1))
+        printf '  FAIL  %s         %s: %s\n' "$s" "${DESC[$s]}" "$rest"
+    fi
+done
+if [ "$failed" -gt 0 ] || [ "${E2E_KEEP:-0}" = 1 ] || [ "${E2E_PCAP:-0}" = 1 ]; then
+    echo "logs kept in $RUN_DIR"
+else
+    rm -rf "$RUN_DIR"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
