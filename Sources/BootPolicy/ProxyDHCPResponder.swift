@@ -108,42 +108,46 @@ public struct ProxyDHCPResponder: Sendable {
             reply.options.append(DHCPOption(.clientMachineIdentifier, guid))
         }
 
-        var how = ""
+        var outcome = "\(boot.description)"
+        var namesFile = true
         if client.program == .pxe {
             let strategy = context.strategies.strategy(for: client.architecture.family)
-            var pxe = PXEVendorOptions()
-            if port == .bootServer {
-                // Echo the boot item the client asked for (PXE 2.1 §2.2.5), else skip discovery.
-                if let item = (try? request.pxeVendorOptions())??.bootItem {
-                    pxe.bootItem = item
-                } else {
-                    pxe.discoveryControl = .skipDiscovery
-                }
-                how = " (boot server ACK)"
-            } else if strategy == .bootServer {
-                pxe.discoveryControl = [.disableBroadcast, .disableMulticast, .onlyListedServers]
-                pxe.set(
-                    .bootServers,
-                    PXEBootServer.encode([PXEBootServer(type: bootServerType, addresses: [context.serverAddress])]))
-                pxe.set(.bootMenu, PXEMenuItem.encode([PXEMenuItem(type: bootServerType, description: "vboot")]))
-                pxe.set(.menuPrompt, PXEMenuPrompt(timeout: 0, prompt: "vboot").encode())
-                reply.options.append(DHCPOption(.vendorSpecific, pxe.encode()))
-                return Decision(
-                    reply: reply, client: client,
-                    summary:
-                        "\(who) \(type) on \(port) → \(replyType): boot server \(context.serverAddress):4011 (strategy \(strategy))",
-                    isRoutineSilence: false)
+            let pxe = pxeOptions(for: request, on: port, strategy: strategy, server: context.serverAddress)
+            reply.options.append(DHCPOption(.vendorSpecific, pxe.options.encode()))
+            namesFile = pxe.namesFile
+            outcome = pxe.namesFile ? "\(outcome) (\(pxe.how))" : pxe.how
+        }
+        if namesFile { setBootFile(boot.file, in: &reply) }
+        return Decision(
+            reply: reply, client: client, summary: "\(who) \(type) on \(port) → \(replyType): \(outcome)",
+            isRoutineSilence: false)
+    }
+
+    /// Option 43 for a PXE client, and whether the reply names the boot file itself.
+    static func pxeOptions(
+        for request: DHCPMessage, on port: Port, strategy: ProxyStrategy, server: IPv4Address
+    ) -> (options: PXEVendorOptions, namesFile: Bool, how: String) {
+        var pxe = PXEVendorOptions()
+        if port == .bootServer {
+            // Echo the boot item the client asked for (PXE 2.1 §2.2.5), else skip discovery.
+            if let item = (try? request.pxeVendorOptions())??.bootItem {
+                pxe.bootItem = item
             } else {
                 pxe.discoveryControl = .skipDiscovery
-                how = " (strategy \(strategy))"
             }
-            reply.options.append(DHCPOption(.vendorSpecific, pxe.encode()))
+            return (pxe, true, "boot server ACK")
         }
-        setBootFile(boot.file, in: &reply)
-        return Decision(
-            reply: reply, client: client,
-            summary: "\(who) \(type) on \(port) → \(replyType): \(boot.description)\(how)",
-            isRoutineSilence: false)
+        switch strategy {
+        case .bootFileInOffer:
+            pxe.discoveryControl = .skipDiscovery
+            return (pxe, true, "strategy \(strategy)")
+        case .bootServer:
+            pxe.discoveryControl = [.disableBroadcast, .disableMulticast, .onlyListedServers]
+            pxe.set(.bootServers, PXEBootServer.encode([PXEBootServer(type: bootServerType, addresses: [server])]))
+            pxe.set(.bootMenu, PXEMenuItem.encode([PXEMenuItem(type: bootServerType, description: "vboot")]))
+            pxe.set(.menuPrompt, PXEMenuPrompt(timeout: 0, prompt: "vboot").encode())
+            return (pxe, false, "boot server \(server):4011 (strategy \(strategy))")
+        }
     }
 
     /// The `file` field holds 128 octets with a NUL; longer names (long script URLs) go in option 67.

@@ -75,9 +75,8 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         case .sendBlocks(let blocks):
             send(blocks, context: context)
         case .complete:
-            let seconds =
-                Double((ContinuousClock.now - started).components.attoseconds) / 1e18
-                + Double((ContinuousClock.now - started).components.seconds)
+            let elapsed = ContinuousClock.now - started
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             environment.counters.increment("tftp_transfers_completed")
             environment.counters.increment("tftp_bytes_sent", by: transfer.fileSize)
             environment.logger.info(
