@@ -41,10 +41,12 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
+        // iPXE build plan and runner, option ROM and EFI image parsing, OVMF variable stores.
+        .target(name: "Firmware"),
         .executableTarget(
             name: "vboot",
             dependencies: [
-                "VBootServer", "BootPolicy", "DHCPv4",
+                "VBootServer", "BootPolicy", "DHCPv4", "Firmware",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -64,6 +66,7 @@ let package = Package(
             name: "BootPolicyTests",
             dependencies: ["BootPolicy", "DHCPv4", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        .testTarget(name: "FirmwareTests", dependencies: ["Firmware"], exclude: ["Fixtures"]),
         .testTarget(
             name: "VBootServerTests",
             dependencies: [
@@ -72,7 +75,6 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
     ]

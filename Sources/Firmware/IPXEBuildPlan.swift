@@ -1,0 +1,174 @@
+import Foundation
+
+/// A NIC model `vboot rom build` can make option ROMs for: iPXE names ROMs by PCI ID.
+public struct NICModel: Hashable, Sendable, Codable {
+    public var name: String
+    public var vendor: UInt16
+    public var device: UInt16
+
+    public init(name: String, vendor: UInt16, device: UInt16) {
+        self.name = name
+        self.vendor = vendor
+        self.device = device
+    }
+
+    /// `1af41000`: the file stem iPXE uses for bin/<id>.rom and bin-*-efi/<id>.efirom.
+    public var pciID: String { Self.hex(vendor) + Self.hex(device) }
+
+    static func hex(_ value: UInt16) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 4 - digits.count) + digits
+    }
+
+    /// The NICs QEMU and libvirt guests use most.
+    public static let known: [NICModel] = [
+        NICModel(name: "virtio-net", vendor: 0x1af4, device: 0x1000),
+        NICModel(name: "e1000", vendor: 0x8086, device: 0x100e),
+        NICModel(name: "e1000e", vendor: 0x8086, device: 0x10d3),
+        NICModel(name: "rtl8139", vendor: 0x10ec, device: 0x8139),
+    ]
+}
+
+/// One file `vboot rom build` produces.
+public enum IPXEBuildTarget: Hashable, Sendable {
+    /// `ipxe.efi` or `snponly.efi` for x86-64 UEFI.
+    case efiApplication(String)
+    /// `undionly.kpxe` for BIOS PXE chainloading.
+    case biosChainloader(String)
+    /// A NIC option ROM: legacy, EFI, or both images in one ROM (combined in Swift).
+    case optionROM(NICModel, OptionROMKind)
+
+    public enum OptionROMKind: String, Hashable, Sendable, CaseIterable {
+        case legacy, efi, combined
+    }
+
+    /// Name in the output directory.
+    public var outputName: String {
+        switch self {
+        case .efiApplication(let name), .biosChainloader(let name): name
+        case .optionROM(let nic, .legacy): "\(nic.name).rom"
+        case .optionROM(let nic, .efi): "\(nic.name).efirom"
+        case .optionROM(let nic, .combined): "\(nic.name).combined.rom"
+        }
+    }
+
+    /// What make must build for this target, relative to iPXE's `src/`.
+    public var makeGoals: [String] {
+        switch self {
+        case .efiApplication(let name): ["\(IPXEBuildPlan.efiBinDirectory)/\(name)"]
+        case .biosChainloader(let name): ["\(IPXEBuildPlan.biosBinDirectory)/\(name)"]
+        case .optionROM(let nic, .legacy): ["\(IPXEBuildPlan.biosBinDirectory)/\(nic.pciID).rom"]
+        case .optionROM(let nic, .efi): ["\(IPXEBuildPlan.efiBinDirectory)/\(nic.pciID).efirom"]
+        case .optionROM(let nic, .combined):
+            IPXEBuildTarget.optionROM(nic, .legacy).makeGoals + IPXEBuildTarget.optionROM(nic, .efi).makeGoals
+        }
+    }
+
+    /// Parses `--target` values: `ipxe.efi`, `snponly.efi`, `undionly.kpxe`, a NIC model name
+    /// (all three ROM kinds), or `MODEL:KIND`.
+    public static func parse(_ text: String) throws(IPXEBuildPlan.PlanError) -> [IPXEBuildTarget] {
+        switch text {
+        case "ipxe.efi", "snponly.efi": return [.efiApplication(text)]
+        case "undionly.kpxe": return [.biosChainloader(text)]
+        default: break
+        }
+        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        guard let nic = NICModel.known.first(where: { $0.name == parts[0] }) else {
+            throw .unknownTarget(
+                text, known: ["ipxe.efi", "snponly.efi", "undionly.kpxe"] + NICModel.known.map(\.name))
+        }
+        if parts.count == 1 { return OptionROMKind.allCases.map { .optionROM(nic, $0) } }
+        guard let kind = OptionROMKind(rawValue: parts[1]) else {
+            throw .unknownTarget(text, known: OptionROMKind.allCases.map { "\(nic.name):\($0.rawValue)" })
+        }
+        return [.optionROM(nic, kind)]
+    }
+}
+
+/// Everything one `vboot rom build` does, as a value: tests read it, `IPXEBuilder` runs it.
+public struct IPXEBuildPlan: Hashable, Sendable {
+    public static let efiBinDirectory = "bin-x86_64-efi"
+    public static let biosBinDirectory = "bin"
+    /// Name of the rendered embedded script inside the build tree.
+    public static let embeddedScriptName = "vboot-embed.ipxe"
+
+    public enum PlanError: Error, Hashable, Sendable, CustomStringConvertible {
+        case unknownTarget(String, known: [String])
+        case badServerURL(String)
+        case noTargets
+
+        public var description: String {
+            switch self {
+            case .unknownTarget(let text, let known):
+                "unknown target \"\(text)\"; known: \(known.joined(separator: ", "))"
+            case .badServerURL(let url):
+                "--server \(url): expected http://HOST[:PORT] (vboot's HTTP address as the machines see it)"
+            case .noTargets: "no targets"
+            }
+        }
+    }
+
+    public var commit: String
+    public var targets: [IPXEBuildTarget]
+    /// `config/local/<name>` → contents.
+    public var headers: [String: String]
+    public var embeddedScript: String
+    public var sourceDateEpoch: Int
+
+    /// All goals for one `make` run: every BIN directory is built in the same invocation, since
+    /// starting a second one later rebuilds the first from scratch.
+    public var makeGoals: [String] {
+        var goals: [String] = []
+        for goal in targets.flatMap(\.makeGoals) where !goals.contains(goal) { goals.append(goal) }
+        return goals
+    }
+
+    public var binDirectories: [String] {
+        var directories: [String] = []
+        for goal in makeGoals {
+            let directory = String(goal.prefix { $0 != "/" })
+            if !directories.contains(directory) { directories.append(directory) }
+        }
+        return directories
+    }
+
+    /// What make is told besides the goals.
+    public var makeVariables: [String: String] {
+        ["EMBED": Self.embeddedScriptName, "GITVERSION": String(commit.prefix(8))]
+    }
+
+    /// Identifies a build tree: same commit and headers → reuse it, so a changed embedded script
+    /// only recompiles the embedded image and relinks.
+    public var configHash: String {
+        SHA256.hex(
+            Array((headers.sorted { $0.key < $1.key }.map { "\($0.key)\n\($0.value)" }.joined(separator: "\u{0}")).utf8)
+        )
+    }
+
+    public var scriptHash: String { SHA256.hex(Array(embeddedScript.utf8)) }
+
+    /// Build tree name under the cache: one per (commit, config).
+    public var treeName: String { "\(commit.prefix(12))-\(configHash.prefix(12))" }
+
+    public static func make(
+        commit: String, targets: [String], server: String, embedTemplate: String, headers: [String: String],
+        sourceDateEpoch: Int
+    ) throws(PlanError) -> IPXEBuildPlan {
+        guard server.hasPrefix("http://") || server.hasPrefix("https://"),
+            let url = URL(string: server), url.host != nil, !server.contains(" ")
+        else { throw .badServerURL(server) }
+        var parsed: [IPXEBuildTarget] = []
+        for text in targets {
+            for target in try IPXEBuildTarget.parse(text) where !parsed.contains(target) { parsed.append(target) }
+        }
+        guard !parsed.isEmpty else { throw .noTargets }
+        let trimmed = server.hasSuffix("/") ? String(server.dropLast()) : server
+        let script = embedTemplate.replacingOccurrences(of: "{{server}}", with: trimmed)
+        return IPXEBuildPlan(
+            commit: commit, targets: parsed, headers: headers, embeddedScript: script,
+            sourceDateEpoch: sourceDateEpoch)
+    }
+
+    /// `vboot rom build` with no `--target`.
+    public static let defaultTargets = ["ipxe.efi", "snponly.efi", "undionly.kpxe", "virtio-net"]
+}

@@ -1,0 +1,173 @@
+import Foundation
+
+/// Runs an `IPXEBuildPlan`: a private copy of the iPXE tree per (commit, config), one `make`
+/// for every goal, the outputs and a manifest in the output directory. The source given is
+/// never written to.
+public struct IPXEBuilder: Sendable {
+    public struct BuildError: Error, CustomStringConvertible {
+        public var description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    /// What the runner reports while make runs.
+    public struct Progress: Sendable {
+        public var step: Int
+        /// Steps of the last build of this tree, when known: a bar's length.
+        public var expectedSteps: Int?
+        public var action: String
+        public var file: String
+    }
+
+    public let cacheDirectory: String
+    public let jobs: Int
+
+    public init(cacheDirectory: String, jobs: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.cacheDirectory = cacheDirectory
+        self.jobs = max(1, jobs)
+    }
+
+    /// The Debian packages a build needs, for those found missing.
+    public static func missingToolchain() -> [String] {
+        var missing: [String] = []
+        for (tool, package) in [
+            ("gcc", "gcc"), ("ld", "binutils"), ("objcopy", "binutils"), ("make", "make"), ("perl", "perl"),
+        ]
+        where which(tool) == nil && !missing.contains(package) {
+            missing.append(package)
+        }
+        if !FileManager.default.fileExists(atPath: "/usr/include/lzma.h") { missing.append("liblzma-dev") }
+        return missing
+    }
+
+    static func which(_ tool: String) -> String? {
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let path = "\(directory)/\(tool)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+
+    /// Clones the pinned commit into the cache, once.
+    public func fetchSource(_ lock: IPXELock) throws -> String {
+        let directory = "\(cacheDirectory)/source-\(lock.commit.prefix(12))"
+        if FileManager.default.fileExists(atPath: "\(directory)/src/Makefile") { return directory }
+        try? FileManager.default.removeItem(atPath: directory)
+        try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
+        for arguments in [
+            ["clone", "--quiet", "--no-checkout", lock.url, directory],
+            ["-C", directory, "checkout", "--quiet", lock.commit],
+        ] {
+            let result = try Self.run("/usr/bin/env", ["git"] + arguments, log: nil)
+            guard result == 0 else {
+                throw BuildError(
+                    "cannot fetch iPXE \(lock.commit) from \(lock.url) (git exited \(result)); "
+                        + "pass --source DIR with an iPXE checkout or unpacked tarball")
+            }
+        }
+        return directory
+    }
+
+    /// Makes (or reuses) the build tree for `plan` from `source` (a directory holding `src/`).
+    public func prepareTree(_ plan: IPXEBuildPlan, source: String) throws -> String {
+        let sourceTree = "\(source)/src"
+        guard FileManager.default.fileExists(atPath: "\(sourceTree)/Makefile"),
+            FileManager.default.fileExists(atPath: "\(sourceTree)/config/general.h")
+        else {
+            throw BuildError("\(source) is not an iPXE source tree (no src/Makefile and src/config/general.h)")
+        }
+        let tree = "\(cacheDirectory)/build-\(plan.treeName)"
+        if !FileManager.default.fileExists(atPath: "\(tree)/src/Makefile") {
+            try? FileManager.default.removeItem(atPath: tree)
+            try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: sourceTree, toPath: "\(tree)/src")
+        }
+        let local = "\(tree)/src/config/local"
+        try FileManager.default.createDirectory(atPath: local, withIntermediateDirectories: true)
+        for (name, contents) in plan.headers { try Self.writeIfChanged(contents, to: "\(local)/\(name)") }
+        // Rewritten only when it changed: make then rebuilds just the embedded image.
+        try Self.writeIfChanged(plan.embeddedScript, to: "\(tree)/src/\(IPXEBuildPlan.embeddedScriptName)")
+        return tree
+    }
+
+    /// Runs make for all goals; on failure the error carries the log's last lines and path.
+    public func make(_ plan: IPXEBuildPlan, tree: String, progress: @escaping @Sendable (Progress) -> Void) throws {
+        let logPath = "\(tree)/build.log"
+        let countPath = "\(tree)/build.steps"
+        let expected = (try? String(contentsOfFile: countPath, encoding: .utf8)).flatMap { Int($0) }
+        var arguments = ["make", "-C", "\(tree)/src", "-j\(jobs)"] + plan.makeGoals
+        for (key, value) in plan.makeVariables.sorted(by: { $0.key < $1.key }) { arguments.append("\(key)=\(value)") }
+        guard FileManager.default.createFile(atPath: logPath, contents: nil) else {
+            throw BuildError("cannot write the build log \(logPath)")
+        }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        defer { try? log.close() }
+        let counter = StepCounter(expected: expected, report: progress)
+        let status = try Self.run(
+            "/usr/bin/env", arguments, environment: ["SOURCE_DATE_EPOCH": String(plan.sourceDateEpoch)],
+            log: log, onLine: counter.line)
+        if counter.steps > 0 { try? String(counter.steps).write(toFile: countPath, atomically: true, encoding: .utf8) }
+        guard status == 0 else {
+            let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            let tail = text.split(separator: "\n").suffix(20).joined(separator: "\n")
+            throw BuildError("make failed (exit \(status)); last lines:\n\(tail)\nfull log: \(logPath)")
+        }
+    }
+
+    /// Parses iPXE's `  [BUILD] bin/foo.o` lines into steps.
+    final class StepCounter: @unchecked Sendable {
+        private let lock = NSLock()
+        private(set) var steps = 0
+        let expected: Int?
+        let report: @Sendable (Progress) -> Void
+
+        init(expected: Int?, report: @escaping @Sendable (Progress) -> Void) {
+            self.expected = expected
+            self.report = report
+        }
+
+        func line(_ text: String) {
+            let trimmed = text.drop { $0 == " " }
+            guard trimmed.hasPrefix("["), let close = trimmed.firstIndex(of: "]") else { return }
+            let action = String(trimmed[trimmed.index(after: trimmed.startIndex)..<close])
+            let file = trimmed[trimmed.index(after: close)...].trimmingCharacters(in: .whitespaces)
+            let step = lock.withLock {
+                steps += 1
+                return steps
+            }
+            report(Progress(step: step, expectedSteps: expected, action: action, file: file))
+        }
+    }
+
+    static func writeIfChanged(_ contents: String, to path: String) throws {
+        if (try? String(contentsOfFile: path, encoding: .utf8)) == contents { return }
+        try contents.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// Runs a program, teeing its output to `log` and handing each line to `onLine`.
+    static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], log: FileHandle?,
+        onLine: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        var pending = Data()
+        while true {
+            let chunk = pipe.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            log?.write(chunk)
+            pending.append(chunk)
+            while let newline = pending.firstIndex(of: 0x0A) {
+                onLine(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self))
+                pending.removeSubrange(pending.startIndex...newline)
+            }
+        }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}

@@ -1,0 +1,30 @@
+/// A `ByteCursor` that reports running off the end as `OptionROMError.truncated` for one image.
+struct OptionROMReader {
+    var cursor: ByteCursor
+    let image: Int
+
+    init(_ bytes: [UInt8], offset: Int, image: Int) {
+        cursor = ByteCursor(bytes, offset: offset)
+        self.image = image
+    }
+
+    var offset: Int { cursor.offset }
+
+    mutating func read<T: FixedWidthInteger>(_ type: T.Type, _ field: String) throws(OptionROMError) -> T {
+        do { return try cursor.read(type, field) } catch { throw truncated(error) }
+    }
+
+    mutating func readBytes(_ count: Int, _ field: String) throws(OptionROMError) -> [UInt8] {
+        do { return try cursor.readBytes(count, field) } catch { throw truncated(error) }
+    }
+
+    func integer<T: FixedWidthInteger>(at offset: Int, _ field: String) throws(OptionROMError) -> T {
+        do { return try ByteCursor.integer(in: cursor.bytes, at: offset, field) } catch { throw truncated(error) }
+    }
+
+    private func truncated(_ error: ByteCursor.OutOfBounds) -> OptionROMError {
+        .truncated(
+            image: image, field: error.field, offset: error.offset, length: error.length,
+            fileSize: cursor.bytes.count)
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+
+@testable import Firmware
+
+/// The real iPXE build: needs an iPXE tree (none reaches CI machines), so it runs only when
+/// VBOOT_IPXE_SOURCE points at one, and says it was skipped otherwise.
+@Suite(
+    "iPXE build, real",
+    .enabled(
+        if: ProcessInfo.processInfo.environment["VBOOT_IPXE_SOURCE"] != nil,
+        "skipped: set VBOOT_IPXE_SOURCE to an iPXE checkout to run the real build"))
+struct IPXEBuildIntegrationTests {
+    @Test(.timeLimit(.minutes(30))) func buildsRelinksAndCombines() throws {
+        let source = ProcessInfo.processInfo.environment["VBOOT_IPXE_SOURCE"]!
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
+            .standardizedFileURL.path
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("ipxe-build-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        struct Quiet: BuildProgressReporting {
+            func report(_ progress: IPXEBuilder.Progress) {}
+            func finish() {}
+        }
+        var job = IPXEBuildJob(
+            source: source, embed: "\(root)/ipxe/embed.ipxe", server: "http://10.0.0.2:8080",
+            targets: ["ipxe.efi", "undionly.kpxe", "virtio-net"], out: "\(work)/out", recipe: "\(root)/ipxe",
+            cache: "\(work)/cache", jobs: ProcessInfo.processInfo.activeProcessorCount)
+        _ = try job.run(progress: Quiet())
+        let combined = try OptionROM(
+            parsing: [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(work)/out/virtio-net.combined.rom"))))
+        #expect(combined.images.count == 2)
+        #expect(
+            combined.problems(expectedPCIID: PCIID(vendor: 0x1af4, device: 0x1000), romSize: nil, requireEFI: true)
+                .isEmpty)
+        let efi = try Data(contentsOf: URL(fileURLWithPath: "\(work)/out/ipxe.efi"))
+        #expect(efi.range(of: Data("http://10.0.0.2:8080".utf8)) != nil, "the embedded script is inside")
+
+        // A new server URL: same tree, only the embedded image is rebuilt.
+        job.server = "http://10.0.0.3:8080"
+        job.out = "\(work)/out2"
+        let started = Date()
+        _ = try job.run(progress: Quiet())
+        #expect(Date().timeIntervalSince(started) < 60, "a script change relinks, it does not rebuild")
+        let relinked = try Data(contentsOf: URL(fileURLWithPath: "\(work)/out2/ipxe.efi"))
+        #expect(relinked.range(of: Data("http://10.0.0.3:8080".utf8)) != nil)
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import Testing
+
+@testable import Firmware
+
+@Suite("iPXE build plan")
+struct IPXEBuildPlanTests {
+    static let commit = "12798ec29aa8a64d8675c4378b99f5fe28447afb"
+    static let template = "#!ipxe\nchain {{server}}/boot.ipxe?mac=${net0/mac:hexhyp}\n"
+
+    static func plan(
+        _ targets: [String], server: String = "http://10.0.0.2:8080",
+        headers: [String: String] = ["general.h": "#define PING_CMD\n"]
+    ) throws -> IPXEBuildPlan {
+        try IPXEBuildPlan.make(
+            commit: commit, targets: targets, server: server, embedTemplate: template, headers: headers,
+            sourceDateEpoch: 1_772_812_135)
+    }
+
+    @Test func defaultTargetsBuildBothBinDirectoriesInOneMake() throws {
+        let plan = try Self.plan(IPXEBuildPlan.defaultTargets)
+        #expect(
+            plan.makeGoals == [
+                "bin-x86_64-efi/ipxe.efi", "bin-x86_64-efi/snponly.efi", "bin/undionly.kpxe",
+                "bin/1af41000.rom", "bin-x86_64-efi/1af41000.efirom",
+            ])
+        #expect(plan.binDirectories == ["bin-x86_64-efi", "bin"])
+        #expect(
+            plan.targets.map(\.outputName) == [
+                "ipxe.efi", "snponly.efi", "undionly.kpxe", "virtio-net.rom", "virtio-net.efirom",
+                "virtio-net.combined.rom",
+            ])
+        #expect(plan.makeVariables == ["EMBED": "vboot-embed.ipxe", "GITVERSION": "12798ec2"])
+    }
+
+    @Test(arguments: [
+        ("e1000", "8086100e"), ("e1000e", "808610d3"), ("rtl8139", "10ec8139"), ("virtio-net", "1af41000"),
+    ])
+    func nicModelsMapToIPXEsPCIIDNames(model: String, pciID: String) throws {
+        let plan = try Self.plan(["\(model):legacy", "\(model):efi"])
+        #expect(plan.makeGoals == ["bin/\(pciID).rom", "bin-x86_64-efi/\(pciID).efirom"])
+    }
+
+    @Test func embeddedScriptGetsTheServerAndKeepsIPXEVariables() throws {
+        let plan = try Self.plan(["ipxe.efi"], server: "http://192.0.2.1:8080/")
+        #expect(plan.embeddedScript == "#!ipxe\nchain http://192.0.2.1:8080/boot.ipxe?mac=${net0/mac:hexhyp}\n")
+    }
+
+    @Test func scriptChangeKeepsTheTreeConfigChangeDoesNot() throws {
+        let a = try Self.plan(["ipxe.efi"], server: "http://10.0.0.2:8080")
+        let b = try Self.plan(["ipxe.efi"], server: "http://10.0.0.3:8080")
+        let c = try Self.plan(["ipxe.efi"], headers: ["general.h": "#define NTP_CMD\n"])
+        #expect(a.treeName == b.treeName, "a new script relinks in the same tree")
+        #expect(a.scriptHash != b.scriptHash)
+        #expect(a.treeName != c.treeName, "other headers need their own tree")
+    }
+
+    @Test func errorsNameTheChoices() {
+        #expect(
+            throws: IPXEBuildPlan.PlanError.unknownTarget(
+                "e1001",
+                known: ["ipxe.efi", "snponly.efi", "undionly.kpxe", "virtio-net", "e1000", "e1000e", "rtl8139"])
+        ) {
+            try Self.plan(["e1001"])
+        }
+        #expect(throws: IPXEBuildPlan.PlanError.badServerURL("10.0.0.2:8080")) {
+            try Self.plan(["ipxe.efi"], server: "10.0.0.2:8080")
+        }
+        #expect(throws: IPXEBuildPlan.PlanError.noTargets) { try Self.plan([]) }
+    }
+
+    @Test func theShippedRecipePlans() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..")
+            .standardizedFileURL.path
+        let lock = try IPXELock(parsing: String(contentsOfFile: "\(root)/ipxe/ipxe.lock", encoding: .utf8))
+        #expect(lock.url == "https://github.com/ipxe/ipxe.git")
+        #expect(lock.commit.count == 40)
+        let job = IPXEBuildJob(
+            source: nil, embed: "\(root)/ipxe/embed.ipxe", server: "http://10.0.0.2:8080", targets: ["ipxe.efi"],
+            out: "/nonexistent", recipe: "\(root)/ipxe", cache: "/nonexistent", jobs: 1)
+        let plan = try job.plan(commit: lock.commit, lock: lock)
+        #expect(Set(plan.headers.keys) == ["general.h", "console.h"])
+        #expect(plan.embeddedScript.contains("set vboot-server http://10.0.0.2:8080"))
+        #expect(plan.embeddedScript.contains("set user-class vboot"))
+        #expect(!plan.embeddedScript.contains("{{"))
+        #expect(plan.sourceDateEpoch == lock.epoch)
+    }
+}
+
+@Suite("ipxe.lock")
+struct IPXELockTests {
+    @Test func parses() throws {
+        let lock = try IPXELock(
+            parsing:
+                "# c\nurl = https://example.invalid/ipxe.git\ncommit=12798EC29AA8A64D8675C4378B99F5FE28447AFB\ntag=v2.0.0\nepoch=5\n"
+        )
+        #expect(
+            lock
+                == IPXELock(
+                    url: "https://example.invalid/ipxe.git", commit: "12798ec29aa8a64d8675c4378b99f5fe28447afb",
+                    tag: "v2.0.0", epoch: 5))
+    }
+
+    @Test(arguments: [
+        ("url=x\ncommit=v2.0.0\n", "commit must be a full 40-hex commit id"),
+        ("url=x\nbranch=main\n", "line 2: unknown key \"branch\""),
+        ("url=x\njunk\n", "line 2: expected key=value"),
+        ("commit=12798ec29aa8a64d8675c4378b99f5fe28447afb\n", "no url"),
+    ])
+    func errorsSayWhere(text: String, message: String) {
+        do {
+            _ = try IPXELock(parsing: text)
+            Issue.record("accepted \(text.debugDescription)")
+        } catch {
+            #expect(error.description.contains(message), "\(error.description)")
+        }
+    }
+}
+
+@Suite("SHA-256 (FIPS 180-4 examples)")
+struct SHA256Tests {
+    @Test(arguments: [
+        ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        (
+            "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+        ),
+    ])
+    func vectors(input: String, digest: String) {
+        #expect(SHA256.hex(Array(input.utf8)) == digest)
+    }
+
+    @Test func millionAs() {
+        #expect(
+            SHA256.hex([UInt8](repeating: 0x61, count: 1_000_000))
+                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+}
+
+@Suite("make output progress")
+struct StepCounterTests {
+    final class Box: @unchecked Sendable {
+        var seen: [IPXEBuilder.Progress] = []
+    }
+
+    @Test func countsIPXEsBuildLines() {
+        let box = Box()
+        let counter = IPXEBuilder.StepCounter(expected: 10) { box.seen.append($0) }
+        for line in [
+            "make: Entering directory '/x/src'", "  [DEPS] core/main.c", "  [BUILD] bin/main.o", "gcc -c something",
+            "  [LD] bin/undionly.kpxe.tmp",
+        ] {
+            counter.line(line)
+        }
+        #expect(box.seen.map(\.action) == ["DEPS", "BUILD", "LD"])
+        #expect(box.seen.map(\.file) == ["core/main.c", "bin/main.o", "bin/undionly.kpxe.tmp"])
+        #expect(box.seen.last?.step == 3)
+        #expect(box.seen.last?.expectedSteps == 10)
+    }
+}
