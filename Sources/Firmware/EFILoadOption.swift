@@ -115,3 +115,20 @@ extension EFILoadOption {
     /// RFC 3232 ifType 1, Ethernet, as in EDK2's MAC device path nodes.
     public static let ethernetInterfaceType: UInt8 = 0x01
 }
+
+extension EFILoadOption {
+    /// A PXE (IPv4) boot entry bound to one NIC, the path EDK2 gives its own "UEFI PXEv4" options:
+    /// `PciRoot(uid)/Pci(device,function)/MAC(mac,0x1)/IPv4(0.0.0.0,0x0,DHCP,...)`.
+    public static func pxeBoot(
+        mac: [UInt8], pciDevice: UInt8, pciFunction: UInt8 = 0, pciRootUID: UInt32 = 0,
+        description: String = "vboot PXE boot"
+    ) -> EFILoadOption {
+        let nodes = [
+            DevicePathNode(.acpi(hid: DevicePathNode.pciRootHID, uid: pciRootUID)),
+            DevicePathNode(.pci(device: pciDevice, function: pciFunction)),
+            DevicePathNode(.macAddress(address: mac, interfaceType: ethernetInterfaceType)),
+            DevicePathNode(.ipv4(.dhcp)),
+        ]
+        return EFILoadOption(description: description, filePathList: DevicePath(nodes))
+    }
+}

@@ -4,6 +4,6 @@ import ArgumentParser
 struct Rom: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Build iPXE with vboot's embedded script, inspect ROMs, and wire them into VMs.",
-        subcommands: [RomBuild.self, RomInspect.self]
+        subcommands: [RomBuild.self, RomInspect.self, RomInject.self]
     )
 }

@@ -31,7 +31,7 @@ HTTP_PORT=8080
 
 # ---------------------------------------------------------------------------------------------
 # Scenarios: firmware, option ROM, MAC, seconds allowed from QEMU start, what must appear.
-ALL=(a b c d e f)
+ALL=(a b c d e f g)
 declare -A DESC FW ROM MAC LIMIT EXTRA
 DESC[a]="OVMF, no option ROM: UEFI PXE -> proxyDHCP -> TFTP ipxe.efi -> iPXE -> per-MAC script"
 FW[a]=uefi ROM[a]=none MAC[a]=52:54:00:e2:e0:0a LIMIT[a]=240
@@ -45,6 +45,8 @@ DESC[e]="SeaBIOS + QEMU's iPXE option ROM -> HTTP per-MAC script"
 FW[e]=bios ROM[e]=default MAC[e]=52:54:00:e2:e0:0e LIMIT[e]=240
 DESC[f]="OVMF, no option ROM, boot-server strategy: offer lists vboot, OVMF asks port 4011, ACK names ipxe.efi"
 FW[f]=uefi ROM[f]=none MAC[f]=52:54:00:e2:e0:0f LIMIT[f]=240 EXTRA[f]="--pxe-strategy uefi=boot-server"
+DESC[g]="OVMF, no ROM, no bootindex: VARS from 'vboot rom inject --ovmf-vars' -> UEFI HTTP boot of ipxe.efi -> script"
+FW[g]=uefi ROM[g]=none MAC[g]=52:54:00:e2:e0:10 LIMIT[g]=240
 
 hyphen_mac() { echo "${1//:/-}"; }
 marker() { echo "vboot-e2e per-mac script $1"; }
@@ -65,7 +67,7 @@ write_machine_script() {
     local s=$1 dir=$2 file
     file="$dir/$(hyphen_mac "${MAC[$s]}").ipxe"
     case $s in
-        a | b | e | f)
+        a | b | e | f | g)
             cat >"$file" <<EOF
 #!ipxe
 echo $(marker "$s") \${net0/mac} {{mac}}
@@ -216,7 +218,14 @@ run_scenario() {
     pattern=$(expect_pattern "$s")
     echo "[$s] guest ${FW[$s]}/${ROM[$s]} $mac booting, waiting up to ${limit} s for: $pattern"
     start=$(date +%s)
-    rig_guest "$s" "$mac" "${FW[$s]}" "${ROM[$s]}"
+    if [ "$s" = g ]; then
+        # The VARS file alone must make OVMF boot the network: no bootindex on the NIC.
+        "$VBOOT" rom inject --ovmf-vars "$RIG_DIR/injected.vars" --http-url "http://$BOOT_IP:$HTTP_PORT/ipxe/ipxe.efi" \
+            >"$RIG_DIR/inject.log" 2>&1 || fail "vboot rom inject --ovmf-vars failed: $(cat "$RIG_DIR/inject.log")"
+        RIG_BOOTINDEX=none RIG_VARS=$RIG_DIR/injected.vars rig_guest "$s" "$mac" "${FW[$s]}" "${ROM[$s]}"
+    else
+        rig_guest "$s" "$mac" "${FW[$s]}" "${ROM[$s]}"
+    fi
     if ! wait_for "$RIG_DIR/$s.serial" "$pattern" "$limit"; then
         fail "no \"$pattern\" in the serial output within ${limit} s"
     fi
@@ -233,6 +242,11 @@ run_scenario() {
                 grep -viE 'not found|error|denied|refused|abort|fail|probe' | tail -n 1 || true)
             [ -n "$line" ] || fail "vboot's log shows no tftp transfer of ipxe.efi"
             echo "[$s] vboot log: ${line:0:200}"
+            ;;
+        g)
+            grep -q 'GET /ipxe/ipxe.efi' "$RIG_DIR/vboot.log" || fail "vboot's log shows no HTTP download of ipxe.efi"
+            if grep -q 'tftp: .*ipxe.efi' "$RIG_DIR/vboot.log"; then fail "ipxe.efi went over TFTP, not UEFI HTTP boot"; fi
+            echo "[$s] vboot log: $(grep -m1 'GET /ipxe/ipxe.efi' "$RIG_DIR/vboot.log" | cut -c1-200)"
             ;;
         f)
             grep -q 'REQUEST on 4011 → ACK: tftp ipxe.efi' "$RIG_DIR/vboot.log" ||

@@ -54,12 +54,15 @@ rig_site_dhcp() {
 }
 
 # rig_guest NAME MAC FIRMWARE(uefi|bios) ROM(default|none|FILE) -> starts QEMU, serial to $RIG_DIR/NAME.serial
+# RIG_BOOTINDEX=none leaves bootindex off the NIC (the VARS file alone decides what boots);
+# RIG_VARS=FILE starts OVMF with a copy of that variable store instead of Debian's template.
 rig_guest() {
     local name=$1 mac=$2 firmware=$3 rom=$4
     local tap="tap-$name" lan; lan=$(rig_ns lan)
     ip -n "$lan" tuntap add dev "$tap" mode tap
     ip -n "$lan" link set "$tap" master br0 up
-    local nic="virtio-net-pci,netdev=n0,mac=$mac,bootindex=1"
+    local nic="virtio-net-pci,netdev=n0,mac=$mac"
+    [ "${RIG_BOOTINDEX:-1}" = none ] || nic+=",bootindex=${RIG_BOOTINDEX:-1}"
     case $rom in
         default) ;;
         none) nic+=",romfile=" ;;
@@ -67,7 +70,7 @@ rig_guest() {
     esac
     local fw=()
     if [ "$firmware" = uefi ]; then
-        cp /usr/share/OVMF/OVMF_VARS_4M.fd "$RIG_DIR/$name.vars"
+        cp "${RIG_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}" "$RIG_DIR/$name.vars"
         fw=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
             -drive "if=pflash,format=raw,unit=1,file=$RIG_DIR/$name.vars")
     else
