@@ -31,7 +31,7 @@ HTTP_PORT=8080
 
 # ---------------------------------------------------------------------------------------------
 # Scenarios: firmware, option ROM, MAC, seconds allowed from QEMU start, what must appear.
-ALL=(a b c d e f g)
+ALL=(a b c d e f g h)
 declare -A DESC FW ROM MAC LIMIT EXTRA
 DESC[a]="OVMF, no option ROM: UEFI PXE -> proxyDHCP -> TFTP ipxe.efi -> iPXE -> per-MAC script"
 FW[a]=uefi ROM[a]=none MAC[a]=52:54:00:e2:e0:0a LIMIT[a]=240
@@ -47,6 +47,8 @@ DESC[f]="OVMF, no option ROM, boot-server strategy: offer lists vboot, OVMF asks
 FW[f]=uefi ROM[f]=none MAC[f]=52:54:00:e2:e0:0f LIMIT[f]=240 EXTRA[f]="--pxe-strategy uefi=boot-server"
 DESC[g]="OVMF, no ROM, no bootindex: VARS from 'vboot rom inject --ovmf-vars' -> UEFI HTTP boot of ipxe.efi -> script"
 FW[g]=uefi ROM[g]=none MAC[g]=52:54:00:e2:e0:10 LIMIT[g]=240
+DESC[h]="QEMU started with 'vboot rom inject --qemu' (e1000 + Debian's EFI e1000 ROM, per-VM VARS) -> script"
+FW[h]=uefi ROM[h]=/usr/lib/ipxe/qemu/efi-e1000.rom MAC[h]=52:54:00:e2:e0:11 LIMIT[h]=240
 
 hyphen_mac() { echo "${1//:/-}"; }
 marker() { echo "vboot-e2e per-mac script $1"; }
@@ -67,7 +69,7 @@ write_machine_script() {
     local s=$1 dir=$2 file
     file="$dir/$(hyphen_mac "${MAC[$s]}").ipxe"
     case $s in
-        a | b | e | f | g)
+        a | b | e | f | g | h)
             cat >"$file" <<EOF
 #!ipxe
 echo $(marker "$s") \${net0/mac} {{mac}}
@@ -218,7 +220,19 @@ run_scenario() {
     pattern=$(expect_pattern "$s")
     echo "[$s] guest ${FW[$s]}/${ROM[$s]} $mac booting, waiting up to ${limit} s for: $pattern"
     start=$(date +%s)
-    if [ "$s" = g ]; then
+    if [ "$s" = h ]; then
+        # The command line exactly as `vboot rom inject --qemu` prints it, serial into a file.
+        local tap=tap-$s cmd
+        ip -n "$(rig_ns lan)" tuntap add dev "$tap" mode tap
+        ip -n "$(rig_ns lan)" link set "$tap" master br0 up
+        cmd=$("$VBOOT" rom inject --qemu --rom "${ROM[$s]}" --nic e1000 --mac "$mac" --vars "$RIG_DIR/$s.vars" \
+            --netdev "tap:$tap" 2>"$RIG_DIR/inject.log") || fail "vboot rom inject --qemu failed: $(cat "$RIG_DIR/inject.log")"
+        echo "[$s] $cmd" | cut -c1-240
+        cmd=${cmd/-serial stdio/-serial file:$RIG_DIR/$s.serial}
+        ip netns exec "$(rig_ns lan)" bash -c "exec $cmd" >"$RIG_DIR/$s.qemu.log" 2>&1 &
+        RIG_PIDS+=($!)
+        echo $! >"$RIG_DIR/$s.pid"
+    elif [ "$s" = g ]; then
         # The VARS file alone must make OVMF boot the network: no bootindex on the NIC.
         "$VBOOT" rom inject --ovmf-vars "$RIG_DIR/injected.vars" --http-url "http://$BOOT_IP:$HTTP_PORT/ipxe/ipxe.efi" \
             >"$RIG_DIR/inject.log" 2>&1 || fail "vboot rom inject --ovmf-vars failed: $(cat "$RIG_DIR/inject.log")"
