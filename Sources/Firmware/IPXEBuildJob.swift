@@ -11,6 +11,8 @@ public struct IPXEBuildJob: Sendable {
     public var recipe: String
     public var cache: String
     public var jobs: Int
+    /// A branch, tag or commit to clone instead of the pinned commit (no effect with `source`).
+    public var ref: String?
     /// Adds iPXE's QEMU debug-port console (port 0x402, `-debugcon`), for logs without a serial device.
     public var debugcon = false
 
@@ -80,8 +82,8 @@ public struct IPXEBuildJob: Sendable {
             commit =
                 Self.gitCommit(of: sourceDirectory) ?? "local-" + SHA256.hex(Array(sourceDirectory.utf8)).prefix(28)
         } else {
-            sourceDirectory = try builder.fetchSource(lock)
-            commit = lock.commit
+            sourceDirectory = try builder.fetchSource(lock, ref: ref)
+            commit = ref == nil ? lock.commit : (Self.gitCommit(of: sourceDirectory) ?? ref!)
         }
         let plan = try plan(commit: commit, lock: lock)
         let started = Date()

@@ -47,9 +47,11 @@ public struct IPXEBuilder: Sendable {
         return nil
     }
 
-    /// Clones the pinned commit into the cache, once.
-    public func fetchSource(_ lock: IPXELock) throws -> String {
-        let directory = "\(cacheDirectory)/source-\(lock.commit.prefix(12))"
+    /// Clones `ref` (default: the pinned commit) into the cache, once per ref.
+    public func fetchSource(_ lock: IPXELock, ref: String? = nil) throws -> String {
+        let wanted = ref ?? lock.commit
+        let safe = String(wanted.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" }.prefix(40))
+        let directory = "\(cacheDirectory)/source-\(ref == nil ? String(lock.commit.prefix(12)) : safe)"
         if FileManager.default.fileExists(atPath: "\(directory)/src/Makefile") { return directory }
         try? FileManager.default.removeItem(atPath: directory)
         try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)

@@ -11,6 +11,8 @@ struct RomBuild: AsyncParsableCommand {
     @Option(help: "An iPXE checkout or unpacked tarball (never modified). Default: clone the commit in ipxe/ipxe.lock.")
     var source: String?
 
+    @Option(help: "Clone this branch, tag or commit of the lock's URL instead of the pinned commit.") var ref: String?
+
     @Option(help: "The embedded script template.") var embed: String = "ipxe/embed.ipxe"
 
     @Option(help: "vboot's HTTP address as the machines will see it, e.g. http://10.0.0.2:8080.")
@@ -29,6 +31,10 @@ struct RomBuild: AsyncParsableCommand {
     @Option(help: "Parallel make jobs.") var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Also log to QEMU's debug port (0x402; run QEMU with -debugcon file:LOG).") var debugcon = false
 
+    func validate() throws {
+        if source != nil && ref != nil { throw ValidationError("give --source DIR or --ref REF, not both") }
+    }
+
     func run() async throws {
         do {
             var job = IPXEBuildJob(
@@ -36,6 +42,7 @@ struct RomBuild: AsyncParsableCommand {
                 targets: targets.isEmpty ? IPXEBuildPlan.defaultTargets : targets,
                 out: out, recipe: recipe, cache: cache, jobs: jobs)
             job.debugcon = debugcon
+            job.ref = ref
             let report = try job.run(progress: ProgressPrinter())
             print(report)
         } catch {

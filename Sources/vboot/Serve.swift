@@ -1,10 +1,14 @@
 import ArgumentParser
 import BootPolicy
 import DHCPv4
+import Foundation
 import Logging
 import VBootServer
 
 struct Serve: AsyncParsableCommand {
+    /// `vboot rom build`'s default --out.
+    static let romBuildOutput = "out/ipxe"
+
     static let configuration = CommandConfiguration(
         abstract: "Answer PXE clients (proxyDHCP), serve iPXE over TFTP and scripts, kernels and images over HTTP.")
 
@@ -28,7 +32,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Directory with default.ipxe and machines/<mac>.ipxe.")
     var bootScripts: String = "./boot-scripts"
 
-    @Option(help: "Directory with iPXE binaries (default: Debian's ipxe package, /usr/lib/ipxe and /boot).")
+    @Option(
+        help:
+            "Directory with iPXE binaries (default: the last `vboot rom build` output, ./out/ipxe, then Debian's ipxe package in /usr/lib/ipxe and /boot)."
+    )
     var ipxeDir: String?
 
     @Option(help: "Directory served at /assets/ over HTTP and by path over TFTP (kernels, initrds, images).")
@@ -72,7 +79,12 @@ struct Serve: AsyncParsableCommand {
         configuration.dhcpPort = dhcpPort
         configuration.pxePort = pxePort
         configuration.bootScriptsDirectory = bootScripts
-        if let ipxeDir { configuration.ipxeDirectories = [ipxeDir] }
+        if let ipxeDir {
+            configuration.ipxeDirectories = [ipxeDir]
+        } else if FileManager.default.fileExists(atPath: "\(Self.romBuildOutput)/manifest.json") {
+            // Binaries built with vboot's embedded script win over Debian's stock ones.
+            configuration.ipxeDirectories = [Self.romBuildOutput] + BootFileStore.debianIPXEDirectories
+        }
         configuration.assetsDirectory = assets
         configuration.dataDirectory = dataDir
         for text in pxeStrategies {
