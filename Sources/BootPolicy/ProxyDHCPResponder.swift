@@ -76,19 +76,17 @@ public struct ProxyDHCPResponder: Sendable {
         case .ipxe:
             let url = "\(context.httpBaseURL)/boot.ipxe?mac=\(client.mac.hyphenated)"
             boot = (url, pxeClientVendorClass, "script \(url)")
-        case .uefiHTTP:
+        case .uefiHTTP, .pxe:
             guard let binary = IPXEBinaries.select(for: client.architecture, available: context.availableBinaries)
             else {
                 return missingBinary(who, client: client)
             }
-            let url = "\(context.httpBaseURL)/ipxe/\(binary)"
-            boot = (url, httpClientVendorClass, "HTTP boot \(url)")
-        case .pxe:
-            guard let binary = IPXEBinaries.select(for: client.architecture, available: context.availableBinaries)
-            else {
-                return missingBinary(who, client: client)
+            if client.program == .uefiHTTP {
+                let url = "\(context.httpBaseURL)/ipxe/\(binary)"
+                boot = (url, httpClientVendorClass, "HTTP boot \(url)")
+            } else {
+                boot = (binary, pxeClientVendorClass, "tftp \(binary) from \(context.serverAddress)")
             }
-            boot = (binary, pxeClientVendorClass, "tftp \(binary) from \(context.serverAddress)")
         }
 
         var reply = DHCPMessage(

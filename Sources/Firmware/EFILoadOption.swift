@@ -102,14 +102,8 @@ extension EFILoadOption {
         url: String, mac: [UInt8], pciDevice: UInt8, pciFunction: UInt8 = 0, pciRootUID: UInt32 = 0,
         description: String = "vboot HTTP boot"
     ) -> EFILoadOption {
-        let nodes = [
-            DevicePathNode(.acpi(hid: DevicePathNode.pciRootHID, uid: pciRootUID)),
-            DevicePathNode(.pci(device: pciDevice, function: pciFunction)),
-            DevicePathNode(.macAddress(address: mac, interfaceType: ethernetInterfaceType)),
-            DevicePathNode(.ipv4(.dhcp)),
-            DevicePathNode(.uri(url)),
-        ]
-        return EFILoadOption(description: description, filePathList: DevicePath(nodes))
+        let nodes = nicIPv4Path(mac: mac, pciDevice: pciDevice, pciFunction: pciFunction, pciRootUID: pciRootUID)
+        return EFILoadOption(description: description, filePathList: DevicePath(nodes + [DevicePathNode(.uri(url))]))
     }
 
     /// RFC 3232 ifType 1, Ethernet, as in EDK2's MAC device path nodes.
@@ -123,12 +117,18 @@ extension EFILoadOption {
         mac: [UInt8], pciDevice: UInt8, pciFunction: UInt8 = 0, pciRootUID: UInt32 = 0,
         description: String = "vboot PXE boot"
     ) -> EFILoadOption {
-        let nodes = [
+        let nodes = nicIPv4Path(mac: mac, pciDevice: pciDevice, pciFunction: pciFunction, pciRootUID: pciRootUID)
+        return EFILoadOption(description: description, filePathList: DevicePath(nodes))
+    }
+
+    /// `PciRoot(uid)/Pci(device,function)/MAC(mac,0x1)/IPv4(DHCP)`: one NIC's IPv4 stack.
+    static func nicIPv4Path(mac: [UInt8], pciDevice: UInt8, pciFunction: UInt8, pciRootUID: UInt32) -> [DevicePathNode]
+    {
+        [
             DevicePathNode(.acpi(hid: DevicePathNode.pciRootHID, uid: pciRootUID)),
             DevicePathNode(.pci(device: pciDevice, function: pciFunction)),
             DevicePathNode(.macAddress(address: mac, interfaceType: ethernetInterfaceType)),
             DevicePathNode(.ipv4(.dhcp)),
         ]
-        return EFILoadOption(description: description, filePathList: DevicePath(nodes))
     }
 }

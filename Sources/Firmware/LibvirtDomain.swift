@@ -352,23 +352,8 @@ public enum LibvirtDomain {
         }
     }
 
-    /// Writes `data` to a temporary file next to `path`, then renames it over `path`, keeping the mode of
-    /// a file being replaced (domain XML under /etc/libvirt is 0600).
+    /// Domain XML under /etc/libvirt is 0600: `AtomicFile` keeps the mode.
     static func writeAtomically(_ data: Data, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-        do {
-            try data.write(to: temporary)
-            if let mode = try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] {
-                try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: temporary.path)
-            }
-            if rename(temporary.path, url.path) != 0 {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, "errno": errno])
-            }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
-        }
+        try AtomicFile.write(data, to: path)
     }
 }

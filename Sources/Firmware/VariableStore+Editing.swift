@@ -76,21 +76,6 @@ extension VariableStore {
     /// Writes `bytes` to a temporary file next to `path`, then renames it over `path`, so readers
     /// (QEMU, libvirt) see the old or the new file, never a half-written one.
     public static func write(_ bytes: [UInt8], to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-        do {
-            try Data(bytes).write(to: temporary)
-            // Keep the mode of the file being replaced (VARS files are often 0600 under libvirt).
-            if let mode = try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] {
-                try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: temporary.path)
-            }
-            if rename(temporary.path, url.path) != 0 {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, "errno": errno])
-            }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
-        }
+        try AtomicFile.write(Data(bytes), to: path)
     }
 }
