@@ -52,20 +52,29 @@ struct TFTPEnvironment: Sendable {
     var store: BootFileStore
     var counters: ServerCounters
     var logger: Logger
-    let activeTransfers = TransferCount()
+    let activeTransfers = ActiveTransfers()
 }
 
-/// Transfers running now, across all event loops.
-final class TransferCount: Sendable {
-    private let value = Atomic<Int>(0)
-    /// Takes a slot if fewer than `limit` are in use.
-    func acquire(limit: Int) -> Bool {
-        if value.wrappingAdd(1, ordering: .relaxed).newValue <= limit { return true }
-        value.wrappingSubtract(1, ordering: .relaxed)
-        return false
+/// The clients with a transfer running now, across all event loops. A second RRQ from the same
+/// address and port while its transfer runs is the same request again (the client's retry, or a
+/// duplicate on the path): starting another transfer would answer it from a second TID.
+final class ActiveTransfers: Sendable {
+    enum Admission { case admitted, busy, duplicate }
+
+    private let peers = Mutex<Set<SocketAddress>>([])
+
+    func admit(_ peer: SocketAddress, limit: Int) -> Admission {
+        peers.withLock { peers in
+            if peers.contains(peer) { return .duplicate }
+            guard peers.count < limit else { return .busy }
+            peers.insert(peer)
+            return .admitted
+        }
     }
-    func release() { value.wrappingSubtract(1, ordering: .relaxed) }
-    var current: Int { value.load(ordering: .relaxed) }
+
+    func release(_ peer: SocketAddress) { _ = peers.withLock { $0.remove(peer) } }
+
+    var count: Int { peers.withLock { $0.count } }
 }
 
 /// Port 69: turns a read request into a transfer, or an error packet.
@@ -122,7 +131,15 @@ final class TFTPListenerHandler: ChannelInboundHandler {
             }
         }
         let limit = environment.configuration.maximumTFTPTransfers
-        guard environment.activeTransfers.acquire(limit: limit) else {
+        switch environment.activeTransfers.admit(client, limit: limit) {
+        case .admitted:
+            break
+        case .duplicate:
+            counters.increment("tftp_duplicate_requests")
+            environment.logger.debug(
+                "tftp: \(client.compact) \(request.filename): repeated request, transfer already running")
+            return
+        case .busy:
             environment.logger.warning(
                 "tftp: \(client.compact) \(request.filename): \(limit) transfers already running")
             return reject(TFTPError(.notDefined, "server busy, retry"))
@@ -133,7 +150,7 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         do {
             reader = try FileReader(path: file.path)
         } catch {
-            environment.activeTransfers.release()
+            environment.activeTransfers.release(client)
             environment.logger.error("tftp: \(client.compact) \(request.filename): \(error)")
             return reject(TFTPError(.accessViolation, "cannot read file"))
         }
@@ -158,7 +175,7 @@ final class TFTPListenerHandler: ChannelInboundHandler {
             .bind(host: local.description, port: 0)
         bound.whenFailure { error in
             reader.close()
-            environment.activeTransfers.release()
+            environment.activeTransfers.release(client)
             environment.logger.error("tftp: \(client.compact) \(name): cannot open a transfer socket: \(error)")
         }
     }

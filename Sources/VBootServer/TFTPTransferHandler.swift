@@ -146,7 +146,7 @@ final class TFTPTransferHandler: ChannelInboundHandler {
 
     private func finish() {
         reader.close()
-        environment.activeTransfers.release()
+        environment.activeTransfers.release(peer)
     }
 
     private func describeOptions() -> String {

@@ -250,3 +250,23 @@ struct TFTPServiceTests {
 extension ByteBuffer {
     var bytes: [UInt8] { getBytes(at: readerIndex, length: readableBytes) ?? [] }
 }
+
+extension TFTPServiceTests {
+    /// A duplicated RRQ (the client's retry, or the network) must not start a second transfer.
+    @Test func repeatedRequestFromTheSamePortIsOneTransfer() async throws {
+        let server = try TestServer()
+        try server.write(randomBytes(3000, seed: 8), to: "assets/f")
+        try await server.start(expecting: ["tftp"])
+        let client = try UDPClient()
+        let request = TFTPPacket.readRequest(TFTPRequest(filename: "f")).encoded().bytes
+        client.send(request, to: UInt16(server.port("tftp")))
+        client.send(request, to: UInt16(server.port("tftp")))
+        let first = try #require(client.receive())
+        #expect(client.receive(timeout: .milliseconds(300)) == nil, "no DATA 1 from a second transfer")
+        #expect(server.server.counters["tftp_duplicate_requests"] == 1)
+        // The transfer itself goes on.
+        client.send(TFTPPacket.acknowledgement(block: 1).encoded().bytes, to: first.port)
+        #expect(client.receive() != nil)
+        await server.stop()
+    }
+}
