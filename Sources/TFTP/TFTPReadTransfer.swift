@@ -104,7 +104,16 @@ public struct TFTPReadTransfer: Sendable {
         // Map the 16-bit number onto the blocks in flight: highestAcknowledged ... highestSent.
         let distance = Int(wireBlock &- UInt16(truncatingIfNeeded: highestAcknowledged))
         let block = highestAcknowledged + distance
-        guard distance > 0, block <= highestSent else { return .wait }  // stale or duplicate
+        guard distance > 0, block <= highestSent else {
+            // A repeated ACK is never answered with data (that is the Sorcerer's Apprentice), but
+            // it shows the client is alive and waiting: undo the backoff so the timer resends soon,
+            // instead of after up to 16 s with clients that ignore repeated DATA.
+            if distance == 0, let current = deadline {
+                currentTimeout = parameters.timeout
+                deadline = min(current, now + parameters.timeout)
+            }
+            return .wait
+        }
         highestAcknowledged = block
         progress(now: now)
         if block == lastBlock {

@@ -16,6 +16,8 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     private let environment: TFTPEnvironment
     private let started = ContinuousClock.now
     private var timer: Scheduled<Void>?
+    /// When `timer` fires; an earlier deadline (a repeated ACK undoing the backoff) reschedules it.
+    private var timerDeadline: ContinuousClock.Instant?
     private var finished = false
 
     init(
@@ -123,7 +125,12 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     }
 
     private func armTimer(context: ChannelHandlerContext) {
-        guard !finished, timer == nil, let deadline = transfer.deadline else { return }
+        guard !finished, let deadline = transfer.deadline else { return }
+        if let scheduled = timerDeadline, timer != nil {
+            guard deadline < scheduled else { return }
+            timer?.cancel()
+        }
+        timerDeadline = deadline
         let delay = deadline - ContinuousClock.now
         let nanoseconds = max(
             0, delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)
@@ -131,6 +138,7 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) {
             handler.value.timer = nil
+            handler.value.timerDeadline = nil
             handler.value.perform(handler.value.transfer.timerFired(now: .now), context: loopBound.value)
         }
     }

@@ -334,3 +334,23 @@ struct TFTPReadTransferTests {
         #expect(t.highestAcknowledged == 4464)
     }
 }
+
+extension TFTPReadTransferTests {
+    /// A client that ignores repeated DATA re-sends its ACK when it times out; that ACK must not
+    /// trigger a send, but must undo the backoff so the timer resends within one timeout.
+    @Test func repeatedACKUndoesBackoffWithoutSending() {
+        var transfer = TFTPReadTransfer(
+            fileSize: 5000, parameters: TFTPTransferParameters(blockSize: 512, timeout: .seconds(1)))
+        #expect(transfer.start(now: at(.zero)) == .sendBlocks(1...1))
+        #expect(transfer.receive(.acknowledgement(block: 1), now: at(.milliseconds(10))) == .sendBlocks(2...2))
+        // DATA 2 lost twice: timer at +1.01 s, then the backoff doubles to 2 s.
+        #expect(transfer.timerFired(now: at(.milliseconds(1010))) == .sendBlocks(2...2))
+        #expect(transfer.deadline == at(.milliseconds(3010)))
+        // The client's own timeout: ACK 1 again. No send, deadline pulled in to now + 1 s.
+        #expect(transfer.receive(.acknowledgement(block: 1), now: at(.milliseconds(1500))) == .wait)
+        #expect(transfer.deadline == at(.milliseconds(2500)))
+        // A stale ACK (older than the last) changes nothing.
+        #expect(transfer.receive(.acknowledgement(block: 0), now: at(.milliseconds(1600))) == .wait)
+        #expect(transfer.deadline == at(.milliseconds(2500)))
+    }
+}
