@@ -7,7 +7,7 @@
 /// 0x04 EFI signature 0x0EF1  0x0C compression type 0x18 pointer to the PCI data structure
 /// ```
 public struct EFIROMHeader: Hashable, Sendable {
-    public static let signature: UInt16 = 0xAA55
+    public static let signature = OptionROMLegacyHeader.signature
     public static let efiSignature: UInt32 = 0x0EF1
     /// Bytes this type covers (sizeof(EFI_PCI_EXPANSION_ROM_HEADER)).
     public static let length = 0x1A
@@ -44,10 +44,7 @@ public struct EFIROMHeader: Hashable, Sendable {
     /// signature is kept, not thrown: validation reports it with the rest of the image.
     public init(parsing bytes: [UInt8], at offset: Int, image: Int = 0) throws(OptionROMError) {
         var reader = OptionROMReader(bytes, offset: offset, image: image)
-        let signature = try reader.read(UInt16.self, "ROM signature")
-        guard signature == Self.signature else {
-            throw .badROMSignature(image: image, offset: offset, found: signature)
-        }
+        try reader.readROMSignature()
         initializationSize = try reader.read(UInt16.self, "EFI initialization size")
         efiSignature = try reader.read(UInt32.self, "EFI signature")
         subsystem = PESubsystem(rawValue: try reader.read(UInt16.self, "EFI subsystem"))

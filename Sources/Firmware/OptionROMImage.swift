@@ -74,11 +74,8 @@ public struct OptionROMImage: Hashable, Sendable {
     /// Reads the image starting at absolute `offset` of `file`. With `padding`, an image whose declared
     /// length runs past the end of the file is completed with that byte instead of rejected.
     public init(parsing file: [UInt8], at offset: Int, index: Int = 0, padding: UInt8? = nil) throws(OptionROMError) {
-        let reader = OptionROMReader(file, offset: offset, image: index)
-        let signature: UInt16 = try reader.integer(at: offset, "ROM signature")
-        guard signature == OptionROMLegacyHeader.signature else {
-            throw .badROMSignature(image: index, offset: offset, found: signature)
-        }
+        var reader = OptionROMReader(file, offset: offset, image: index)
+        try reader.readROMSignature()
         let pcirPointer: UInt16 = try reader.integer(
             at: offset + OptionROMLegacyHeader.pcirPointerOffset, "PCIR pointer")
         let pcir = try PCIDataStructure(parsing: file, at: offset + Int(pcirPointer), image: index)

@@ -33,10 +33,7 @@ public struct OptionROMLegacyHeader: Hashable, Sendable {
     /// Reads the header at absolute `offset` of `bytes`; `image` only labels errors.
     public init(parsing bytes: [UInt8], at offset: Int, image: Int = 0) throws(OptionROMError) {
         var reader = OptionROMReader(bytes, offset: offset, image: image)
-        let signature = try reader.read(UInt16.self, "ROM signature")
-        guard signature == Self.signature else {
-            throw .badROMSignature(image: image, offset: offset, found: signature)
-        }
+        try reader.readROMSignature()
         initializationSize = try reader.read(UInt8.self, "initialization size")
         entryAndApplicationData = try reader.readBytes(Self.pcirPointerOffset - 3, "entry point")
         pcirPointer = try reader.read(UInt16.self, "PCIR pointer")

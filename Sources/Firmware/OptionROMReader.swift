@@ -10,6 +10,15 @@ struct OptionROMReader {
 
     var offset: Int { cursor.offset }
 
+    /// Reads the 55 AA that starts every image (PCI Firmware 3.0 §5.1); legacy and EFI images share it.
+    mutating func readROMSignature() throws(OptionROMError) {
+        let start = cursor.offset
+        let signature = try read(UInt16.self, "ROM signature")
+        guard signature == OptionROMLegacyHeader.signature else {
+            throw .badROMSignature(image: image, offset: start, found: signature)
+        }
+    }
+
     mutating func read<T: FixedWidthInteger>(_ type: T.Type, _ field: String) throws(OptionROMError) -> T {
         do { return try cursor.read(type, field) } catch { throw truncated(error) }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DHCPv4
 import Firmware
 import Foundation
 
@@ -132,19 +133,7 @@ struct RomInject: AsyncParsableCommand {
     }
 
     static func macBytes(_ text: String) throws -> [UInt8] {
-        let hex = text.filter { $0 != ":" && $0 != "-" }
-        guard hex.count == 12, let value = UInt64(hex, radix: 16) else {
-            throw ValidationError("--mac \(text) is not a MAC address")
-        }
-        return (0..<6).map { UInt8(truncatingIfNeeded: value >> (40 - 8 * UInt64($0))) }
-    }
-}
-
-enum VMNetwork {
-    static func parse(_ text: String) throws -> QEMUGuest.Network {
-        if text == "user" { return .user }
-        if text.hasPrefix("tap:"), text.count > 4 { return .tap(String(text.dropFirst(4))) }
-        if text.hasPrefix("bridge:"), text.count > 7 { return .bridge(String(text.dropFirst(7))) }
-        throw ValidationError("--netdev \(text): expected user, tap:NAME or bridge:NAME")
+        guard let address = HardwareAddress(text) else { throw ValidationError("--mac \(text) is not a MAC address") }
+        return address.bytes
     }
 }
