@@ -136,17 +136,11 @@ public struct IPXEBuildJob: Sendable {
 
     static func gitCommit(of directory: String) -> String? {
         guard FileManager.default.fileExists(atPath: "\(directory)/.git") else { return nil }
-        let pipe = Pipe()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "-C", directory, "rev-parse", "HEAD"]
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return nil }
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return process.terminationStatus == 0 && text.count == 40 ? text : nil
+        let lines = IPXEBuilder.LineCollector()
+        let status = try? IPXEBuilder.run(
+            "/usr/bin/env", ["git", "-C", directory, "rev-parse", "HEAD"], log: nil, onLine: lines.append)
+        let commit = lines.lines.first ?? ""
+        return status == 0 && commit.count == 40 && commit.allSatisfy(\.isHexDigit) ? commit : nil
     }
 }
 

@@ -140,6 +140,14 @@ public struct IPXEBuilder: Sendable {
         }
     }
 
+    /// Keeps the lines a program printed (`run` hands them over one by one).
+    final class LineCollector: @unchecked Sendable {
+        private let lock = NSLock()
+        private var collected: [String] = []
+        func append(_ line: String) { lock.withLock { collected.append(line) } }
+        var lines: [String] { lock.withLock { collected } }
+    }
+
     static func writeIfChanged(_ contents: String, to path: String) throws {
         if (try? String(contentsOfFile: path, encoding: .utf8)) == contents { return }
         try contents.write(toFile: path, atomically: true, encoding: .utf8)
