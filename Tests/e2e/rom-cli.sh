@@ -21,7 +21,13 @@ check() { # check NAME COMMAND... : passes when the command succeeds
     fi
 }
 fails() { ! "$@"; }
-contains() { local pattern=$1; shift; "$@" | tee "$WORK/last" | grep -qE -- "$pattern"; }
+# The command must succeed and print PATTERN. Output goes to a file first: `cmd | grep -q`
+# under pipefail fails whenever grep stops reading early and cmd dies of SIGPIPE.
+contains() {
+    local pattern=$1; shift
+    "$@" >"$WORK/last" 2>&1 || return 1
+    grep -qE -- "$pattern" "$WORK/last"
+}
 
 ROMS=/usr/lib/ipxe/qemu
 check "inspect: Debian's e1000 ROM is valid for 8086:100e with an EFI image" \

@@ -103,7 +103,9 @@ rig_plain() {
 wait_for() {
     local file=$1 pattern=$2 secs=$3 i
     for ((i = 0; i < secs * 2; i++)); do
-        if [ -f "$file" ] && rig_plain "$file" | grep -qE -- "$pattern"; then return 0; fi
+        # No grep -q: it stops reading at the first match, and under pipefail the writer's SIGPIPE
+        # would make a found pattern look missing.
+        if [ -f "$file" ] && rig_plain "$file" | grep -E -- "$pattern" >/dev/null; then return 0; fi
         sleep 0.5
     done
     return 1
