@@ -20,6 +20,10 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // Codecs read and write NIO's ByteBuffer directly so the servers never copy a datagram.
@@ -29,10 +33,24 @@ let package = Package(
             name: "BootPolicy",
             dependencies: ["DHCPv4", .product(name: "Mustache", package: "swift-mustache")]
         ),
+        // The inventory: machines, timelines, leases. SQLite embedded, PostgreSQL shared.
+        .target(
+            name: "VBootStore",
+            dependencies: [
+                "BootPolicy", "DHCPv4",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "VBootServer",
             dependencies: [
-                "DHCPv4", "TFTP", "BootPolicy",
+                "DHCPv4", "TFTP", "BootPolicy", "VBootStore",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -46,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "vboot",
             dependencies: [
-                "VBootServer", "BootPolicy", "DHCPv4", "Firmware",
+                "VBootServer", "VBootStore", "BootPolicy", "DHCPv4", "Firmware",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -68,9 +86,16 @@ let package = Package(
         ),
         .testTarget(name: "FirmwareTests", dependencies: ["Firmware"], exclude: ["Fixtures"]),
         .testTarget(
+            name: "VBootStoreTests",
+            dependencies: [
+                "VBootStore", "BootPolicy", "DHCPv4",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "VBootServerTests",
             dependencies: [
-                "VBootServer", "BootPolicy", "DHCPv4", "TFTP",
+                "VBootServer", "VBootStore", "BootPolicy", "DHCPv4", "TFTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -21,15 +21,22 @@ public struct ProxyDHCPResponder: Sendable {
         /// iPXE binary names present in the boot-file store.
         public var availableBinaries: Set<String>
         public var strategies: ProxyStrategies
+        /// What the inventory says about the requesting MAC; nil = not in the inventory.
+        public var machine: MachineBootHint?
+        /// False under `unknown machines: ignore`: only inventory machines get offers.
+        public var answersUnknownMachines: Bool
 
         public init(
             serverAddress: IPv4Address, httpBaseURL: String, availableBinaries: Set<String>,
-            strategies: ProxyStrategies = ProxyStrategies()
+            strategies: ProxyStrategies = ProxyStrategies(), machine: MachineBootHint? = nil,
+            answersUnknownMachines: Bool = true
         ) {
             self.serverAddress = serverAddress
             self.httpBaseURL = httpBaseURL
             self.availableBinaries = availableBinaries
             self.strategies = strategies
+            self.machine = machine
+            self.answersUnknownMachines = answersUnknownMachines
         }
     }
 
@@ -59,6 +66,14 @@ public struct ProxyDHCPResponder: Sendable {
         case .failure(let failure): return silence("\(request.clientHardwareAddress) \(failure)", routine: true)
         }
         let who = "\(client.mac) \(client.architecture) \(client.program)"
+        if context.machine?.nextBoot == .hold {
+            return Decision(reply: nil, client: client, summary: "\(who): on hold", isRoutineSilence: true)
+        }
+        if context.machine == nil && !context.answersUnknownMachines {
+            return Decision(
+                reply: nil, client: client, summary: "\(who): not in the inventory (unknown machines are ignored)",
+                isRoutineSilence: true)
+        }
 
         let replyType: DHCPMessageType
         switch (port, type) {
@@ -109,7 +124,8 @@ public struct ProxyDHCPResponder: Sendable {
         var outcome = "\(boot.description)"
         var namesFile = true
         if client.program == .pxe {
-            let strategy = context.strategies.strategy(for: client.architecture.family)
+            let strategy =
+                context.machine?.proxyStrategy ?? context.strategies.strategy(for: client.architecture.family)
             let pxe = pxeOptions(for: request, on: port, strategy: strategy, server: context.serverAddress)
             reply.options.append(DHCPOption(.vendorSpecific, pxe.options.encode()))
             namesFile = pxe.namesFile

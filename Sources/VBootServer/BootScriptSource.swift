@@ -18,6 +18,10 @@ struct BootScriptSource: Sendable {
 
     let directory: String
 
+    func hasMachineScript(for mac: HardwareAddress) -> Bool {
+        FileManager.default.fileExists(atPath: directory + "/machines/\(mac.hyphenated).ipxe")
+    }
+
     func render(for mac: HardwareAddress?, context: BootScriptContext) throws -> Rendered {
         var candidates: [String] = []
         if let mac { candidates.append("machines/\(mac.hyphenated).ipxe") }

@@ -12,6 +12,7 @@ enum HTTPService {
         var configuration: ServerConfiguration
         var store: BootFileStore
         var scripts: BootScriptSource
+        var inventory: Inventory
         var counters: ServerCounters
         var logger: Logger
     }
@@ -19,12 +20,12 @@ enum HTTPService {
     static func makeApplication(
         _ environment: Environment, onBound: @escaping @Sendable (Int) -> Void
     ) -> some ApplicationProtocol {
-        let router = Router()
+        let router = Router(context: VBootRequestContext.self)
         let fileIO = FileIO()
         let logger = environment.logger
 
-        router.get("/boot.ipxe") { request, _ -> Response in
-            try script(request, environment)
+        router.get("/boot.ipxe") { request, context -> Response in
+            try await script(request, context: context, environment)
         }
         for method in [HTTPRequest.Method.get, .head] {
             router.on("/ipxe/:file", method: method) { request, context -> Response in
@@ -44,6 +45,7 @@ enum HTTPService {
                 body: ResponseBody(byteBuffer: ByteBuffer(string: environment.counters.prometheusText())))
         }
         router.get("/health") { _, _ in "ok\n" }
+        APIRoutes.register(on: router, environment)
 
         let host = environment.configuration.listenAddress?.description ?? "0.0.0.0"
         return Application(
@@ -66,8 +68,10 @@ enum HTTPService {
         return quiet
     }
 
-    /// `GET /boot.ipxe?mac=..`: the machine's script, else the default.
-    static func script(_ request: Request, _ environment: Environment) throws -> Response {
+    /// `GET /boot.ipxe?mac=..`: what the inventory decides for the machine, rendered.
+    static func script(
+        _ request: Request, context: VBootRequestContext, _ environment: Environment
+    ) async throws -> Response {
         var query: [String: String] = [:]
         for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
         let mac = query["mac"].flatMap(HardwareAddress.init)
@@ -75,29 +79,41 @@ enum HTTPService {
             "http://"
             + (request.head.authority
                 ?? "\(environment.configuration.listenAddress?.description ?? "localhost"):\(environment.configuration.httpPort)")
-        let context = BootScriptContext(mac: mac?.hyphenated ?? "unknown", serverURL: serverURL, query: query)
-        let rendered: BootScriptSource.Rendered
+        let result: Inventory.ScriptResult
         do {
-            rendered = try environment.scripts.render(for: mac, context: context)
+            result = try await environment.inventory.script(
+                for: Inventory.ScriptRequest(
+                    mac: mac, query: query, serverURL: serverURL, address: context.remoteIPv4),
+                scripts: environment.scripts)
         } catch {
             environment.counters.increment("http_script_errors")
             environment.logger.error("http: script for \(mac?.description ?? "unknown MAC"): \(error)")
             // iPXE shows the text of a failed script fetch; make it say what to fix.
-            return Response(
-                status: .internalServerError, headers: [.contentType: "text/plain"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: "vboot: \(error)\n")))
+            return plain(.internalServerError, "vboot: \(error)\n")
         }
-        environment.counters.increment("http_scripts_served")
-        environment.logger.info(
-            "http: \(mac?.description ?? "no MAC") script \(rendered.source)\(query["uuid"].map { " uuid \($0)" } ?? "")"
-        )
-        return Response(
-            status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: rendered.text)))
+        switch result {
+        case .refused(let reason):
+            environment.counters.increment("http_scripts_refused")
+            environment.logger.info("http: \(mac?.description ?? "no MAC") script refused: \(reason)")
+            return plain(.forbidden, "vboot: \(reason)\n")
+        case .script(let text, let summary):
+            environment.counters.increment("http_scripts_served")
+            environment.logger.info(
+                "http: \(mac?.description ?? "no MAC") script \(summary)\(query["uuid"].map { " uuid \($0)" } ?? "")")
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        }
+    }
+
+    static func plain(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        Response(
+            status: status, headers: [.contentType: "text/plain; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
     static func serve(
-        _ area: BootFileStore.Area, _ path: String, request: Request, context: some RequestContext,
+        _ area: BootFileStore.Area, _ path: String, request: Request, context: VBootRequestContext,
         fileIO: FileIO, environment: Environment
     ) async throws -> Response {
         let file: BootFileStore.File
@@ -120,6 +136,11 @@ enum HTTPService {
             return Response(status: .rangeNotSatisfiable, headers: headers)
         }
         environment.counters.increment("http_files_served")
+        environment.inventory.recorder.record(
+            .asset, .ok, address: context.remoteIPv4,
+            summary: "\(request.method) /\(area.rawValue)/\(path)",
+            details: ["file": path, "bytes": String(range?.count ?? file.size)]
+                .merging(range.map { ["range": "\($0.lowerBound)-\($0.upperBound)"] } ?? [:]) { a, _ in a })
         environment.logger.info(
             "http: \(request.method) /\(area.rawValue)/\(path) \(range.map { "bytes \($0.lowerBound)-\($0.upperBound)/\(file.size)" } ?? "\(file.size) bytes")"
         )

@@ -80,6 +80,7 @@ struct DHCPEnvironment: Sendable {
     var configuration: ServerConfiguration
     var catalog: BinaryCatalog
     var interfaces: InterfaceAddresses
+    var inventory: Inventory
     var counters: ServerCounters
     var logger: Logger
 }
@@ -115,11 +116,24 @@ final class ProxyDHCPHandler: ChannelInboundHandler {
             return
         }
         let configuration = environment.configuration
+        let mac = request.clientHardwareAddress
+        let inventory = environment.inventory
+        // Learn which address this MAC uses: TFTP and HTTP see only addresses.
+        if let requested = request.requestedIPAddress ?? (request.ciaddr.isAny ? nil : request.ciaddr) {
+            inventory.addresses.learn(requested, is: mac)
+        }
         let decisionContext = ProxyDHCPResponder.Context(
             serverAddress: server, httpBaseURL: "http://\(server):\(configuration.httpPort)",
-            availableBinaries: environment.catalog.names, strategies: configuration.proxyStrategies)
+            availableBinaries: environment.catalog.names, strategies: configuration.proxyStrategies,
+            machine: inventory.directory.entry(for: mac),
+            answersUnknownMachines: configuration.unknownMachines != .ignore)
         let decision = ProxyDHCPResponder.decide(request, on: role, context: decisionContext)
         guard let reply = decision.reply else {
+            if let client = decision.client, !decision.isRoutineSilence || decisionContext.machine?.nextBoot == .hold {
+                inventory.recorder.record(
+                    .dhcp, .refused, mac: client.mac, summary: decision.summary,
+                    details: ["port": role.description, "firmware": "\(client.architecture) \(client.program)"])
+            }
             counters.increment("dhcp_silent")
             if decision.isRoutineSilence {
                 environment.logger.debug("proxydhcp: \(decision.summary)")
@@ -141,6 +155,14 @@ final class ProxyDHCPHandler: ChannelInboundHandler {
         context.writeAndFlush(
             wrapOutboundOut(AddressedEnvelope(remoteAddress: destination, data: buffer)), promise: nil)
         counters.increment("dhcp_replies_sent")
+        if let client = decision.client {
+            inventory.recorder.record(
+                .dhcp, .ok, mac: client.mac, summary: decision.summary,
+                details: [
+                    "port": role.description, "firmware": "\(client.architecture) \(client.program)",
+                    "offered": reply.bootFileName,
+                ])
+        }
         environment.logger.info(
             "proxydhcp: \(decision.summary) [to \(destination.ipv4?.description ?? "?"):\(destination.port ?? 0)]")
     }

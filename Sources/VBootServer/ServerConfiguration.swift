@@ -1,6 +1,8 @@
 import BootPolicy
 import DHCPv4
+import Foundation
 import TFTP
+import VBootStore
 
 /// Everything `vboot serve` needs, already validated.
 public struct ServerConfiguration: Sendable {
@@ -31,5 +33,69 @@ public struct ServerConfiguration: Sendable {
     /// Concurrent TFTP transfers; further requests get an error and retry.
     public var maximumTFTPTransfers = 512
 
+    /// nil: SQLite in the data directory, or in memory when there is none.
+    public var database: DatabaseLocation?
+    public var unknownMachines: UnknownMachinePolicy = .script
+    /// Variables every profile sees, below each machine's own.
+    public var siteVariables: [String: String] = [:]
+    public var timelineRetention = TimelineRetention()
+    /// Recorded with every timeline event (several servers may share one database).
+    public var serverName = ServerConfiguration.hostName()
+    /// The API's bearer token and the networks that may read without it.
+    public var apiAccess = APIAccess()
+    /// How often the in-memory machine directory (what DHCP consults) is re-read from the store.
+    public var directoryRefreshInterval: Duration = .seconds(5)
+
     public init() {}
+}
+
+/// Where the inventory lives.
+public enum DatabaseLocation: Sendable, Hashable, CustomStringConvertible {
+    case sqlite(path: String)
+    case postgres(PostgresURL)
+
+    /// `postgres://…`, `sqlite:PATH` or a plain path to an SQLite file.
+    public init(_ text: String) throws(ConfigurationError) {
+        if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
+            do { self = .postgres(try PostgresURL(text)) } catch { throw ConfigurationError("\(error)") }
+        } else if text.hasPrefix("sqlite:") {
+            self = .sqlite(path: String(text.dropFirst("sqlite:".count)))
+        } else if text.contains("://") {
+            throw ConfigurationError("database \(text): expected postgres://… or an SQLite file path")
+        } else {
+            self = .sqlite(path: text)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .sqlite(let path): "SQLite \(path)"
+        case .postgres(let url): "\(url)"
+        }
+    }
+}
+
+/// What a machine that is not in the inventory gets.
+public enum UnknownMachinePolicy: String, Sendable, Hashable, CaseIterable {
+    /// Its per-MAC script file, else the default script.
+    case script
+    /// As `script`, and it is added to the inventory (next boot `profile`, no profile) so an
+    /// admin can assign it one.
+    case register
+    /// Nothing: no proxy offer, no script (unless a per-MAC script file names it).
+    case ignore
+}
+
+public struct TimelineRetention: Sendable, Hashable {
+    public var perMachine = 1000
+    public var days = 30
+    public init() {}
+}
+
+extension ServerConfiguration {
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "vboot" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 }

@@ -50,6 +50,7 @@ public struct TFTPService: Service {
 struct TFTPEnvironment: Sendable {
     var configuration: ServerConfiguration
     var store: BootFileStore
+    var recorder: BootEventRecorder
     var counters: ServerCounters
     var logger: Logger
     let activeTransfers = ActiveTransfers()

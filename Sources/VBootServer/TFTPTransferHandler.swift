@@ -1,3 +1,4 @@
+import BootPolicy
 import Logging
 import NIOCore
 import TFTP
@@ -81,12 +82,14 @@ final class TFTPTransferHandler: ChannelInboundHandler {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             environment.counters.increment("tftp_transfers_completed")
             environment.counters.increment("tftp_bytes_sent", by: transfer.fileSize)
+            timeline(.ok, "sent \(transfer.fileSize) bytes", seconds: seconds)
             environment.logger.info(
                 "tftp: \(peer.compact) \(name): sent \(transfer.fileSize) bytes in \(String(format: "%.3f", seconds)) s (\(describeOptions())\(transfer.retransmittedBlocks > 0 ? ", \(transfer.retransmittedBlocks) blocks resent" : ""))"
             )
             close(context)
         case .abort(let error):
             environment.counters.increment("tftp_transfers_failed")
+            timeline(.failed, "\(error.message) at block \(transfer.highestAcknowledged) of \(transfer.lastBlock)")
             environment.logger.warning(
                 "tftp: \(peer.compact) \(name): \(error.message) at block \(transfer.highestAcknowledged) of \(transfer.lastBlock)"
             )
@@ -98,9 +101,11 @@ final class TFTPTransferHandler: ChannelInboundHandler {
             if error.code == .optionNegotiationFailed, transfer.highestAcknowledged == 0 {
                 // EDK2 asks for tsize, reads the OACK and aborts with error 8 before the real read.
                 environment.counters.increment("tftp_size_probes")
+                timeline(.aborted, "size probe (\(transfer.fileSize) bytes)")
                 environment.logger.debug("tftp: \(peer.compact) \(name): size probe (\(transfer.fileSize) bytes)")
             } else {
                 environment.counters.increment("tftp_transfers_failed")
+                timeline(.failed, "client ended the transfer: \(error.code) \(error.message)")
                 environment.logger.warning(
                     "tftp: \(peer.compact) \(name): client ended the transfer: \(error.code) \(error.message)")
             }
@@ -155,6 +160,17 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     private func finish() {
         reader.close()
         environment.activeTransfers.release(peer)
+    }
+
+    private func timeline(_ outcome: BootEvent.Outcome, _ what: String, seconds: Double? = nil) {
+        let p = transfer.parameters
+        var details = [
+            "file": name, "size": String(transfer.fileSize), "blksize": String(p.blockSize),
+            "windowsize": String(p.windowSize),
+        ]
+        if let seconds { details["duration_ms"] = String(Int((seconds * 1000).rounded())) }
+        if transfer.retransmittedBlocks > 0 { details["resent_blocks"] = String(transfer.retransmittedBlocks) }
+        environment.recorder.record(.tftp, outcome, address: peer.ipv4, summary: "\(name): \(what)", details: details)
     }
 
     private func describeOptions() -> String {

@@ -2,10 +2,11 @@ import BootPolicy
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// `vboot serve`: the DHCP, TFTP and HTTP services in one ServiceGroup that owns start, stop
 /// and signals.
-public struct VBootServer: Sendable {
+public final class VBootServer: Sendable {
     /// Ports actually bound (port 0 in tests picks free ones).
     public struct BoundPorts: Sendable {
         public var http: Int?
@@ -17,6 +18,10 @@ public struct VBootServer: Sendable {
     public let configuration: ServerConfiguration
     public let logger: Logger
     public let counters = ServerCounters()
+    private let opened = Mutex<Inventory?>(nil)
+
+    /// The inventory once `run` has opened it (tests and the CLI's in-process use).
+    public var inventory: Inventory? { opened.withLock { $0 } }
 
     public init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -63,14 +68,16 @@ public struct VBootServer: Sendable {
     }
 
     /// The services, ready for a ServiceGroup. `onBound` reports each listener's port.
-    public func services(onBound: @escaping @Sendable (String, Int) -> Void = { _, _ in }) -> [any Service] {
+    func services(
+        inventory: Inventory, onBound: @escaping @Sendable (String, Int) -> Void = { _, _ in }
+    ) -> [any Service] {
         let store = BootFileStore(
             ipxeDirectories: configuration.ipxeDirectories, assetsRoot: configuration.assetsDirectory)
         var services: [any Service] = []
         if configuration.dhcpMode == .proxy {
             let environment = DHCPEnvironment(
                 configuration: configuration, catalog: BinaryCatalog(store: store),
-                interfaces: InterfaceAddresses(), counters: counters, logger: logger)
+                interfaces: InterfaceAddresses(), inventory: inventory, counters: counters, logger: logger)
             services.append(
                 ProxyDHCPService(port: configuration.dhcpPort, role: .dhcp, environment: environment) {
                     onBound("dhcp", $0)
@@ -83,27 +90,38 @@ public struct VBootServer: Sendable {
         services.append(
             TFTPService(
                 environment: TFTPEnvironment(
-                    configuration: configuration, store: store, counters: counters, logger: logger)
+                    configuration: configuration, store: store, recorder: inventory.recorder, counters: counters,
+                    logger: logger)
             ) {
                 onBound("tftp", $0)
             })
         let http = HTTPService.Environment(
             configuration: configuration, store: store,
             scripts: BootScriptSource(directory: configuration.bootScriptsDirectory),
-            counters: counters, logger: logger)
+            inventory: inventory, counters: counters, logger: logger)
         services.append(HTTPService.makeApplication(http) { onBound("http", $0) })
-        return services
+        // First: the ServiceGroup stops services in reverse order, so the inventory outlives the
+        // listeners and records their final events before the store closes.
+        return [inventory] + services
     }
 
     /// Runs until SIGINT/SIGTERM; a listener that fails to start stops the rest.
     public func run(onBound: @escaping @Sendable (String, Int) -> Void = { _, _ in }) async throws {
+        let inventory = try await Inventory.open(configuration: configuration, counters: counters, logger: logger)
+        opened.withLock { $0 = inventory }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: services(onBound: onBound).map {
+                services: services(inventory: inventory, onBound: onBound).map {
                     ServiceGroupConfiguration.ServiceConfiguration(service: $0)
                 },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            try? await inventory.store.close()
+            throw error
+        }
+        try? await inventory.store.close()
     }
 }

@@ -41,8 +41,31 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Directory served at /assets/ over HTTP and by path over TFTP (kernels, initrds, images).")
     var assets: String?
 
-    @Option(help: "Directory for vboot's own state (created if missing; the machine inventory lives here).")
-    var dataDir: String?
+    @Option(help: "Directory for vboot's own state: the SQLite inventory and the API token (created if missing).")
+    var dataDir: String = "/var/lib/vboot"
+
+    @Option(
+        help:
+            "Inventory database: postgres://user:pass@host/db (shared by several servers) or an SQLite file (default: vboot.sqlite in --data-dir)."
+    )
+    var database: String?
+
+    @Option(
+        help:
+            "What machines not in the inventory get: script (default.ipxe), register (added, then default.ipxe) or ignore."
+    )
+    var unknownMachines: String = "script"
+
+    @Option(
+        help:
+            "File holding the API's bearer token; generated and printed once when missing (default: DATA_DIR/api-token)."
+    )
+    var apiTokenFile: String?
+
+    @Option(
+        name: .customLong("api-read-network"),
+        help: "Network (CIDR) whose clients may read the API without the token; repeatable.")
+    var apiReadNetworks: [String] = []
 
     @Option(
         name: .customLong("pxe-strategy"),
@@ -87,6 +110,23 @@ struct Serve: AsyncParsableCommand {
         }
         configuration.assetsDirectory = assets
         configuration.dataDirectory = dataDir
+        if let database {
+            do { configuration.database = try DatabaseLocation(database) } catch {
+                throw ValidationError("--database: \(error)")
+            }
+        }
+        guard let unknown = UnknownMachinePolicy(rawValue: unknownMachines) else {
+            throw ValidationError(
+                "--unknown-machines \(unknownMachines): expected one of \(UnknownMachinePolicy.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
+        }
+        configuration.unknownMachines = unknown
+        for text in apiReadNetworks {
+            guard let network = IPv4Network(text) else {
+                throw ValidationError("--api-read-network \(text) is not an IPv4 network (10.0.0.0/8)")
+            }
+            configuration.apiAccess.readNetworks.append(network)
+        }
         for text in pxeStrategies {
             do { try configuration.proxyStrategies.apply(text) } catch {
                 throw ValidationError("--pxe-strategy: \(error)")
@@ -101,7 +141,7 @@ struct Serve: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level \(logLevel) is not a level")
         }
-        let configuration = try makeConfiguration()
+        var configuration = try makeConfiguration()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -109,13 +149,17 @@ struct Serve: AsyncParsableCommand {
         }
         var logger = Logger(label: "vboot")
         logger.logLevel = level
-        let server = VBootServer(configuration: configuration, logger: logger)
         do {
-            for warning in try server.validate() { logger.warning("\(warning)") }
+            for warning in try VBootServer(configuration: configuration, logger: logger).validate() {
+                logger.warning("\(warning)")
+            }
+            configuration.apiAccess.token = try APITokenFile.loadOrCreate(
+                path: apiTokenFile ?? dataDir + "/" + APITokenFile.defaultName, logger: logger)
         } catch {
             logger.critical("\(error)")
             throw ExitCode.failure
         }
+        let server = VBootServer(configuration: configuration, logger: logger)
         do {
             try await server.run()
         } catch {

@@ -1,0 +1,20 @@
+extension BootScriptContext {
+    /// Adds what the inventory knows. Precedence, lowest first: the profile's declared defaults,
+    /// site-wide variables from the config, the machine's own variables, then vboot's values
+    /// (mac, server, URLs), which a variable can never shadow.
+    public func merging(
+        machine: Machine?, profileDefaults: [String: String] = [:], siteVariables: [String: String] = [:],
+        callbackURL: String? = nil
+    ) -> BootScriptContext {
+        var merged = profileDefaults
+        merged.merge(siteVariables) { _, site in site }
+        if let machine { merged.merge(machine.variables) { _, own in own } }
+        var builtIn = values
+        if let hostname = machine?.hostname { builtIn["hostname"] = hostname }
+        if let callbackURL { builtIn["done_url"] = callbackURL }
+        merged.merge(builtIn) { variable, vboot in vboot.isEmpty ? variable : vboot }
+        return BootScriptContext(values: merged)
+    }
+
+    public init(values: [String: String]) { self.values = values }
+}

@@ -1,0 +1,274 @@
+import BootPolicy
+import DHCPv4
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import VBootStore
+
+/// `/api/v1`: machines, profiles, timelines, the installer callback. JSON in and out; every
+/// refusal is `{"error": "..."}` with a status that says which kind.
+enum APIRoutes {
+    static let prefix = "/api/v1"
+    /// Bodies are small JSON objects; anything bigger is a mistake or an attack.
+    static let maximumBody = 256 * 1024
+
+    static func register(on router: Router<VBootRequestContext>, _ environment: HTTPService.Environment) {
+        let inventory = environment.inventory
+        let access = environment.configuration.apiAccess
+
+        func guarded(
+            _ level: APIAccess.Level,
+            _ handler: @escaping @Sendable (Request, VBootRequestContext) async throws(APIError) -> Response
+        ) -> @Sendable (Request, VBootRequestContext) async throws -> Response {
+            { request, context in
+                guard access.allows(level, authorization: request.headers[.authorization], from: context.remoteIPv4)
+                else {
+                    let reason =
+                        access.token == nil && level == .write
+                        ? "no API token is configured on this server" : "missing or wrong bearer token"
+                    return json(status: .unauthorized, ["error": reason], headers: [.wwwAuthenticate: "Bearer"])
+                }
+                do { return try await handler(request, context) } catch { return failure(error) }
+            }
+        }
+
+        router.get(
+            "\(prefix)/machines",
+            use: guarded(.read) { _, _ throws(APIError) in
+                let machines = try await storeCall { try await inventory.store.machines() }
+                return json(["machines": machines.map(MachineJSON.object)])
+            })
+        router.post(
+            "\(prefix)/machines",
+            use: guarded(.write) { request, _ throws(APIError) in
+                let machine = try MachineJSON.create(from: try await body(request))
+                try checkProfile(machine.profile, inventory)
+                try await storeCall { try await inventory.insert(machine, by: "api") }
+                let stored = try await storeCall {
+                    try await inventory.store.machine(MachineSelector(mac: machine.mac))
+                }
+                return json(status: .created, MachineJSON.object(stored ?? machine))
+            })
+        router.get(
+            "\(prefix)/machines/:id",
+            use: guarded(.read) { _, context throws(APIError) in
+                json(MachineJSON.object(try await find(context, inventory)))
+            })
+        router.patch(
+            "\(prefix)/machines/:id",
+            use: guarded(.write) { request, context throws(APIError) in
+                let machine = try await find(context, inventory)
+                let object = try await body(request)
+                // Validate against the current record first so a bad field is a 400, not a store error.
+                var preview = machine
+                try MachineJSON.apply(object, to: &preview, creating: false)
+                try checkProfile(preview.profile, inventory)
+                let patch = JSONObject(object)
+                let updated = try await storeCall {
+                    try await inventory.update(mac: machine.mac, by: "api") { current in
+                        try MachineJSON.apply(patch.object, to: &current, creating: false)
+                    }
+                }
+                guard let updated else { throw .notFound("machine \(machine.mac) was removed meanwhile") }
+                return json(MachineJSON.object(updated))
+            })
+        router.delete(
+            "\(prefix)/machines/:id",
+            use: guarded(.write) { _, context throws(APIError) in
+                let machine = try await find(context, inventory)
+                guard try await storeCall({ try await inventory.delete(mac: machine.mac, by: "api") }) else {
+                    throw .notFound("no machine \(machine.mac)")
+                }
+                return Response(status: .noContent)
+            })
+        router.get(
+            "\(prefix)/machines/:id/timeline",
+            use: guarded(.read) { request, context throws(APIError) in
+                let machine = try await find(context, inventory)
+                return try await timeline(request, mac: machine.mac, inventory)
+            })
+        router.get(
+            "\(prefix)/timeline",
+            use: guarded(.read) { request, _ throws(APIError) in
+                try await timeline(request, mac: nil, inventory)
+            })
+        router.get(
+            "\(prefix)/profiles",
+            use: guarded(.read) { _, _ throws(APIError) in
+                let (profiles, errors) = inventory.profiles.all()
+                return json([
+                    "profiles": profiles.map { profile in
+                        [
+                            "name": profile.name, "title": profile.title,
+                            "variables": profile.variables.map { variable in
+                                [
+                                    "name": variable.name, "default": variable.defaultValue ?? NSNull(),
+                                    "description": variable.description,
+                                ] as [String: Any]
+                            },
+                        ] as [String: Any]
+                    },
+                    "errors": errors,
+                ])
+            })
+        // The installer's callback: the install's own token in the URL, or the API token.
+        for method in [HTTPRequest.Method.get, .post] {
+            router.on("\(prefix)/machines/:id/done", method: method) { request, context -> Response in
+                do {
+                    return try await done(request, context, inventory, access)
+                } catch {
+                    return failure(error)
+                }
+            }
+        }
+        router.get("\(prefix)/openapi.json") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
+        router.on("\(prefix)/**", method: .get) { _, _ -> Response in
+            failure(APIError.notFound("no such API path; see \(prefix)/openapi.json"))
+        }
+    }
+
+    // MARK: Handlers
+
+    static func done(
+        _ request: Request, _ context: VBootRequestContext, _ inventory: Inventory, _ access: APIAccess
+    ) async throws(APIError) -> Response {
+        let machine = try await find(context, inventory)
+        let token = request.uri.queryParameters["token"].map(String.init)
+        let authorised = access.hasToken(request.headers[.authorization])
+        let outcome = try await storeCall {
+            try await inventory.store.update(mac: machine.mac) {
+                current -> (Machine?, Result<OneShot.Completion, OneShot.CompletionRefusal>) in
+                let result = OneShot.complete(current, token: token, authorised: authorised, now: Clock.now())
+                if case .success(.completed(let updated)) = result { return (updated, result) }
+                return (nil, result)
+            }
+        }
+        let address = context.remoteIPv4
+        switch outcome {
+        case .none:
+            throw .notFound("no machine \(machine.mac)")
+        case .success(.completed(let updated)):
+            inventory.directory.update(updated)
+            inventory.recorder.record(
+                .callback, .ok, mac: machine.mac, address: address, summary: "install done; next boot local",
+                details: ["by": authorised ? "api token" : "install token"])
+            return json(["mac": machine.mac.description, "next_boot": updated.nextBoot.rawValue, "changed": true])
+        case .success(.alreadyDone):
+            inventory.recorder.record(
+                .callback, .ok, mac: machine.mac, address: address, summary: "repeated callback; already local")
+            return json(["mac": machine.mac.description, "next_boot": "local", "changed": false])
+        case .failure(let refusal):
+            inventory.recorder.record(
+                .callback, .refused, mac: machine.mac, address: address, summary: refusal.description)
+            let status = refusal == .wrongToken ? 403 : 409
+            throw APIError(status: status, reason: refusal.description)
+        }
+    }
+
+    static func timeline(
+        _ request: Request, mac: HardwareAddress?, _ inventory: Inventory
+    ) async throws(APIError)
+        -> Response
+    {
+        let query = request.uri.queryParameters
+        let limit = query["limit"].flatMap { Int($0) } ?? 100
+        guard (1...10_000).contains(limit) else { throw .badRequest("limit: 1 to 10000") }
+        var before: Int64?
+        if let text = query["before"] {
+            guard let value = Int64(text) else { throw .badRequest("before: an event id") }
+            before = value
+        }
+        // Events still in the recorder's buffer belong in the answer.
+        await inventory.recorder.flush()
+        let events = try await storeCall { try await inventory.store.timeline(mac: mac, limit: limit, before: before) }
+        return json(["events": events.map(eventObject)])
+    }
+
+    static func eventObject(_ event: BootEvent) -> [String: Any] {
+        [
+            "id": event.id, "mac": event.mac?.description ?? NSNull(), "address": event.address ?? NSNull(),
+            "at": Timestamp.iso8601(event.at), "kind": event.kind.rawValue, "outcome": event.outcome.rawValue,
+            "summary": event.summary, "details": event.details, "server": event.server,
+        ]
+    }
+
+    // MARK: Plumbing
+
+    /// `:id` is a MAC, or `uuid:…`, `serial:…`, `hostname:…`; anything else is taken as a host name.
+    static func find(_ context: VBootRequestContext, _ inventory: Inventory) async throws(APIError) -> Machine {
+        let id = context.parameters.get("id") ?? ""
+        let selector: MachineSelector
+        if let mac = HardwareAddress(id) {
+            selector = MachineSelector(mac: mac)
+        } else if id.hasPrefix("uuid:") {
+            selector = MachineSelector(uuid: String(id.dropFirst(5)))
+        } else if id.hasPrefix("serial:") {
+            selector = MachineSelector(serial: String(id.dropFirst(7)))
+        } else if id.hasPrefix("hostname:") {
+            selector = MachineSelector(hostname: String(id.dropFirst(9)))
+        } else if let hostname = Validate.hostname(id) {
+            selector = MachineSelector(hostname: hostname)
+        } else {
+            throw .badRequest("\"\(id)\" is not a MAC address, host name or uuid:…, serial:…, hostname:…")
+        }
+        guard !selector.isEmpty, let machine = try await storeCall({ try await inventory.store.machine(selector) })
+        else { throw .notFound("no machine \(id)") }
+        return machine
+    }
+
+    static func checkProfile(_ name: String?, _ inventory: Inventory) throws(APIError) {
+        guard let name else { return }
+        do { _ = try inventory.profiles.profile(named: name) } catch { throw .badRequest("profile: \(error)") }
+    }
+
+    static func body(_ request: Request) async throws(APIError) -> [String: Any] {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: maximumBody)
+        } catch {
+            throw APIError(status: 413, reason: "request body larger than \(maximumBody) bytes")
+        }
+        return try MachineJSON.parseObject(Data(buffer.readableBytesView))
+    }
+
+    /// Store failures become clear API errors: a taken selector is a 409, an outage a 503.
+    static func storeCall<T>(_ body: () async throws -> T) async throws(APIError) -> T {
+        do {
+            return try await body()
+        } catch let error as APIError {
+            throw error
+        } catch StoreError.exists(let what) {
+            throw .conflict("already in the inventory: \(what)")
+        } catch {
+            throw APIError(status: 503, reason: "store: \(error)")
+        }
+    }
+
+    static func failure(_ error: any Error) -> Response {
+        let apiError = error as? APIError ?? APIError(status: 500, reason: "\(error)")
+        return json(status: HTTPResponse.Status(code: apiError.status), ["error": apiError.reason])
+    }
+
+    static func json(status: HTTPResponse.Status = .ok, _ object: Any, headers: HTTPFields = [:]) -> Response {
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data("{}".utf8)
+        var fields = headers
+        fields[.contentType] = "application/json"
+        fields[.cacheControl] = "no-store"
+        return Response(
+            status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data + Data("\n".utf8))))
+    }
+}
+
+/// A parsed JSON object carried into a store transaction. JSONSerialization's output is a tree
+/// of immutable values, never shared mutably.
+struct JSONObject: @unchecked Sendable {
+    let object: [String: Any]
+    init(_ object: [String: Any]) { self.object = object }
+}

@@ -1,0 +1,115 @@
+/// The API's OpenAPI 3.0 description, served at `/api/v1/openapi.json`. Kept beside the routes;
+/// a test checks that every route is described and every described path answers.
+enum OpenAPIDocument {
+    static let json = #"""
+        {
+          "openapi": "3.0.3",
+          "info": {
+            "title": "vboot API",
+            "version": "1",
+            "description": "Machines, profiles and boot timelines of a vboot network boot server. Mutations need `Authorization: Bearer <token>`; reads need it too unless the client is in a configured read network."
+          },
+          "servers": [{"url": "/api/v1"}],
+          "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "parameters": {
+              "id": {"name": "id", "in": "path", "required": true, "description": "A MAC address (52:54:00:12:34:56, 52-54-00-12-34-56) or uuid:UUID, serial:SERIAL, hostname:NAME", "schema": {"type": "string"}},
+              "limit": {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}},
+              "before": {"name": "before", "in": "query", "required": false, "description": "Only events with a smaller id (paging, newest first)", "schema": {"type": "integer"}}
+            },
+            "schemas": {
+              "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+              "NextBoot": {"type": "string", "enum": ["profile", "once", "local", "shell", "hold"]},
+              "Machine": {
+                "type": "object",
+                "required": ["mac", "variables", "next_boot", "once_completion", "install_fetches", "install_handed_out", "created_at", "updated_at"],
+                "properties": {
+                  "mac": {"type": "string", "example": "52:54:00:12:34:56"},
+                  "uuid": {"type": "string", "nullable": true},
+                  "serial": {"type": "string", "nullable": true},
+                  "hostname": {"type": "string", "nullable": true},
+                  "profile": {"type": "string", "nullable": true},
+                  "variables": {"type": "object", "additionalProperties": {"type": "string"}},
+                  "next_boot": {"$ref": "#/components/schemas/NextBoot"},
+                  "once_completion": {"type": "string", "description": "callback, or fetches:N", "example": "callback"},
+                  "install_fetches": {"type": "integer"},
+                  "install_handed_out": {"type": "boolean"},
+                  "proxy_strategy": {"type": "string", "enum": ["offer", "boot-server"], "nullable": true},
+                  "created_at": {"type": "string", "format": "date-time"},
+                  "updated_at": {"type": "string", "format": "date-time"}
+                }
+              },
+              "MachineWrite": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                  "mac": {"type": "string", "pattern": "^[0-9A-Fa-f]{2}([:-]?[0-9A-Fa-f]{2}){5}$"},
+                  "uuid": {"type": "string", "nullable": true, "pattern": "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"},
+                  "serial": {"type": "string", "nullable": true, "minLength": 1, "maxLength": 64},
+                  "hostname": {"type": "string", "nullable": true, "minLength": 1, "maxLength": 253},
+                  "profile": {"type": "string", "nullable": true},
+                  "variables": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 4096}},
+                  "next_boot": {"$ref": "#/components/schemas/NextBoot"},
+                  "once_completion": {"type": "string", "pattern": "^(callback|fetches:[1-9][0-9]*)$"},
+                  "proxy_strategy": {"type": "string", "enum": ["offer", "boot-server"], "nullable": true}
+                }
+              },
+              "Event": {
+                "type": "object",
+                "required": ["id", "at", "kind", "outcome", "summary", "details", "server"],
+                "properties": {
+                  "id": {"type": "integer"},
+                  "mac": {"type": "string", "nullable": true},
+                  "address": {"type": "string", "nullable": true},
+                  "at": {"type": "string", "format": "date-time"},
+                  "kind": {"type": "string", "enum": ["dhcp", "tftp", "script", "asset", "callback", "change"]},
+                  "outcome": {"type": "string", "enum": ["ok", "aborted", "failed", "refused"]},
+                  "summary": {"type": "string"},
+                  "details": {"type": "object", "additionalProperties": {"type": "string"}},
+                  "server": {"type": "string"}
+                }
+              },
+              "Events": {"type": "object", "required": ["events"], "properties": {"events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}}
+            },
+            "responses": {
+              "BadRequest": {"description": "Malformed JSON, an unknown field or an invalid value; the reason is in `error`", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+              "Unauthorized": {"description": "Missing or wrong bearer token", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+              "NotFound": {"description": "No such machine", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+              "Conflict": {"description": "The MAC, UUID, serial or hostname belongs to another machine", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            }
+          },
+          "security": [{"bearer": []}],
+          "paths": {
+            "/machines": {
+              "get": {"summary": "All machines", "responses": {"200": {"description": "The inventory", "content": {"application/json": {"schema": {"type": "object", "required": ["machines"], "properties": {"machines": {"type": "array", "items": {"$ref": "#/components/schemas/Machine"}}}}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}},
+              "post": {"summary": "Add a machine", "requestBody": {"required": true, "content": {"application/json": {"schema": {"allOf": [{"$ref": "#/components/schemas/MachineWrite"}], "required": ["mac"]}}}}, "responses": {"201": {"description": "Added", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Machine"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "409": {"$ref": "#/components/responses/Conflict"}}}
+            },
+            "/machines/{id}": {
+              "parameters": [{"$ref": "#/components/parameters/id"}],
+              "get": {"summary": "One machine", "responses": {"200": {"description": "The machine", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Machine"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}}},
+              "patch": {"summary": "Change fields; null clears; setting next_boot to once starts a new install", "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MachineWrite"}}}}, "responses": {"200": {"description": "The changed machine", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Machine"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}, "409": {"$ref": "#/components/responses/Conflict"}}},
+              "delete": {"summary": "Remove a machine", "responses": {"204": {"description": "Removed"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}}}
+            },
+            "/machines/{id}/timeline": {
+              "parameters": [{"$ref": "#/components/parameters/id"}, {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/before"}],
+              "get": {"summary": "The machine's boot timeline, newest first", "responses": {"200": {"description": "Events", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Events"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}}}
+            },
+            "/machines/{id}/done": {
+              "parameters": [{"$ref": "#/components/parameters/id"}, {"name": "token", "in": "query", "required": false, "description": "The install's own token (from the done_url rendered into the install script)", "schema": {"type": "string"}}],
+              "get": {"summary": "Installer callback (wget-friendly): a once machine whose install was handed out goes to local", "security": [{}, {"bearer": []}], "responses": {"200": {"description": "Done (changed: false when it already was)", "content": {"application/json": {"schema": {"type": "object"}}}}, "403": {"description": "Wrong token", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}, "404": {"$ref": "#/components/responses/NotFound"}, "409": {"description": "Not installing", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}},
+              "post": {"summary": "Installer callback", "security": [{}, {"bearer": []}], "responses": {"200": {"description": "Done (changed: false when it already was)", "content": {"application/json": {"schema": {"type": "object"}}}}, "403": {"description": "Wrong token", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}, "404": {"$ref": "#/components/responses/NotFound"}, "409": {"description": "Not installing", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}
+            },
+            "/timeline": {
+              "parameters": [{"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/before"}],
+              "get": {"summary": "All machines' events, newest first", "responses": {"200": {"description": "Events", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Events"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}}
+            },
+            "/profiles": {
+              "get": {"summary": "Profiles in boot-scripts/profiles with their variables", "responses": {"200": {"description": "Profiles, and files that could not be read", "content": {"application/json": {"schema": {"type": "object", "required": ["profiles", "errors"], "properties": {"profiles": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "title": {"type": "string"}, "variables": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "default": {"type": "string", "nullable": true}, "description": {"type": "string"}}}}}}}, "errors": {"type": "array", "items": {"type": "string"}}}}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}}
+            },
+            "/openapi.json": {
+              "get": {"summary": "This document", "security": [{}], "responses": {"200": {"description": "OpenAPI 3.0", "content": {"application/json": {"schema": {"type": "object"}}}}}}
+            }
+          }
+        }
+        """#
+}

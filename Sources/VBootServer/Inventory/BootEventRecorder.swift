@@ -1,0 +1,91 @@
+import BootPolicy
+import DHCPv4
+import Logging
+import ServiceLifecycle
+import Synchronization
+import VBootStore
+
+/// Collects timeline events from the hot paths without blocking them: `record` appends to a
+/// bounded in-memory buffer, the service writes batches to the store every `flushInterval` and
+/// prunes old events every `pruneInterval`. A store outage drops events (counted), never boots.
+final class BootEventRecorder: Service, Sendable {
+    static let bufferLimit = 10_000
+    private let pending = Mutex<[BootEvent]>([])
+    private let store: any InventoryStore
+    private let addresses: ClientAddresses
+    private let counters: ServerCounters
+    private let logger: Logger
+    private let serverName: String
+    private let retention: TimelineRetention
+    private let flushInterval: Duration
+    private let pruneInterval: Duration
+
+    init(
+        store: any InventoryStore, addresses: ClientAddresses, counters: ServerCounters, logger: Logger,
+        serverName: String, retention: TimelineRetention, flushInterval: Duration = .milliseconds(250),
+        pruneInterval: Duration = .seconds(600)
+    ) {
+        self.store = store
+        self.addresses = addresses
+        self.counters = counters
+        self.logger = logger
+        self.serverName = serverName
+        self.retention = retention
+        self.flushInterval = flushInterval
+        self.pruneInterval = pruneInterval
+    }
+
+    /// Never blocks; the MAC is looked up from the address when the caller only knows that.
+    func record(
+        _ kind: BootEvent.Kind, _ outcome: BootEvent.Outcome, mac: HardwareAddress? = nil, address: IPv4Address? = nil,
+        summary: String, details: [String: String] = [:]
+    ) {
+        let event = BootEvent(
+            mac: mac ?? addresses.mac(for: address), address: address?.description, at: Clock.now(), kind: kind,
+            outcome: outcome, summary: summary, details: details, server: serverName)
+        let dropped = pending.withLock { buffer -> Bool in
+            buffer.append(event)
+            guard buffer.count > Self.bufferLimit else { return false }
+            buffer.removeFirst(buffer.count - Self.bufferLimit)
+            return true
+        }
+        if dropped { counters.increment("timeline_events_dropped") }
+    }
+
+    func run() async throws {
+        var sincePrune = Duration.zero
+        try? await prune()
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: flushInterval)
+            await flush()
+            sincePrune += flushInterval
+            if sincePrune >= pruneInterval {
+                sincePrune = .zero
+                try? await prune()
+            }
+        }
+        await flush()
+    }
+
+    /// Writes what is buffered now; tests call it to avoid waiting for the interval.
+    func flush() async {
+        let batch = pending.withLock { buffer -> [BootEvent] in
+            defer { buffer.removeAll(keepingCapacity: true) }
+            return buffer
+        }
+        guard !batch.isEmpty else { return }
+        do {
+            try await store.record(batch)
+            counters.increment("timeline_events_recorded", by: batch.count)
+        } catch {
+            counters.increment("timeline_events_dropped", by: batch.count)
+            logger.warning("timeline: \(batch.count) events not stored: \(error)")
+        }
+    }
+
+    private func prune() async throws {
+        let cutoff = Clock.now() - Int64(retention.days) * 86_400 * 1_000_000
+        let removed = try await store.pruneTimeline(perMachine: retention.perMachine, olderThan: cutoff)
+        if removed > 0 { logger.debug("timeline: pruned \(removed) events") }
+    }
+}

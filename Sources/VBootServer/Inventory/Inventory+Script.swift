@@ -1,0 +1,130 @@
+import BootPolicy
+import DHCPv4
+import Foundation
+import VBootStore
+
+/// `GET /boot.ipxe`: the inventory decides (atomically, for `once`), then a template renders.
+extension Inventory {
+    struct ScriptRequest: Sendable {
+        var mac: HardwareAddress?
+        var query: [String: String]
+        /// `http://host:port` as the client reached us.
+        var serverURL: String
+        var address: IPv4Address?
+    }
+
+    enum ScriptResult: Sendable {
+        case script(text: String, summary: String)
+        /// No boot instructions for this machine (hold, or unknown under `ignore`).
+        case refused(reason: String)
+    }
+
+    func script(for request: ScriptRequest, scripts: BootScriptSource) async throws -> ScriptResult {
+        if let mac = request.mac, let address = request.address { addresses.learn(address, is: mac) }
+        let selector = MachineSelector(mac: request.mac, uuid: request.query["uuid"], serial: request.query["serial"])
+        let context = BootScriptContext(
+            mac: request.mac?.hyphenated ?? "unknown", serverURL: request.serverURL, query: request.query)
+        let outcome: (machine: Machine, decision: ScriptDecision)?
+        if selector.isEmpty { outcome = nil } else { outcome = try await fetch(selector) }
+        let result: ScriptResult
+        let details: [String: String]
+        if let (machine, decision) = outcome {
+            details = ["action": decision.action.description, "reason": decision.reason]
+            result = try render(decision, for: machine, context: context, request: request, scripts: scripts)
+        } else {
+            details = ["unknown": configuration.unknownMachines.rawValue]
+            result = try await unknown(request, selector: selector, context: context, scripts: scripts)
+        }
+        switch result {
+        case .script(_, let summary):
+            recorder.record(
+                .script, .ok, mac: outcome?.machine.mac ?? request.mac, address: request.address, summary: summary,
+                details: details)
+        case .refused(let reason):
+            recorder.record(
+                .script, .refused, mac: outcome?.machine.mac ?? request.mac, address: request.address,
+                summary: reason, details: details)
+        }
+        return result
+    }
+
+    /// Finds the machine and applies `OneShot.fetch` in one store transaction.
+    private func fetch(_ selector: MachineSelector) async throws -> (Machine, ScriptDecision)? {
+        guard let found = try await store.machine(selector) else { return nil }
+        let outcome = try await store.update(mac: found.mac) { machine -> (Machine?, (Machine, ScriptDecision)) in
+            let decision = OneShot.fetch(machine, now: Clock.now(), newToken: Inventory.newToken)
+            return (decision.updated, (decision.updated ?? machine, decision))
+        }
+        if let (machine, decision) = outcome, decision.updated != nil { directory.update(machine) }
+        return outcome
+    }
+
+    private func render(
+        _ decision: ScriptDecision, for machine: Machine, context: BootScriptContext, request: ScriptRequest,
+        scripts: BootScriptSource
+    ) throws -> ScriptResult {
+        let profileName: String?
+        switch decision.action {
+        case .hold: return .refused(reason: "\(machine.mac) is on hold")
+        case .local: profileName = "local"
+        case .shell: profileName = "shell"
+        case .profile(let name): profileName = name
+        }
+        // The callback URL goes only into the script that hands out the install.
+        let callback =
+            decision.action == .profile(machine.profile)
+            ? machine.onceToken.map {
+                "\(request.serverURL)/api/v1/machines/\(machine.mac.hyphenated)/done?token=\($0)"
+            }
+            : nil
+        guard let profileName else {
+            // No profile: the machine's own script file, else the default, with its variables.
+            let rendered = try scripts.render(
+                for: machine.mac,
+                context: context.merging(
+                    machine: machine, siteVariables: configuration.siteVariables,
+                    callbackURL: callback))
+            return .script(text: rendered.text, summary: "\(rendered.source) (\(decision.reason))")
+        }
+        let profile = try profiles.profile(named: profileName)
+        let text = try BootScriptRenderer.render(
+            template: profile.source, name: "profiles/\(profileName).ipxe",
+            context: context.merging(
+                machine: machine, profileDefaults: profile.defaults, siteVariables: configuration.siteVariables,
+                callbackURL: callback))
+        return .script(text: text, summary: "profile \(profileName) (\(decision.reason))")
+    }
+
+    private func unknown(
+        _ request: ScriptRequest, selector: MachineSelector, context: BootScriptContext, scripts: BootScriptSource
+    ) async throws -> ScriptResult {
+        let hasOwnFile = request.mac.map { scripts.hasMachineScript(for: $0) } ?? false
+        switch configuration.unknownMachines {
+        case .ignore where !hasOwnFile:
+            return .refused(reason: "\(request.mac?.description ?? "a client without a MAC") is not in the inventory")
+        case .register where request.mac != nil && !hasOwnFile:
+            let machine = Machine(mac: request.mac!, uuid: selector.uuid, serial: selector.serial)
+            do {
+                try await insert(machine, by: "registration")
+            } catch StoreError.exists(let what) {
+                // Another server registered it first, or its UUID/serial belongs to another record.
+                logger.info("inventory: not registering \(machine.mac): \(what) is taken")
+            }
+        case .ignore, .register, .script:
+            break
+        }
+        let rendered = try scripts.render(
+            for: request.mac, context: context.merging(machine: nil, siteVariables: configuration.siteVariables))
+        return .script(text: rendered.text, summary: "\(rendered.source) (not in the inventory)")
+    }
+
+    /// 128 random bits, hex: the per-install callback secret.
+    @Sendable static func newToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<4).map { _ in
+            let value = generator.next() as UInt32
+            let hex = String(value, radix: 16)
+            return String(repeating: "0", count: 8 - hex.count) + hex
+        }.joined()
+    }
+}

@@ -1,0 +1,118 @@
+import BootPolicy
+import DHCPv4
+import Foundation
+import Logging
+import ServiceLifecycle
+import VBootStore
+
+/// The running inventory: the store, plus the in-memory views the hot paths read and the
+/// timeline recorder they write to. Every machine change made through this server goes through
+/// here so the DHCP directory follows at once.
+public final class Inventory: Service, Sendable {
+    public let store: any InventoryStore
+    let directory = MachineDirectory()
+    let addresses = ClientAddresses()
+    let recorder: BootEventRecorder
+    let profiles: ProfileLibrary
+    let configuration: ServerConfiguration
+    let logger: Logger
+
+    /// Opens and migrates the configured store.
+    public static func open(
+        configuration: ServerConfiguration, counters: ServerCounters, logger: Logger
+    ) async throws -> Inventory {
+        let location =
+            configuration.database
+            ?? configuration.dataDirectory.map { .sqlite(path: $0 + "/" + SQLiteInventoryStore.fileName) }
+            ?? .sqlite(path: ":memory:")
+        let store: any InventoryStore
+        switch location {
+        case .sqlite(let path): store = try await SQLiteInventoryStore.open(path: path, logger: logger)
+        case .postgres(let url): store = try await PostgresInventoryStore.open(url: url, logger: logger)
+        }
+        do {
+            try await store.migrate()
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        logger.info("inventory: \(location)")
+        let inventory = Inventory(store: store, configuration: configuration, counters: counters, logger: logger)
+        try await inventory.refresh()
+        return inventory
+    }
+
+    init(store: any InventoryStore, configuration: ServerConfiguration, counters: ServerCounters, logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        profiles = ProfileLibrary(directory: configuration.bootScriptsDirectory + "/profiles")
+        recorder = BootEventRecorder(
+            store: store, addresses: addresses, counters: counters, logger: logger,
+            serverName: configuration.serverName, retention: configuration.timelineRetention)
+    }
+
+    /// Records timeline events and keeps the directory fresh until shutdown, then closes the store.
+    public func run() async throws {
+        let interval = configuration.directoryRefreshInterval
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await self.recorder.run() }
+            group.addTask {
+                while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    try? await Task.sleep(for: interval)
+                    do { try await self.refresh() } catch {
+                        self.logger.warning("inventory: cannot refresh the machine directory: \(error)")
+                    }
+                }
+            }
+            await group.waitForAll()
+        }
+        try? await store.close()
+    }
+
+    func refresh() async throws { directory.replaceAll(with: try await store.machines()) }
+
+    // MARK: Changes
+
+    func insert(_ machine: Machine, by actor: String) async throws {
+        try await store.insert(machine)
+        directory.update(machine)
+        recorder.record(.change, .ok, mac: machine.mac, summary: "added by \(actor)", details: machine.summary)
+    }
+
+    /// Applies `change` atomically; nil when there is no such machine.
+    func update(
+        mac: HardwareAddress, by actor: String, _ change: @escaping @Sendable (inout Machine) throws -> Void
+    ) async throws -> Machine? {
+        let updated = try await store.update(mac: mac) { machine -> (Machine?, Machine) in
+            var changed = machine
+            try change(&changed)
+            return (changed == machine ? nil : changed, changed)
+        }
+        if let updated {
+            directory.update(updated)
+            recorder.record(.change, .ok, mac: mac, summary: "changed by \(actor)", details: updated.summary)
+        }
+        return updated
+    }
+
+    func delete(mac: HardwareAddress, by actor: String) async throws -> Bool {
+        let removed = try await store.delete(mac: mac)
+        if removed {
+            directory.remove(mac)
+            recorder.record(.change, .ok, mac: mac, summary: "removed by \(actor)")
+        }
+        return removed
+    }
+}
+
+extension Machine {
+    /// The fields worth showing in a change event.
+    var summary: [String: String] {
+        var facts = ["next_boot": nextBoot.rawValue]
+        if let profile { facts["profile"] = profile }
+        if let hostname { facts["hostname"] = hostname }
+        if nextBoot == .once { facts["once"] = onceCompletion.description }
+        return facts
+    }
+}

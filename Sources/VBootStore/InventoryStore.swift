@@ -1,0 +1,46 @@
+import BootPolicy
+import DHCPv4
+
+/// Where machines, their timelines and (in full DHCP mode) leases live. One protocol, two
+/// backends: SQLite in the data directory, PostgreSQL shared by several servers. Backends are
+/// storage only; every decision is a pure function from BootPolicy run inside `update`.
+public protocol InventoryStore: Sendable {
+    /// Applies pending schema migrations; safe when several servers start at once.
+    func migrate() async throws
+    func close() async throws
+
+    func machine(_ selector: MachineSelector) async throws -> Machine?
+    func machines() async throws -> [Machine]
+    /// Inserts; throws `StoreError.exists` when the MAC, UUID or serial is taken.
+    func insert(_ machine: Machine) async throws
+    /// Deletes by MAC; false when there was none.
+    func delete(mac: HardwareAddress) async throws -> Bool
+
+    /// Reads the machine with a row lock, passes it to `body`, writes back what `body` returns
+    /// (nil = no change), all in one transaction: two servers never both see the old state.
+    func update<Result: Sendable>(
+        mac: HardwareAddress, _ body: @Sendable (Machine) throws -> (Machine?, Result)
+    ) async throws -> Result?
+
+    func record(_ events: [BootEvent]) async throws
+    /// Newest first.
+    func timeline(mac: HardwareAddress?, limit: Int, before: Int64?) async throws -> [BootEvent]
+    /// Keeps at most `perMachine` events per MAC and none older than `olderThan`; returns how many went.
+    func pruneTimeline(perMachine: Int, olderThan: Int64) async throws -> Int
+}
+
+public enum StoreError: Error, Hashable, Sendable, CustomStringConvertible {
+    case exists(String)
+    case corrupt(String)
+    case unavailable(String)
+    case migration(version: Int, reason: String)
+
+    public var description: String {
+        switch self {
+        case .exists(let what): "already exists: \(what)"
+        case .corrupt(let what): "stored data cannot be read: \(what)"
+        case .unavailable(let why): "store unavailable: \(why)"
+        case .migration(let version, let reason): "schema migration \(version) failed: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import BootPolicy
+import DHCPv4
+import Foundation
+
+/// Machine ⇄ columns, shared by both backends so they cannot disagree on the encoding.
+enum MachineRow {
+    static let columns = [
+        "mac", "uuid", "serial", "hostname", "profile", "variables", "next_boot", "once_completion",
+        "once_fetches", "once_token", "proxy_strategy", "created_at", "updated_at",
+    ]
+
+    static func values(_ machine: Machine) -> [StoreValue] {
+        [
+            .text(machine.mac.description), StoreValue(machine.uuid), StoreValue(machine.serial),
+            StoreValue(machine.hostname), StoreValue(machine.profile), .text(encode(machine.variables)),
+            .text(machine.nextBoot.rawValue), .text(machine.onceCompletion.description),
+            .integer(Int64(machine.onceFetches)), StoreValue(machine.onceToken),
+            StoreValue(machine.proxyStrategy?.rawValue), .integer(machine.createdAt), .integer(machine.updatedAt),
+        ]
+    }
+
+    static func machine(_ row: StoreRow) throws(StoreError) -> Machine {
+        let macText = try row.text("mac")
+        guard let mac = HardwareAddress(macText) else { throw .corrupt("mac \(macText)") }
+        let state = try row.text("next_boot")
+        guard let nextBoot = NextBoot(rawValue: state) else { throw .corrupt("next_boot \(state) for \(macText)") }
+        let completionText = try row.text("once_completion")
+        guard let completion = OnceCompletion(completionText) else {
+            throw .corrupt("once_completion \(completionText) for \(macText)")
+        }
+        let strategy = try row.optionalText("proxy_strategy").map { (text: String) throws(StoreError) in
+            guard let strategy = ProxyStrategy(rawValue: text) else {
+                throw StoreError.corrupt("proxy_strategy \(text) for \(macText)")
+            }
+            return strategy
+        }
+        return Machine(
+            mac: mac, uuid: row.optionalText("uuid"), serial: row.optionalText("serial"),
+            hostname: row.optionalText("hostname"), profile: row.optionalText("profile"),
+            variables: try decode(try row.text("variables"), for: macText), nextBoot: nextBoot,
+            onceCompletion: completion, onceFetches: Int(try row.integer("once_fetches")),
+            onceToken: row.optionalText("once_token"), proxyStrategy: strategy,
+            createdAt: try row.integer("created_at"), updatedAt: try row.integer("updated_at"))
+    }
+
+    static func encode(_ variables: [String: String]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(variables)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    static func decode(_ text: String, for mac: String) throws(StoreError) -> [String: String] {
+        do {
+            return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+        } catch {
+            throw .corrupt("variables of \(mac) are not a JSON object of strings")
+        }
+    }
+}
+
+/// BootEvent ⇄ columns.
+enum EventRow {
+    /// Without `id`, which the database assigns.
+    static let columns = ["mac", "address", "at", "kind", "outcome", "summary", "details", "server"]
+
+    static func values(_ event: BootEvent) -> [StoreValue] {
+        [
+            StoreValue(event.mac?.description), StoreValue(event.address), .integer(event.at),
+            .text(event.kind.rawValue), .text(event.outcome.rawValue), .text(event.summary),
+            .text(MachineRow.encode(event.details)), .text(event.server),
+        ]
+    }
+
+    static func event(_ row: StoreRow) throws(StoreError) -> BootEvent {
+        let kindText = try row.text("kind")
+        let outcomeText = try row.text("outcome")
+        guard let kind = BootEvent.Kind(rawValue: kindText), let outcome = BootEvent.Outcome(rawValue: outcomeText)
+        else { throw .corrupt("event kind \(kindText) / outcome \(outcomeText)") }
+        return BootEvent(
+            id: try row.integer("id"), mac: row.optionalText("mac").flatMap(HardwareAddress.init),
+            address: row.optionalText("address"), at: try row.integer("at"), kind: kind, outcome: outcome,
+            summary: try row.text("summary"), details: try MachineRow.decode(try row.text("details"), for: "event"),
+            server: try row.text("server"))
+    }
+}

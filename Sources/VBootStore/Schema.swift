@@ -1,0 +1,56 @@
+/// Versioned schema. A migration is applied once, in order, inside a transaction, and recorded in
+/// `schema_migrations`; a database newer than this binary refuses to start instead of guessing.
+enum Schema {
+    enum Dialect: Sendable { case sqlite, postgres }
+
+    struct Migration: Sendable {
+        var version: Int
+        var name: String
+        var statements: @Sendable (Dialect) -> [String]
+    }
+
+    static let bookkeeping = """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)
+        """
+
+    static let migrations: [Migration] = [
+        Migration(version: 1, name: "machines and boot events") { dialect in
+            let serial = dialect == .sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY"
+            return [
+                """
+                CREATE TABLE machines (
+                    mac TEXT PRIMARY KEY,
+                    uuid TEXT UNIQUE,
+                    serial TEXT UNIQUE,
+                    hostname TEXT UNIQUE,
+                    profile TEXT,
+                    variables TEXT NOT NULL DEFAULT '{}',
+                    next_boot TEXT NOT NULL,
+                    once_completion TEXT NOT NULL DEFAULT 'callback',
+                    once_fetches INTEGER NOT NULL DEFAULT 0,
+                    once_token TEXT,
+                    proxy_strategy TEXT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE boot_events (
+                    id \(serial),
+                    mac TEXT,
+                    address TEXT,
+                    at BIGINT NOT NULL,
+                    kind TEXT NOT NULL,
+                    outcome TEXT NOT NULL,
+                    summary TEXT NOT NULL,
+                    details TEXT NOT NULL,
+                    server TEXT NOT NULL)
+                """,
+                "CREATE INDEX boot_events_by_mac ON boot_events (mac, id)",
+                "CREATE INDEX boot_events_by_time ON boot_events (at)",
+            ]
+        }
+    ]
+
+    static var latestVersion: Int { migrations.last?.version ?? 0 }
+}

@@ -1,0 +1,40 @@
+import BootPolicy
+import Foundation
+
+/// The lookups a selector turns into, in order: MAC first (the primary key), then the SMBIOS
+/// UUID, serial and hostname, so a machine with a replaced NIC is still recognised.
+enum SelectorQuery {
+    static func lookups(_ selector: MachineSelector) -> [(column: String, value: String)] {
+        var lookups: [(String, String)] = []
+        if let mac = selector.mac { lookups.append(("mac", mac.description)) }
+        if let uuid = selector.uuid { lookups.append(("uuid", uuid)) }
+        if let serial = selector.serial { lookups.append(("serial", serial)) }
+        if let hostname = selector.hostname { lookups.append(("hostname", hostname)) }
+        return lookups
+    }
+
+    /// Names the taken selector from the database's unique-violation message.
+    static func conflict(from message: String, machine: Machine?) -> String {
+        for column in ["uuid", "serial", "hostname", "mac"] where message.contains(column) {
+            let value: String? =
+                switch column {
+                case "uuid": machine?.uuid
+                case "serial": machine?.serial
+                case "hostname": machine?.hostname
+                default: machine?.mac.description
+                }
+            return value.map { "\(column) \($0)" } ?? column
+        }
+        return message
+    }
+}
+
+/// Wall-clock microseconds since 1970: what the store keeps and what servers sharing a
+/// database compare.
+public enum Clock {
+    public static func now() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1_000_000 + Int64(spec.tv_nsec) / 1000
+    }
+}

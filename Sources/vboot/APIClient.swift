@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// How `vboot machines` reaches a server: its URL and the API token.
+struct APIOptions: ParsableArguments {
+    @Option(help: "vboot's HTTP address (env VBOOT_SERVER).")
+    var server: String = ProcessInfo.processInfo.environment["VBOOT_SERVER"] ?? "http://127.0.0.1:8080"
+
+    @Option(help: "API bearer token (env VBOOT_TOKEN; default: read from --token-file).")
+    var token: String?
+
+    @Option(help: "File with the API token, as `vboot serve` writes it.")
+    var tokenFile: String = "/var/lib/vboot/api-token"
+
+    @Flag(help: "Print the API's JSON instead of a table.")
+    var json = false
+
+    func client() -> APIClient {
+        let resolved = token ?? ProcessInfo.processInfo.environment["VBOOT_TOKEN"] ?? APITokenFile.read(path: tokenFile)
+        return APIClient(base: server.hasSuffix("/") ? String(server.dropLast()) : server, token: resolved)
+    }
+}
+
+/// A small JSON client for `/api/v1`; API errors become the API's own message.
+struct APIClient {
+    var base: String
+    var token: String?
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    func call(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> (Int, Any?) {
+        guard let url = URL(string: base + "/api/v1" + path) else {
+            throw Failure(description: "\(base) is not a URL (--server)")
+        }
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        request.timeoutInterval = 10
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let body {
+            request.httpBody = try JSONSerialization.data(withJSONObject: body)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let data: Data
+        let response: URLResponse
+        do {
+            (data, response) = try await URLSession.shared.data(for: request)
+        } catch {
+            throw Failure(description: "cannot reach vboot at \(base): \(error.localizedDescription) (--server)")
+        }
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let object = data.isEmpty ? nil : try? JSONSerialization.jsonObject(with: data)
+        guard (200..<300).contains(status) else {
+            let reason = (object as? [String: Any])?["error"] as? String ?? "HTTP \(status)"
+            let hint = status == 401 && token == nil ? " (no token: pass --token or --token-file)" : ""
+            throw Failure(description: "\(reason)\(hint)")
+        }
+        return (status, object)
+    }
+
+    /// The API's answer as indented JSON, for `--json`.
+    static func pretty(_ object: Any?) -> String {
+        guard let object,
+            let data = try? JSONSerialization.data(
+                withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        else { return "" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A path segment for a machine: MAC or uuid:/serial:/hostname: selector, percent-encoded.
+    static func segment(_ id: String) -> String {
+        id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/")))
+            ?? id
+    }
+}

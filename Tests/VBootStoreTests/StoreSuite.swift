@@ -1,0 +1,152 @@
+import BootPolicy
+import DHCPv4
+import Testing
+import VBootStore
+
+let macA = HardwareAddress("52:54:00:aa:00:01")!
+let macB = HardwareAddress("52:54:00:aa:00:02")!
+
+@Suite("Inventory store (SQLite and PostgreSQL)")
+struct StoreSuite {
+    @Test(arguments: StoreBackend.available)
+    func insertAndFindBySelectors(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            try await store.insert(
+                Machine(
+                    mac: macA, uuid: "4c4c4544-0000-1000-8000-00000000000a", serial: "SN-1", hostname: "node1",
+                    profile: "debian", variables: ["suite": "trixie", "kernel_args": "quiet"]))
+            let byMAC = try #require(try await store.machine(MachineSelector(mac: macA)))
+            #expect(byMAC.profile == "debian")
+            #expect(byMAC.variables == ["suite": "trixie", "kernel_args": "quiet"])
+            #expect(byMAC.createdAt > 0 && byMAC.createdAt == byMAC.updatedAt)
+            // A replaced NIC: unknown MAC, known UUID.
+            let byUUID = try await store.machine(
+                MachineSelector(mac: macB, uuid: "4C4C4544-0000-1000-8000-00000000000A"))
+            #expect(byUUID?.mac == macA)
+            #expect(try await store.machine(MachineSelector(serial: "SN-1"))?.mac == macA)
+            #expect(try await store.machine(MachineSelector(hostname: "NODE1"))?.mac == macA)
+            #expect(try await store.machine(MachineSelector(mac: macB)) == nil)
+            // Firmware placeholders select nothing.
+            #expect(MachineSelector(serial: "To Be Filled By O.E.M.").isEmpty)
+        }
+    }
+
+    @Test(arguments: StoreBackend.available)
+    func duplicatesAreRefusedByName(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            try await store.insert(Machine(mac: macA, serial: "SN-1"))
+            await #expect(throws: StoreError.exists("mac \(macA)")) { try await store.insert(Machine(mac: macA)) }
+            await #expect(throws: StoreError.exists("serial SN-1")) {
+                try await store.insert(Machine(mac: macB, serial: "SN-1"))
+            }
+            #expect(try await store.machines().map(\.mac) == [macA])
+        }
+    }
+
+    @Test(arguments: StoreBackend.available)
+    func updateWritesBackAndDeleteRemoves(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            try await store.insert(Machine(mac: macA, nextBoot: .profile))
+            let before = try #require(try await store.machine(MachineSelector(mac: macA)))
+            let result = try await store.update(mac: macA) { machine -> (Machine?, String) in
+                var changed = machine
+                changed.setNextBoot(.once, completion: .fetches(2))
+                changed.variables["x"] = "1"
+                return (changed, "changed")
+            }
+            #expect(result == "changed")
+            let after = try #require(try await store.machine(MachineSelector(mac: macA)))
+            #expect(after.nextBoot == .once && after.onceCompletion == .fetches(2) && after.variables == ["x": "1"])
+            #expect(after.updatedAt >= before.updatedAt && after.createdAt == before.createdAt)
+            #expect(try await store.update(mac: macB) { ($0, 1) } == nil)
+            #expect(try await store.delete(mac: macA))
+            #expect(!(try await store.delete(mac: macA)))
+            #expect(try await store.machines().isEmpty)
+        }
+    }
+
+    @Test(arguments: StoreBackend.available)
+    func migrateIsIdempotent(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, factory in
+            try await store.insert(Machine(mac: macA))
+            try await store.migrate()
+            let second = try await factory.open()
+            try await second.migrate()
+            #expect(try await second.machines().map(\.mac) == [macA])
+            try await second.close()
+        }
+    }
+
+    /// The atomicity requirement, inside one process: 40 concurrent fetches of one `once`
+    /// machine hand out exactly one install.
+    @Test(arguments: StoreBackend.available)
+    func concurrentFetchesHandOutOneInstall(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, factory in
+            try await store.insert(Machine(mac: macA, profile: "debian", nextBoot: .once))
+            let second = try await factory.open()
+            let actions = try await withThrowingTaskGroup(of: ScriptAction?.self) { group in
+                for index in 0..<40 {
+                    let target = index.isMultiple(of: 2) ? store : second
+                    group.addTask {
+                        try await target.update(mac: macA) { machine in
+                            let decision = OneShot.fetch(machine, now: Clock.now()) { "token-\(index)" }
+                            return (decision.updated, decision.action)
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            try await second.close()
+            #expect(actions.count == 40)
+            #expect(actions.filter { $0 == .profile("debian") }.count == 1)
+            #expect(actions.filter { $0 == .local }.count == 39)
+            let machine = try #require(try await store.machine(MachineSelector(mac: macA)))
+            #expect(machine.nextBoot == .once && machine.onceFetches == 1 && machine.onceToken != nil)
+        }
+    }
+
+    @Test(arguments: StoreBackend.available)
+    func timelineIsNewestFirstPagedAndPruned(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            var events: [BootEvent] = []
+            for index in 0..<30 {
+                events.append(
+                    BootEvent(
+                        mac: index.isMultiple(of: 3) ? macB : macA, address: "10.0.0.\(index)", at: Int64(1000 + index),
+                        kind: .tftp, outcome: index == 7 ? .aborted : .ok, summary: "event \(index)",
+                        details: ["file": "ipxe.efi", "bytes": "\(index * 100)"], server: "s1"))
+            }
+            events.append(BootEvent(mac: nil, at: 5, kind: .dhcp, outcome: .refused, summary: "no mac"))
+            try await store.record(events)
+            let all = try await store.timeline(mac: nil, limit: 100, before: nil)
+            #expect(all.count == 31)
+            #expect(all.first?.summary == "no mac")
+            let forA = try await store.timeline(mac: macA, limit: 5, before: nil)
+            #expect(forA.map(\.summary) == ["event 29", "event 28", "event 26", "event 25", "event 23"])
+            #expect(forA[0].details == ["file": "ipxe.efi", "bytes": "2900"] && forA[0].address == "10.0.0.29")
+            let page = try await store.timeline(mac: macA, limit: 2, before: forA[4].id)
+            #expect(page.map(\.summary) == ["event 22", "event 20"])
+            #expect(try await store.timeline(mac: macA, limit: 50, before: nil).contains { $0.outcome == .aborted })
+            // Keep 4 per MAC and nothing older than at=1002.
+            let removed = try await store.pruneTimeline(perMachine: 4, olderThan: 1002)
+            let left = try await store.timeline(mac: nil, limit: 100, before: nil)
+            #expect(removed == 31 - left.count)
+            #expect(left.filter { $0.mac == macA }.count == 4)
+            #expect(left.filter { $0.mac == macB }.count == 4)
+            #expect(left.filter { $0.mac == nil }.isEmpty)
+        }
+    }
+
+    @Test(arguments: StoreBackend.available)
+    func manyEventsInOneCall(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            let events = (0..<2500).map {
+                BootEvent(mac: macA, at: Int64($0), kind: .asset, outcome: .ok, summary: "\($0)")
+            }
+            try await store.record(events)
+            let newest = try await store.timeline(mac: macA, limit: 1, before: nil)
+            #expect(newest.first?.summary == "2499")
+            #expect(try await store.timeline(mac: macA, limit: 5000, before: nil).count == 2500)
+        }
+    }
+}
