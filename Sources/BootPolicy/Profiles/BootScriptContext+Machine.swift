@@ -13,7 +13,8 @@ extension BootScriptContext {
         if let hostname = machine?.hostname { builtIn["hostname"] = hostname }
         if let callbackURL { builtIn["done_url"] = callbackURL }
         merged.merge(builtIn) { variable, vboot in vboot.isEmpty ? variable : vboot }
-        return BootScriptContext(values: merged)
+        // Mustache treats "" as true in a section: an empty value is no value.
+        return BootScriptContext(values: merged.filter { !$0.value.isEmpty })
     }
 
     public init(values: [String: String]) { self.values = values }
