@@ -51,6 +51,7 @@ let package = Package(
             dependencies: [
                 "DHCPv4", "TFTP", "BootPolicy", "VBootStore",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -118,15 +118,16 @@ final class ProxyDHCPHandler: ChannelInboundHandler {
         let configuration = environment.configuration
         let mac = request.clientHardwareAddress
         let inventory = environment.inventory
+        let settings = inventory.live.current
         // Learn which address this MAC uses: TFTP and HTTP see only addresses.
         if let requested = request.requestedIPAddress ?? (request.ciaddr.isAny ? nil : request.ciaddr) {
             inventory.addresses.learn(requested, is: mac)
         }
         let decisionContext = ProxyDHCPResponder.Context(
             serverAddress: server, httpBaseURL: "http://\(server):\(configuration.httpPort)",
-            availableBinaries: environment.catalog.names, strategies: configuration.proxyStrategies,
+            availableBinaries: environment.catalog.names, strategies: settings.proxyStrategies,
             machine: inventory.directory.entry(for: mac),
-            answersUnknownMachines: configuration.unknownMachines != .ignore)
+            answersUnknownMachines: settings.unknownMachines != .ignore)
         let decision = ProxyDHCPResponder.decide(request, on: role, context: decisionContext)
         guard let reply = decision.reply else {
             if let client = decision.client, !decision.isRoutineSilence || decisionContext.machine?.nextBoot == .hold {

@@ -23,9 +23,12 @@ public final class VBootServer: Sendable {
     /// The inventory once `run` has opened it (tests and the CLI's in-process use).
     public var inventory: Inventory? { opened.withLock { $0 } }
 
-    public init(configuration: ServerConfiguration, logger: Logger) {
+    let configReload: ConfigReload?
+
+    public init(configuration: ServerConfiguration, logger: Logger, configReload: ConfigReload? = nil) {
         self.configuration = configuration
         self.logger = logger
+        self.configReload = configReload
     }
 
     /// Checks what can be checked before binding anything; errors say what to fix.
@@ -109,9 +112,16 @@ public final class VBootServer: Sendable {
     public func run(onBound: @escaping @Sendable (String, Int) -> Void = { _, _ in }) async throws {
         let inventory = try await Inventory.open(configuration: configuration, counters: counters, logger: logger)
         opened.withLock { $0 = inventory }
+        var services = services(inventory: inventory, onBound: onBound)
+        if let configReload {
+            let report = await inventory.syncDeclaredMachines(configReload.machines)
+            logger.info("config: machines from \(configReload.path): \(report)")
+            services.append(
+                ConfigReloader(reload: configReload, inventory: inventory, running: configuration, logger: logger))
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: services(inventory: inventory, onBound: onBound).map {
+                services: services.map {
                     ServiceGroupConfiguration.ServiceConfiguration(service: $0)
                 },
                 gracefulShutdownSignals: [.sigterm, .sigint],

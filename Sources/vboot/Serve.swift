@@ -8,9 +8,17 @@ import VBootServer
 struct Serve: AsyncParsableCommand {
     /// `vboot rom build`'s default --out.
     static let romBuildOutput = "out/ipxe"
+    static let defaultDataDirectory = "/var/lib/vboot"
 
     static let configuration = CommandConfiguration(
-        abstract: "Answer PXE clients (proxyDHCP), serve iPXE over TFTP and scripts, kernels and images over HTTP.")
+        abstract: "Answer PXE clients (proxyDHCP), serve iPXE over TFTP and scripts, kernels and images over HTTP.",
+        discussion: """
+            Settings come from --config FILE (YAML) when given; flags win over the file. SIGHUP, or a change \
+            to the file, reloads its variables, machines and policies without interrupting transfers.
+            """)
+
+    @Option(help: "YAML config file: settings, site variables and declared machines.")
+    var config: String?
 
     @Option(
         help:
@@ -21,16 +29,16 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Answer DHCP only on this interface.")
     var interface: String?
 
-    @Option(help: "DHCP mode: proxy (the site's DHCP server hands out addresses) or off.")
-    var dhcp: String = "proxy"
+    @Option(help: "DHCP mode: proxy (the site's DHCP server hands out addresses; default) or off.")
+    var dhcp: String?
 
-    @Option(help: "HTTP port.") var httpPort: Int = 8080
-    @Option(help: "TFTP port.") var tftpPort: Int = 69
-    @Option(help: "DHCP server port the proxy listens on.") var dhcpPort: Int = 67
-    @Option(help: "PXE boot server port (PXE 2.1 §2.2.4).") var pxePort: Int = 4011
+    @Option(help: "HTTP port (default 8080).") var httpPort: Int?
+    @Option(help: "TFTP port (default 69).") var tftpPort: Int?
+    @Option(help: "DHCP server port the proxy listens on (default 67).") var dhcpPort: Int?
+    @Option(help: "PXE boot server port, PXE 2.1 §2.2.4 (default 4011).") var pxePort: Int?
 
-    @Option(help: "Directory with default.ipxe and machines/<mac>.ipxe.")
-    var bootScripts: String = "./boot-scripts"
+    @Option(help: "Directory with default.ipxe, machines/<mac>.ipxe and profiles/ (default ./boot-scripts).")
+    var bootScripts: String?
 
     @Option(
         help:
@@ -41,20 +49,21 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Directory served at /assets/ over HTTP and by path over TFTP (kernels, initrds, images).")
     var assets: String?
 
-    @Option(help: "Directory for vboot's own state: the SQLite inventory and the API token (created if missing).")
-    var dataDir: String = "/var/lib/vboot"
+    @Option(
+        help: "Directory for vboot's own state: the SQLite inventory and the API token (default /var/lib/vboot).")
+    var dataDir: String?
 
     @Option(
         help:
-            "Inventory database: postgres://user:pass@host/db (shared by several servers) or an SQLite file (default: vboot.sqlite in --data-dir)."
+            "Inventory database: postgres://user:pass@host/db (shared by several servers) or an SQLite file (default: vboot.sqlite in the data directory)."
     )
     var database: String?
 
     @Option(
         help:
-            "What machines not in the inventory get: script (default.ipxe), register (added, then default.ipxe) or ignore."
+            "What machines not in the inventory get: script (their script file or default.ipxe; default), register (added, then as script) or ignore."
     )
-    var unknownMachines: String = "script"
+    var unknownMachines: String?
 
     @Option(
         help:
@@ -72,76 +81,102 @@ struct Serve: AsyncParsableCommand {
         help: "Per firmware family proxy strategy, FAMILY=STRATEGY (bios|uefi = offer|boot-server); repeatable.")
     var pxeStrategies: [String] = []
 
-    @Option(help: "Maximum concurrent TFTP transfers.") var maxTftpTransfers: Int = 512
+    @Option(help: "Maximum concurrent TFTP transfers (default 512).") var maxTftpTransfers: Int?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
+    @Option(help: "Log level: trace, debug, info (default), notice, warning, error, critical.")
+    var logLevel: String?
 
-    func makeConfiguration() throws -> ServerConfiguration {
+    /// The configuration: defaults, then the config file, then flags.
+    func makeConfiguration(file: ConfigFile?) throws -> ServerConfiguration {
         var configuration = ServerConfiguration()
+        configuration.dataDirectory = Self.defaultDataDirectory
+        file?.apply(to: &configuration)
+        try applyFlags(to: &configuration)
+        if ipxeDir == nil, file?.ipxeDirectories == nil,
+            FileManager.default.fileExists(atPath: "\(Self.romBuildOutput)/manifest.json")
+        {
+            // Binaries built with vboot's embedded script win over Debian's stock ones.
+            configuration.ipxeDirectories = [Self.romBuildOutput] + BootFileStore.debianIPXEDirectories
+        }
+        return configuration
+    }
+
+    /// Flags given on the command line; applied after the file, at start and on every reload.
+    func applyFlags(to configuration: inout ServerConfiguration) throws {
         if let listen {
             guard let address = IPv4Address(listen) else {
                 throw ValidationError("--listen \(listen) is not an IPv4 address")
             }
             configuration.listenAddress = address
         }
-        configuration.interface = interface
-        guard let mode = ServerConfiguration.DHCPMode(rawValue: dhcp) else {
-            throw ValidationError(
-                "--dhcp \(dhcp): expected one of \(ServerConfiguration.DHCPMode.allCases.map(\.rawValue).joined(separator: ", "))"
-            )
+        if let interface { configuration.interface = interface }
+        if let dhcp {
+            guard let mode = ServerConfiguration.DHCPMode(rawValue: dhcp) else {
+                throw ValidationError(
+                    "--dhcp \(dhcp): expected one of \(ServerConfiguration.DHCPMode.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
+            }
+            configuration.dhcpMode = mode
         }
-        configuration.dhcpMode = mode
         for (name, port) in [
             ("--http-port", httpPort), ("--tftp-port", tftpPort), ("--dhcp-port", dhcpPort), ("--pxe-port", pxePort),
         ] {
+            guard let port else { continue }
             guard (0...65535).contains(port) else { throw ValidationError("\(name) \(port) is not a port number") }
         }
-        configuration.httpPort = httpPort
-        configuration.tftpPort = tftpPort
-        configuration.dhcpPort = dhcpPort
-        configuration.pxePort = pxePort
-        configuration.bootScriptsDirectory = bootScripts
-        if let ipxeDir {
-            configuration.ipxeDirectories = [ipxeDir]
-        } else if FileManager.default.fileExists(atPath: "\(Self.romBuildOutput)/manifest.json") {
-            // Binaries built with vboot's embedded script win over Debian's stock ones.
-            configuration.ipxeDirectories = [Self.romBuildOutput] + BootFileStore.debianIPXEDirectories
-        }
-        configuration.assetsDirectory = assets
-        configuration.dataDirectory = dataDir
+        if let httpPort { configuration.httpPort = httpPort }
+        if let tftpPort { configuration.tftpPort = tftpPort }
+        if let dhcpPort { configuration.dhcpPort = dhcpPort }
+        if let pxePort { configuration.pxePort = pxePort }
+        if let bootScripts { configuration.bootScriptsDirectory = bootScripts }
+        if let ipxeDir { configuration.ipxeDirectories = [ipxeDir] }
+        if let assets { configuration.assetsDirectory = assets }
+        if let dataDir { configuration.dataDirectory = dataDir }
         if let database {
             do { configuration.database = try DatabaseLocation(database) } catch {
                 throw ValidationError("--database: \(error)")
             }
         }
-        guard let unknown = UnknownMachinePolicy(rawValue: unknownMachines) else {
-            throw ValidationError(
-                "--unknown-machines \(unknownMachines): expected one of \(UnknownMachinePolicy.allCases.map(\.rawValue).joined(separator: ", "))"
-            )
-        }
-        configuration.unknownMachines = unknown
-        for text in apiReadNetworks {
-            guard let network = IPv4Network(text) else {
-                throw ValidationError("--api-read-network \(text) is not an IPv4 network (10.0.0.0/8)")
+        if let unknownMachines {
+            guard let policy = UnknownMachinePolicy(rawValue: unknownMachines) else {
+                throw ValidationError(
+                    "--unknown-machines \(unknownMachines): expected one of \(UnknownMachinePolicy.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
-            configuration.apiAccess.readNetworks.append(network)
+            configuration.unknownMachines = policy
+        }
+        if !apiReadNetworks.isEmpty {
+            configuration.apiAccess.readNetworks = try apiReadNetworks.map { text in
+                guard let network = IPv4Network(text) else {
+                    throw ValidationError("--api-read-network \(text) is not an IPv4 network (10.0.0.0/8)")
+                }
+                return network
+            }
         }
         for text in pxeStrategies {
             do { try configuration.proxyStrategies.apply(text) } catch {
                 throw ValidationError("--pxe-strategy: \(error)")
             }
         }
-        guard maxTftpTransfers > 0 else { throw ValidationError("--max-tftp-transfers must be positive") }
-        configuration.maximumTFTPTransfers = maxTftpTransfers
-        return configuration
+        if let maxTftpTransfers {
+            guard maxTftpTransfers > 0 else { throw ValidationError("--max-tftp-transfers must be positive") }
+            configuration.maximumTFTPTransfers = maxTftpTransfers
+        }
     }
 
     func run() async throws {
-        guard let level = Logger.Level(rawValue: logLevel) else {
-            throw ValidationError("--log-level \(logLevel) is not a level")
+        // A bad config file fails here, before anything binds, with file:line:column and the reason.
+        let file: ConfigFile?
+        do {
+            file = try config.map { try ConfigFile.load(path: $0) }
+        } catch {
+            throw ValidationError("\(error)")
         }
-        var configuration = try makeConfiguration()
+        let levelText = logLevel ?? file?.logLevel ?? "info"
+        guard let level = Logger.Level(rawValue: levelText) else {
+            throw ValidationError("--log-level \(levelText) is not a level")
+        }
+        var configuration = try makeConfiguration(file: file)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -153,13 +188,29 @@ struct Serve: AsyncParsableCommand {
             for warning in try VBootServer(configuration: configuration, logger: logger).validate() {
                 logger.warning("\(warning)")
             }
+            let dataDirectory = configuration.dataDirectory ?? Self.defaultDataDirectory
             configuration.apiAccess.token = try APITokenFile.loadOrCreate(
-                path: apiTokenFile ?? dataDir + "/" + APITokenFile.defaultName, logger: logger)
+                path: apiTokenFile ?? file?.apiTokenFile ?? dataDirectory + "/" + APITokenFile.defaultName,
+                logger: logger)
         } catch {
             logger.critical("\(error)")
             throw ExitCode.failure
         }
-        let server = VBootServer(configuration: configuration, logger: logger)
+        var reload: ConfigReload?
+        if let file {
+            // The same order on reload: defaults, the file, then the flags (the token stays).
+            let flags = self
+            let token = configuration.apiAccess.token
+            reload = ConfigReload(path: file.path, machines: file.machines) { reloaded in
+                var fresh = ServerConfiguration()
+                fresh.dataDirectory = Self.defaultDataDirectory
+                reloaded.apply(to: &fresh)
+                try flags.applyFlags(to: &fresh)
+                fresh.apiAccess.token = token
+                return fresh
+            }
+        }
+        let server = VBootServer(configuration: configuration, logger: logger, configReload: reload)
         do {
             try await server.run()
         } catch {

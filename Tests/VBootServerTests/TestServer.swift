@@ -10,8 +10,9 @@ final class TestServer: Sendable {
     let server: VBootServer
     private let task: Mutex<Task<Void, any Error>?> = Mutex(nil)
 
+    /// `configFile`: YAML written to `vboot.yaml` in the test root and loaded like `--config`.
     init(
-        dhcp: ServerConfiguration.DHCPMode = .off,
+        dhcp: ServerConfiguration.DHCPMode = .off, configFile: String? = nil,
         configure: (inout ServerConfiguration, URL) throws -> Void = { _, _ in }
     ) throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("vboot-test-\(UUID().uuidString)")
@@ -35,7 +36,20 @@ final class TestServer: Sendable {
         try configure(&configuration, root)
         var logger = Logger(label: "vboot-test")
         logger.logLevel = .warning
-        server = VBootServer(configuration: configuration, logger: logger)
+        var reload: ConfigReload?
+        if let configFile {
+            let path = root.appendingPathComponent("vboot.yaml").path
+            try configFile.write(toFile: path, atomically: true, encoding: .utf8)
+            let file = try ConfigFile.load(path: path)
+            let base = configuration
+            file.apply(to: &configuration)
+            reload = ConfigReload(path: path, machines: file.machines) { reloaded in
+                var fresh = base
+                reloaded.apply(to: &fresh)
+                return fresh
+            }
+        }
+        server = VBootServer(configuration: configuration, logger: logger, configReload: reload)
     }
 
     func write(_ bytes: [UInt8], to relativePath: String) throws {

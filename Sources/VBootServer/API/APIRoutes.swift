@@ -15,13 +15,14 @@ enum APIRoutes {
 
     static func register(on router: Router<VBootRequestContext>, _ environment: HTTPService.Environment) {
         let inventory = environment.inventory
-        let access = environment.configuration.apiAccess
+        let live = inventory.live
 
         func guarded(
             _ level: APIAccess.Level,
             _ handler: @escaping @Sendable (Request, VBootRequestContext) async throws(APIError) -> Response
         ) -> @Sendable (Request, VBootRequestContext) async throws -> Response {
             { request, context in
+                let access = live.current.apiAccess
                 guard access.allows(level, authorization: request.headers[.authorization], from: context.remoteIPv4)
                 else {
                     let reason =
@@ -71,7 +72,7 @@ enum APIRoutes {
                     }
                 }
                 guard let updated else { throw .notFound("machine \(machine.mac) was removed meanwhile") }
-                return json(MachineJSON.object(updated))
+                return json(MachineJSON.object(updated.machine))
             })
         router.delete(
             "\(prefix)/machines/:id",
@@ -116,7 +117,7 @@ enum APIRoutes {
         for method in [HTTPRequest.Method.get, .post] {
             router.on("\(prefix)/machines/:id/done", method: method) { request, context -> Response in
                 do {
-                    return try await done(request, context, inventory, access)
+                    return try await done(request, context, inventory, live.current.apiAccess)
                 } catch {
                     return failure(error)
                 }

@@ -16,13 +16,13 @@ final class BootEventRecorder: Service, Sendable {
     private let counters: ServerCounters
     private let logger: Logger
     private let serverName: String
-    private let retention: TimelineRetention
+    private let live: LiveSettings
     private let flushInterval: Duration
     private let pruneInterval: Duration
 
     init(
         store: any InventoryStore, addresses: ClientAddresses, counters: ServerCounters, logger: Logger,
-        serverName: String, retention: TimelineRetention, flushInterval: Duration = .milliseconds(250),
+        serverName: String, live: LiveSettings, flushInterval: Duration = .milliseconds(250),
         pruneInterval: Duration = .seconds(600)
     ) {
         self.store = store
@@ -30,7 +30,7 @@ final class BootEventRecorder: Service, Sendable {
         self.counters = counters
         self.logger = logger
         self.serverName = serverName
-        self.retention = retention
+        self.live = live
         self.flushInterval = flushInterval
         self.pruneInterval = pruneInterval
     }
@@ -84,6 +84,7 @@ final class BootEventRecorder: Service, Sendable {
     }
 
     private func prune() async throws {
+        let retention = live.current.timelineRetention
         let cutoff = Clock.now() - Int64(retention.days) * 86_400 * 1_000_000
         let removed = try await store.pruneTimeline(perMachine: retention.perMachine, olderThan: cutoff)
         if removed > 0 { logger.debug("timeline: pruned \(removed) events") }

@@ -32,7 +32,7 @@ extension Inventory {
             details = ["action": decision.action.description, "reason": decision.reason]
             result = try render(decision, for: machine, context: context, request: request, scripts: scripts)
         } else {
-            details = ["unknown": configuration.unknownMachines.rawValue]
+            details = ["unknown": live.current.unknownMachines.rawValue]
             result = try await unknown(request, selector: selector, context: context, scripts: scripts)
         }
         switch result {
@@ -82,7 +82,7 @@ extension Inventory {
             let rendered = try scripts.render(
                 for: machine.mac,
                 context: context.merging(
-                    machine: machine, siteVariables: configuration.siteVariables,
+                    machine: machine, siteVariables: live.current.siteVariables,
                     callbackURL: callback))
             return .script(text: rendered.text, summary: "\(rendered.source) (\(decision.reason))")
         }
@@ -90,7 +90,7 @@ extension Inventory {
         let text = try BootScriptRenderer.render(
             template: profile.source, name: "profiles/\(profileName).ipxe",
             context: context.merging(
-                machine: machine, profileDefaults: profile.defaults, siteVariables: configuration.siteVariables,
+                machine: machine, profileDefaults: profile.defaults, siteVariables: live.current.siteVariables,
                 callbackURL: callback))
         return .script(text: text, summary: "profile \(profileName) (\(decision.reason))")
     }
@@ -99,7 +99,7 @@ extension Inventory {
         _ request: ScriptRequest, selector: MachineSelector, context: BootScriptContext, scripts: BootScriptSource
     ) async throws -> ScriptResult {
         let hasOwnFile = request.mac.map { scripts.hasMachineScript(for: $0) } ?? false
-        switch configuration.unknownMachines {
+        switch live.current.unknownMachines {
         case .ignore where !hasOwnFile:
             return .refused(reason: "\(request.mac?.description ?? "a client without a MAC") is not in the inventory")
         case .register where request.mac != nil && !hasOwnFile:
@@ -114,7 +114,7 @@ extension Inventory {
             break
         }
         let rendered = try scripts.render(
-            for: request.mac, context: context.merging(machine: nil, siteVariables: configuration.siteVariables))
+            for: request.mac, context: context.merging(machine: nil, siteVariables: live.current.siteVariables))
         return .script(text: rendered.text, summary: "\(rendered.source) (not in the inventory)")
     }
 

@@ -14,7 +14,9 @@ public final class Inventory: Service, Sendable {
     let addresses = ClientAddresses()
     let recorder: BootEventRecorder
     let profiles: ProfileLibrary
+    /// The settings as started; `live` holds those a config reload may change.
     let configuration: ServerConfiguration
+    let live: LiveSettings
     let logger: Logger
 
     /// Opens and migrates the configured store.
@@ -45,11 +47,12 @@ public final class Inventory: Service, Sendable {
     init(store: any InventoryStore, configuration: ServerConfiguration, counters: ServerCounters, logger: Logger) {
         self.store = store
         self.configuration = configuration
+        live = LiveSettings(configuration)
         self.logger = logger
         profiles = ProfileLibrary(directory: configuration.bootScriptsDirectory + "/profiles")
         recorder = BootEventRecorder(
             store: store, addresses: addresses, counters: counters, logger: logger,
-            serverName: configuration.serverName, retention: configuration.timelineRetention)
+            serverName: configuration.serverName, live: live)
     }
 
     /// Records timeline events and keeps the directory fresh until shutdown, then closes the store.
@@ -80,20 +83,22 @@ public final class Inventory: Service, Sendable {
         recorder.record(.change, .ok, mac: machine.mac, summary: "added by \(actor)", details: machine.summary)
     }
 
-    /// Applies `change` atomically; nil when there is no such machine.
+    /// Applies `change` atomically; nil when there is no such machine. A change that changes
+    /// nothing writes nothing and records no event.
+    @discardableResult
     func update(
         mac: HardwareAddress, by actor: String, _ change: @escaping @Sendable (inout Machine) throws -> Void
-    ) async throws -> Machine? {
-        let updated = try await store.update(mac: mac) { machine -> (Machine?, Machine) in
+    ) async throws -> (machine: Machine, changed: Bool)? {
+        let outcome = try await store.update(mac: mac) { machine -> (Machine?, (Machine, Bool)) in
             var changed = machine
             try change(&changed)
-            return (changed == machine ? nil : changed, changed)
+            return changed == machine ? (nil, (machine, false)) : (changed, (changed, true))
         }
-        if let updated {
+        if let (updated, changed) = outcome, changed {
             directory.update(updated)
             recorder.record(.change, .ok, mac: mac, summary: "changed by \(actor)", details: updated.summary)
         }
-        return updated
+        return outcome.map { (machine: $0.0, changed: $0.1) }
     }
 
     func delete(mac: HardwareAddress, by actor: String) async throws -> Bool {

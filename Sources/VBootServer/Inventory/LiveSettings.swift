@@ -1,0 +1,46 @@
+import BootPolicy
+import Synchronization
+
+/// The settings a config reload changes while vboot runs. Listeners, ports and the database
+/// stay as started; these are read per request, so a reload never interrupts a transfer.
+final class LiveSettings: Sendable {
+    struct Values: Sendable, Hashable {
+        var siteVariables: [String: String]
+        var unknownMachines: UnknownMachinePolicy
+        var proxyStrategies: ProxyStrategies
+        var apiAccess: APIAccess
+        var timelineRetention: TimelineRetention
+    }
+
+    private let values: Mutex<Values>
+
+    init(_ configuration: ServerConfiguration) { values = Mutex(Values(configuration)) }
+
+    var current: Values { values.withLock { $0 } }
+
+    /// Replaces the reloadable settings; returns the ones that changed, by name, for the log.
+    @discardableResult
+    func replace(from configuration: ServerConfiguration) -> [String] {
+        let fresh = Values(configuration)
+        let old = values.withLock { state -> Values in
+            defer { state = fresh }
+            return state
+        }
+        var changed: [String] = []
+        if old.siteVariables != fresh.siteVariables { changed.append("variables") }
+        if old.unknownMachines != fresh.unknownMachines { changed.append("unknown_machines") }
+        if old.proxyStrategies != fresh.proxyStrategies { changed.append("pxe_strategy") }
+        if old.apiAccess != fresh.apiAccess { changed.append("api") }
+        if old.timelineRetention != fresh.timelineRetention { changed.append("timeline") }
+        return changed
+    }
+}
+
+extension LiveSettings.Values {
+    init(_ configuration: ServerConfiguration) {
+        self.init(
+            siteVariables: configuration.siteVariables, unknownMachines: configuration.unknownMachines,
+            proxyStrategies: configuration.proxyStrategies, apiAccess: configuration.apiAccess,
+            timelineRetention: configuration.timelineRetention)
+    }
+}

@@ -1,0 +1,96 @@
+import BootPolicy
+import DHCPv4
+import Testing
+import VBootServer
+
+@Suite("Config file")
+struct ConfigFileTests {
+    static let example = """
+        # vboot.yaml
+        listen: 10.0.0.2
+        interface: eth1
+        dhcp: off
+        http_port: 8081
+        boot_scripts: scripts
+        ipxe_dir: [/usr/lib/ipxe, ipxe]
+        assets: /srv/assets
+        database: inventory.sqlite
+        unknown_machines: register
+        pxe_strategy: {uefi: boot-server}
+        max_tftp_transfers: 64
+        log_level: debug
+        api:
+          token_file: token
+          read_networks: [10.0.0.0/24, 192.168.1.7]
+        timeline: {per_machine: 50, days: 7}
+        variables:
+          mirror: http://mirror.lan/debian
+        machines:
+          - mac: 52:54:00:12:34:56
+            hostname: Node1
+            profile: debian
+            next_boot: once
+            variables: {suite: trixie}
+          - {mac: "52-54-00-12-34-57", uuid: 4C4C4544-0000-1000-8000-00000000AA01, proxy_strategy: offer}
+        """
+
+    @Test func everySettingIsRead() throws {
+        let file = try ConfigFile.parse(Self.example, path: "/etc/vboot/vboot.yaml")
+        var configuration = ServerConfiguration()
+        file.apply(to: &configuration)
+        #expect(configuration.listenAddress == IPv4Address(10, 0, 0, 2))
+        #expect(configuration.interface == "eth1" && configuration.dhcpMode == .off && configuration.httpPort == 8081)
+        // Relative paths are relative to the file.
+        #expect(configuration.bootScriptsDirectory == "/etc/vboot/scripts")
+        #expect(configuration.ipxeDirectories == ["/usr/lib/ipxe", "/etc/vboot/ipxe"])
+        #expect(configuration.database == .sqlite(path: "/etc/vboot/inventory.sqlite"))
+        #expect(file.apiTokenFile == "/etc/vboot/token")
+        #expect(configuration.unknownMachines == .register)
+        #expect(configuration.proxyStrategies.strategy(for: .uefi) == .bootServer)
+        #expect(configuration.maximumTFTPTransfers == 64 && file.logLevel == "debug")
+        #expect(configuration.apiAccess.readNetworks.map(\.description) == ["10.0.0.0/24", "192.168.1.7/32"])
+        #expect(configuration.timelineRetention.perMachine == 50 && configuration.timelineRetention.days == 7)
+        #expect(configuration.siteVariables == ["mirror": "http://mirror.lan/debian"])
+        #expect(file.machines.count == 2)
+        #expect(file.machines[0].hostname == "node1" && file.machines[0].nextBoot == .once)
+        #expect(file.machines[0].variables == ["suite": "trixie"])
+        #expect(file.machines[1].mac == HardwareAddress("52:54:00:12:34:57"))
+        #expect(file.machines[1].uuid == "4c4c4544-0000-1000-8000-00000000aa01")
+        #expect(file.machines[1].proxyStrategy == .bootFileInOffer)
+    }
+
+    @Test func anEmptyFileChangesNothing() throws {
+        let file = try ConfigFile.parse("# nothing yet\n", path: "x.yaml")
+        #expect(file.machines.isEmpty && file.listen == nil)
+    }
+
+    @Test(arguments: [
+        ("listen: 10.0.0.2\nhttp_prot: 80\n", 2, 1, "unknown key \"http_prot\""),
+        ("http_port: 70000\n", 1, 12, "http_port: \"70000\" is not a number from 0 to 65535"),
+        ("dhcp: full-ish\n", 1, 7, "dhcp: \"full-ish\" is not one of"),
+        ("listen: 10.0.0.300\n", 1, 9, "listen: \"10.0.0.300\" is not an IPv4 address"),
+        ("machines:\n  - mac: 52:54:00:12:34:56\n    next_boot: sometimes\n", 3, 16, "next_boot: expected one of"),
+        ("machines:\n  - mac: 52:54:00:12:34:56\n    hostnme: x\n", 3, 5, "unknown key \"hostnme\""),
+        ("machines:\n  - hostname: a\n", 2, 5, "mac: required"),
+        (
+            "machines:\n  - {mac: 52:54:00:12:34:56, hostname: a}\n  - {mac: 52:54:00:12:34:57, hostname: a}\n", 3, 5,
+            "a is already used by the machine on line 2"
+        ),
+        ("variables:\n  bad-name: x\n", 2, 13, "\"bad-name\" is not a variable name"),
+        ("api:\n  read_networks: [10.0.0.0/33]\n", 2, 19, "is not a network"),
+        ("listen: [1, 2\n", 2, 1, "YAML:"),
+        ("listen: 10.0.0.1\nlisten: 10.0.0.2\n", 1, 1, "listen appears more than once"),
+        ("timeline: {days: 0}\n", 1, 18, "timeline.days"),
+        ("- just\n- a list\n", 1, 1, "the top level: expected a mapping"),
+    ])
+    func errorsNameLineColumnAndReason(text: String, line: Int, column: Int, reason: String) {
+        do {
+            _ = try ConfigFile.parse(text, path: "vboot.yaml")
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect(error.line == line && error.column == column, "\(error)")
+            #expect(error.description.hasPrefix("vboot.yaml:\(line):\(column): "), "\(error)")
+            #expect(error.reason.contains(reason), "\(error)")
+        }
+    }
+}
