@@ -83,6 +83,8 @@ struct DHCPEnvironment: Sendable {
     var inventory: Inventory
     var counters: ServerCounters
     var logger: Logger
+    /// Set under `--dhcp full`: port 67 hands out addresses too.
+    var fullDHCP: FullDHCPServer?
 }
 
 final class ProxyDHCPHandler: ChannelInboundHandler {
@@ -128,6 +130,9 @@ final class ProxyDHCPHandler: ChannelInboundHandler {
             availableBinaries: environment.catalog.names, strategies: settings.proxyStrategies,
             machine: inventory.directory.entry(for: mac),
             answersUnknownMachines: settings.unknownMachines != .ignore)
+        if role == .dhcp, let full = environment.fullDHCP {
+            return serveFull(request, server: server, full: full, decisionContext: decisionContext, context: context)
+        }
         let decision = ProxyDHCPResponder.decide(request, on: role, context: decisionContext)
         guard let reply = decision.reply else {
             if let client = decision.client, !decision.isRoutineSilence || decisionContext.machine?.nextBoot == .hold {
@@ -166,6 +171,52 @@ final class ProxyDHCPHandler: ChannelInboundHandler {
         }
         environment.logger.info(
             "proxydhcp: \(decision.summary) [to \(destination.ipv4?.description ?? "?"):\(destination.port ?? 0)]")
+    }
+
+    /// `--dhcp full` on port 67: the lease decision needs the store, so it runs off the event
+    /// loop and the reply is written from there (NIO channels accept writes from any thread).
+    private func serveFull(
+        _ request: DHCPMessage, server: DHCPv4.IPv4Address, full: FullDHCPServer,
+        decisionContext: ProxyDHCPResponder.Context, context: ChannelHandlerContext
+    ) {
+        // The boot answer a proxy would give this client, for the OFFER/ACK to carry.
+        var asDiscover = request
+        asDiscover.setOption(.messageType, [DHCPMessageType.discover.rawValue])
+        let boot = ProxyDHCPResponder.decide(asDiscover, on: .dhcp, context: decisionContext)
+        let channel = context.channel
+        let environment = environment
+        let mac = request.clientHardwareAddress
+        Task {
+            do {
+                let outcome = try await full.handle(request, server: server, boot: boot.reply)
+                guard let reply = outcome.reply else {
+                    environment.counters.increment("dhcp_silent")
+                    environment.logger.info("dhcp: \(outcome.summary)")
+                    return
+                }
+                let destination: SocketAddress
+                switch ReplyDestination.forReply(to: request, from: (.any, ReplyDestination.clientPort), port: .dhcp) {
+                case .unicast(let address, let port) where reply.messageType != .nak || !request.giaddr.isAny:
+                    destination = .ipv4(address, port: port)
+                case .unicast, .broadcast:
+                    // RFC 2131 §4.1: without a relay, a NAK is always broadcast.
+                    destination = .ipv4(DHCPv4.IPv4Address.broadcast, port: ReplyDestination.clientPort)
+                }
+                var buffer = channel.allocator.buffer(capacity: DHCPMessage.minimumBOOTPLength + 64)
+                reply.encode(into: &buffer, minimumLength: DHCPMessage.minimumBOOTPLength)
+                channel.writeAndFlush(AddressedEnvelope(remoteAddress: destination, data: buffer), promise: nil)
+                environment.counters.increment("dhcp_replies_sent")
+                let bootSummary = boot.reply != nil && reply.messageType != .nak ? "; \(boot.summary)" : ""
+                environment.inventory.recorder.record(
+                    .dhcp, reply.messageType == .nak ? .refused : .ok, mac: mac,
+                    summary: outcome.summary + bootSummary,
+                    details: ["address": reply.yiaddr.isAny ? "" : reply.yiaddr.description, "mode": "full"])
+                environment.logger.info("dhcp: \(outcome.summary)\(bootSummary)")
+            } catch {
+                environment.counters.increment("dhcp_store_errors")
+                environment.logger.error("dhcp: \(mac): no answer, the store failed: \(error)")
+            }
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -9,6 +9,9 @@ public struct ServerConfiguration: Sendable {
     public enum DHCPMode: String, Sendable, CaseIterable {
         /// proxyDHCP: the site's DHCP server hands out addresses, vboot only boot information.
         case proxy
+        /// vboot is the network's DHCP server (isolated labs, VM networks): addresses from
+        /// `pool`, boot answers as in proxy mode.
+        case full
         /// No DHCP at all (iPXE ROMs with an embedded script, or a site DHCP server that already
         /// points clients at vboot).
         case off
@@ -33,6 +36,8 @@ public struct ServerConfiguration: Sendable {
     /// Concurrent TFTP transfers; further requests get an error and retry.
     public var maximumTFTPTransfers = 512
 
+    /// The addresses `--dhcp full` hands out.
+    public var pool: AddressPool?
     /// nil: SQLite in the data directory, or in memory when there is none.
     public var database: DatabaseLocation?
     public var unknownMachines: UnknownMachinePolicy = .script

@@ -111,6 +111,14 @@ final class InterfaceAddresses: Sendable {
         return names
     }
 
+    /// The netmask of the interface that carries `address`.
+    static func netmask(of address: IPv4Address) -> IPv4Address? {
+        for device in (try? System.enumerateDevices()) ?? [] where device.address?.ipv4 == address {
+            if let mask = device.netmask?.ipv4 { return mask }
+        }
+        return nil
+    }
+
     private static func read() -> [Int: IPv4Address] {
         var result: [Int: IPv4Address] = [:]
         for device in (try? System.enumerateDevices()) ?? [] {

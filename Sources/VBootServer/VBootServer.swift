@@ -59,6 +59,22 @@ public final class VBootServer: Sendable {
                 throw StartupError("data directory \(data) is not writable (--data-dir)")
             }
         }
+        if configuration.dhcpMode == .full {
+            guard let listen = configuration.listenAddress, !listen.isAny else {
+                throw StartupError("--dhcp full needs --listen: the server identifier clients talk to")
+            }
+            guard let pool = configuration.pool else {
+                throw StartupError("--dhcp full needs an address pool (--dhcp-range, or pool: in the config file)")
+            }
+            guard pool.isInSubnet(listen) else {
+                throw StartupError(
+                    "--listen \(listen) is not in the pool's subnet \(pool.network)/\(pool.subnetMask): clients could not reach vboot"
+                )
+            }
+            if pool.isDynamic(listen) {
+                throw StartupError("the pool range \(pool.first)-\(pool.last) contains vboot's own address \(listen)")
+            }
+        }
         let store = BootFileStore(
             ipxeDirectories: configuration.ipxeDirectories, assetsRoot: configuration.assetsDirectory)
         let installed = store.installedBinaries()
@@ -77,10 +93,14 @@ public final class VBootServer: Sendable {
         let store = BootFileStore(
             ipxeDirectories: configuration.ipxeDirectories, assetsRoot: configuration.assetsDirectory)
         var services: [any Service] = []
-        if configuration.dhcpMode == .proxy {
-            let environment = DHCPEnvironment(
+        if configuration.dhcpMode != .off {
+            var environment = DHCPEnvironment(
                 configuration: configuration, catalog: BinaryCatalog(store: store),
                 interfaces: InterfaceAddresses(), inventory: inventory, counters: counters, logger: logger)
+            if configuration.dhcpMode == .full, let pool = configuration.pool {
+                environment.fullDHCP = FullDHCPServer(
+                    pool: pool, inventory: inventory, counters: counters, logger: logger)
+            }
             services.append(
                 ProxyDHCPService(port: configuration.dhcpPort, role: .dhcp, environment: environment) {
                     onBound("dhcp", $0)

@@ -4,7 +4,7 @@ import DHCPv4
 /// Where machines, their timelines and (in full DHCP mode) leases live. One protocol, two
 /// backends: SQLite in the data directory, PostgreSQL shared by several servers. Backends are
 /// storage only; every decision is a pure function from BootPolicy run inside `update`.
-public protocol InventoryStore: Sendable {
+public protocol InventoryStore: AnyObject, Sendable {
     /// Applies pending schema migrations; safe when several servers start at once.
     func migrate() async throws
     func close() async throws
@@ -18,6 +18,7 @@ public protocol InventoryStore: Sendable {
 
     /// Reads the machine with a row lock, passes it to `body`, writes back what `body` returns
     /// (nil = no change), all in one transaction: two servers never both see the old state.
+    /// The written machine is stored as given, `updatedAt` included.
     func update<Result: Sendable>(
         mac: HardwareAddress, _ body: @Sendable (Machine) throws -> (Machine?, Result)
     ) async throws -> Result?
@@ -27,6 +28,17 @@ public protocol InventoryStore: Sendable {
     func timeline(mac: HardwareAddress?, limit: Int, before: Int64?) async throws -> [BootEvent]
     /// Keeps at most `perMachine` events per MAC and none older than `olderThan`; returns how many went.
     func pruneTimeline(perMachine: Int, olderThan: Int64) async throws -> Int
+
+    func leases() async throws -> [Lease]
+    /// Writes `lease` unless its address is held by another MAC (or quarantined) at `now`; a
+    /// binding claim also drops the MAC's other leases, in the same transaction. False = taken.
+    func claim(_ lease: Lease, now: Int64) async throws -> Bool
+    /// Sets the state and expiry of `address` if `mac` holds it; false otherwise.
+    func updateLease(
+        address: IPv4Address, mac: HardwareAddress, state: Lease.State, expiresAt: Int64, now: Int64
+    ) async throws -> Bool
+    /// Removes the row if `mac` holds `address` in `state` (an offer the client turned down).
+    func dropLease(address: IPv4Address, mac: HardwareAddress, state: Lease.State) async throws
 }
 
 public enum StoreError: Error, Hashable, Sendable, CustomStringConvertible {

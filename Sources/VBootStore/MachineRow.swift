@@ -6,7 +6,7 @@ import Foundation
 enum MachineRow {
     static let columns = [
         "mac", "uuid", "serial", "hostname", "profile", "variables", "next_boot", "once_completion",
-        "once_fetches", "once_token", "proxy_strategy", "created_at", "updated_at",
+        "once_fetches", "once_token", "proxy_strategy", "created_at", "updated_at", "ipv4",
     ]
 
     static func values(_ machine: Machine) -> [StoreValue] {
@@ -16,6 +16,7 @@ enum MachineRow {
             .text(machine.nextBoot.rawValue), .text(machine.onceCompletion.description),
             .integer(Int64(machine.onceFetches)), StoreValue(machine.onceToken),
             StoreValue(machine.proxyStrategy?.rawValue), .integer(machine.createdAt), .integer(machine.updatedAt),
+            StoreValue(machine.address?.description),
         ]
     }
 
@@ -40,6 +41,10 @@ enum MachineRow {
             variables: try decode(try row.text("variables"), for: macText), nextBoot: nextBoot,
             onceCompletion: completion, onceFetches: Int(try row.integer("once_fetches")),
             onceToken: row.optionalText("once_token"), proxyStrategy: strategy,
+            address: try row.optionalText("ipv4").map { (text: String) throws(StoreError) in
+                guard let address = IPv4Address(text) else { throw StoreError.corrupt("ipv4 \(text) for \(macText)") }
+                return address
+            },
             createdAt: try row.integer("created_at"), updatedAt: try row.integer("updated_at"))
     }
 
@@ -81,5 +86,29 @@ enum EventRow {
             address: row.optionalText("address"), at: try row.integer("at"), kind: kind, outcome: outcome,
             summary: try row.text("summary"), details: try MachineRow.decode(try row.text("details"), for: "event"),
             server: try row.text("server"))
+    }
+}
+
+/// Lease ⇄ columns.
+enum LeaseRow {
+    static let columns = ["address", "mac", "state", "expires_at", "hostname", "server", "updated_at"]
+
+    static func values(_ lease: Lease) -> [StoreValue] {
+        [
+            .text(lease.address.description), StoreValue(lease.mac?.description), .text(lease.state.rawValue),
+            .integer(lease.expiresAt), StoreValue(lease.hostname), .text(lease.server), .integer(lease.updatedAt),
+        ]
+    }
+
+    static func lease(_ row: StoreRow) throws(StoreError) -> Lease {
+        let addressText = try row.text("address")
+        let stateText = try row.text("state")
+        guard let address = IPv4Address(addressText), let state = Lease.State(rawValue: stateText) else {
+            throw .corrupt("lease \(addressText) state \(stateText)")
+        }
+        return Lease(
+            address: address, mac: row.optionalText("mac").flatMap(HardwareAddress.init), state: state,
+            expiresAt: try row.integer("expires_at"), hostname: row.optionalText("hostname"),
+            server: try row.text("server"), updatedAt: try row.integer("updated_at"))
     }
 }

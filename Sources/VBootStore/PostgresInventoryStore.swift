@@ -40,11 +40,25 @@ public final class PostgresInventoryStore: InventoryStore {
         // PostgresNIO warns about that, harmlessly.
         var quiet = logger
         quiet.logLevel = .error
+        let silent = quiet
         do {
-            if let schema = url.schema {
-                try await client.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema)"), logger: quiet)
-            } else {
-                try await client.query("SELECT 1", logger: quiet)
+            // The pool retries a refused connection for ever; a server that is not there should
+            // fail start with a clear message instead.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    if let schema = url.schema {
+                        try await client.query(
+                            PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema)"), logger: silent)
+                    } else {
+                        try await client.query("SELECT 1", logger: silent)
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(10))
+                    throw StoreError.unavailable("no connection within 10 s")
+                }
+                try await group.next()
+                group.cancelAll()
             }
         } catch {
             try? await store.close()
@@ -208,7 +222,6 @@ public final class PostgresInventoryStore: InventoryStore {
                 let (changed, result) = try body(try MachineRow.machine(row))
                 if var changed {
                     changed.mac = mac
-                    changed.updatedAt = max(changed.updatedAt, Clock.now())
                     let assignments = MachineRow.columns.dropFirst().enumerated().map { "\($1) = $\($0 + 1)" }
                         .joined(separator: ", ")
                     let values = Array(MachineRow.values(changed).dropFirst())
@@ -268,6 +281,53 @@ public final class PostgresInventoryStore: InventoryStore {
                 RETURNING id
                 """, [.integer(Int64(perMachine))])
             return old.count + excess.count
+        }
+    }
+
+    // MARK: Leases
+
+    public func leases() async throws -> [Lease] {
+        try await translated { try await run(LeaseSQL.select).map(LeaseRow.lease) }
+    }
+
+    public func claim(_ lease: Lease, now: Int64) async throws -> Bool {
+        let logger = logger
+        return try await translated {
+            try await client.withTransaction(logger: logger) { connection -> Bool in
+                let written = try await Self.run(
+                    LeaseSQL.numbered(LeaseSQL.claim), LeaseSQL.claimValues(lease, now: now), on: connection,
+                    logger: logger)
+                guard !written.isEmpty else { return false }
+                if let mac = lease.mac, lease.state == .bound {
+                    _ = try await Self.run(
+                        LeaseSQL.numbered(LeaseSQL.dropOthers),
+                        [.text(mac.description), .text(lease.address.description)],
+                        on: connection, logger: logger)
+                }
+                return true
+            }
+        }
+    }
+
+    public func updateLease(
+        address: IPv4Address, mac: HardwareAddress, state: Lease.State, expiresAt: Int64, now: Int64
+    ) async throws -> Bool {
+        try await translated {
+            !(try await run(
+                LeaseSQL.numbered(LeaseSQL.update),
+                [
+                    .text(state.rawValue), .integer(expiresAt), .integer(now), .text(address.description),
+                    .text(mac.description),
+                ]
+            ).isEmpty)
+        }
+    }
+
+    public func dropLease(address: IPv4Address, mac: HardwareAddress, state: Lease.State) async throws {
+        _ = try await translated {
+            try await run(
+                LeaseSQL.numbered(LeaseSQL.drop),
+                [.text(mac.description), .text(state.rawValue), .text(address.description)])
         }
     }
 }

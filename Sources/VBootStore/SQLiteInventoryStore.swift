@@ -180,7 +180,6 @@ public final class SQLiteInventoryStore: InventoryStore {
                 let (changed, result) = try body(try MachineRow.machine(row))
                 if var changed {
                     changed.mac = mac
-                    changed.updatedAt = max(changed.updatedAt, Clock.now())
                     let assignments = MachineRow.columns.dropFirst().map { "\($0) = ?" }.joined(separator: ", ")
                     _ = try await query(
                         "UPDATE machines SET \(assignments) WHERE mac = ?",
@@ -238,6 +237,44 @@ public final class SQLiteInventoryStore: InventoryStore {
                 RETURNING id
                 """, [.integer(Int64(perMachine))])
             return old.count + excess.count
+        }
+    }
+
+    // MARK: Leases
+
+    public func leases() async throws -> [Lease] {
+        try await serial { try await query(LeaseSQL.select).map(LeaseRow.lease) }
+    }
+
+    public func claim(_ lease: Lease, now: Int64) async throws -> Bool {
+        try await transaction {
+            let written = try await query(LeaseSQL.claim, LeaseSQL.claimValues(lease, now: now))
+            guard !written.isEmpty else { return false }
+            if let mac = lease.mac, lease.state == .bound {
+                _ = try await query(LeaseSQL.dropOthers, [.text(mac.description), .text(lease.address.description)])
+            }
+            return true
+        }
+    }
+
+    public func updateLease(
+        address: IPv4Address, mac: HardwareAddress, state: Lease.State, expiresAt: Int64, now: Int64
+    ) async throws -> Bool {
+        try await serial {
+            !(try await query(
+                LeaseSQL.update,
+                [
+                    .text(state.rawValue), .integer(expiresAt), .integer(now), .text(address.description),
+                    .text(mac.description),
+                ]
+            ).isEmpty)
+        }
+    }
+
+    public func dropLease(address: IPv4Address, mac: HardwareAddress, state: Lease.State) async throws {
+        try await serial {
+            _ = try await query(
+                LeaseSQL.drop, [.text(mac.description), .text(state.rawValue), .text(address.description)])
         }
     }
 }

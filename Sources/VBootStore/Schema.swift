@@ -49,7 +49,26 @@ enum Schema {
                 "CREATE INDEX boot_events_by_mac ON boot_events (mac, id)",
                 "CREATE INDEX boot_events_by_time ON boot_events (at)",
             ]
-        }
+        },
+        Migration(version: 2, name: "leases and address reservations") { _ in
+            [
+                // One row per address: the primary key is what keeps two servers from handing one
+                // address to two machines.
+                """
+                CREATE TABLE leases (
+                    address TEXT PRIMARY KEY,
+                    mac TEXT,
+                    state TEXT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    hostname TEXT,
+                    server TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX leases_by_mac ON leases (mac)",
+                "ALTER TABLE machines ADD COLUMN ipv4 TEXT",
+                "CREATE UNIQUE INDEX machines_by_ipv4 ON machines (ipv4)",
+            ]
+        },
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

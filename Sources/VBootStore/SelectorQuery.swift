@@ -15,15 +15,17 @@ enum SelectorQuery {
 
     /// Names the taken selector from the database's unique-violation message.
     static func conflict(from message: String, machine: Machine?) -> String {
-        for column in ["uuid", "serial", "hostname", "mac"] where message.contains(column) {
+        for column in ["uuid", "serial", "hostname", "ipv4", "mac"] where message.contains(column) {
             let value: String? =
                 switch column {
                 case "uuid": machine?.uuid
                 case "serial": machine?.serial
                 case "hostname": machine?.hostname
+                case "ipv4": machine?.address?.description
                 default: machine?.mac.description
                 }
-            return value.map { "\(column) \($0)" } ?? column
+            let name = column == "ipv4" ? "address" : column
+            return value.map { "\(name) \($0)" } ?? name
         }
         return message
     }

@@ -10,6 +10,7 @@ struct MachineFields: ParsableArguments {
     @Option(help: "Next boot: profile, once, local, shell or hold.") var nextBoot: String?
     @Option(help: "When a once install is done: callback or fetches:N.") var onceCompletion: String?
     @Option(help: "Proxy strategy for this machine: offer or boot-server.") var proxyStrategy: String?
+    @Option(help: "Reserved IPv4 address (--dhcp full).") var address: String?
     @Option(name: .customLong("var"), help: "Template variable NAME=VALUE; repeatable.") var variables: [String] = []
 
     func object(existingVariables: [String: String] = [:]) throws -> [String: Any] {
@@ -17,6 +18,7 @@ struct MachineFields: ParsableArguments {
         for (key, value) in [
             ("hostname", hostname), ("profile", profile), ("uuid", uuid), ("serial", serial),
             ("next_boot", nextBoot), ("once_completion", onceCompletion), ("proxy_strategy", proxyStrategy),
+            ("address", address),
         ] {
             if let value { object[key] = value }
         }

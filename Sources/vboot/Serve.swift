@@ -29,8 +29,19 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Answer DHCP only on this interface.")
     var interface: String?
 
-    @Option(help: "DHCP mode: proxy (the site's DHCP server hands out addresses; default) or off.")
+    @Option(
+        help:
+            "DHCP mode: proxy (the site's DHCP server hands out addresses; default), full (vboot is the DHCP server: needs --listen and --dhcp-range) or off."
+    )
     var dhcp: String?
+
+    @Option(help: "--dhcp full: the dynamic range, FIRST-LAST (e.g. 10.0.0.100-10.0.0.199).")
+    var dhcpRange: String?
+    @Option(help: "--dhcp full: subnet mask (default: the --listen interface's).") var dhcpNetmask: String?
+    @Option(help: "--dhcp full: router (option 3); repeatable.") var dhcpRouter: [String] = []
+    @Option(help: "--dhcp full: DNS server (option 6); repeatable.") var dhcpDns: [String] = []
+    @Option(help: "--dhcp full: domain name (option 15).") var dhcpDomain: String?
+    @Option(help: "--dhcp full: lease time in seconds (default 3600).") var dhcpLeaseTime: Int?
 
     @Option(help: "HTTP port (default 8080).") var httpPort: Int?
     @Option(help: "TFTP port (default 69).") var tftpPort: Int?
@@ -92,6 +103,7 @@ struct Serve: AsyncParsableCommand {
         configuration.dataDirectory = Self.defaultDataDirectory
         file?.apply(to: &configuration)
         try applyFlags(to: &configuration)
+        configuration.pool = try pool(file: file, listen: configuration.listenAddress)
         if ipxeDir == nil, file?.ipxeDirectories == nil,
             FileManager.default.fileExists(atPath: "\(Self.romBuildOutput)/manifest.json")
         {
@@ -99,6 +111,41 @@ struct Serve: AsyncParsableCommand {
             configuration.ipxeDirectories = [Self.romBuildOutput] + BootFileStore.debianIPXEDirectories
         }
         return configuration
+    }
+
+    /// The pool from the file's `pool:` and the --dhcp-* flags.
+    func pool(file: ConfigFile?, listen: IPv4Address?) throws -> AddressPool? {
+        var flags = PoolSettings()
+        flags.range = dhcpRange
+        if let dhcpNetmask {
+            guard let mask = IPv4Address(dhcpNetmask) else {
+                throw ValidationError("--dhcp-netmask \(dhcpNetmask) is not a netmask")
+            }
+            flags.netmask = mask
+        }
+        func addresses(_ texts: [String], _ flag: String) throws -> [IPv4Address]? {
+            guard !texts.isEmpty else { return nil }
+            return try texts.map { text in
+                guard let address = IPv4Address(text) else {
+                    throw ValidationError("\(flag) \(text) is not an IPv4 address")
+                }
+                return address
+            }
+        }
+        flags.routers = try addresses(dhcpRouter, "--dhcp-router")
+        flags.dnsServers = try addresses(dhcpDns, "--dhcp-dns")
+        flags.domain = dhcpDomain
+        if let dhcpLeaseTime {
+            guard (60...31_536_000).contains(dhcpLeaseTime) else {
+                throw ValidationError("--dhcp-lease-time \(dhcpLeaseTime): 60 to 31536000 seconds")
+            }
+            flags.leaseSeconds = UInt32(dhcpLeaseTime)
+        }
+        do {
+            return try (file?.pool ?? PoolSettings()).overlaid(with: flags).resolve(listen: listen)
+        } catch {
+            throw ValidationError("DHCP pool: \(error)")
+        }
     }
 
     /// Flags given on the command line; applied after the file, at start and on every reload.
@@ -170,7 +217,9 @@ struct Serve: AsyncParsableCommand {
         do {
             file = try config.map { try ConfigFile.load(path: $0) }
         } catch {
-            throw ValidationError("\(error)")
+            // The file's own message (file:line:column: reason), not the command's usage.
+            FileHandle.standardError.write(Data("vboot serve: \(error)\n".utf8))
+            throw ExitCode(78)  // EX_CONFIG
         }
         let levelText = logLevel ?? file?.logLevel ?? "info"
         guard let level = Logger.Level(rawValue: levelText) else {
@@ -206,6 +255,7 @@ struct Serve: AsyncParsableCommand {
                 fresh.dataDirectory = Self.defaultDataDirectory
                 reloaded.apply(to: &fresh)
                 try flags.applyFlags(to: &fresh)
+                fresh.pool = try flags.pool(file: reloaded, listen: fresh.listenAddress)
                 fresh.apiAccess.token = token
                 return fresh
             }

@@ -64,6 +64,10 @@ struct APITests {
             body: #"{"serial": null, "variables": {"kernel_args": "quiet"}}"#)
         #expect(cleared.status == 200 && cleared.json["serial"] is NSNull)
         #expect(cleared.json["variables"] as? [String: String] == ["kernel_args": "quiet"])
+        // The answer is what is stored, timestamps included.
+        let reread = try await HTTPCall.run("GET", "/api/v1/machines/52-54-00-aa-00-01", port: port, token: Self.token)
+        #expect(reread.json["updated_at"] as? String == cleared.json["updated_at"] as? String)
+        #expect(reread.json["updated_at"] as? String != reread.json["created_at"] as? String)
         #expect(
             try await HTTPCall.run("DELETE", "/api/v1/machines/52-54-00-aa-00-01", port: port, token: Self.token)
                 .status == 204)
@@ -109,7 +113,7 @@ struct APITests {
         let document = try await HTTPCall.run("GET", "/api/v1/openapi.json", port: port)
         #expect(document.status == 200)
         let paths = try #require(document.json["paths"] as? [String: [String: Any]])
-        #expect(paths.count == 7)
+        #expect(paths.count == 8)
         for (path, item) in paths {
             for method in item.keys where method != "parameters" {
                 let concrete = path.replacingOccurrences(of: "{id}", with: "52:54:00:aa:00:01")

@@ -23,6 +23,13 @@ struct ConfigFileTests {
           token_file: token
           read_networks: [10.0.0.0/24, 192.168.1.7]
         timeline: {per_machine: 50, days: 7}
+        pool:
+          range: 10.0.0.100-10.0.0.199
+          netmask: 255.255.255.0
+          routers: 10.0.0.1
+          dns: [10.0.0.1, 10.0.0.3]
+          domain: lab.test
+          lease_time: 7200
         variables:
           mirror: http://mirror.lan/debian
         machines:
@@ -51,6 +58,10 @@ struct ConfigFileTests {
         #expect(configuration.apiAccess.readNetworks.map(\.description) == ["10.0.0.0/24", "192.168.1.7/32"])
         #expect(configuration.timelineRetention.perMachine == 50 && configuration.timelineRetention.days == 7)
         #expect(configuration.siteVariables == ["mirror": "http://mirror.lan/debian"])
+        let pool = try #require(try file.pool?.resolve(listen: nil))
+        #expect(pool.first == IPv4Address(10, 0, 0, 100) && pool.last == IPv4Address(10, 0, 0, 199))
+        #expect(pool.routers == [IPv4Address(10, 0, 0, 1)] && pool.dnsServers.count == 2)
+        #expect(pool.domain == "lab.test" && pool.leaseSeconds == 7200)
         #expect(file.machines.count == 2)
         #expect(file.machines[0].hostname == "node1" && file.machines[0].nextBoot == .once)
         #expect(file.machines[0].variables == ["suite": "trixie"])
@@ -82,6 +93,8 @@ struct ConfigFileTests {
         ("listen: 10.0.0.1\nlisten: 10.0.0.2\n", 1, 1, "listen appears more than once"),
         ("timeline: {days: 0}\n", 1, 18, "timeline.days"),
         ("- just\n- a list\n", 1, 1, "the top level: expected a mapping"),
+        ("pool:\n  range: 10.0.0.9-10.0.0.1\n", 2, 10, "the first address is after the last"),
+        ("pool:\n  lease_time: 5\n", 2, 15, "pool.lease_time"),
     ])
     func errorsNameLineColumnAndReason(text: String, line: Int, column: Int, reason: String) {
         do {

@@ -59,6 +59,13 @@ struct StoreFactory: Sendable {
         }
     }
 
+    /// A second "server" working at the same time: another connection pool on PostgreSQL. SQLite
+    /// is one server's embedded store (two connections in one process would block each other's
+    /// busy waits on SQLiteNIO's shared thread pool), so there it is the same store.
+    func concurrentPeer(of store: any InventoryStore) async throws -> any InventoryStore {
+        backend == .sqlite ? store : try await open()
+    }
+
     func cleanUp() {
         switch backend {
         case .sqlite:
@@ -68,4 +75,9 @@ struct StoreFactory: Sendable {
             break
         }
     }
+}
+
+/// An async body's outcome as a value, so cleanup can run before the error is rethrown.
+func catching<T>(_ body: () async throws -> T) async -> Result<T, any Error> {
+    do { return .success(try await body()) } catch { return .failure(error) }
 }

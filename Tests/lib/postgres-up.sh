@@ -3,6 +3,8 @@
 # database owned by a test role. Prints the connection URL on stdout; everything else to stderr.
 #
 #   VBOOT_TEST_POSTGRES=$(Tests/lib/postgres-up.sh)
+#   VBOOT_PG_SOCKET=1 Tests/lib/postgres-up.sh   the URL over the Unix socket instead of TCP: it
+#                                                reaches the server from inside network namespaces
 #
 # Needs root (it runs pg_ctlcluster and psql as the postgres user). Idempotent.
 set -euo pipefail
@@ -32,6 +34,18 @@ for _ in $(seq 1 50); do
     sleep 0.2
 done
 as_postgres "psql -p $port -qtAc \"DO \\\$\\\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$ROLE') THEN CREATE ROLE $ROLE LOGIN PASSWORD '$PASSWORD'; END IF; END \\\$\\\$\"" >&2
+# Password logins for the test role over the Unix socket too (Debian's default there is peer).
+hba=$(as_postgres "psql -p $port -qtAc 'SHOW hba_file'")
+rule="local all $ROLE scram-sha-256"
+if ! grep -qxF "$rule" "$hba"; then
+    { echo "$rule"; cat "$hba"; } >"$hba.vboot" && cat "$hba.vboot" >"$hba" && rm -f "$hba.vboot"
+    as_postgres "psql -p $port -qtAc 'SELECT pg_reload_conf()'" >/dev/null
+fi
 as_postgres "dropdb -p $port --if-exists --force $DB" >&2
 as_postgres "createdb -p $port -O $ROLE $DB" >&2
-echo "postgres://$ROLE:$PASSWORD@127.0.0.1:$port/$DB?sslmode=disable"
+if [ "${VBOOT_PG_SOCKET:-0}" = 1 ]; then
+    socket=$(as_postgres "psql -p $port -qtAc 'SHOW unix_socket_directories'" | cut -d, -f1)
+    echo "postgres://$ROLE:$PASSWORD@localhost:$port/$DB?host=$socket"
+else
+    echo "postgres://$ROLE:$PASSWORD@127.0.0.1:$port/$DB?sslmode=disable"
+fi

@@ -22,6 +22,8 @@ public struct Machine: Hashable, Sendable {
     public var onceToken: String?
     /// Per-machine override of the firmware family's proxy strategy.
     public var proxyStrategy: ProxyStrategy?
+    /// Reserved IPv4 address under `--dhcp full`.
+    public var address: IPv4Address?
     /// Microseconds since 1970; the store sets them.
     public var createdAt: Int64
     public var updatedAt: Int64
@@ -30,7 +32,7 @@ public struct Machine: Hashable, Sendable {
         mac: HardwareAddress, uuid: String? = nil, serial: String? = nil, hostname: String? = nil,
         profile: String? = nil, variables: [String: String] = [:], nextBoot: NextBoot = .profile,
         onceCompletion: OnceCompletion = .callback, onceFetches: Int = 0, onceToken: String? = nil,
-        proxyStrategy: ProxyStrategy? = nil, createdAt: Int64 = 0, updatedAt: Int64 = 0
+        proxyStrategy: ProxyStrategy? = nil, address: IPv4Address? = nil, createdAt: Int64 = 0, updatedAt: Int64 = 0
     ) {
         self.mac = mac
         self.uuid = uuid
@@ -43,6 +45,7 @@ public struct Machine: Hashable, Sendable {
         self.onceFetches = onceFetches
         self.onceToken = onceToken
         self.proxyStrategy = proxyStrategy
+        self.address = address
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }

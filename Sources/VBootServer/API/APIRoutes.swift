@@ -113,6 +113,22 @@ enum APIRoutes {
                     "errors": errors,
                 ])
             })
+        router.get(
+            "\(prefix)/leases",
+            use: guarded(.read) { _, _ throws(APIError) in
+                let now = Clock.now()
+                let leases = try await storeCall { try await inventory.store.leases() }
+                return json([
+                    "leases": leases.map { lease in
+                        [
+                            "address": lease.address.description, "mac": lease.mac?.description ?? NSNull(),
+                            "state": lease.state.rawValue, "active": lease.isHeld(at: now),
+                            "expires_at": Timestamp.iso8601(lease.expiresAt), "hostname": lease.hostname ?? NSNull(),
+                            "server": lease.server,
+                        ] as [String: Any]
+                    }
+                ])
+            })
         // The installer's callback: the install's own token in the URL, or the API token.
         for method in [HTTPRequest.Method.get, .post] {
             router.on("\(prefix)/machines/:id/done", method: method) { request, context -> Response in

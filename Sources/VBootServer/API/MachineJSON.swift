@@ -18,6 +18,7 @@ struct APIError: Error, CustomStringConvertible {
 enum MachineJSON {
     static let writableFields: Set<String> = [
         "mac", "uuid", "serial", "hostname", "profile", "variables", "next_boot", "once_completion", "proxy_strategy",
+        "address",
     ]
 
     static func object(_ machine: Machine) -> [String: Any] {
@@ -33,6 +34,7 @@ enum MachineJSON {
             "install_fetches": machine.onceFetches,
             "install_handed_out": machine.nextBoot == .once && machine.onceFetches > 0,
             "proxy_strategy": machine.proxyStrategy?.rawValue ?? NSNull(),
+            "address": machine.address?.description ?? NSNull(),
             "created_at": Timestamp.iso8601(machine.createdAt),
             "updated_at": Timestamp.iso8601(machine.updatedAt),
         ]
@@ -75,6 +77,11 @@ enum MachineJSON {
         if let value = object["serial"] { machine.serial = try optionalText(value, "serial", check: Validate.serial) }
         if let value = object["hostname"] {
             machine.hostname = try optionalText(value, "hostname", check: Validate.hostname)
+        }
+        if let value = object["address"] {
+            machine.address = try optionalText(value, "address") { IPv4Address($0) == nil ? nil : $0 }.flatMap {
+                IPv4Address($0)
+            }
         }
         if let value = object["profile"] {
             machine.profile = try optionalText(value, "profile", check: Validate.profile)

@@ -35,6 +35,7 @@ enum OpenAPIDocument {
                   "install_fetches": {"type": "integer"},
                   "install_handed_out": {"type": "boolean"},
                   "proxy_strategy": {"type": "string", "enum": ["offer", "boot-server"], "nullable": true},
+                  "address": {"type": "string", "nullable": true, "description": "Reserved IPv4 address (--dhcp full)"},
                   "created_at": {"type": "string", "format": "date-time"},
                   "updated_at": {"type": "string", "format": "date-time"}
                 }
@@ -51,7 +52,8 @@ enum OpenAPIDocument {
                   "variables": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 4096}},
                   "next_boot": {"$ref": "#/components/schemas/NextBoot"},
                   "once_completion": {"type": "string", "pattern": "^(callback|fetches:[1-9][0-9]*)$"},
-                  "proxy_strategy": {"type": "string", "enum": ["offer", "boot-server"], "nullable": true}
+                  "proxy_strategy": {"type": "string", "enum": ["offer", "boot-server"], "nullable": true},
+                  "address": {"type": "string", "nullable": true, "format": "ipv4"}
                 }
               },
               "Event": {
@@ -105,6 +107,9 @@ enum OpenAPIDocument {
             },
             "/profiles": {
               "get": {"summary": "Profiles in boot-scripts/profiles with their variables", "responses": {"200": {"description": "Profiles, and files that could not be read", "content": {"application/json": {"schema": {"type": "object", "required": ["profiles", "errors"], "properties": {"profiles": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "title": {"type": "string"}, "variables": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "default": {"type": "string", "nullable": true}, "description": {"type": "string"}}}}}}}, "errors": {"type": "array", "items": {"type": "string"}}}}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}}
+            },
+            "/leases": {
+              "get": {"summary": "The --dhcp full lease table: one row per address", "responses": {"200": {"description": "Leases", "content": {"application/json": {"schema": {"type": "object", "required": ["leases"], "properties": {"leases": {"type": "array", "items": {"type": "object", "properties": {"address": {"type": "string"}, "mac": {"type": "string", "nullable": true}, "state": {"type": "string", "enum": ["offered", "bound", "declined", "released"]}, "active": {"type": "boolean"}, "expires_at": {"type": "string", "format": "date-time"}, "hostname": {"type": "string", "nullable": true}, "server": {"type": "string"}}}}}}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}}
             },
             "/openapi.json": {
               "get": {"summary": "This document", "security": [{}], "responses": {"200": {"description": "OpenAPI 3.0", "content": {"application/json": {"schema": {"type": "object"}}}}}}

@@ -37,6 +37,7 @@ public struct ConfigFile: Sendable {
     public var apiTokenFile: String?
     public var apiReadNetworks: [IPv4Network]?
     public var timelineRetention: TimelineRetention?
+    public var pool: PoolSettings?
     public var variables: [String: String] = [:]
     /// Declared machines. Their identity, profile and variables follow the file on every load;
     /// `next_boot` is only the state a machine starts in when the file first adds it.
@@ -45,7 +46,7 @@ public struct ConfigFile: Sendable {
     static let topLevelKeys = [
         "listen", "interface", "dhcp", "http_port", "tftp_port", "dhcp_port", "pxe_port", "boot_scripts", "ipxe_dir",
         "assets", "data_dir", "database", "unknown_machines", "pxe_strategy", "max_tftp_transfers", "log_level",
-        "api", "timeline", "variables", "machines",
+        "api", "timeline", "variables", "machines", "pool",
     ]
 
     public static func load(path: String) throws(ConfigError) -> ConfigFile {
@@ -145,6 +146,8 @@ public struct ConfigFile: Sendable {
                     }
                 }
                 file.timelineRetention = retention
+            case "pool":
+                file.pool = try reader.pool(node)
             case "variables":
                 for (name, value) in try reader.mapping(node, key, known: nil) {
                     let text = try reader.string(value, "variables.\(name)")

@@ -124,4 +124,36 @@ struct ConfigReader {
             }
         }
     }
+
+    /// `pool:` — range, netmask, routers, dns, domain, lease_time, decline_quarantine (seconds).
+    func pool(_ node: Node) throws(ConfigError) -> PoolSettings {
+        var pool = PoolSettings()
+        let known = ["range", "netmask", "routers", "dns", "domain", "lease_time", "decline_quarantine"]
+        func addresses(_ value: Node, _ what: String) throws(ConfigError) -> [IPv4Address] {
+            let items = value.sequence != nil ? try sequence(value, what) : [value]
+            var result: [IPv4Address] = []
+            for item in items { result.append(try parsed(item, what, "an IPv4 address") { IPv4Address($0) }) }
+            return result
+        }
+        for (key, value) in try mapping(node, "pool", known: known) {
+            switch key {
+            case "range":
+                let text = try string(value, "pool.range")
+                do { _ = try AddressPool.range(text, subnetMask: IPv4Address(0, 0, 0, 0)) } catch {
+                    throw self.error(at: value, "pool.range: \(error)")
+                }
+                pool.range = text
+            case "netmask": pool.netmask = try parsed(value, "pool.netmask", "a netmask") { IPv4Address($0) }
+            case "routers": pool.routers = try addresses(value, "pool.routers")
+            case "dns": pool.dnsServers = try addresses(value, "pool.dns")
+            case "domain": pool.domain = try string(value, "pool.domain")
+            case "lease_time":
+                pool.leaseSeconds = UInt32(try integer(value, "pool.lease_time", in: 60...31_536_000))
+            default:
+                pool.declineQuarantineSeconds = UInt32(
+                    try integer(value, "pool.decline_quarantine", in: 0...86_400))
+            }
+        }
+        return pool
+    }
 }

@@ -110,6 +110,7 @@ final class ConfigReloader: Service, Sendable {
         if old.assetsDirectory != new.assetsDirectory { names.append("assets") }
         if old.dataDirectory != new.dataDirectory { names.append("data_dir") }
         if old.database != new.database { names.append("database") }
+        if old.pool != new.pool { names.append("pool") }
         if old.maximumTFTPTransfers != new.maximumTFTPTransfers { names.append("max_tftp_transfers") }
         return names
     }

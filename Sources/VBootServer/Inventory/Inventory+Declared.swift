@@ -14,8 +14,8 @@ extension Inventory {
         }
     }
 
-    /// Brings the machines a config file declares into the store. Identity, profile, variables
-    /// and strategy follow the file; `next_boot` is only the starting state of a machine the file
+    /// Brings the machines a config file declares into the store. Identity, address, profile,
+    /// variables and strategy follow the file; `next_boot` is only the starting state of a machine the file
     /// adds, so a reload never restarts a finished install. Machines the file no longer names
     /// stay: the store is the source of truth, removal is an API call.
     func syncDeclaredMachines(_ declared: [Machine]) async -> SyncReport {
@@ -29,6 +29,7 @@ extension Inventory {
                     current.profile = machine.profile
                     current.variables = machine.variables
                     current.proxyStrategy = machine.proxyStrategy
+                    current.address = machine.address
                 }
                 switch outcome {
                 case .none:

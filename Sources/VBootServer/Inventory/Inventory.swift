@@ -61,10 +61,14 @@ public final class Inventory: Service, Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await self.recorder.run() }
             group.addTask {
-                while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                    try? await Task.sleep(for: interval)
-                    do { try await self.refresh() } catch {
-                        self.logger.warning("inventory: cannot refresh the machine directory: \(error)")
+                // Cancelled at shutdown, not after its next sleep: a stop must not wait for it.
+                await cancelWhenGracefulShutdown {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: interval)
+                        guard !Task.isCancelled else { return }
+                        do { try await self.refresh() } catch {
+                            self.logger.warning("inventory: cannot refresh the machine directory: \(error)")
+                        }
                     }
                 }
             }
@@ -92,7 +96,10 @@ public final class Inventory: Service, Sendable {
         let outcome = try await store.update(mac: mac) { machine -> (Machine?, (Machine, Bool)) in
             var changed = machine
             try change(&changed)
-            return changed == machine ? (nil, (machine, false)) : (changed, (changed, true))
+            guard changed != machine else { return (nil, (machine, false)) }
+            // Stamped here, so the caller gets back exactly what is stored.
+            changed.updatedAt = max(Clock.now(), machine.updatedAt + 1)
+            return (changed, (changed, true))
         }
         if let (updated, changed) = outcome, changed {
             directory.update(updated)

@@ -8,21 +8,42 @@ import Synchronization
 final class MachineDirectory: Sendable {
     typealias Entry = MachineBootHint
 
-    private let entries = Mutex<[HardwareAddress: Entry]>([:])
-
-    func entry(for mac: HardwareAddress) -> Entry? { entries.withLock { $0[mac] } }
-
-    func replaceAll(with machines: [Machine]) {
-        var fresh: [HardwareAddress: Entry] = [:]
-        for machine in machines { fresh[machine.mac] = Entry(machine) }
-        entries.withLock { $0 = fresh }
+    private struct Tables {
+        var entries: [HardwareAddress: Entry] = [:]
+        /// `--dhcp full` reservations.
+        var addresses: [HardwareAddress: IPv4Address] = [:]
     }
 
-    func update(_ machine: Machine) { entries.withLock { $0[machine.mac] = Entry(machine) } }
+    private let tables = Mutex(Tables())
 
-    func remove(_ mac: HardwareAddress) { _ = entries.withLock { $0.removeValue(forKey: mac) } }
+    func entry(for mac: HardwareAddress) -> Entry? { tables.withLock { $0.entries[mac] } }
 
-    var count: Int { entries.withLock { $0.count } }
+    func reservations() -> [HardwareAddress: IPv4Address] { tables.withLock { $0.addresses } }
+
+    func replaceAll(with machines: [Machine]) {
+        var fresh = Tables()
+        for machine in machines {
+            fresh.entries[machine.mac] = Entry(machine)
+            fresh.addresses[machine.mac] = machine.address
+        }
+        tables.withLock { $0 = fresh }
+    }
+
+    func update(_ machine: Machine) {
+        tables.withLock {
+            $0.entries[machine.mac] = Entry(machine)
+            $0.addresses[machine.mac] = machine.address
+        }
+    }
+
+    func remove(_ mac: HardwareAddress) {
+        tables.withLock {
+            $0.entries[mac] = nil
+            $0.addresses[mac] = nil
+        }
+    }
+
+    var count: Int { tables.withLock { $0.entries.count } }
 }
 
 /// Which MAC uses which IPv4 address, learnt from DHCP requests and script fetches, so TFTP and

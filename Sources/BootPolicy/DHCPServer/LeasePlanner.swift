@@ -1,0 +1,130 @@
+import DHCPv4
+
+/// The address side of `--dhcp full` (RFC 2131 §4.3): what a client message asks of the lease
+/// table. Pure: the DHCP service runs the plan against the store, whose conditional writes make
+/// each claim atomic.
+public enum LeasePlanner {
+    public enum Plan: Hashable, Sendable {
+        /// DISCOVER: offer the first of these the store lets us claim.
+        case offer(candidates: [IPv4Address])
+        /// REQUEST the client may have: bind it (RFC 2131 §4.3.2).
+        case acknowledge(IPv4Address)
+        /// REQUEST for an address the client may not have.
+        case refuse(String)
+        /// REQUEST naming another server: the client took its offer; free ours.
+        case withdrawOffer
+        case release(IPv4Address)
+        case decline(IPv4Address)
+        /// INFORM (RFC 2131 §4.3.5): configuration only, no lease.
+        case inform
+        case ignore(String)
+    }
+
+    /// What the planner knows besides the message.
+    public struct State: Sendable {
+        public var server: IPv4Address
+        public var pool: AddressPool
+        /// Every row of the lease table.
+        public var leases: [Lease]
+        /// Addresses the inventory reserves, by MAC.
+        public var reservations: [HardwareAddress: IPv4Address]
+        public var now: Int64
+
+        public init(
+            server: IPv4Address, pool: AddressPool, leases: [Lease], reservations: [HardwareAddress: IPv4Address],
+            now: Int64
+        ) {
+            self.server = server
+            self.pool = pool
+            self.leases = leases
+            self.reservations = reservations
+            self.now = now
+        }
+    }
+
+    /// How many candidates a DISCOVER carries: enough to ride out claims lost to another server.
+    public static let candidateLimit = 16
+
+    public static func plan(_ request: DHCPMessage, state: State) -> Plan {
+        guard let type = request.messageType else { return .ignore("no message type") }
+        let mac = request.clientHardwareAddress
+        let byAddress = Dictionary(state.leases.map { ($0.address, $0) }, uniquingKeysWith: { first, _ in first })
+        let reservedToOthers = Set(state.reservations.filter { $0.key != mac }.map(\.value))
+        let reservation = state.reservations[mac]
+
+        /// May `mac` have `address` now?
+        func available(_ address: IPv4Address) -> Bool {
+            guard state.pool.isInSubnet(address), address != state.server, !state.pool.routers.contains(address),
+                !reservedToOthers.contains(address)
+            else { return false }
+            guard let lease = byAddress[address] else { return true }
+            return lease.mac == mac && lease.state != .declined || !lease.isHeld(at: state.now)
+        }
+
+        switch type {
+        case .discover:
+            var candidates: [IPv4Address] = []
+            func consider(_ address: IPv4Address?) {
+                guard let address, !candidates.contains(address), available(address) else { return }
+                candidates.append(address)
+            }
+            if let reservation {
+                // A reserved machine gets its address or nothing: never a pool address instead.
+                consider(reservation)
+                return candidates.isEmpty
+                    ? .ignore("reserved address \(reservation) is not available") : .offer(candidates: candidates)
+            }
+            // The address it had (RFC 2131 §4.3.1: "the client's current or previous address").
+            let previous = state.leases.filter { $0.mac == mac && $0.state != .declined }.max {
+                $0.updatedAt < $1.updatedAt
+            }
+            if let previous, state.pool.isDynamic(previous.address) { consider(previous.address) }
+            if let requested = request.requestedIPAddress, state.pool.isDynamic(requested) { consider(requested) }
+            var next = state.pool.first.rawValue
+            while candidates.count < candidateLimit && next <= state.pool.last.rawValue {
+                consider(IPv4Address(rawValue: next))
+                next += 1
+            }
+            return candidates.isEmpty ? .ignore("the pool is exhausted") : .offer(candidates: candidates)
+
+        case .request:
+            if let serverID = request.serverIdentifier, serverID != state.server { return .withdrawOffer }
+            let wanted = request.requestedIPAddress ?? (request.ciaddr.isAny ? nil : request.ciaddr)
+            guard let wanted else { return .ignore("REQUEST names no address") }
+            if request.serverIdentifier != nil {
+                // SELECTING: only the address we offered.
+                guard let lease = byAddress[wanted], lease.mac == mac, lease.state == .offered || lease.state == .bound
+                else { return .refuse("\(wanted) was not offered to \(mac)") }
+                return .acknowledge(wanted)
+            }
+            guard state.pool.isInSubnet(wanted) else { return .refuse("\(wanted) is not on this network") }
+            if let reservation, reservation != wanted {
+                return .refuse("\(mac) is reserved \(reservation), not \(wanted)")
+            }
+            guard available(wanted) else { return .refuse("\(wanted) belongs to another client") }
+            if byAddress[wanted] == nil, !state.pool.isDynamic(wanted), reservation != wanted {
+                // INIT-REBOOT or RENEW for an address vboot never gave out and does not manage.
+                return .ignore("\(wanted) is outside the dynamic range and not reserved")
+            }
+            return .acknowledge(wanted)
+
+        case .decline:
+            guard let address = request.requestedIPAddress, byAddress[address]?.mac == mac else {
+                return .ignore("DECLINE for an address \(mac) does not hold")
+            }
+            return .decline(address)
+
+        case .release:
+            guard !request.ciaddr.isAny, byAddress[request.ciaddr]?.mac == mac else {
+                return .ignore("RELEASE for an address \(mac) does not hold")
+            }
+            return .release(request.ciaddr)
+
+        case .inform:
+            return .inform
+
+        default:
+            return .ignore("\(type) is not a client message")
+        }
+    }
+}

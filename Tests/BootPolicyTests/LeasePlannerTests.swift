@@ -1,0 +1,138 @@
+import BootPolicy
+import DHCPv4
+import Testing
+
+@Suite("Full DHCP: lease plans (RFC 2131 §4.3)")
+struct LeasePlannerTests {
+    static let server = IPv4Address(10, 0, 0, 2)
+    static let pool = AddressPool(
+        first: IPv4Address(10, 0, 0, 100), last: IPv4Address(10, 0, 0, 103),
+        subnetMask: IPv4Address(255, 255, 255, 0), routers: [IPv4Address(10, 0, 0, 1)],
+        dnsServers: [IPv4Address(10, 0, 0, 1)], domain: "lab.test", leaseSeconds: 600)
+    static let mac = HardwareAddress("52:54:00:cc:00:01")!
+    static let other = HardwareAddress("52:54:00:cc:00:02")!
+
+    static func message(
+        _ type: DHCPMessageType, mac: HardwareAddress = mac, requested: IPv4Address? = nil,
+        serverID: IPv4Address? = nil, ciaddr: IPv4Address = .any
+    ) -> DHCPMessage {
+        var message = DHCPMessage(op: .bootRequest, xid: 7, chaddr: mac, ciaddr: ciaddr)
+        message.options = [DHCPOption(.messageType, [type.rawValue])]
+        if let requested { message.options.append(DHCPOption(.requestedIPAddress, requested.octets)) }
+        if let serverID { message.options.append(DHCPOption(.serverIdentifier, serverID.octets)) }
+        return message
+    }
+
+    static func state(
+        leases: [Lease] = [], reservations: [HardwareAddress: IPv4Address] = [:], now: Int64 = 1000
+    )
+        -> LeasePlanner.State
+    {
+        .init(server: server, pool: pool, leases: leases, reservations: reservations, now: now)
+    }
+
+    static func address(_ last: UInt8) -> IPv4Address { IPv4Address(10, 0, 0, last) }
+
+    @Test func discoverOffersPreviousThenRequestedThenFree() {
+        let held = Lease(address: Self.address(100), mac: Self.other, state: .bound, expiresAt: 5000)
+        let previous = Lease(address: Self.address(102), mac: Self.mac, state: .released, expiresAt: 10, updatedAt: 9)
+        let plan = LeasePlanner.plan(
+            Self.message(.discover, requested: Self.address(103)), state: Self.state(leases: [held, previous]))
+        #expect(plan == .offer(candidates: [Self.address(102), Self.address(103), Self.address(101)]))
+    }
+
+    @Test func expiredAndQuarantinedAddresses() {
+        let expired = Lease(address: Self.address(100), mac: Self.other, state: .bound, expiresAt: 999)
+        let quarantined = Lease(address: Self.address(101), mac: nil, state: .declined, expiresAt: 5000)
+        let plan = LeasePlanner.plan(Self.message(.discover), state: Self.state(leases: [expired, quarantined]))
+        #expect(plan == .offer(candidates: [Self.address(100), Self.address(102), Self.address(103)]))
+    }
+
+    @Test func reservationsAreExclusiveBothWays() {
+        let reserved = [Self.mac: Self.address(50)]
+        #expect(
+            LeasePlanner.plan(Self.message(.discover), state: Self.state(reservations: reserved))
+                == .offer(candidates: [Self.address(50)]))
+        // Another machine never gets a reserved address, even if it asks for it.
+        let otherReserved = [Self.other: Self.address(100)]
+        #expect(
+            LeasePlanner.plan(
+                Self.message(.discover, requested: Self.address(100)), state: Self.state(reservations: otherReserved))
+                == .offer(candidates: [Self.address(101), Self.address(102), Self.address(103)]))
+        #expect(
+            LeasePlanner.plan(
+                Self.message(.request, requested: Self.address(100)), state: Self.state(reservations: otherReserved))
+                == .refuse("10.0.0.100 belongs to another client"))
+    }
+
+    @Test func exhaustedPoolIsSilent() {
+        let leases = (100...103).map {
+            Lease(address: Self.address(UInt8($0)), mac: Self.other, state: .bound, expiresAt: 5000)
+        }
+        #expect(
+            LeasePlanner.plan(Self.message(.discover), state: Self.state(leases: leases))
+                == .ignore("the pool is exhausted"))
+    }
+
+    @Test func requestStates() {
+        let offered = Lease(address: Self.address(101), mac: Self.mac, state: .offered, expiresAt: 5000)
+        // SELECTING: our offer, or NAK; another server's id withdraws our offer.
+        #expect(
+            LeasePlanner.plan(
+                Self.message(.request, requested: Self.address(101), serverID: Self.server),
+                state: Self.state(leases: [offered]))
+                == .acknowledge(Self.address(101)))
+        #expect(
+            LeasePlanner.plan(
+                Self.message(.request, requested: Self.address(102), serverID: Self.server),
+                state: Self.state(leases: [offered]))
+                == .refuse("10.0.0.102 was not offered to 52:54:00:cc:00:01"))
+        #expect(
+            LeasePlanner.plan(
+                Self.message(.request, requested: Self.address(101), serverID: IPv4Address(10, 0, 0, 9)),
+                state: Self.state(leases: [offered])) == .withdrawOffer)
+        // INIT-REBOOT on the wrong network: NAK so the client starts over.
+        #expect(
+            LeasePlanner.plan(Self.message(.request, requested: IPv4Address(192, 168, 1, 5)), state: Self.state())
+                == .refuse("192.168.1.5 is not on this network"))
+        // RENEWING (ciaddr): extend.
+        let bound = Lease(address: Self.address(101), mac: Self.mac, state: .bound, expiresAt: 5000)
+        #expect(
+            LeasePlanner.plan(Self.message(.request, ciaddr: Self.address(101)), state: Self.state(leases: [bound]))
+                == .acknowledge(Self.address(101)))
+        // An address outside the range that vboot never leased: not ours to answer.
+        #expect(
+            LeasePlanner.plan(Self.message(.request, requested: Self.address(20)), state: Self.state())
+                == .ignore("10.0.0.20 is outside the dynamic range and not reserved"))
+    }
+
+    @Test func releaseDeclineInformOnlyForTheHolder() {
+        let bound = Lease(address: Self.address(101), mac: Self.mac, state: .bound, expiresAt: 5000)
+        #expect(
+            LeasePlanner.plan(Self.message(.release, ciaddr: Self.address(101)), state: Self.state(leases: [bound]))
+                == .release(Self.address(101)))
+        #expect(
+            LeasePlanner.plan(
+                Self.message(.release, mac: Self.other, ciaddr: Self.address(101)), state: Self.state(leases: [bound]))
+                == .ignore("RELEASE for an address 52:54:00:cc:00:02 does not hold"))
+        #expect(
+            LeasePlanner.plan(Self.message(.decline, requested: Self.address(101)), state: Self.state(leases: [bound]))
+                == .decline(Self.address(101)))
+        #expect(LeasePlanner.plan(Self.message(.inform, ciaddr: Self.address(7)), state: Self.state()) == .inform)
+    }
+
+    @Test func replyCarriesAddressOptionsAndTimers() throws {
+        let request = Self.message(.discover)
+        let reply = DHCPServerReply.make(
+            .offer, to: request, address: Self.address(101), pool: Self.pool, server: Self.server, boot: nil)
+        #expect(reply.yiaddr == Self.address(101) && reply.messageType == .offer)
+        #expect(reply.option(.leaseTime) == [0, 0, 2, 88])
+        #expect(reply.option(.renewalTime) == [0, 0, 1, 44])
+        #expect(reply.option(.rebindingTime) == [0, 0, 2, 13])
+        #expect(reply.option(.subnetMask) == [255, 255, 255, 0] && reply.option(.router) == [10, 0, 0, 1])
+        #expect(reply.option(.domainName) == Array("lab.test".utf8) && reply.serverIdentifier == Self.server)
+        let nak = DHCPServerReply.make(
+            .nak, to: request, address: nil, pool: Self.pool, server: Self.server, boot: nil, message: "no")
+        #expect(nak.yiaddr == .any && nak.option(.leaseTime) == nil && nak.option(.message) == Array("no".utf8))
+    }
+}
