@@ -31,7 +31,7 @@ HTTP_PORT=8080
 
 # ---------------------------------------------------------------------------------------------
 # Scenarios: firmware, option ROM, MAC, seconds allowed from QEMU start, what must appear.
-ALL=(a b c d e f g h i)
+ALL=(a b c d e f g h i j k)
 declare -A DESC FW ROM MAC LIMIT EXTRA
 DESC[a]="OVMF, no option ROM: UEFI PXE -> proxyDHCP -> TFTP ipxe.efi -> iPXE -> per-MAC script"
 FW[a]=uefi ROM[a]=none MAC[a]=52:54:00:e2:e0:0a LIMIT[a]=240
@@ -51,6 +51,11 @@ DESC[h]="QEMU started with 'vboot rom inject --qemu' (e1000 + Debian's EFI e1000
 FW[h]=uefi ROM[h]=/usr/lib/ipxe/qemu/efi-e1000.rom MAC[h]=52:54:00:e2:e0:11 LIMIT[h]=240
 DESC[i]="vboot-built ROM (rom build from VBOOT_IPXE_SOURCE), vboot --dhcp off: embedded script -> HTTP script, no proxy, no TFTP"
 FW[i]=uefi ROM[i]=built MAC[i]=52:54:00:e2:e0:12 LIMIT[i]=240 EXTRA[i]="--dhcp off"
+DESC[j]="one-shot install: a 'once' machine boots the debian profile, the installer calls back (preseed early_command), the next boot of the same VM is the local profile"
+FW[j]=uefi ROM[j]=default MAC[j]=52:54:00:e2:e0:13 LIMIT[j]=300
+DESC[k]="vboot --dhcp full, no site DHCP server: OVMF, no ROM gets its address and PXE boot from vboot alone -> TFTP ipxe.efi -> iPXE -> per-MAC script"
+FW[k]=uefi ROM[k]=none MAC[k]=52:54:00:e2:e0:14 LIMIT[k]=240
+EXTRA[k]="--dhcp full --dhcp-range ${RIG_NET:-10.77.0}.160-${RIG_NET:-10.77.0}.170 --dhcp-router ${RIG_NET:-10.77.0}.1"
 
 hyphen_mac() { echo "${1//:/-}"; }
 marker() { echo "vboot-e2e per-mac script $1"; }
@@ -60,6 +65,7 @@ expect_pattern() {
     local s=$1 mac=${MAC[$1]}
     case $s in
         c) echo "Select a language" ;;
+        j) echo "vboot: starting the installer" ;;
         d) echo "no boot script for this machine yet" ;;
         # ${net0/mac} is expanded by iPXE, {{mac}} by vboot's template rendering.
         *) echo "$(marker "$s") $mac $(hyphen_mac "$mac")" ;;
@@ -71,7 +77,7 @@ write_machine_script() {
     local s=$1 dir=$2 file
     file="$dir/$(hyphen_mac "${MAC[$s]}").ipxe"
     case $s in
-        a | b | e | f | g | h | i)
+        a | b | e | f | g | h | i | k)
             cat >"$file" <<EOF
 #!ipxe
 echo $(marker "$s") \${net0/mac} {{mac}}
@@ -89,8 +95,36 @@ initrd {{assets}}/debian-12/initrd.gz
 boot || shell
 EOF
             ;;
-        d) ;;
+        d | j) ;;
     esac
+}
+
+# j: the inventory, from a config file: one machine, installing once with the shipped debian
+# profile; its preseed reports back from the installer (early_command) with the URL the
+# profile put on the kernel command line.
+write_oneshot_config() {
+    local s=$1 base="http://$BOOT_IP:$HTTP_PORT/assets"
+    cat >"$RIG_DIR/assets/preseed.cfg" <<'EOF'
+d-i preseed/early_command string url=$(sed -n 's/.*vboot_done=\([^ ]*\).*/\1/p' /proc/cmdline); wget -q -O /dev/null "$url"
+EOF
+    cat >"$RIG_DIR/vboot.yaml" <<EOF
+machines:
+  - mac: "${MAC[$s]}"
+    hostname: oneshot
+    profile: debian
+    next_boot: once
+    variables:
+      kernel_url: $base/debian-12/linux
+      initrd_url: $base/debian-12/initrd.gz
+      preseed_url: $base/preseed.cfg
+      console: ttyS0,115200n8
+EOF
+}
+
+# rig_api PATH -> the API's JSON, with the token vboot generated in the rig's data directory
+rig_api() {
+    ip netns exec "$(rig_ns boot)" curl -s -m 5 -H "Authorization: Bearer $(cat "$RIG_DIR/data/api-token")" \
+        "http://$BOOT_IP:$HTTP_PORT/api/v1$1"
 }
 
 usage() {
@@ -196,23 +230,29 @@ run_scenario() {
     }
 
     rig_up
-    rig_site_dhcp
+    # k: vboot is the only DHCP server on the segment.
+    [ "$s" = k ] || rig_site_dhcp
 
     # vboot's inputs: boot scripts and assets for this scenario only.
     mkdir -p "$RIG_DIR/boot-scripts/machines" "$RIG_DIR/assets/debian-12" "$RIG_DIR/data"
     cp "$ROOT/boot-scripts/default.ipxe" "$RIG_DIR/boot-scripts/"
+    cp -r "$ROOT/boot-scripts/profiles" "$RIG_DIR/boot-scripts/"
     write_machine_script "$s" "$RIG_DIR/boot-scripts/machines"
-    local f
+    local f config=()
     for f in linux initrd.gz; do
         ln "$RUN_DIR/assets/debian-12/$f" "$RIG_DIR/assets/debian-12/$f" 2>/dev/null ||
             cp "$RUN_DIR/assets/debian-12/$f" "$RIG_DIR/assets/debian-12/$f"
     done
+    if [ "$s" = j ]; then
+        write_oneshot_config "$s"
+        config=(--config "$RIG_DIR/vboot.yaml")
+    fi
 
     # iPXE binaries: vboot's default, Debian's ipxe package (/usr/lib/ipxe, whose ipxe.efi is a
     # symlink to /boot/ipxe.efi).
     ip netns exec "$(rig_ns boot)" "$VBOOT" serve --listen "$BOOT_IP" --interface eth0 --dhcp proxy \
         --http-port "$HTTP_PORT" --boot-scripts "$RIG_DIR/boot-scripts" --assets "$RIG_DIR/assets" \
-        --data-dir "$RIG_DIR/data" --log-level "$LOG_LEVEL" ${EXTRA[$s]:-} \
+        --data-dir "$RIG_DIR/data" --log-level "$LOG_LEVEL" ${EXTRA[$s]:-} "${config[@]}" \
         >"$RIG_DIR/vboot.stdout" 2>"$RIG_DIR/vboot.log" &
     local vboot_pid=$!
     RIG_PIDS+=("$vboot_pid")
@@ -292,6 +332,39 @@ run_scenario() {
                 fail "vboot's log shows no boot-server ACK on port 4011"
             grep -q 'OFFER: boot server' "$RIG_DIR/vboot.log" || fail "vboot's log shows no boot-server offer"
             echo "[$s] vboot log: $(grep -m1 'REQUEST on 4011' "$RIG_DIR/vboot.log" | cut -c1-200)"
+            ;;
+        j)
+            # The installer (its preseed's early_command) reports back: once -> local.
+            local state=
+            for ((i = 0; i < 240; i++)); do
+                state=$(rig_api "/machines/$mac" | sed -n 's/.*"next_boot":"\([a-z]*\)".*/\1/p')
+                [ "$state" = local ] && break
+                sleep 0.5
+            done
+            [ "$state" = local ] || fail "no installer callback: next_boot is still '$state' 120 s after the installer started"
+            echo "[$s] installer called back after $(($(date +%s) - start)) s: next_boot local"
+            # The same VM boots again: the local profile, which hands the boot back to the firmware.
+            rig_stop_guest "$s"
+            mv "$RIG_DIR/$s.serial" "$RIG_DIR/$s.install.serial"
+            sleep 1
+            rig_guest "$s" "$mac" "${FW[$s]}" "${ROM[$s]}"
+            wait_for "$RIG_DIR/$s.serial" "returning to the firmware" 180 ||
+                fail "second boot: no local-disk script ('returning to the firmware') within 180 s"
+            if grep -q "vboot: starting the installer" <(rig_plain "$RIG_DIR/$s.serial"); then
+                fail "second boot started the installer again"
+            fi
+            local timeline
+            timeline=$(rig_api "/machines/$mac/timeline?limit=50")
+            for want in '"kind":"callback","mac"' 'install handed out' 'profile local'; do
+                grep -qF -- "$want" <<<"$timeline" || fail "timeline lacks $want: ${timeline:0:600}"
+            done
+            echo "[$s] second boot: local profile; timeline has the install, the callback and the local boot"
+            ;;
+        k)
+            grep -qE 'dhcp: 52:54:00:e2:e0:14 REQUEST → ACK ' "$RIG_DIR/vboot.log" ||
+                fail "vboot's log shows no full-DHCP ACK for the guest"
+            grep -q '"state":"bound"' <<<"$(rig_api /leases)" || fail "no bound lease in /api/v1/leases"
+            echo "[$s] vboot log: $(grep -m1 'REQUEST → ACK' "$RIG_DIR/vboot.log" | cut -c1-200)"
             ;;
         d)
             wait_for "$RIG_DIR/$s.serial" "mac $(hyphen_mac "$mac")" 15 ||

@@ -174,6 +174,8 @@ enum APIRoutes {
             inventory.recorder.record(
                 .callback, .ok, mac: machine.mac, address: address, summary: "install done; next boot local",
                 details: ["by": authorised ? "api token" : "install token"])
+            inventory.logger.info(
+                "api: \(machine.mac) install done (callback from \(address?.description ?? "?")); next boot local")
             return json(["mac": machine.mac.description, "next_boot": updated.nextBoot.rawValue, "changed": true])
         case .success(.alreadyDone):
             inventory.recorder.record(

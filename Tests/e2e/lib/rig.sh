@@ -40,7 +40,8 @@ rig_up() {
     chmod o+rx "$RIG_DIR"
 }
 
-# The site's DHCP server: addresses only, no PXE, no TFTP, no DNS.
+# The site's DHCP server: addresses only, no PXE, no TFTP. It names itself as DNS server (it
+# runs none): Debian's installer stops to ask for one when DHCP gives none.
 # It also sends IPv6 router advertisements (SLAAC only, no DHCPv6): iPXE configures IPv4 and IPv6
 # together and, on a segment without a router, waits ~15 s for an RA before it goes on to boot.
 rig_site_dhcp() {
@@ -48,6 +49,7 @@ rig_site_dhcp() {
     [ "${RIG_IPV6_RA:-1}" = 1 ] && ra=(--enable-ra "--dhcp-range=::,constructor:eth0,ra-only,64,1h")
     ip netns exec "$(rig_ns site)" dnsmasq --no-daemon --port=0 --interface=eth0 --bind-interfaces \
         --dhcp-range="${RIG_NET}.100,${RIG_NET}.150,255.255.255.0,1h" "${ra[@]}" \
+        --dhcp-option=option:dns-server,"$SITE_IP" \
         --dhcp-leasefile="$RIG_DIR/dnsmasq.leases" --log-dhcp --no-ping \
         >"$RIG_DIR/dnsmasq.log" 2>&1 &
     RIG_PIDS+=($!)
