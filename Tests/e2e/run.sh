@@ -316,6 +316,15 @@ run_scenario() {
                 grep -viE 'not found|error|denied|refused|abort|fail|probe' | tail -n 1 || true)
             [ -n "$line" ] || fail "vboot's log shows no tftp transfer of ipxe.efi"
             echo "[$s] vboot log: ${line:0:200}"
+            # The timeline ties the TFTP transfer (which sees only an address) to the MAC, through
+            # the address the firmware asked the site's DHCP server for.
+            local timeline
+            timeline=$(rig_api "/timeline?limit=200")
+            for want in "\"kind\":\"dhcp\",\"mac\":\"$mac\"" "\"kind\":\"tftp\",\"mac\":\"$mac\"" \
+                "\"kind\":\"script\",\"mac\":\"$mac\""; do
+                grep -qF -- "$want" <<<"$timeline" || fail "timeline lacks $want"
+            done
+            echo "[$s] timeline: dhcp, tftp and script events for $mac"
             ;;
         i)
             if grep -qE 'proxydhcp: [0-9a-f]{2}:|tftp: [0-9]' "$RIG_DIR/vboot.log"; then
