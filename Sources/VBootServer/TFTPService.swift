@@ -54,6 +54,7 @@ struct TFTPEnvironment: Sendable {
     var counters: ServerCounters
     var logger: Logger
     let activeTransfers = ActiveTransfers()
+    let hotFiles = HotFileCache()
 }
 
 /// The clients with a transfer running now, across all event loops. A second RRQ from the same
@@ -147,9 +148,13 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         }
         let parameters = TFTPTransferParameters.negotiate(
             request.options, fileSize: file.size, limits: environment.configuration.tftpLimits)
-        let reader: FileReader
+        let source: TFTPBlockSource
         do {
-            reader = try FileReader(path: file.path)
+            if let data = environment.hotFiles.contents(of: file.path), data.readableBytes == file.size {
+                source = .memory(data)
+            } else {
+                source = .file(try FileReader(path: file.path))
+            }
         } catch {
             environment.activeTransfers.release(client)
             environment.logger.error("tftp: \(client.compact) \(request.filename): \(error)")
@@ -170,12 +175,12 @@ final class TFTPListenerHandler: ChannelInboundHandler {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         TFTPTransferHandler(
-                            transfer: transfer, reader: reader, peer: client, name: name, environment: environment))
+                            transfer: transfer, source: source, peer: client, name: name, environment: environment))
                 }
             }
             .bind(host: local.description, port: 0)
         bound.whenFailure { error in
-            reader.close()
+            if case .file(let reader) = source { reader.close() }
             environment.activeTransfers.release(client)
             environment.logger.error("tftp: \(client.compact) \(name): cannot open a transfer socket: \(error)")
         }

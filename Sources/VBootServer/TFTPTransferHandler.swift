@@ -11,7 +11,12 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
     private var transfer: TFTPReadTransfer
-    private let reader: FileReader
+    private let source: TFTPBlockSource
+    /// For files read from disk: the last chunk read, so lockstep transfers read the disk once
+    /// per `readAheadSize` rather than once per block.
+    private var readAhead: ByteBuffer?
+    private var readAheadStart = 0
+    static let readAheadSize = 64 * 1024
     private let peer: SocketAddress
     private let name: String
     private let environment: TFTPEnvironment
@@ -22,10 +27,11 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     private var finished = false
 
     init(
-        transfer: TFTPReadTransfer, reader: FileReader, peer: SocketAddress, name: String, environment: TFTPEnvironment
+        transfer: TFTPReadTransfer, source: TFTPBlockSource, peer: SocketAddress, name: String,
+        environment: TFTPEnvironment
     ) {
         self.transfer = transfer
-        self.reader = reader
+        self.source = source
         self.peer = peer
         self.name = name
         self.environment = environment
@@ -120,13 +126,44 @@ final class TFTPTransferHandler: ChannelInboundHandler {
             var buffer = context.channel.allocator.buffer(capacity: 4 + range.count)
             buffer.writeInteger(TFTPOpcode.data.rawValue)
             buffer.writeInteger(UInt16(truncatingIfNeeded: block))
-            guard reader.read(into: &buffer, offset: range.lowerBound, count: range.count) else {
+            guard copy(range, into: &buffer) else {
                 perform(.abort(TFTPError(.notDefined, "file shrank while being read")), context: context)
                 return
             }
             context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: peer, data: buffer)), promise: nil)
         }
         context.flush()
+    }
+
+    /// Appends the file's bytes in `range` to `buffer`, from memory or the read-ahead chunk.
+    private func copy(_ range: Range<Int>, into buffer: inout ByteBuffer) -> Bool {
+        guard !range.isEmpty else { return true }
+        switch source {
+        case .memory(let data):
+            guard let slice = data.getSlice(at: data.readerIndex + range.lowerBound, length: range.count) else {
+                return false
+            }
+            buffer.writeImmutableBuffer(slice)
+            return true
+        case .file(let reader):
+            let end = readAheadStart + (readAhead?.readableBytes ?? 0)
+            if readAhead == nil || range.lowerBound < readAheadStart || range.upperBound > end {
+                var chunk = readAhead ?? ByteBufferAllocator().buffer(capacity: Self.readAheadSize)
+                chunk.clear()
+                let count = min(max(Self.readAheadSize, range.count), transfer.fileSize - range.lowerBound)
+                guard count >= range.count, reader.read(into: &chunk, offset: range.lowerBound, count: count) else {
+                    return false
+                }
+                readAhead = chunk
+                readAheadStart = range.lowerBound
+            }
+            guard let chunk = readAhead,
+                let slice = chunk.getSlice(
+                    at: chunk.readerIndex + range.lowerBound - readAheadStart, length: range.count)
+            else { return false }
+            buffer.writeImmutableBuffer(slice)
+            return true
+        }
     }
 
     private func armTimer(context: ChannelHandlerContext) {
@@ -158,7 +195,8 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     }
 
     private func finish() {
-        reader.close()
+        if case .file(let reader) = source { reader.close() }
+        readAhead = nil
         environment.activeTransfers.release(peer)
     }
 
@@ -177,4 +215,10 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         let p = transfer.parameters
         return "blksize \(p.blockSize), windowsize \(p.windowSize)"
     }
+}
+
+/// Where a transfer's bytes come from: a cached copy of a small hot file, or the file itself.
+enum TFTPBlockSource: Sendable {
+    case memory(ByteBuffer)
+    case file(FileReader)
 }

@@ -1,0 +1,87 @@
+import Glibc
+import NIOCore
+import Synchronization
+
+/// Small, often-fetched boot files (ipxe.efi, undionly.kpxe, snponly.efi) kept in memory, so a
+/// boot storm reads each once instead of once per DATA packet per client. An entry is valid while
+/// the file's size, modification time and inode are unchanged; a replaced file is read again.
+/// Bounded in file size and in total (least recently used entries go first).
+final class HotFileCache: Sendable {
+    struct Limits: Sendable {
+        var maximumFileSize = 4 << 20
+        var maximumTotal = 16 << 20
+    }
+
+    private struct Identity: Hashable {
+        var size: Int
+        var modified: Int64
+        var inode: UInt64
+    }
+
+    private struct Entry {
+        var identity: Identity
+        var data: ByteBuffer
+        var lastUse: UInt64
+    }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var total = 0
+        var clock: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+    let limits: Limits
+
+    init(limits: Limits = Limits()) { self.limits = limits }
+
+    /// The whole file, from memory when its identity still matches; nil for files too big to
+    /// cache or unreadable (the caller reads them from disk).
+    func contents(of path: String) -> ByteBuffer? {
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_size <= limits.maximumFileSize else { return nil }
+        let identity = Identity(
+            size: Int(info.st_size), modified: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
+            inode: UInt64(info.st_ino))
+        let cached = state.withLock { state -> ByteBuffer? in
+            guard let entry = state.entries[path], entry.identity == identity else { return nil }
+            state.clock += 1
+            state.entries[path]?.lastUse = state.clock
+            return entry.data
+        }
+        if let cached { return cached }
+        guard let data = Self.read(path, size: identity.size) else { return nil }
+        state.withLock { state in
+            if let old = state.entries.removeValue(forKey: path) { state.total -= old.data.readableBytes }
+            while state.total + data.readableBytes > limits.maximumTotal,
+                let oldest = state.entries.min(by: { $0.value.lastUse < $1.value.lastUse })
+            {
+                state.total -= oldest.value.data.readableBytes
+                state.entries[oldest.key] = nil
+            }
+            guard data.readableBytes <= limits.maximumTotal else { return }
+            state.clock += 1
+            state.entries[path] = Entry(identity: identity, data: data, lastUse: state.clock)
+            state.total += data.readableBytes
+        }
+        return data
+    }
+
+    private static func read(_ path: String, size: Int) -> ByteBuffer? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = ByteBufferAllocator().buffer(capacity: size)
+        var total = 0
+        while total < size {
+            let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size - total) { pointer in
+                max(0, pread(fd, pointer.baseAddress, size - total, off_t(total)))
+            }
+            if got == 0 { return nil }
+            total += got
+        }
+        return buffer
+    }
+
+    var totalBytes: Int { state.withLock { $0.total } }
+}
