@@ -212,6 +212,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        EventLoopSizing.applyCPUAffinity()
         // A bad config file fails here, before anything binds, with file:line:column and the reason.
         let file: ConfigFile?
         do {
