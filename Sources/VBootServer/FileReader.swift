@@ -35,6 +35,9 @@ final class FileReader: Sendable {
         return true
     }
 
+    /// The file will be read front to back: let the kernel read ahead further.
+    func adviseSequential() { _ = posix_fadvise(descriptor, 0, 0, POSIX_FADV_SEQUENTIAL) }
+
     func close() {
         if !closed.exchange(true, ordering: .acquiringAndReleasing) { Glibc.close(descriptor) }
     }

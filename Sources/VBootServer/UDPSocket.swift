@@ -9,6 +9,10 @@ enum UDPSocket {
     static let vectorReadCount = 32
     /// Ethernet MTU with room to spare: DHCP and TFTP requests are far smaller.
     static let maximumDatagram = 2048
+    /// A rack powering on sends hundreds of DISCOVERs within milliseconds; the default 208 KiB
+    /// receive buffer held ~46 of 500 on loopback and the kernel dropped the rest, which then
+    /// retried in step on EDK2's 4/8/16 s schedule. The kernel caps this at net.core.rmem_max.
+    static let receiveBufferSize = 4 << 20
 
     /// Binds a UDP channel that can receive and send broadcasts and reports, per datagram, the
     /// address it was sent to and the interface it came in on (IP_PKTINFO).
@@ -20,6 +24,7 @@ enum UDPSocket {
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.socketOption(.so_broadcast), value: 1)
             .channelOption(.receivePacketInfo, value: true)
+            .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferSize))
             // recvmmsg: the receive buffer is split evenly between the messages of one read.
             .channelOption(.datagramVectorReadMessageCount, value: vectorReadCount)
             .channelOption(

@@ -75,6 +75,14 @@ public final class VBootServer: Sendable {
                 throw StartupError("the pool range \(pool.first)-\(pool.last) contains vboot's own address \(listen)")
             }
         }
+        if configuration.dhcpMode != .off,
+            let text = try? String(contentsOfFile: "/proc/sys/net/core/rmem_max", encoding: .utf8),
+            let limit = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), limit < UDPSocket.receiveBufferSize
+        {
+            warnings.append(
+                "net.core.rmem_max is \(limit) bytes: DHCP and TFTP listeners get less than the \(UDPSocket.receiveBufferSize >> 20) MiB receive buffer that absorbs a boot storm (sysctl -w net.core.rmem_max=\(UDPSocket.receiveBufferSize))"
+            )
+        }
         let store = BootFileStore(
             ipxeDirectories: configuration.ipxeDirectories, assetsRoot: configuration.assetsDirectory)
         let installed = store.installedBinaries()

@@ -60,6 +60,9 @@ struct HTTPServiceTests {
         #expect(part.status == 206)
         #expect([UInt8](part.body) == Array(content[1000...1999]))
         #expect(part.headers["Content-Range"] as? String == "bytes 1000-1999/200000")
+        // Across the 64 KiB chunks the body is streamed in.
+        let across = try await Self.get("/assets/debian/linux", port: port, headers: ["Range": "bytes=60000-140000"])
+        #expect(across.status == 206 && [UInt8](across.body) == Array(content[60000...140000]))
         let tail = try await Self.get("/assets/debian/linux", port: port, headers: ["Range": "bytes=-10"])
         #expect([UInt8](tail.body) == Array(content.suffix(10)))
         let beyond = try await Self.get("/assets/debian/linux", port: port, headers: ["Range": "bytes=300000-"])
