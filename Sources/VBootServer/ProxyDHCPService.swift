@@ -158,8 +158,9 @@ final class ProxyDHCPHandler: ChannelInboundHandler {
         }
         var buffer = context.channel.allocator.buffer(capacity: DHCPMessage.minimumBOOTPLength + 64)
         reply.encode(into: &buffer, minimumLength: DHCPMessage.minimumBOOTPLength)
-        context.writeAndFlush(
-            wrapOutboundOut(AddressedEnvelope(remoteAddress: destination, data: buffer)), promise: nil)
+        // Flushed once per read batch (channelReadComplete): the replies to one recvmmsg leave
+        // in one sendmmsg.
+        context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: destination, data: buffer)), promise: nil)
         counters.increment("dhcp_replies_sent")
         if let client = decision.client {
             inventory.recorder.record(
@@ -217,6 +218,10 @@ final class ProxyDHCPHandler: ChannelInboundHandler {
                 environment.logger.error("dhcp: \(mac): no answer, the store failed: \(error)")
             }
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -43,13 +43,18 @@ final class BootEventRecorder: Service, Sendable {
         let event = BootEvent(
             mac: mac ?? addresses.mac(for: address), address: address?.description, at: Clock.now(), kind: kind,
             outcome: outcome, summary: summary, details: details, server: serverName)
-        let dropped = pending.withLock { buffer -> Bool in
+        let dropped = pending.withLock { buffer -> Int in
+            // Full (the store is slower than the traffic): drop the older half at once, so a
+            // sustained storm costs one shift per 5,000 events, not one per packet.
+            var dropped = 0
+            if buffer.count >= Self.bufferLimit {
+                dropped = Self.bufferLimit / 2
+                buffer.removeFirst(dropped)
+            }
             buffer.append(event)
-            guard buffer.count > Self.bufferLimit else { return false }
-            buffer.removeFirst(buffer.count - Self.bufferLimit)
-            return true
+            return dropped
         }
-        if dropped { counters.increment("timeline_events_dropped") }
+        if dropped > 0 { counters.increment("timeline_events_dropped", by: dropped) }
     }
 
     func run() async throws {
