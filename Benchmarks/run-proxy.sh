@@ -1,0 +1,369 @@
+#!/usr/bin/env bash
+# proxyDHCP benchmark: vboot against dnsmasq, under a PXE boot storm.
+#
+# Runs each server by hand, in the foreground, in a fresh network namespace, one after another,
+# and drives it from a second namespace (joined by a veth pair) with Benchmarks/pxe-storm.c.
+# Needs root (network namespaces, ports 67 and 4011). See Benchmarks/README.md.
+#
+#   sudo Benchmarks/run-proxy.sh            # 3 runs of 5 s per cell
+#   sudo Benchmarks/run-proxy.sh --quick    # 1 run of 1 s per cell
+#   options: --runs N  --duration S  --warmup S  --ramp S  --servers "vboot dnsmasq"
+#            --kinds "uefi ipxe request4011"  (also: mix)   --outstanding "1 64 256"
+#            --macs N  --mode relay|broadcast  --vboot PATH  --out FILE (also write the table
+#            there)  --keep (keep the temp dir)
+#            --pin split|same|none  CPU placement: split (default) = server on CPU 0, client on
+#                 CPU 1 (every request crosses CPUs, as from a remote client); same = both on
+#                 CPU 0; none = leave it to the scheduler.
+#            --quiet-wait S  before each run, wait up to S seconds (default 60) for other
+#                 processes to use less than 20% of a CPU (shared machines); 0 = do not wait.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(dirname "$HERE")"
+RUNS=3
+DURATION=5
+WARMUP=1.5
+RAMP=0.5
+SERVERS="vboot dnsmasq"
+KINDS="uefi ipxe request4011"
+LEVELS="1 64 256"
+MACS=4096
+MODE=relay
+VBOOT="${VBOOT:-}"
+OUT=""
+KEEP=0
+PIN="split"
+TIMEOUT_MS=1000
+QUIET_WAIT=60
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) RUNS=1; DURATION=1; WARMUP=1 ;;
+        --runs) RUNS="$2"; shift ;;
+        --duration) DURATION="$2"; shift ;;
+        --warmup) WARMUP="$2"; shift ;;
+        --ramp) RAMP="$2"; shift ;;
+        --servers) SERVERS="$2"; shift ;;
+        --kinds) KINDS="$2"; shift ;;
+        --outstanding) LEVELS="$2"; shift ;;
+        --macs) MACS="$2"; shift ;;
+        --mode) MODE="$2"; shift ;;
+        --vboot) VBOOT="$2"; shift ;;
+        --out) OUT="$2"; shift ;;
+        --keep) KEEP=1 ;;
+        --pin) PIN="$2"; shift ;;
+        --quiet-wait) QUIET_WAIT="$2"; shift ;;
+        -h|--help) sed -n 2,19p "$0"; exit 0 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+case "$PIN" in
+    split) SRV_PIN=(taskset -c 0); CLI_PIN=(taskset -c 1) ;;
+    same) SRV_PIN=(taskset -c 0); CLI_PIN=(taskset -c 0) ;;
+    none) SRV_PIN=(); CLI_PIN=() ;;
+    *) echo "--pin split|same|none" >&2; exit 2 ;;
+esac
+case "$MODE" in relay|broadcast) ;; *) echo "--mode relay|broadcast" >&2; exit 2 ;; esac
+[ "$PIN" != split ] || [ "$(nproc)" -ge 2 ] || { echo "--pin split needs 2 CPUs" >&2; exit 2; }
+
+[ "$(id -u)" = 0 ] || { echo "run as root (network namespaces, ports 67 and 4011)" >&2; exit 2; }
+
+log() { echo "[$(date +%T)] $*" >&2; }
+
+# --- peers -----------------------------------------------------------------------------------
+# dnsmasq from dnsmasq-base (no service); vboot offers Debian's ipxe.efi to UEFI clients.
+install_peers() {
+    local need_apt=()
+    command -v dnsmasq >/dev/null || need_apt+=(dnsmasq-base)
+    [ -f /usr/lib/ipxe/ipxe.efi ] || need_apt+=(ipxe)
+    command -v curl >/dev/null || need_apt+=(curl)
+    if [ ${#need_apt[@]} -gt 0 ]; then
+        log "apt-get install ${need_apt[*]}"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need_apt[@]}" >&2
+    fi
+}
+
+pick_vboot() {
+    if [ -z "$VBOOT" ]; then
+        if [ -x "$REPO/.build/release/vboot" ]; then VBOOT="$REPO/.build/release/vboot"
+        else VBOOT="$REPO/.build/debug/vboot"; fi
+    fi
+    [ -x "$VBOOT" ] || { echo "no vboot binary at $VBOOT (swift build -c release)" >&2; exit 2; }
+    local newer
+    newer=$(find "$REPO/Sources" "$REPO/Package.swift" -newer "$VBOOT" -type f 2>/dev/null | wc -l)
+    [ "$newer" = 0 ] || log "warning: $newer source files are newer than $VBOOT"
+}
+
+# --- namespaces, client ---------------------------------------------------------------------------
+# Two namespaces joined by a veth pair: servers in NS_S on SRV_IF (10.254.0.1/24), the client in
+# NS_C on CLI_IF (10.254.0.2/24). Not loopback: dnsmasq does no DHCP on a loopback interface, and
+# between two addresses of one namespace the kernel routes through lo, past vboot's sockets, which
+# are bound to their interface (SO_BINDTODEVICE).
+NS_S="vbpxs$$"
+NS_C="vbpxc$$"
+SRV_IF="vbpx$$s"
+CLI_IF="vbpx$$c"
+SRV_IP=10.254.0.1
+CLI_IP=10.254.0.2
+TMP="$(mktemp -d /tmp/vbproxy.XXXXXX)"
+SERVER_PID=""
+CG=""
+cleanup() {
+    stop_server || true
+    ip netns del "$NS_S" 2>/dev/null || true
+    ip netns del "$NS_C" 2>/dev/null || true
+    [ -z "$CG" ] || rmdir "$CG" 2>/dev/null || true
+    if [ "$KEEP" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+setup() {
+    ip netns add "$NS_S"
+    ip netns add "$NS_C"
+    ip link add "$SRV_IF" type veth peer name "$CLI_IF"
+    ip link set "$SRV_IF" netns "$NS_S"
+    ip link set "$CLI_IF" netns "$NS_C"
+    local ns
+    for ns in "$NS_S" "$NS_C"; do
+        ip -n "$ns" link set lo up
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 || true
+    done
+    ip -n "$NS_S" addr add "$SRV_IP/24" dev "$SRV_IF"
+    ip -n "$NS_C" addr add "$CLI_IP/24" dev "$CLI_IF"
+    ip -n "$NS_S" link set "$SRV_IF" up
+    ip -n "$NS_C" link set "$CLI_IF" up
+    # Static neighbours: no ARP traffic or neighbour state changes during the runs.
+    local smac cmac
+    smac=$(ip -n "$NS_S" -o link show "$SRV_IF" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+    cmac=$(ip -n "$NS_C" -o link show "$CLI_IF" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+    ip -n "$NS_S" neigh replace "$CLI_IP" lladdr "$cmac" dev "$SRV_IF" nud permanent
+    ip -n "$NS_C" neigh replace "$SRV_IP" lladdr "$smac" dev "$CLI_IF" nud permanent
+    mkdir -p "$TMP/vboot-data"
+    chmod 755 "$TMP"
+    cc -O2 -Wall -Wextra -Werror -o "$TMP/pxe-storm" "$HERE/pxe-storm.c"
+}
+
+nss() { ip netns exec "$NS_S" "$@"; }
+
+# --- servers -------------------------------------------------------------------------------------
+# Equivalent answers from both: UEFI PXE gets ipxe.efi in the OFFER, iPXE gets an HTTP script URL,
+# and a port 4011 REQUEST for boot item 0x8000 gets an ACK naming ipxe.efi.
+#
+# dnsmasq: `--pxe-service` enables its PXE code and, as the first service with a file name, is
+# boot server type 0x8000, which answers the port 4011 REQUEST. It is declared for CSA BC_EFI (9),
+# not x86-64_EFI (7, what EDK2 sends): with a service for the client's own architecture dnsmasq
+# 2.90 leaves the file out of the OFFER on purpose and sends UEFI clients to port 4011 instead
+# ("pxe_uefi_workaround"); without one it puts the `--dhcp-boot` file in the OFFER, as vboot does.
+URL="http://$SRV_IP:8080/boot.ipxe"
+start_server() {
+    local name="$1"
+    case "$name" in
+        vboot)
+            "${SRV_PIN[@]}" ip netns exec "$NS_S" "$VBOOT" serve --dhcp proxy --listen "$SRV_IP" --interface "$SRV_IF" \
+                --ipxe-dir /usr/lib/ipxe --boot-scripts "$REPO/boot-scripts" --data-dir "$TMP/vboot-data" \
+                --log-level warning >"$TMP/vboot.log" 2>&1 &
+            ;;
+        dnsmasq)    # single process; --quiet-dhcp: no log line per packet (vboot logs at warning)
+            "${SRV_PIN[@]}" ip netns exec "$NS_S" dnsmasq -k --conf-file=/dev/null --port=0 --interface="$SRV_IF" \
+                --bind-interfaces --dhcp-range="$SRV_IP,proxy" --pxe-service=BC_EFI,"vboot",ipxe.efi \
+                --dhcp-userclass=set:ipxe,iPXE --dhcp-boot=tag:ipxe,"$URL" --dhcp-boot=tag:!ipxe,ipxe.efi \
+                --quiet-dhcp --log-facility="$TMP/dnsmasq.log" --pid-file= --user=nobody >"$TMP/dnsmasq.out" 2>&1 &
+            ;;
+        *) echo "unknown server $name" >&2; return 1 ;;
+    esac
+    SERVER_PID=$!   # not via a shell function: ip netns exec execs the server, so this is its PID
+    cg_add "$SERVER_PID"
+    for _ in $(seq 1 100); do
+        if nss ss -H -lunp 'sport = :4011' | grep -q "pid=$SERVER_PID," &&
+            nss ss -H -lunp 'sport = :67' | grep -q "pid=$SERVER_PID,"; then return 0; fi
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "$name did not start" >&2
+    cat "$TMP/$name.log" "$TMP/$name.out" 2>/dev/null | tail -5 >&2 || true
+    return 1
+}
+
+stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    kill "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 30); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+
+# Server CPU in ns: a cgroup-v1 cpuacct group holding the server, else utime+stime (+children)
+# from /proc/PID/stat.
+cg_setup() {
+    local d=/sys/fs/cgroup/cpuacct/vbproxy$$
+    if [ -d /sys/fs/cgroup/cpuacct ] && mkdir "$d" 2>/dev/null; then CG="$d"; fi
+}
+cg_add() { [ -z "$CG" ] || echo "$1" >"$CG/cgroup.procs"; }
+cpu_ns() {
+    if [ -n "$CG" ]; then cat "$CG/cpuacct.usage"
+    else awk -v t="$TICKS" '{ sub(/^.*\) /, ""); printf "%.0f\n", ($12 + $13 + $14 + $15) * 1e9 / t }' "/proc/$1/stat"; fi
+}
+# Busy CPU time of the whole machine in ns (user, system, irq, softirq; not steal), to see load
+# from other processes: what the server and the client did not use (within a few % of 0 on a
+# quiet machine).
+machine_busy_ns() { awk -v t="$TICKS" '/^cpu / { printf "%.0f\n", ($2 + $3 + $4 + $7 + $8) * 1e9 / t }' /proc/stat; }
+# Before a run: wait (at most QUIET_WAIT s) until processes other than the server (vboot may still
+# be writing the last run's timeline) use less than 20% of a CPU.
+wait_quiet() {
+    local waited=0 a b sa sb busy
+    while true; do
+        a=$(machine_busy_ns); sa=$(cpu_ns "$SERVER_PID"); sleep 0.5; b=$(machine_busy_ns); sb=$(cpu_ns "$SERVER_PID")
+        busy=$(( (b - a - (sb - sa)) / 5000000 ))   # percent of one CPU
+        if [ "$busy" -lt 20 ]; then break; fi
+        if [ "$waited" -ge "$QUIET_WAIT" ]; then log "machine still busy ($busy% of a CPU); running anyway"; break; fi
+        [ "$waited" -gt 0 ] || log "machine busy ($busy% of a CPU used by other processes); waiting"
+        sleep 2; waited=$((waited + 2))
+    done
+}
+# Peak RSS: reset VmHWM before a cell (clear_refs 5), read it after.
+hwm_reset() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
+hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# UDP datagrams the kernel dropped in the server namespace: socket receive buffer full.
+# shellcheck disable=SC2016
+udp_drops() { nss awk '/^Udp:/ && $2 ~ /^[0-9]/ { print $6 }' /proc/net/snmp; }
+# vboot's counters, one "name value" a line.
+vboot_metrics() {
+    nss curl -s -m 5 "http://$SRV_IP:8080/metrics" 2>/dev/null | sed -n 's/^vboot_\(.*\)_total \([0-9]*\)$/\1 \2/p' || true
+}
+
+# --- runs ----------------------------------------------------------------------------------------
+TICKS=$(getconf CLK_TCK)
+RESULTS="$TMP/results.tsv"
+COUNTERS="$TMP/counters.tsv"
+
+storm_args() {
+    local kind="$1" c="$2"
+    local args=(-H "$SRV_IP" -B "$CLI_IP" -k "$kind" -c "$c" -n "$MACS" -d "$DURATION" -W "$WARMUP" -R "$RAMP" -t "$TIMEOUT_MS")
+    [ "$MODE" = relay ] || args+=(-m broadcast -I "$CLI_IF")
+    echo "${args[@]}"
+}
+
+run_all() {
+    local server kind c run line before after mb_before mb_after d_before d_after rss m_before m_after
+    : >"$RESULTS"
+    : >"$COUNTERS"
+    for server in $SERVERS; do
+        log "== $server"
+        start_server "$server"
+        # One short unrecorded storm: first-use costs (page faults, lazy initialisation) out of the way.
+        local warm=(-H "$SRV_IP" -B "$CLI_IP" -k mix -c 16 -n "$MACS" -d 1)
+        [ "$MODE" = relay ] || warm+=(-m broadcast -I "$CLI_IF")
+        "${CLI_PIN[@]}" ip netns exec "$NS_C" "$TMP/pxe-storm" "${warm[@]}" >/dev/null 2>&1 || true
+        for kind in $KINDS; do
+            for c in $LEVELS; do
+                hwm_reset "$SERVER_PID"
+                [ "$server" != vboot ] || m_before=$(vboot_metrics)
+                for run in $(seq 1 "$RUNS"); do
+                    [ "$QUIET_WAIT" = 0 ] || wait_quiet
+                    before=$(cpu_ns "$SERVER_PID"); mb_before=$(machine_busy_ns); d_before=$(udp_drops)
+                    # shellcheck disable=SC2046
+                    line=$("${CLI_PIN[@]}" ip netns exec "$NS_C" "$TMP/pxe-storm" $(storm_args "$kind" "$c") || true)
+                    after=$(cpu_ns "$SERVER_PID"); mb_after=$(machine_busy_ns); d_after=$(udp_drops)
+                    log "$server $kind x$c run $run: $line"
+                    # kind c server run cpu_s machine_busy_s drops rest-of-line
+                    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$c" "$server" "$run" \
+                        "$(awk -v a="$after" -v b="$before" 'BEGIN { printf "%.3f", (a - b) / 1e9 }')" \
+                        "$(awk -v a="$mb_after" -v b="$mb_before" 'BEGIN { printf "%.3f", (a - b) / 1e9 }')" \
+                        "$((d_after - d_before))" "$line" >>"$RESULTS"
+                done
+                rss=$(hwm_kib "$SERVER_PID")
+                printf 'rss\t%s\t%s\t%s\t%s\n' "$kind" "$c" "$server" "$rss" >>"$RESULTS"
+                if [ "$server" = vboot ]; then
+                    m_after=$(vboot_metrics)
+                    # Per cell: counter deltas.
+                    awk -v cell="$kind x$c" 'NR == FNR { b[$1] = $2; next } { printf "%s\t%s\t%d\n", cell, $1, $2 - b[$1] }' \
+                        <(echo "$m_before") <(echo "$m_after") >>"$COUNTERS"
+                fi
+            done
+        done
+        stop_server
+    done
+}
+
+report() {
+    local date cpu_model
+    date=$(date -u +%Y-%m-%d)
+    cpu_model=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
+    {
+        echo "proxyDHCP benchmark $date: ${RUNS} run(s) of ${DURATION} s (after ${WARMUP} s warm-up) per cell, requests opened over ${RAMP} s, $MACS MACs, mode $MODE, $(nproc) CPUs ($cpu_model), kernel $(uname -r)"
+        echo "vboot: $VBOOT; dnsmasq: $(dnsmasq --version | head -1 | awk '{ print $3 }'); CPU pinning: $PIN"
+        echo "answers/s: valid replies per second; latency in us (median over runs; max: the largest); err/t-o: wrong replies / requests unanswered after ${TIMEOUT_MS} ms; drops: datagrams the server's kernel dropped (receive buffer full); CPU: server user+sys per run and per request"
+        echo
+        awk -F'\t' -v kinds="$KINDS" -v levels="$LEVELS" -v servers="$SERVERS" '
+        function kv(line, key,   m) { if (match(line, "(^| )" key "=[^ ]*")) { m = substr(line, RSTART, RLENGTH); sub(/^ /, "", m); sub(/^[^=]*=/, "", m); return m } return "" }
+        function sortn(a, n,   i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t } }
+        function median(arr, k, n,   a, j) { delete a; for (j = 1; j <= n; j++) a[j] = arr[k, j]; sortn(a, n); return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+        function lo(arr, k, n,   j, m) { m = arr[k, 1]; for (j = 2; j <= n; j++) if (arr[k, j] < m) m = arr[k, j]; return m }
+        function hi(arr, k, n,   j, m) { m = arr[k, 1]; for (j = 2; j <= n; j++) if (arr[k, j] > m) m = arr[k, j]; return m }
+        BEGIN { nk = split(kinds, kl, " "); nl = split(levels, ll, " "); nv = split(servers, sv, " ") }
+        $1 == "rss" { rss[$2, $3, $4] = $5 + 0; next }
+        {
+            k = $1 SUBSEP $2 SUBSEP $3; line = $8
+            i = ++n[k]
+            rate[k, i] = kv(line, "rate") + 0
+            p50[k, i] = kv(line, "p50_us") + 0; p90[k, i] = kv(line, "p90_us") + 0; p99[k, i] = kv(line, "p99_us") + 0
+            mx = kv(line, "max_us") + 0; if (mx > pmax[k]) pmax[k] = mx
+            err[k] += kv(line, "errors"); to[k] += kv(line, "timeouts"); drops[k] += $7
+            cpu[k] += $5; sent[k] += kv(line, "sent"); ccpu[k] += kv(line, "client_cpu")
+            bg = $6 - $5 - kv(line, "client_cpu"); secs = kv(line, "seconds") + '"$WARMUP"'
+            if (secs > 0) {
+                bgpct = 100 * bg / secs; if (bgpct > bgmax) bgmax = bgpct; bgsum += bgpct; bgn++
+                if (bgpct > cellbg[k]) cellbg[k] = bgpct
+            }
+            fe = kv(line, "first_error"); if (fe != "\"\"" && fe != "" && !(k in first)) first[k] = line
+        }
+        END {
+            printf "%-18s %-8s %-25s %-7s %-6s %-6s %-6s %-7s %-7s %-10s %-6s %-6s %-7s %s\n", "scenario", "server", "answers/s median", "vboot/", "p50", "p90", "p99", "max", "p50", "err/t-o", "drops", "CPU s", "CPU", "max RSS"
+            printf "%-18s %-8s %-25s %-7s %-6s %-6s %-6s %-7s %-7s %-10s %-6s %-6s %-7s %s\n", "", "", "(min-max)", "dnsmasq", "us", "us", "us", "us", "vboot/", "", "", "/run", "us/req", "MiB"
+            printf "%-18s %-8s %-25s %-7s %-6s %-6s %-6s %-7s %-7s %-10s %-6s %-6s %-7s %s\n", "", "", "", "", "", "", "", "", "dnsmasq", "", "", "", "", ""
+            for (a = 1; a <= nk; a++) for (b = 1; b <= nl; b++) {
+                kd = kl[a] SUBSEP ll[b] SUBSEP "dnsmasq"; kb = kl[a] SUBSEP ll[b] SUBSEP "vboot"
+                for (i = 1; i <= nv; i++) {
+                    k = kl[a] SUBSEP ll[b] SUBSEP sv[i]; if (!n[k]) continue
+                    m = median(rate, k, n[k])
+                    ratio = ""; pratio = ""
+                    if (sv[i] == "vboot" && n[kd]) {
+                        md = median(rate, kd, n[kd]); if (md > 0) ratio = sprintf("%.2fx", m / md)
+                        pd = median(p50, kd, n[kd]); if (pd > 0) pratio = sprintf("%.2fx", median(p50, k, n[k]) / pd)
+                    }
+                    note = cellbg[k] > 40 ? sprintf(" [busy machine: %.0f%% of a CPU used by others]", cellbg[k]) : ""
+                    printf "%-18s %-8s %-25s %-7s %-6d %-6d %-6d %-7d %-7s %-10s %-6d %-6.2f %-7.1f %.1f%s\n",
+                        kl[a] " x" ll[b], sv[i], sprintf("%.0f (%.0f-%.0f)", m, lo(rate, k, n[k]), hi(rate, k, n[k])), ratio,
+                        median(p50, k, n[k]), median(p90, k, n[k]), median(p99, k, n[k]), pmax[k], pratio,
+                        err[k] "/" to[k], drops[k], cpu[k] / n[k], (sent[k] > 0 ? 1e6 * cpu[k] / sent[k] : 0),
+                        rss[kl[a], ll[b], sv[i]] / 1024, note
+                }
+            }
+            if (bgn) printf "\nmachine CPU not used by server or client (other processes, and kernel network work charged to neither) during the runs: mean %.0f%%, max %.0f%% of one CPU\n", bgsum / bgn, bgmax
+            for (k in first) { split(k, p, SUBSEP); printf "first error (%s x%s, %s): %s\n", p[1], p[2], p[3], first[k] }
+        }' "$RESULTS"
+        if [ -s "$COUNTERS" ]; then
+            echo
+            echo "vboot counters per cell (deltas over the cell's runs; /metrics):"
+            awk -F'\t' '
+                { if (!($1 in seen)) { seen[$1] = 1; order[++nc] = $1 } v[$1, $2] = $3; names[$2] = 1 }
+                END {
+                    split("dhcp_packets_received dhcp_replies_sent dhcp_silent dhcp_packets_malformed dhcp_socket_errors timeline_events_recorded timeline_events_dropped", cols, " ")
+                    printf "%-18s", "cell"; for (j = 1; j <= 7; j++) { h = cols[j]; sub(/^dhcp_/, "", h); printf " %-16s", h }; printf "\n"
+                    for (i = 1; i <= nc; i++) { printf "%-18s", order[i]; for (j = 1; j <= 7; j++) printf " %-16d", v[order[i], cols[j]]; printf "\n" }
+                }' "$COUNTERS"
+        fi
+    } | tee ${OUT:+"$OUT"}
+}
+
+install_peers
+pick_vboot
+setup
+cg_setup
+log "namespaces $NS_S/$NS_C, temp $TMP, vboot $VBOOT, ${RUNS}x${DURATION}s, kinds $KINDS, outstanding $LEVELS, pin $PIN, mode $MODE"
+run_all
+report
