@@ -94,7 +94,7 @@ chmod +x "$WORK/udhcpc.sh"
 udhcpc_once() {
     local name=$1; shift
     rm -f "$WORK/$name.lease"
-    UDHCPC_OUT="$WORK/$name.lease" timeout 30 ip netns exec "$(ns "$name")" \
+    UDHCPC_OUT="$WORK/$name.lease" timeout 60 ip netns exec "$(ns "$name")" \
         busybox udhcpc -i eth0 -f -q -n -t 4 -T 2 -A 1 -s "$WORK/udhcpc.sh" -x "hostname:$name" "$@" \
         >"$WORK/$name.udhcpc.log" 2>&1
 }
@@ -204,8 +204,10 @@ if DBURL=$(VBOOT_PG_SOCKET=1 VBOOT_TEST_DB=vboot_e2e_fulldhcp "$ROOT/Tests/lib/p
     start_vboot srv2 "$NET.3" "$WORK/pg-b" --dhcp-range "$NET.150-$NET.159" --database "$DBURL"
     start=$(date +%s%N)
     clients=()
+    # Two servers answering every DISCOVER means NAKs when both offered one address to two
+    # clients: more attempts, so every client that can get an address gets one.
     for i in $(seq 1 12); do
-        udhcpc_once "m$i" &
+        udhcpc_once "m$i" -t 10 &
         clients+=($!)
     done
     for j in "${clients[@]}"; do wait "$j" || true; done

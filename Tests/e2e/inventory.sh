@@ -73,7 +73,7 @@ stop_pids() { # stop_pids PID...: TERM to all, up to 10 s for all of them, then 
         sleep 0.25
     done
     for pid in "$@"; do
-        alive "$pid" && kill -KILL "$pid" 2>/dev/null
+        if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
         wait "$pid" 2>/dev/null || true
         forget_pid "$pid"
     done
