@@ -68,19 +68,10 @@ final class HotFileCache: Sendable {
     }
 
     private static func read(_ path: String, size: Int) -> ByteBuffer? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        guard let reader = try? FileReader(path: path) else { return nil }
+        defer { reader.close() }
         var buffer = ByteBufferAllocator().buffer(capacity: size)
-        var total = 0
-        while total < size {
-            let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size - total) { pointer in
-                max(0, pread(fd, pointer.baseAddress, size - total, off_t(total)))
-            }
-            if got == 0 { return nil }
-            total += got
-        }
-        return buffer
+        return reader.read(into: &buffer, offset: 0, count: size) ? buffer : nil
     }
 
     var totalBytes: Int { state.withLock { $0.total } }

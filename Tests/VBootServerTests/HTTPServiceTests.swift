@@ -12,11 +12,8 @@ struct HTTPServiceTests {
     static func get(
         _ path: String, port: Int, headers: [String: String] = [:]
     ) async throws -> (status: Int, body: Data, headers: [AnyHashable: Any]) {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let http = response as! HTTPURLResponse
-        return (http.statusCode, data, http.allHeaderFields)
+        let call = try await HTTPCall.run("GET", path, port: port, headers: headers)
+        return (call.status, call.body, call.headers)
     }
 
     @Test func scriptsPerMACAndDefault() async throws {
