@@ -30,24 +30,38 @@ public struct BootScriptContext: Sendable, Hashable {
     }
 }
 
-/// Renders an iPXE script template. Mustache's `{{...}}` is vboot's; iPXE's `${...}` passes
-/// through untouched. Output is plain text: nothing is HTML-escaped.
-public enum BootScriptRenderer {
+/// A parsed iPXE script template. Mustache's `{{...}}` is vboot's; iPXE's `${...}` passes
+/// through untouched. Output is plain text: nothing is HTML-escaped. Parse once, render per
+/// request: parsing costs ten times what rendering does.
+public struct BootScriptTemplate: Sendable {
     public struct TemplateError: Error, CustomStringConvertible {
         public var name: String
         public var reason: String
         public var description: String { "template \(name): \(reason)" }
     }
 
-    public static func render(
-        template source: String, name: String, context: BootScriptContext
-    ) throws(TemplateError) -> String {
-        let template: MustacheTemplate
+    public let name: String
+    private let template: MustacheTemplate
+
+    public init(source: String, name: String) throws(TemplateError) {
+        self.name = name
         do {
             template = try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + source)
         } catch {
             throw TemplateError(name: name, reason: "\(error)")
         }
-        return template.render(context.values)
+    }
+
+    public func render(_ context: BootScriptContext) -> String { template.render(context.values) }
+}
+
+public enum BootScriptRenderer {
+    public typealias TemplateError = BootScriptTemplate.TemplateError
+
+    /// Parses and renders in one step (tests, one-off renders).
+    public static func render(
+        template source: String, name: String, context: BootScriptContext
+    ) throws(TemplateError) -> String {
+        try BootScriptTemplate(source: source, name: name).render(context)
     }
 }

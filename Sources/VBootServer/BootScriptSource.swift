@@ -2,8 +2,8 @@ import BootPolicy
 import DHCPv4
 import Foundation
 
-/// Boot script templates on disk: `machines/<mac>.ipxe`, else `default.ipxe`. Read per request
-/// so an edited script takes effect on the next boot.
+/// Boot script templates on disk: `machines/<mac>.ipxe`, else `default.ipxe`. Checked per request
+/// (a stat) so an edited script takes effect on the next boot; parsed once per version.
 struct BootScriptSource: Sendable {
     struct Rendered {
         var text: String
@@ -17,6 +17,15 @@ struct BootScriptSource: Sendable {
     }
 
     let directory: String
+    private let templates: ParsedFileCache<BootScriptTemplate>
+
+    init(directory: String) {
+        self.directory = directory
+        let prefix = directory.count + 1
+        templates = ParsedFileCache { path, text in
+            try BootScriptTemplate(source: text, name: String(path.dropFirst(prefix)))
+        }
+    }
 
     func hasMachineScript(for mac: HardwareAddress) -> Bool {
         FileManager.default.fileExists(atPath: directory + "/machines/\(mac.hyphenated).ipxe")
@@ -27,11 +36,8 @@ struct BootScriptSource: Sendable {
         if let mac { candidates.append("machines/\(mac.hyphenated).ipxe") }
         candidates.append("default.ipxe")
         for name in candidates {
-            let path = directory + "/" + name
-            guard let data = FileManager.default.contents(atPath: path) else { continue }
-            let source = String(decoding: data, as: UTF8.self)
-            return Rendered(
-                text: try BootScriptRenderer.render(template: source, name: name, context: context), source: name)
+            guard let template = try templates.value(at: directory + "/" + name) else { continue }
+            return Rendered(text: template.render(context), source: name)
         }
         throw MissingDefault(directory: directory)
     }

@@ -35,6 +35,14 @@ final class FileReader: Sendable {
         return true
     }
 
+    /// A descriptor for sendfile, owned by the returned handle (close it when the send is over).
+    static func openForSending(_ path: String) throws -> NIOFileHandle {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw OpenError(path: path, errno: errno) }
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+        return NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
+    }
+
     /// The file will be read front to back: let the kernel read ahead further.
     func adviseSequential() { _ = posix_fadvise(descriptor, 0, 0, POSIX_FADV_SEQUENTIAL) }
 

@@ -15,6 +15,8 @@ enum HTTPService {
         var inventory: Inventory
         var counters: ServerCounters
         var logger: Logger
+        /// Small assets (scripts, configs, preseeds) kept in memory.
+        var smallFiles = HotFileCache(limits: .init(maximumFileSize: smallFileLimit, maximumTotal: 16 << 20))
     }
 
     static func makeApplication(
@@ -49,6 +51,7 @@ enum HTTPService {
         let host = environment.configuration.listenAddress?.description ?? "0.0.0.0"
         return Application(
             router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [FileRegionSender()])),
             configuration: ApplicationConfiguration(
                 address: .hostname(host, port: environment.configuration.httpPort), serverName: "vboot",
                 // A 500-machine storm overflowed the default 256 (7 SYNs dropped, each a 1 s stall).
@@ -153,37 +156,47 @@ enum HTTPService {
         if let range {
             headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(file.size)"
             headers[.contentLength] = String(range.count)
-            return Response(status: .partialContent, headers: headers, body: try fileBody(file.path, range))
+            return Response(
+                status: .partialContent, headers: headers,
+                body: try fileBody(file, range, context: context, environment: environment))
         }
         headers[.contentLength] = String(file.size)
         if file.size == 0 { return Response(status: .ok, headers: headers) }
-        return Response(status: .ok, headers: headers, body: try fileBody(file.path, 0...(file.size - 1)))
+        return Response(
+            status: .ok, headers: headers,
+            body: try fileBody(file, 0...(file.size - 1), context: context, environment: environment))
     }
 
-    /// Bytes of a file a response streams, read in `streamChunk` pieces with pread as the client
-    /// takes them: memory per download stays at a chunk or two however many machines download
-    /// at once (Hummingbird's FileIO reads 128 KiB chunks ahead on a thread pool; in a 100-machine
-    /// storm of 40 MiB downloads that held ~1 GiB, most of it freed buffers glibc kept). Boot
-    /// assets are read by every machine of a storm, so they come from the page cache.
-    static let streamChunk = 64 * 1024
+    /// Files up to this size are answered from memory as one buffer (head and body in one write);
+    /// bigger ones go out with sendfile.
+    static let smallFileLimit = 256 * 1024
 
-    static func fileBody(_ path: String, _ range: ClosedRange<Int>) throws -> ResponseBody {
-        let reader = try FileReader(path: path)
-        reader.adviseSequential()
+    static func fileBody(
+        _ file: BootFileStore.File, _ range: ClosedRange<Int>, context: VBootRequestContext, environment: Environment
+    ) throws -> ResponseBody {
+        if file.size <= smallFileLimit, let data = environment.smallFiles.contents(of: file.path),
+            data.readableBytes == file.size, let slice = data.getSlice(at: range.lowerBound, length: range.count)
+        {
+            return ResponseBody(byteBuffer: slice)
+        }
+        let channel = context.channel
         return ResponseBody(contentLength: range.count) { writer in
-            defer { reader.close() }
-            var offset = range.lowerBound
-            let end = range.upperBound + 1
-            while offset < end {
-                let count = min(streamChunk, end - offset)
-                var chunk = ByteBufferAllocator().buffer(capacity: count)
-                guard reader.read(into: &chunk, offset: offset, count: count) else {
-                    // The file shrank under the download: end the response short, never pad it.
-                    throw HTTPError(.internalServerError)
-                }
-                try await writer.write(chunk)
-                offset += count
+            let sender = try await channel.pipeline.handler(type: FileRegionSender.self).get()
+            let handle = try FileReader.openForSending(file.path)
+            // Closed only once the kernel has sent the region or the send failed.
+            defer { try? handle.close() }
+            let region = FileRegion(fileHandle: handle, readerIndex: range.lowerBound, endIndex: range.upperBound + 1)
+            let sent = channel.eventLoop.makePromise(of: Void.self)
+            guard let (token, part) = sender.enqueue(region, promise: sent) else {
+                sent.fail(FileRegionSender.Closed())
+                throw FileRegionSender.Closed()
             }
+            do {
+                try await writer.write(part)
+            } catch {
+                if sender.withdraw(token) { sent.fail(error) }
+            }
+            try await sent.futureResult.get()
             try await writer.finish(nil)
         }
     }

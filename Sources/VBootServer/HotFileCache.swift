@@ -12,14 +12,8 @@ final class HotFileCache: Sendable {
         var maximumTotal = 16 << 20
     }
 
-    private struct Identity: Hashable {
-        var size: Int
-        var modified: Int64
-        var inode: UInt64
-    }
-
     private struct Entry {
-        var identity: Identity
+        var identity: FileIdentity
         var data: ByteBuffer
         var lastUse: UInt64
     }
@@ -36,13 +30,12 @@ final class HotFileCache: Sendable {
     init(limits: Limits = Limits()) { self.limits = limits }
 
     /// The whole file, from memory when its identity still matches; nil for files too big to
-    /// cache or unreadable (the caller reads them from disk).
+    /// cache, just changed, or unreadable (the caller reads them from disk).
     func contents(of path: String) -> ByteBuffer? {
-        var info = stat()
-        guard stat(path, &info) == 0, info.st_size <= limits.maximumFileSize else { return nil }
-        let identity = Identity(
-            size: Int(info.st_size), modified: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
-            inode: UInt64(info.st_ino))
+        // A file changed within the last second may change again unseen (FileIdentity): the
+        // caller reads it from disk, in bounded pieces, like a big file.
+        guard let identity = FileIdentity(path: path), identity.size <= limits.maximumFileSize, identity.isSettled
+        else { return nil }
         let cached = state.withLock { state -> ByteBuffer? in
             guard let entry = state.entries[path], entry.identity == identity else { return nil }
             state.clock += 1

@@ -8,6 +8,9 @@ public protocol InventoryStore: AnyObject, Sendable {
     /// Applies pending schema migrations; safe when several servers start at once.
     func migrate() async throws
     func close() async throws
+    /// True when other servers may change the same inventory (PostgreSQL); false when this
+    /// process is its only writer (SQLite), so what it last wrote is what is stored.
+    var isShared: Bool { get }
 
     func machine(_ selector: MachineSelector) async throws -> Machine?
     func machines() async throws -> [Machine]

@@ -15,6 +15,8 @@ public final class PostgresInventoryStore: InventoryStore {
     /// Any constant works; it only has to be the same for every vboot process.
     static let migrationLockKey: Int64 = 0x7662_6f6f_74
 
+    public var isShared: Bool { true }
+
     public static func open(url: PostgresURL, logger: Logger) async throws -> PostgresInventoryStore {
         let tls: PostgresClient.Configuration.TLS =
             switch url.tls {

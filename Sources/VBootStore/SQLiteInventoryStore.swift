@@ -15,6 +15,8 @@ public final class SQLiteInventoryStore: InventoryStore {
     public let path: String
 
     /// Opens (creating) `path`; `":memory:"` gives a private in-memory database.
+    public var isShared: Bool { false }
+
     public static func open(path: String, logger: Logger) async throws -> SQLiteInventoryStore {
         let storage: SQLiteConnection.Storage = path == ":memory:" ? .memory : .file(path: path)
         let connection: SQLiteConnection

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 import VBootServer
 
@@ -44,9 +45,11 @@ struct HTTPServiceTests {
         await server.stop()
     }
 
-    @Test func assetsWithRanges() async throws {
+    /// 200 kB comes from memory, 3 MB through sendfile (`FileRegionSender`).
+    @Test(arguments: [200_000, 3_000_000])
+    func assetsWithRanges(size: Int) async throws {
         let server = try TestServer()
-        let content = randomBytes(200_000, seed: 3)
+        let content = randomBytes(size, seed: 3)
         try server.write(content, to: "assets/debian/linux")
         try await server.start(expecting: ["http"])
         let port = server.port("http")
@@ -56,14 +59,52 @@ struct HTTPServiceTests {
         let part = try await Self.get("/assets/debian/linux", port: port, headers: ["Range": "bytes=1000-1999"])
         #expect(part.status == 206)
         #expect([UInt8](part.body) == Array(content[1000...1999]))
-        #expect(part.headers["Content-Range"] as? String == "bytes 1000-1999/200000")
-        // Across the 64 KiB chunks the body is streamed in.
+        #expect(part.headers["Content-Range"] as? String == "bytes 1000-1999/\(size)")
         let across = try await Self.get("/assets/debian/linux", port: port, headers: ["Range": "bytes=60000-140000"])
         #expect(across.status == 206 && [UInt8](across.body) == Array(content[60000...140000]))
         let tail = try await Self.get("/assets/debian/linux", port: port, headers: ["Range": "bytes=-10"])
         #expect([UInt8](tail.body) == Array(content.suffix(10)))
-        let beyond = try await Self.get("/assets/debian/linux", port: port, headers: ["Range": "bytes=300000-"])
+        let beyond = try await Self.get(
+            "/assets/debian/linux", port: port, headers: ["Range": "bytes=\(size + 100_000)-"])
         #expect(beyond.status == 416)
+        // A replaced file is served new, not from memory.
+        let replaced = randomBytes(size, seed: 4)
+        try FileManager.default.removeItem(at: server.root.appendingPathComponent("assets/debian/linux"))
+        try server.write(replaced, to: "assets/debian/linux")
+        let again = try await Self.get("/assets/debian/linux", port: port)
+        #expect(again.status == 200 && [UInt8](again.body) == replaced)
+        await server.stop()
+    }
+
+    /// Clients that hang up in the middle of a sendfile download cost nothing lasting: the
+    /// next download on a new connection is whole.
+    @Test func abandonedDownloads() async throws {
+        let server = try TestServer()
+        let content = randomBytes(8_000_000, seed: 5)
+        try server.write(content, to: "assets/big")
+        try await server.start(expecting: ["http"])
+        let port = server.port("http")
+        for _ in 0..<5 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            #expect(fd >= 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            #expect(connected == 0)
+            let request = "GET /assets/big HTTP/1.1\r\nHost: x\r\n\r\n"
+            _ = request.withCString { send(fd, $0, strlen($0), 0) }
+            var scratch = [UInt8](repeating: 0, count: 65536)
+            #expect(recv(fd, &scratch, scratch.count, 0) > 0)
+            close(fd)
+        }
+        let whole = try await Self.get("/assets/big", port: port)
+        #expect(whole.status == 200 && [UInt8](whole.body) == content)
         await server.stop()
     }
 

@@ -6,9 +6,14 @@ import Testing
 
 @Suite("Hot file cache")
 struct HotFileCacheTests {
-    static func file(_ bytes: [UInt8]) throws -> String {
+    /// A file last modified an hour ago (settled), unless `fresh`.
+    static func file(_ bytes: [UInt8], fresh: Bool = false) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("hot-\(UUID().uuidString)").path
         try Data(bytes).write(to: URL(fileURLWithPath: path))
+        if !fresh {
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: path)
+        }
         return path
     }
 
@@ -39,5 +44,19 @@ struct HotFileCacheTests {
         // Both do not fit: the least recently used went.
         #expect(cache.totalBytes == 60_000)
         #expect(cache.contents(of: "/nonexistent/file") == nil)
+    }
+
+    /// Two same-size writes within one file-time tick look alike by size, time and inode: a file
+    /// changed within the last second is left to the caller to read from disk, so the second
+    /// write is never missed.
+    @Test func recentlyChangedFilesAreNotCached() throws {
+        let cache = HotFileCache()
+        let path = try Self.file(randomBytes(10_000, seed: 6), fresh: true)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(cache.contents(of: path) == nil)
+        #expect(cache.totalBytes == 0)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -5)], ofItemAtPath: path)
+        #expect(Array(try #require(cache.contents(of: path)).readableBytesView) == randomBytes(10_000, seed: 6))
+        #expect(cache.totalBytes == 10_000)
     }
 }

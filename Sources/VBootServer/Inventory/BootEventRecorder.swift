@@ -9,7 +9,10 @@ import VBootStore
 /// bounded in-memory buffer, the service writes batches to the store every `flushInterval` and
 /// prunes old events every `pruneInterval`. A store outage drops events (counted), never boots.
 final class BootEventRecorder: Service, Sendable {
-    static let bufferLimit = 10_000
+    /// Events held between two flushes: 8,192 a second at the default interval. A 500-machine
+    /// storm makes ~3,000 events in all; a packet flood beyond this is counted, not stored, so
+    /// the store never takes the CPU the answers need.
+    static let bufferLimit = 2048
     private let pending = Mutex<[BootEvent]>([])
     private let store: any InventoryStore
     private let addresses: ClientAddresses
@@ -38,23 +41,22 @@ final class BootEventRecorder: Service, Sendable {
     /// Never blocks; the MAC is looked up from the address when the caller only knows that.
     func record(
         _ kind: BootEvent.Kind, _ outcome: BootEvent.Outcome, mac: HardwareAddress? = nil, address: IPv4Address? = nil,
-        summary: String, details: [String: String] = [:]
+        summary: @autoclosure () -> String, details: @autoclosure () -> [String: String] = [:]
     ) {
+        // Full: the event is dropped before any of it is built.
+        guard pending.withLock({ $0.count < Self.bufferLimit }) else {
+            counters.increment("timeline_events_dropped")
+            return
+        }
         let event = BootEvent(
             mac: mac ?? addresses.mac(for: address), address: address?.description, at: Clock.now(), kind: kind,
-            outcome: outcome, summary: summary, details: details, server: serverName)
-        let dropped = pending.withLock { buffer -> Int in
-            // Full (the store is slower than the traffic): drop the older half at once, so a
-            // sustained storm costs one shift per 5,000 events, not one per packet.
-            var dropped = 0
-            if buffer.count >= Self.bufferLimit {
-                dropped = Self.bufferLimit / 2
-                buffer.removeFirst(dropped)
-            }
+            outcome: outcome, summary: summary(), details: details(), server: serverName)
+        let stored = pending.withLock { buffer in
+            guard buffer.count < Self.bufferLimit else { return false }
             buffer.append(event)
-            return dropped
+            return true
         }
-        if dropped > 0 { counters.increment("timeline_events_dropped", by: dropped) }
+        if !stored { counters.increment("timeline_events_dropped") }
     }
 
     func run() async throws {

@@ -48,9 +48,20 @@ extension Inventory {
         return result
     }
 
-    /// Finds the machine and applies `OneShot.fetch` in one store transaction.
+    /// Finds the machine and applies `OneShot.fetch` in one store transaction. When this server
+    /// is the store's only writer, the directory answers, and only a fetch that changes the
+    /// machine (a one-shot install starting or counting down) goes to the store.
     private func fetch(_ selector: MachineSelector) async throws -> (Machine, ScriptDecision)? {
-        guard let found = try await store.machine(selector) else { return nil }
+        let found: Machine
+        if store.isShared {
+            guard let stored = try await store.machine(selector) else { return nil }
+            found = stored
+        } else {
+            guard let known = directory.machine(matching: selector) else { return nil }
+            let decision = OneShot.fetch(known, now: Clock.now(), newToken: Inventory.newToken)
+            if decision.updated == nil { return (known, decision) }
+            found = known
+        }
         let outcome = try await store.update(mac: found.mac) { machine -> (Machine?, (Machine, ScriptDecision)) in
             let decision = OneShot.fetch(machine, now: Clock.now(), newToken: Inventory.newToken)
             return (decision.updated, (decision.updated ?? machine, decision))
@@ -86,11 +97,10 @@ extension Inventory {
                     callbackURL: callback))
             return .script(text: rendered.text, summary: "\(rendered.source) (\(decision.reason))")
         }
-        let profile = try profiles.profile(named: profileName)
-        let text = try BootScriptRenderer.render(
-            template: profile.source, name: "profiles/\(profileName).ipxe",
-            context: context.merging(
-                machine: machine, profileDefaults: profile.defaults, siteVariables: live.current.siteVariables,
+        let compiled = try profiles.compiled(named: profileName)
+        let text = compiled.template.render(
+            context.merging(
+                machine: machine, profileDefaults: compiled.profile.defaults, siteVariables: live.current.siteVariables,
                 callbackURL: callback))
         return .script(text: text, summary: "profile \(profileName) (\(decision.reason))")
     }

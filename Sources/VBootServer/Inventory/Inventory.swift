@@ -77,7 +77,10 @@ public final class Inventory: Service, Sendable {
         try? await store.close()
     }
 
-    func refresh() async throws { directory.replaceAll(with: try await store.machines()) }
+    func refresh() async throws {
+        let generation = directory.generation
+        directory.replaceAll(with: try await store.machines(), readAfter: generation)
+    }
 
     // MARK: Changes
 

@@ -1,11 +1,23 @@
 import BootPolicy
 import Foundation
 
-/// The profiles in `boot-scripts/profiles/`, read per use so an edited profile takes effect on
-/// the next boot. `local` and `shell` have built-in fallbacks: next-boot states must work even
+/// The profiles in `boot-scripts/profiles/`, checked per use so an edited profile takes effect on
+/// the next boot (parsed once per version of the file). `local` and `shell` have built-in fallbacks: next-boot states must work even
 /// where the shipped profiles were not copied.
 struct ProfileLibrary: Sendable {
+    /// A profile with its template parsed.
+    struct Compiled: Sendable {
+        var profile: Profile
+        var template: BootScriptTemplate
+    }
+
     let directory: String
+    private let files = ParsedFileCache { path, text in
+        let name = String(path.split(separator: "/").last?.dropLast(".ipxe".count) ?? "")
+        return try ProfileLibrary.compile(name: name, source: text)
+    }
+
+    init(directory: String) { self.directory = directory }
 
     static let builtIn: [String: String] = [
         "local": """
@@ -27,30 +39,49 @@ struct ProfileLibrary: Sendable {
         case invalidName(String)
         case missing(String, directory: String)
         case header(Profile.HeaderError)
+        case template(BootScriptTemplate.TemplateError)
 
         var description: String {
             switch self {
             case .invalidName(let name): "\"\(name)\" is not a profile name"
             case .missing(let name, let directory): "no profile \(name) (\(directory)/\(name).ipxe)"
             case .header(let error): "\(error)"
+            case .template(let error): "\(error)"
             }
         }
     }
 
-    func profile(named name: String) throws(LookupError) -> Profile {
+    func profile(named name: String) throws(LookupError) -> Profile { try compiled(named: name).profile }
+
+    func compiled(named name: String) throws(LookupError) -> Compiled {
         guard Profile.isValidName(name) else { throw .invalidName(name) }
-        let source: String
-        if let data = FileManager.default.contents(atPath: "\(directory)/\(name).ipxe") {
-            source = String(decoding: data, as: UTF8.self)
-        } else if let fallback = Self.builtIn[name] {
-            source = fallback
-        } else {
+        do {
+            if let compiled = try files.value(at: "\(directory)/\(name).ipxe") { return compiled }
+        } catch let error as LookupError {
+            throw error
+        } catch {
             throw .missing(name, directory: directory)
         }
+        guard let builtIn = Self.compiledBuiltIns[name] else { throw .missing(name, directory: directory) }
+        return builtIn
+    }
+
+    // The built-ins are ours and parse; a failure here is a bug the unit tests catch.
+    private static let compiledBuiltIns = Dictionary(
+        uniqueKeysWithValues: builtIn.map { name, source in (name, try! compile(name: name, source: source)) })
+
+    static func compile(name: String, source: String) throws(LookupError) -> Compiled {
+        let profile: Profile
         do {
-            return try Profile(name: name, source: source)
+            profile = try Profile(name: name, source: source)
         } catch {
             throw .header(error)
+        }
+        do {
+            return Compiled(
+                profile: profile, template: try BootScriptTemplate(source: source, name: "profiles/\(name).ipxe"))
+        } catch {
+            throw .template(error)
         }
     }
 

@@ -1,0 +1,28 @@
+import Glibc
+
+/// What says a file on disk is still the one read before: a replaced or edited file changes
+/// its inode, size or modification time. File times tick coarsely (a few milliseconds), so two
+/// same-size writes in one tick look alike: a file changed within the last second is not
+/// "settled" and caches read it again each time (git's racy-index rule).
+struct FileIdentity: Hashable, Sendable {
+    var size: Int
+    var modified: Int64
+    var inode: UInt64
+
+    /// Nil when `path` cannot be stat'd (missing, unreadable directory).
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        size = Int(info.st_size)
+        modified = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        inode = UInt64(info.st_ino)
+    }
+
+    static let settleTime: Int64 = 1_000_000_000
+
+    var isSettled: Bool {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return modified < Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) - Self.settleTime
+    }
+}
