@@ -48,10 +48,12 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // glibc's malloc statistics and trim (not in Swift's Glibc module), for /metrics and the heap trimmer.
+        .target(name: "CMalloc"),
         .target(
             name: "VBootServer",
             dependencies: [
-                "DHCPv4", "TFTP", "BootPolicy", "VBootStore",
+                "DHCPv4", "TFTP", "BootPolicy", "VBootStore", "CMalloc",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -111,6 +113,6 @@ let package = Package(
     ]
 )
 
-for target in package.targets {
+for target in package.targets where target.name != "CMalloc" {
     target.swiftSettings = (target.swiftSettings ?? []) + strict
 }

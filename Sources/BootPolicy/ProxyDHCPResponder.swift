@@ -16,8 +16,8 @@ public struct ProxyDHCPResponder: Sendable {
     public struct Context: Sendable {
         /// vboot's address on the interface the request arrived on: server identifier, `siaddr`.
         public var serverAddress: IPv4Address
-        /// `http://host:port` clients reach vboot's HTTP service at.
-        public var httpBaseURL: String
+        /// The port clients reach vboot's HTTP service at, on `serverAddress`.
+        public var httpPort: Int
         /// iPXE binary names present in the boot-file store.
         public var availableBinaries: Set<String>
         public var strategies: ProxyStrategies
@@ -27,26 +27,43 @@ public struct ProxyDHCPResponder: Sendable {
         public var answersUnknownMachines: Bool
 
         public init(
-            serverAddress: IPv4Address, httpBaseURL: String, availableBinaries: Set<String>,
+            serverAddress: IPv4Address, httpPort: Int, availableBinaries: Set<String>,
             strategies: ProxyStrategies = ProxyStrategies(), machine: MachineBootHint? = nil,
             answersUnknownMachines: Bool = true
         ) {
             self.serverAddress = serverAddress
-            self.httpBaseURL = httpBaseURL
+            self.httpPort = httpPort
             self.availableBinaries = availableBinaries
             self.strategies = strategies
             self.machine = machine
             self.answersUnknownMachines = answersUnknownMachines
         }
+
+        /// `http://server:port` + `path`: built only for the clients that get a URL.
+        func httpURL(_ path: String) -> String { "http://\(serverAddress):\(httpPort)\(path)" }
     }
 
     /// The outcome: a reply or silence, and one line saying why, for the log.
     public struct Decision: Sendable {
         public var reply: DHCPMessage?
         public var client: BootClient?
-        public var summary: String
         /// True for silence that is normal (not a boot client, a REQUEST meant for the site server).
         public var isRoutineSilence: Bool
+        private let describe: @Sendable () -> String
+
+        /// Built when read: under a storm most replies are neither logged nor recorded, and the
+        /// line cost more than the reply.
+        public var summary: String { describe() }
+
+        init(
+            reply: DHCPMessage?, client: BootClient?, summary: @escaping @Sendable @autoclosure () -> String,
+            isRoutineSilence: Bool
+        ) {
+            self.reply = reply
+            self.client = client
+            self.isRoutineSilence = isRoutineSilence
+            describe = summary
+        }
     }
 
     /// `PXEClient` in option 60 of every proxy reply: clients ignore proxy offers without it.
@@ -65,13 +82,13 @@ public struct ProxyDHCPResponder: Sendable {
         case .success(let classified): client = classified
         case .failure(let failure): return silence("\(request.clientHardwareAddress) \(failure)", routine: true)
         }
-        let who = "\(client.mac) \(client.architecture) \(client.program)"
         if context.machine?.nextBoot == .hold {
-            return Decision(reply: nil, client: client, summary: "\(who): on hold", isRoutineSilence: true)
+            return Decision(reply: nil, client: client, summary: "\(who(client)): on hold", isRoutineSilence: true)
         }
         if context.machine == nil && !context.answersUnknownMachines {
             return Decision(
-                reply: nil, client: client, summary: "\(who): not in the inventory (unknown machines are ignored)",
+                reply: nil, client: client,
+                summary: "\(who(client)): not in the inventory (unknown machines are ignored)",
                 isRoutineSilence: true)
         }
 
@@ -82,25 +99,23 @@ public struct ProxyDHCPResponder: Sendable {
         case (.bootServer, .discover): replyType = .offer
         default:
             return Decision(
-                reply: nil, client: client, summary: "\(who) \(type) on \(port): not for a proxy",
+                reply: nil, client: client, summary: "\(who(client)) \(type) on \(port): not for a proxy",
                 isRoutineSilence: true)
         }
 
-        let boot: (file: String, vendorClass: String, description: String)
+        let boot: (file: String, vendorClass: String, way: String)
         switch client.program {
         case .ipxe:
-            let url = "\(context.httpBaseURL)/boot.ipxe?mac=\(client.mac.hyphenated)"
-            boot = (url, pxeClientVendorClass, "script \(url)")
+            boot = (context.httpURL("/boot.ipxe?mac=\(client.mac.hyphenated)"), pxeClientVendorClass, "script")
         case .uefiHTTP, .pxe:
             guard let binary = IPXEBinaries.select(for: client.architecture, available: context.availableBinaries)
             else {
-                return missingBinary(who, client: client)
+                return missingBinary(client: client)
             }
             if client.program == .uefiHTTP {
-                let url = "\(context.httpBaseURL)/ipxe/\(binary)"
-                boot = (url, httpClientVendorClass, "HTTP boot \(url)")
+                boot = (context.httpURL("/ipxe/\(binary)"), httpClientVendorClass, "HTTP boot")
             } else {
-                boot = (binary, pxeClientVendorClass, "tftp \(binary) from \(context.serverAddress)")
+                boot = (binary, pxeClientVendorClass, "tftp")
             }
         }
 
@@ -121,26 +136,45 @@ public struct ProxyDHCPResponder: Sendable {
             reply.options.append(DHCPOption(.clientMachineIdentifier, guid))
         }
 
-        var outcome = "\(boot.description)"
         var namesFile = true
+        var strategy: ProxyStrategy?
         if client.program == .pxe {
-            let strategy =
-                context.machine?.proxyStrategy ?? context.strategies.strategy(for: client.architecture.family)
-            let pxe = pxeOptions(for: request, on: port, strategy: strategy, server: context.serverAddress)
+            let chosen = context.machine?.proxyStrategy ?? context.strategies.strategy(for: client.architecture.family)
+            let pxe = pxeOptions(for: request, on: port, strategy: chosen, server: context.serverAddress)
             reply.options.append(DHCPOption(.vendorSpecific, pxe.options.encode()))
             namesFile = pxe.namesFile
-            outcome = pxe.namesFile ? "\(outcome) (\(pxe.how))" : pxe.how
+            strategy = chosen
         }
         if namesFile { setBootFile(boot.file, in: &reply) }
+        let server = context.serverAddress
+        let (fileNamed, steering) = (namesFile, strategy)
         return Decision(
-            reply: reply, client: client, summary: "\(who) \(type) on \(port) → \(replyType): \(outcome)",
-            isRoutineSilence: false)
+            reply: reply, client: client,
+            summary: {
+                let what = boot.way == "tftp" ? "tftp \(boot.file) from \(server)" : "\(boot.way) \(boot.file)"
+                let how = steering.map { pxeHow(on: port, strategy: $0, server: server) }
+                let outcome = how.map { fileNamed ? "\(what) (\($0))" : $0 } ?? what
+                return "\(who(client)) \(type) on \(port) → \(replyType): \(outcome)"
+            }(), isRoutineSilence: false)
+    }
+
+    private static func who(_ client: BootClient) -> String {
+        "\(client.mac) \(client.architecture) \(client.program)"
+    }
+
+    /// How option 43 steers the client, for the summary.
+    static func pxeHow(on port: Port, strategy: ProxyStrategy, server: IPv4Address) -> String {
+        if port == .bootServer { return "boot server ACK" }
+        switch strategy {
+        case .bootFileInOffer: return "strategy \(strategy)"
+        case .bootServer: return "boot server \(server):4011 (strategy \(strategy))"
+        }
     }
 
     /// Option 43 for a PXE client, and whether the reply names the boot file itself.
     static func pxeOptions(
         for request: DHCPMessage, on port: Port, strategy: ProxyStrategy, server: IPv4Address
-    ) -> (options: PXEVendorOptions, namesFile: Bool, how: String) {
+    ) -> (options: PXEVendorOptions, namesFile: Bool) {
         var pxe = PXEVendorOptions()
         if port == .bootServer {
             // Echo the boot item the client asked for (PXE 2.1 §2.2.5), else skip discovery.
@@ -149,23 +183,23 @@ public struct ProxyDHCPResponder: Sendable {
             } else {
                 pxe.discoveryControl = .skipDiscovery
             }
-            return (pxe, true, "boot server ACK")
+            return (pxe, true)
         }
         switch strategy {
         case .bootFileInOffer:
             pxe.discoveryControl = .skipDiscovery
-            return (pxe, true, "strategy \(strategy)")
+            return (pxe, true)
         case .bootServer:
             pxe.discoveryControl = [.disableBroadcast, .disableMulticast, .onlyListedServers]
             pxe.set(.bootServers, PXEBootServer.encode([PXEBootServer(type: bootServerType, addresses: [server])]))
             pxe.set(.bootMenu, PXEMenuItem.encode([PXEMenuItem(type: bootServerType, description: "vboot")]))
             pxe.set(.menuPrompt, PXEMenuPrompt(timeout: 0, prompt: "vboot").encode())
-            return (pxe, false, "boot server \(server):4011 (strategy \(strategy))")
+            return (pxe, false)
         }
     }
 
     /// The `file` field holds 128 octets with a NUL; longer names (long script URLs) go in option 67.
-    static func setBootFile(_ name: String, in reply: inout DHCPMessage) {
+    public static func setBootFile(_ name: String, in reply: inout DHCPMessage) {
         if name.utf8.count < 128 {
             reply.bootFileName = name
         } else {
@@ -177,12 +211,13 @@ public struct ProxyDHCPResponder: Sendable {
         Decision(reply: nil, client: nil, summary: why, isRoutineSilence: routine)
     }
 
-    private static func missingBinary(_ who: String, client: BootClient) -> Decision {
+    private static func missingBinary(client: BootClient) -> Decision {
         let names = IPXEBinaries.candidates(for: client.architecture)
         let wanted =
             names.isEmpty
             ? "no iPXE build exists for this architecture"
             : "none of \(names.joined(separator: ", ")) is installed (apt install ipxe, or vboot rom build)"
-        return Decision(reply: nil, client: client, summary: "\(who): silent, \(wanted)", isRoutineSilence: false)
+        return Decision(
+            reply: nil, client: client, summary: "\(who(client)): silent, \(wanted)", isRoutineSilence: false)
     }
 }

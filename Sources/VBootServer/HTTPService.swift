@@ -43,7 +43,9 @@ enum HTTPService {
         router.get("/metrics") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: environment.counters.prometheusText())))
+                body: ResponseBody(
+                    byteBuffer: ByteBuffer(
+                        string: environment.counters.prometheusText() + ProcessMemory.current().prometheusText)))
         }
         router.get("/health") { _, _ in "ok\n" }
         APIRoutes.register(on: router, environment)

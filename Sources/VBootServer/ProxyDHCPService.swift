@@ -126,7 +126,7 @@ final class ProxyDHCPHandler: ChannelInboundHandler {
             inventory.addresses.learn(requested, is: mac)
         }
         let decisionContext = ProxyDHCPResponder.Context(
-            serverAddress: server, httpBaseURL: "http://\(server):\(configuration.httpPort)",
+            serverAddress: server, httpPort: configuration.httpPort,
             availableBinaries: environment.catalog.names, strategies: settings.proxyStrategies,
             machine: inventory.directory.entry(for: mac),
             answersUnknownMachines: settings.unknownMachines != .ignore)

@@ -13,10 +13,13 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     private var transfer: TFTPReadTransfer
     private let source: TFTPBlockSource
     /// For files read from disk: the last chunk read, so lockstep transfers read the disk once
-    /// per `readAheadSize` rather than once per block.
+    /// per chunk rather than once per block. A chunk is a window or 8 KiB, whichever is more, up
+    /// to 64 KiB: 500 transfers at once held 32 MiB in 64 KiB chunks.
     private var readAhead: ByteBuffer?
     private var readAheadStart = 0
-    static let readAheadSize = 64 * 1024
+    private var readAheadSize: Int {
+        min(max(transfer.parameters.blockSize * transfer.parameters.windowSize, 8 * 1024), 64 * 1024)
+    }
     private let peer: SocketAddress
     private let name: String
     private let environment: TFTPEnvironment
@@ -148,9 +151,9 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         case .file(let reader):
             let end = readAheadStart + (readAhead?.readableBytes ?? 0)
             if readAhead == nil || range.lowerBound < readAheadStart || range.upperBound > end {
-                var chunk = readAhead ?? ByteBufferAllocator().buffer(capacity: Self.readAheadSize)
+                var chunk = readAhead ?? ByteBufferAllocator().buffer(capacity: readAheadSize)
                 chunk.clear()
-                let count = min(max(Self.readAheadSize, range.count), transfer.fileSize - range.lowerBound)
+                let count = min(max(readAheadSize, range.count), transfer.fileSize - range.lowerBound)
                 guard count >= range.count, reader.read(into: &chunk, offset: range.lowerBound, count: count) else {
                     return false
                 }

@@ -131,6 +131,7 @@ public final class VBootServer: Sendable {
             scripts: BootScriptSource(directory: configuration.bootScriptsDirectory),
             inventory: inventory, counters: counters, logger: logger)
         services.append(HTTPService.makeApplication(http) { onBound("http", $0) })
+        services.append(HeapTrimmer(counters: counters, logger: logger))
         // First: the ServiceGroup stops services in reverse order, so the inventory outlives the
         // listeners and records their final events before the store closes.
         return [inventory] + services

@@ -8,7 +8,7 @@ import Testing
 struct InventoryDecisionTests {
     static func context(machine: MachineBootHint?, answersUnknown: Bool = true) -> ProxyDHCPResponder.Context {
         .init(
-            serverAddress: ProxyDHCPResponderTests.server, httpBaseURL: "http://10.77.0.2:8080",
+            serverAddress: ProxyDHCPResponderTests.server, httpPort: 8080,
             availableBinaries: ProxyDHCPResponderTests.allBinaries, machine: machine,
             answersUnknownMachines: answersUnknown)
     }

@@ -12,7 +12,7 @@ struct ProxyDHCPResponderTests {
         binaries: Set<String> = allBinaries, strategies: ProxyStrategies = ProxyStrategies()
     ) -> ProxyDHCPResponder.Context {
         .init(
-            serverAddress: server, httpBaseURL: "http://10.77.0.2:8080", availableBinaries: binaries,
+            serverAddress: server, httpPort: 8080, availableBinaries: binaries,
             strategies: strategies)
     }
 
@@ -226,14 +226,22 @@ struct ProxyDHCPResponderTests {
         #expect(decision.summary.contains("malformed"))
     }
 
-    @Test func longScriptURLGoesToOption67() throws {
-        let request = try Fixture.message("ipxe-efi-discover.bin")
-        var context = Self.context()
-        context.httpBaseURL = "http://" + String(repeating: "a", count: 120) + ".example:8080"
-        let reply = try #require(ProxyDHCPResponder.decide(request, on: .dhcp, context: context).reply)
+    /// Script URLs from an IPv4 address fit the 128-octet `file` field; a longer name goes to option 67.
+    @Test func longBootFileNamesGoToOption67() throws {
+        var reply = DHCPMessage(op: .bootReply, xid: 1, chaddr: HardwareAddress("52:54:00:aa:00:02")!)
+        let long = "http://" + String(repeating: "a", count: 120) + ".example:8080/boot.ipxe?mac=52-54-00-aa-00-02"
+        ProxyDHCPResponder.setBootFile(long, in: &reply)
         #expect(reply.bootFileName == "")
-        let option = try #require(reply.option(.bootfileName))
-        #expect(String(decoding: option, as: UTF8.self).hasSuffix("/boot.ipxe?mac=52-54-00-aa-00-02"))
+        #expect(String(decoding: try #require(reply.option(.bootfileName)), as: UTF8.self) == long)
+        var short = DHCPMessage(op: .bootReply, xid: 1, chaddr: HardwareAddress("52:54:00:aa:00:02")!)
+        ProxyDHCPResponder.setBootFile("ipxe.efi", in: &short)
+        #expect(short.bootFileName == "ipxe.efi" && short.option(.bootfileName) == nil)
+    }
+
+    @Test func scriptURLNamesTheServerAndMAC() throws {
+        let request = try Fixture.message("ipxe-efi-discover.bin")
+        let reply = try #require(ProxyDHCPResponder.decide(request, on: .dhcp, context: Self.context()).reply)
+        #expect(reply.bootFileName == "http://10.77.0.2:8080/boot.ipxe?mac=52-54-00-aa-00-02")
     }
 
     @Test func strategyParsingErrorsNameTheChoices() {

@@ -139,6 +139,16 @@ struct HTTPServiceTests {
         _ = try await Self.get("/boot.ipxe?mac=52-54-00-00-00-01", port: server.port("http"))
         let metrics = String(decoding: try await Self.get("/metrics", port: server.port("http")).body, as: UTF8.self)
         #expect(metrics.contains("vboot_http_scripts_served_total 1\n"))
+        // Memory gauges: the resident set is at least the heap in use.
+        func gauge(_ name: String) -> Int? {
+            metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap {
+                Int($0.split(separator: " ")[1])
+            }
+        }
+        let resident = try #require(gauge("process_resident_memory_bytes"))
+        let heap = try #require(gauge("vboot_heap_in_use_bytes"))
+        #expect(resident > 1 << 20 && heap > 0 && resident > heap)
+        #expect(gauge("vboot_heap_free_bytes") != nil)
         await server.stop()
     }
 }
