@@ -48,12 +48,12 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        // glibc's malloc statistics and trim (not in Swift's Glibc module), for /metrics and the heap trimmer.
-        .target(name: "CMalloc"),
+        // Linux interfaces not in Swift's Glibc module: malloc statistics and trim, epoll, eventfd.
+        .target(name: "CLinux"),
         .target(
             name: "VBootServer",
             dependencies: [
-                "DHCPv4", "TFTP", "BootPolicy", "VBootStore", "CMalloc",
+                "DHCPv4", "TFTP", "BootPolicy", "VBootStore", "CLinux",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -113,6 +113,6 @@ let package = Package(
     ]
 )
 
-for target in package.targets where target.name != "CMalloc" {
+for target in package.targets where target.name != "CLinux" {
     target.swiftSettings = (target.swiftSettings ?? []) + strict
 }

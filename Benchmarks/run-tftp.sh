@@ -120,6 +120,24 @@ setup() {
     head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom > "$TMP/root/bench.bin"
     chmod 755 "$TMP" "$TMP/root"; chmod 644 "$TMP/root/bench.bin"
     cc -O2 -Wall -Wextra -Werror -o "$TMP/tftp-load" "$HERE/tftp-load.c"
+    cc -O2 -Wall -Wextra -Werror -o "$TMP/udp-ceiling" "$HERE/udp-ceiling.c"
+}
+
+# Raw UDP on the same path and pinning, no TFTP server: the ceiling scenario c is held against.
+# ping-pong = 16 datagrams of 4+1468 octets per sendmmsg, then wait for a 4-octet ACK.
+run_ceiling() {
+    local mode run line
+    for mode in pingpong blast; do
+        for run in $(seq 1 "$RUNS"); do
+            "${CLI_PIN[@]}" ip netns exec "$NS" "$TMP/udp-ceiling" recv -p 9999 -w 16 >/dev/null &
+            local receiver=$!
+            sleep 0.3
+            line=$("${SRV_PIN[@]}" ip netns exec "$NS" "$TMP/udp-ceiling" send -p 9999 -w 16 -t 3 -m "$mode" || true)
+            wait "$receiver" 2>/dev/null || true
+            log "udp $mode run $run: $line"
+            printf 'ceiling\t%s\t%s\t%s\n' "$mode" "$run" "$line" >>"$RESULTS"
+        done
+    done
 }
 
 nsx() { ip netns exec "$NS" "$@"; }
@@ -209,6 +227,7 @@ RESULTS="$TMP/results.tsv"
 run_all() {
     local server sc id label args run line before after rss
     : >"$RESULTS"
+    run_ceiling
     for server in $SERVERS; do
         log "== $server"
         start_server "$server"
@@ -245,6 +264,7 @@ report() {
         function sortn(a, n,   i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t } }
         BEGIN { ns = split(scen, sl, "\n"); nv = split(servers, sv, " ") }
         $1 == "rss" { if ($4 + 0 > rss[$2, $3]) rss[$2, $3] = $4 + 0; next }
+        $1 == "ceiling" { cn[$2]++; cv[$2, cn[$2]] = kv($4, "mbps") + 0; next }
         {
             k = $1 SUBSEP $2; line = $5
             n[k]++; v[k, n[k]] = kv(line, "mbps") + 0
@@ -277,6 +297,15 @@ report() {
                         rss[id, sv[i]] / 1024, note
                 }
             }
+            printf "\nRaw UDP on the same path and pinning (Benchmarks/udp-ceiling.c, no TFTP server):\n"
+            for (m = 1; m <= 2; m++) {
+                mode = m == 1 ? "pingpong" : "blast"; if (!cn[mode]) continue
+                delete a; for (j = 1; j <= cn[mode]; j++) a[j] = cv[mode, j]; sortn(a, cn[mode])
+                cmed[mode] = (cn[mode] % 2) ? a[(cn[mode] + 1) / 2] : (a[cn[mode] / 2] + a[cn[mode] / 2 + 1]) / 2
+                printf "  %-58s %.1f (%.1f-%.1f) MB/s\n", mode == "pingpong" ? "ping-pong, 16 x 1468-octet windows, ACK per window" : "one-way blast, 16 x 1468 per sendmmsg", cmed[mode], a[1], a[cn[mode]]
+            }
+            k = "c" SUBSEP "vboot"
+            if (cmed["pingpong"] > 0 && n[k]) printf "  vboot c) = %.0f%% of the ping-pong ceiling\n", 100 * med[k] / cmed["pingpong"]
         }' "$RESULTS"
     } | tee ${OUT:+"$OUT"}
 }

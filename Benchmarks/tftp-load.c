@@ -5,7 +5,10 @@
  * RFC 2349 (timeout, tsize) and RFC 7440 (windowsize).
  *
  * Runs N concurrent read transfers of one remote file, each on its own non-blocking UDP
- * socket, all driven by one poll() loop. Every received byte is compared with a local copy of
+ * socket, all driven by one epoll loop (recvmmsg per ready socket, timers scanned every
+ * millisecond), so the client's own cost per datagram stays small next to the server's: with
+ * poll() over 32 sockets and a recvfrom until EAGAIN, the client was the bottleneck at ~200 MB/s.
+ * Every received byte is compared with a local copy of
  * the file; a mismatch fails that transfer. Each transfer has a deadline; every loop is bounded
  * in iterations and in time.
  *
@@ -19,7 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +41,8 @@ enum { ST_RRQ, ST_RUN, ST_OK, ST_FAIL };
 #define MAX_TRANSFERS 4096
 #define MAX_BLKSIZE 65464
 #define RECV_BUF (MAX_BLKSIZE + 4)
-#define RECV_BURST 512 /* datagrams read from one socket per poll round */
+#define RECV_BURST 64 /* datagrams read from one socket per recvmmsg */
+#define SCAN_INTERVAL 0.001 /* seconds between retransmission/deadline scans */
 
 struct opts {
     const char *host, *remote, *local;
@@ -311,10 +315,14 @@ int main(int argc, char **argv) {
     }
 
     struct xfer *xs = calloc((size_t)o.n, sizeof *xs);
-    struct pollfd *pfd = calloc((size_t)o.n, sizeof *pfd);
-    int *pidx = calloc((size_t)o.n, sizeof *pidx);
-    unsigned char *buf = malloc(RECV_BUF);
-    if (!xs || !pfd || !pidx || !buf) return 2;
+    struct epoll_event *events = calloc((size_t)o.n, sizeof *events);
+    /* One receive buffer per message of a recvmmsg burst, the largest a datagram can be. */
+    unsigned char *bufs = malloc((size_t)RECV_BURST * RECV_BUF);
+    struct mmsghdr *msgs = calloc(RECV_BURST, sizeof *msgs);
+    struct iovec *iovs = calloc(RECV_BURST, sizeof *iovs);
+    struct sockaddr_in *froms = calloc(RECV_BURST, sizeof *froms);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (!xs || !events || !bufs || !msgs || !iovs || !froms || ep < 0) return 2;
 
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
@@ -336,6 +344,11 @@ int main(int argc, char **argv) {
         x->gap_acked = 0;
         x->last_progress = t0;
         x->deadline = t0 + o.deadline_s;
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, x->fd, &ev) < 0) {
+            perror("epoll_ctl");
+            return 2;
+        }
         send_rrq(&o, x);
     }
 
@@ -343,70 +356,86 @@ int main(int argc, char **argv) {
     double global_deadline = t0 + o.deadline_s + 1;
     long iterations = 0, max_iterations = 200000000L;
     int active = o.n;
+    double next_scan = 0, next_timer = global_deadline;
     while (active > 0 && iterations++ < max_iterations) {
         double t = now_s();
         if (t > global_deadline) break;
-        int np = 0;
-        double next_timer = global_deadline;
-        for (int i = 0; i < o.n; i++) {
-            struct xfer *x = &xs[i];
-            if (x->state != ST_RRQ && x->state != ST_RUN) continue;
-            if (t >= x->deadline) {
-                fail(x, "deadline");
-                continue;
-            }
-            double due = x->last_progress + o.retransmit_s * (1 << (x->retries < 4 ? x->retries : 4));
-            if (t >= due) {
-                if (x->retries >= o.max_retries) {
-                    fail(x, "too many retries");
+        if (t >= next_scan) {
+            /* Retransmissions and deadlines: every transfer, once a millisecond at most. */
+            int np = 0;
+            next_timer = global_deadline;
+            for (int i = 0; i < o.n; i++) {
+                struct xfer *x = &xs[i];
+                if (x->state != ST_RRQ && x->state != ST_RUN) continue;
+                if (t >= x->deadline) {
+                    fail(x, "deadline");
                     continue;
                 }
-                x->retries++;
-                x->timeouts++;
-                x->last_progress = t; /* the timer restarts from the retransmission */
-                if (x->state == ST_RRQ)
-                    send_rrq(&o, x);
-                else
-                    send_ack(x, x->next - 1);
-                due = t + o.retransmit_s * (1 << (x->retries < 4 ? x->retries : 4));
+                double due = x->last_progress + o.retransmit_s * (1 << (x->retries < 4 ? x->retries : 4));
+                if (t >= due) {
+                    if (x->retries >= o.max_retries) {
+                        fail(x, "too many retries");
+                        continue;
+                    }
+                    x->retries++;
+                    x->timeouts++;
+                    x->last_progress = t; /* the timer restarts from the retransmission */
+                    if (x->state == ST_RRQ)
+                        send_rrq(&o, x);
+                    else
+                        send_ack(x, x->next - 1);
+                    due = t + o.retransmit_s * (1 << (x->retries < 4 ? x->retries : 4));
+                }
+                if (due < next_timer) next_timer = due;
+                if (x->deadline < next_timer) next_timer = x->deadline;
+                np++;
             }
-            if (due < next_timer) next_timer = due;
-            if (x->deadline < next_timer) next_timer = x->deadline;
-            pfd[np].fd = x->fd;
-            pfd[np].events = POLLIN;
-            pfd[np].revents = 0;
-            pidx[np] = i;
-            np++;
+            active = np;
+            if (np == 0) break;
+            next_scan = t + SCAN_INTERVAL;
         }
-        active = np;
-        if (np == 0) break;
         int wait_ms = (int)((next_timer - t) * 1000.0) + 1;
         if (wait_ms < 0) wait_ms = 0;
-        int r = poll(pfd, (nfds_t)np, wait_ms);
+        int r = epoll_wait(ep, events, o.n, wait_ms);
         if (r < 0) {
             if (errno == EINTR) continue;
-            perror("poll");
+            perror("epoll_wait");
             break;
         }
-        if (r == 0) continue;
+        if (r == 0) {
+            next_scan = 0; /* a timer is due */
+            continue;
+        }
         t = now_s();
-        for (int k = 0; k < np; k++) {
-            if (!(pfd[k].revents & (POLLIN | POLLERR))) continue;
-            struct xfer *x = &xs[pidx[k]];
-            for (int burst = 0; burst < RECV_BURST; burst++) {
-                struct sockaddr_in from;
-                socklen_t fl = sizeof from;
-                ssize_t got = recvfrom(x->fd, buf, RECV_BUF, 0, (struct sockaddr *)&from, &fl);
-                if (got < 0) {
-                    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
-                    if (errno == ECONNREFUSED) { /* ICMP port unreachable from an earlier send */
-                        fail(x, "connection refused");
-                        break;
-                    }
-                    break;
-                }
-                on_datagram(&o, x, buf, got, &from, file, fsize, t);
+        for (int k = 0; k < r; k++) {
+            struct xfer *x = &xs[events[k].data.u32];
+            if (x->state != ST_RRQ && x->state != ST_RUN) {
+                epoll_ctl(ep, EPOLL_CTL_DEL, x->fd, NULL);
+                continue;
+            }
+            for (int m = 0; m < RECV_BURST; m++) {
+                iovs[m].iov_base = bufs + (size_t)m * RECV_BUF;
+                iovs[m].iov_len = RECV_BUF;
+                memset(&msgs[m].msg_hdr, 0, sizeof msgs[m].msg_hdr);
+                msgs[m].msg_hdr.msg_iov = &iovs[m];
+                msgs[m].msg_hdr.msg_iovlen = 1;
+                msgs[m].msg_hdr.msg_name = &froms[m];
+                msgs[m].msg_hdr.msg_namelen = sizeof froms[m];
+            }
+            /* A window's worth, or fewer: one syscall, no second call to learn there is no more. */
+            int got = recvmmsg(x->fd, msgs, RECV_BURST, MSG_DONTWAIT, NULL);
+            if (got < 0) {
+                if (errno == ECONNREFUSED) fail(x, "connection refused"); /* ICMP from an earlier send */
+                continue;
+            }
+            for (int m = 0; m < got; m++) {
+                on_datagram(&o, x, bufs + (size_t)m * RECV_BUF, msgs[m].msg_len, &froms[m], file, fsize, t);
                 if (x->state != ST_RRQ && x->state != ST_RUN) break;
+            }
+            if (x->state != ST_RRQ && x->state != ST_RUN) {
+                epoll_ctl(ep, EPOLL_CTL_DEL, x->fd, NULL);
+                active--;
+                if (active == 0) next_scan = 0;
             }
         }
     }

@@ -43,6 +43,17 @@ final class FileReader: Sendable {
         return NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
     }
 
+    /// Fills `destination` with `count` octets from `offset`; false on a short or failed read.
+    func read(into destination: UnsafeMutableRawBufferPointer, offset: Int, count: Int) -> Bool {
+        var total = 0
+        while total < count {
+            let n = pread(descriptor, destination.baseAddress! + total, count - total, off_t(offset + total))
+            if n <= 0 { return false }
+            total += n
+        }
+        return true
+    }
+
     /// The file will be read front to back: let the kernel read ahead further.
     func adviseSequential() { _ = posix_fadvise(descriptor, 0, 0, POSIX_FADV_SEQUENTIAL) }
 

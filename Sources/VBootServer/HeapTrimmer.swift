@@ -1,4 +1,4 @@
-import CMalloc
+import CLinux
 import Logging
 import ServiceLifecycle
 import Synchronization

@@ -1,4 +1,4 @@
-import CMalloc
+import CLinux
 import Glibc
 
 /// The process's memory as the kernel and the allocator see it, for `/metrics` and the heap

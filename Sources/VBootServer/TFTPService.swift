@@ -19,31 +19,40 @@ public struct TFTPService: Service {
 
     public func run() async throws {
         let environment = self.environment
+        try environment.engine.start()
         let configuration = environment.configuration
         let host = configuration.listenAddress?.description ?? "0.0.0.0"
         let port = configuration.tftpPort
-        try await ListenerLoop.run(
-            name: "tftp", logger: environment.logger,
-            bind: {
-                do {
-                    return [
-                        try await UDPSocket.bind(group: MultiThreadedEventLoopGroup.singleton, host: host, port: port) {
-                            channel in
-                            channel.eventLoop.makeCompletedFuture {
-                                try channel.pipeline.syncOperations.addHandler(
-                                    TFTPListenerHandler(environment: environment))
+        do {
+            try await ListenerLoop.run(
+                name: "tftp", logger: environment.logger,
+                bind: {
+                    do {
+                        return [
+                            try await UDPSocket.bind(
+                                group: MultiThreadedEventLoopGroup.singleton, host: host, port: port
+                            ) {
+                                channel in
+                                channel.eventLoop.makeCompletedFuture {
+                                    try channel.pipeline.syncOperations.addHandler(
+                                        TFTPListenerHandler(environment: environment))
+                                }
                             }
-                        }
-                    ]
-                } catch {
-                    throw StartupError("TFTP cannot listen on \(host) UDP port \(port): \(error)")
-                }
-            },
-            onBound: { channels in
-                let bound = channels.first?.localAddress?.port ?? port
-                onBound(bound)
-                environment.logger.info("tftp: listening on \(host) UDP \(bound)")
-            })
+                        ]
+                    } catch {
+                        throw StartupError("TFTP cannot listen on \(host) UDP port \(port): \(error)")
+                    }
+                },
+                onBound: { channels in
+                    let bound = channels.first?.localAddress?.port ?? port
+                    onBound(bound)
+                    environment.logger.info("tftp: listening on \(host) UDP \(bound)")
+                })
+        } catch {
+            await environment.engine.stop()
+            throw error
+        }
+        await environment.engine.stop()
     }
 }
 
@@ -53,8 +62,23 @@ struct TFTPEnvironment: Sendable {
     var recorder: BootEventRecorder
     var counters: ServerCounters
     var logger: Logger
-    let activeTransfers = ActiveTransfers()
+    let activeTransfers: ActiveTransfers
     let hotFiles = HotFileCache()
+    let engine: TFTPTransferEngine
+
+    init(
+        configuration: ServerConfiguration, store: BootFileStore, recorder: BootEventRecorder,
+        counters: ServerCounters, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.recorder = recorder
+        self.counters = counters
+        self.logger = logger
+        let active = ActiveTransfers()
+        activeTransfers = active
+        engine = TFTPTransferEngine(counters: counters, logger: logger, recorder: recorder, activeTransfers: active)
+    }
 }
 
 /// The clients with a transfer running now, across all event loops. A second RRQ from the same
@@ -168,22 +192,11 @@ final class TFTPListenerHandler: ChannelInboundHandler {
             local = destination
         }
         let transfer = TFTPReadTransfer(fileSize: file.size, parameters: parameters)
-        let environment = self.environment
-        let name = request.filename
-        let bound = DatagramBootstrap(group: context.eventLoop)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        TFTPTransferHandler(
-                            transfer: transfer, source: source, peer: client, name: name, environment: environment))
-                }
-            }
-            .bind(host: local.description, port: 0)
-        bound.whenFailure { error in
-            if case .file(let reader) = source { reader.close() }
-            environment.activeTransfers.release(client)
-            environment.logger.error("tftp: \(client.compact) \(name): cannot open a transfer socket: \(error)")
-        }
+        let crowded = environment.activeTransfers.count > TFTPTransferSlot.generousReadAheadLimit
+        environment.engine.begin(
+            TFTPTransferEngine.Start(
+                transfer: transfer, source: source, peer: client, local: local, name: request.filename,
+                readAheadSize: TFTPTransferSlot.readAheadSize(for: parameters, crowded: crowded)))
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -118,11 +118,13 @@ struct TFTPServiceTests {
         await server.stop()
     }
 
-    @Test(arguments: [1, 4, 16])
-    func lossyWindowedDownloadArrivesIntact(windowSize: Int) async throws {
+    /// From disk (a fresh file, through 64 KiB read-ahead chunks that windows straddle) and
+    /// from memory (a settled file in the hot-file cache).
+    @Test(arguments: [1, 4, 16], [false, true])
+    func lossyWindowedDownloadArrivesIntact(windowSize: Int, settled: Bool) async throws {
         let server = try TestServer()
         let content = randomBytes(300_000, seed: UInt64(windowSize))
-        try server.write(content, to: "assets/initrd")
+        try server.write(content, to: "assets/initrd", settled: settled)
         try await server.start(expecting: ["tftp"])
         let options = [
             TFTPOption("blksize", "1024"), TFTPOption("windowsize", String(windowSize)), TFTPOption("timeout", "1"),

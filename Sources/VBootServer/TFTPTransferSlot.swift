@@ -1,0 +1,117 @@
+import BootPolicy
+import Glibc
+import NIOCore
+import TFTP
+
+/// One running transfer in the engine: its socket, its client, the transfer's state and where
+/// its bytes come from. Touched only by the engine's thread.
+final class TFTPTransferSlot {
+    let fd: Int32
+    let peer: sockaddr_in
+    let peerAddress: SocketAddress
+    let name: String
+    var transfer: TFTPReadTransfer
+    private let source: TFTPBlockSource
+    private let started = ContinuousClock.now
+    /// For files read from disk: the last chunk read, so a transfer reads the disk once per chunk
+    /// rather than once per block.
+    private var readAhead: UnsafeMutableRawBufferPointer?
+    private var readAheadStart = 0
+    private var readAheadCount = 0
+    private let readAheadSize: Int
+
+    init(fd: Int32, peer: sockaddr_in, start: TFTPTransferEngine.Start) {
+        self.fd = fd
+        self.peer = peer
+        peerAddress = start.peer
+        name = start.name
+        transfer = start.transfer
+        source = start.source
+        readAheadSize = start.readAheadSize
+    }
+
+    /// Up to this many transfers, each reads 64 KiB at a time; past it, a window or 8 KiB: 500
+    /// transfers at once held 32 MiB in 64 KiB chunks, while 8 KiB costs a pread per 5 blocks.
+    static let generousReadAheadLimit = 64
+
+    static func readAheadSize(for parameters: TFTPTransferParameters, crowded: Bool) -> Int {
+        crowded ? min(max(parameters.blockSize * parameters.windowSize, 8 * 1024), 64 * 1024) : 64 * 1024
+    }
+
+    /// Calls `body` with a pointer to the file's bytes at `span.lowerBound` (nil for an empty
+    /// span), valid for the call: into the cached copy, or into the read-ahead chunk, refilled
+    /// when the span is not in it. False when the file is shorter than the transfer expects.
+    func withBytes(_ span: Range<Int>, _ body: (UnsafeRawPointer?) -> Void) -> Bool {
+        guard !span.isEmpty else {
+            body(nil)
+            return true
+        }
+        switch source {
+        case .memory(let data):
+            return data.withUnsafeReadableBytes { bytes in
+                guard span.upperBound <= bytes.count, let base = bytes.baseAddress else { return false }
+                body(base + span.lowerBound)
+                return true
+            }
+        case .file(let reader):
+            if readAhead == nil || span.lowerBound < readAheadStart
+                || span.upperBound > readAheadStart + readAheadCount
+            {
+                let size = max(readAheadSize, span.count)
+                if let chunk = readAhead, chunk.count < size {
+                    chunk.deallocate()
+                    readAhead = nil
+                }
+                let chunk = readAhead ?? .allocate(byteCount: size, alignment: 16)
+                readAhead = chunk
+                let count = min(size, transfer.fileSize - span.lowerBound)
+                guard count >= span.count, reader.read(into: chunk, offset: span.lowerBound, count: count) else {
+                    readAheadCount = 0
+                    return false
+                }
+                readAheadStart = span.lowerBound
+                readAheadCount = count
+            }
+            body(UnsafeRawPointer(readAhead!.baseAddress! + (span.lowerBound - readAheadStart)))
+            return true
+        }
+    }
+
+    /// Makes sure `span` is in memory before it is needed (a file's read-ahead chunk refilled).
+    func prefetch(_ span: Range<Int>) { _ = withBytes(span) { _ in } }
+
+    var elapsedSeconds: Double {
+        let elapsed = ContinuousClock.now - started
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    var optionSummary: String {
+        let p = transfer.parameters
+        let resent = transfer.retransmittedBlocks > 0 ? ", \(transfer.retransmittedBlocks) blocks resent" : ""
+        return "blksize \(p.blockSize), windowsize \(p.windowSize)\(resent)"
+    }
+
+    func timeline(_ outcome: BootEvent.Outcome, _ what: String, seconds: Double? = nil, recorder: BootEventRecorder) {
+        let p = transfer.parameters
+        var details = [
+            "file": name, "size": String(transfer.fileSize), "blksize": String(p.blockSize),
+            "windowsize": String(p.windowSize),
+        ]
+        if let seconds { details["duration_ms"] = String(Int((seconds * 1000).rounded())) }
+        if transfer.retransmittedBlocks > 0 { details["resent_blocks"] = String(transfer.retransmittedBlocks) }
+        recorder.record(.tftp, outcome, address: peerAddress.ipv4, summary: "\(name): \(what)", details: details)
+    }
+
+    /// Closes the file and frees the chunk; the slot is done.
+    func release() {
+        if case .file(let reader) = source { reader.close() }
+        readAhead?.deallocate()
+        readAhead = nil
+    }
+}
+
+/// Where a transfer's bytes come from: a cached copy of a small hot file, or the file itself.
+enum TFTPBlockSource: Sendable {
+    case memory(ByteBuffer)
+    case file(FileReader)
+}
