@@ -203,10 +203,12 @@ stop_sampler() {
 show_counters() {
     nsx curl -s --max-time 5 http://127.0.0.1:8080/metrics | awk '
         /^#/ { next }
-        /tftp_transfers_(completed|started|failed)|tftp_size_probes|tftp_duplicate|tftp_requests_refused|dhcp_replies_sent|dhcp_packets_received|dhcp_silent|http_scripts_served|http_files_served|timeline_events_dropped|_errors|malformed|refused/ {
+        /tftp_transfers_(completed|started|failed)|tftp_size_probes|tftp_duplicate|tftp_requests_refused|dhcp_replies_sent|dhcp_packets_received|dhcp_silent|http_scripts_served|http_files_served|timeline_events_dropped|heap_trims|_errors|malformed|refused/ {
             sub(/^vboot_/, ""); sub(/_total /, " "); printf "    %-36s %s\n", $1, $2 }
         /^(process_resident_memory_bytes|vboot_heap_in_use_bytes|vboot_heap_free_bytes) / {
             sub(/^vboot_/, ""); printf "    %-36s %.1f MiB\n", $1, $2 / 1048576 }' || true
+    # Resident memory split: anonymous (heap, stacks) and file-backed (code pages touched so far).
+    awk '/^(RssAnon|RssFile):/ { printf "    %-36s %.1f MiB\n", $1, $2 / 1024 }' "/proc/$SERVER_PID/status" 2>/dev/null || true
     nsx nstat -asz 2>/dev/null | awk '
         $1 ~ /^(UdpRcvbufErrors|UdpInErrors|UdpSndbufErrors|TcpExtListenOverflows|TcpExtListenDrops|TcpExtTCPTimeouts|TcpRetransSegs)$/ {
             printf "    %-36s %s (kernel, namespace)\n", $1, $2 }' || true

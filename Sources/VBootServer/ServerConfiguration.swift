@@ -33,8 +33,10 @@ public struct ServerConfiguration: Sendable {
     public var dataDirectory: String?
     public var proxyStrategies = ProxyStrategies()
     public var tftpLimits = TFTPServerLimits()
-    /// Concurrent TFTP transfers; further requests get an error and retry.
-    public var maximumTFTPTransfers = 512
+    /// Concurrent TFTP transfers; further requests get an error and retry. EDK2's size probe
+    /// holds a place until its ERROR arrives, which in a storm can be after the real RRQ: 512
+    /// refused 627 of 500 machines' transfers at once.
+    public var maximumTFTPTransfers = 1024
 
     /// The addresses `--dhcp full` hands out.
     public var pool: AddressPool?

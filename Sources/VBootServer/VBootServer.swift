@@ -139,6 +139,7 @@ public final class VBootServer: Sendable {
 
     /// Runs until SIGINT/SIGTERM; a listener that fails to start stops the rest.
     public func run(onBound: @escaping @Sendable (String, Int) -> Void = { _, _ in }) async throws {
+        FileDescriptorLimit.raise(logger: logger)
         let inventory = try await Inventory.open(configuration: configuration, counters: counters, logger: logger)
         opened.withLock { $0 = inventory }
         var services = services(inventory: inventory, onBound: onBound)

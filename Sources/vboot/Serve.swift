@@ -92,7 +92,7 @@ struct Serve: AsyncParsableCommand {
         help: "Per firmware family proxy strategy, FAMILY=STRATEGY (bios|uefi = offer|boot-server); repeatable.")
     var pxeStrategies: [String] = []
 
-    @Option(help: "Maximum concurrent TFTP transfers (default 512).") var maxTftpTransfers: Int?
+    @Option(help: "Maximum concurrent TFTP transfers (default 1024).") var maxTftpTransfers: Int?
 
     @Option(help: "Log level: trace, debug, info (default), notice, warning, error, critical.")
     var logLevel: String?
