@@ -121,7 +121,7 @@ static void send_rrq(const struct opts *o, struct xfer *x) {
 
 static void send_ack(struct xfer *x, uint64_t block) {
     unsigned char b[4] = {0, OP_ACK, (unsigned char)((block >> 8) & 0xff), (unsigned char)(block & 0xff)};
-    sendto(x->fd, b, 4, 0, (const struct sockaddr *)&x->peer, sizeof x->peer);
+    send(x->fd, b, 4, 0); /* connected to the server's TID: no route lookup per ACK */
     x->in_window = 0;
 }
 
@@ -192,6 +192,12 @@ static void on_datagram(const struct opts *o, struct xfer *x, const unsigned cha
     if (!x->have_peer) {
         x->peer = *from;
         x->have_peer = 1;
+        /* From now on the socket only hears the server's TID (the kernel drops other sources, so
+         * `stray` counts only what arrived before this) and its ACKs skip the route lookup. */
+        if (connect(x->fd, (const struct sockaddr *)from, sizeof *from) != 0) {
+            fail(x, "connect to the server's TID");
+            return;
+        }
     } else if (from->sin_port != x->peer.sin_port) { /* RFC 1350 §4: wrong TID */
         send_error_to(x->fd, from, 5, "unknown transfer ID");
         x->stray++;

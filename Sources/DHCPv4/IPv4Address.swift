@@ -35,7 +35,30 @@ public struct IPv4Address: Hashable, Sendable, Comparable, CustomStringConvertib
 
     public var isAny: Bool { rawValue == 0 }
 
-    public var description: String { octets.map(String.init).joined(separator: ".") }
+    /// Dotted quad, built in place (no per-octet strings).
+    public var description: String {
+        String(unsafeUninitializedCapacity: 15) { out in
+            var index = 0
+            for position in 0..<4 {
+                let octet = UInt8(truncatingIfNeeded: rawValue >> (24 - 8 * position))
+                if position > 0 {
+                    out[index] = UInt8(ascii: ".")
+                    index += 1
+                }
+                if octet >= 100 {
+                    out[index] = UInt8(ascii: "0") + octet / 100
+                    index += 1
+                }
+                if octet >= 10 {
+                    out[index] = UInt8(ascii: "0") + (octet / 10) % 10
+                    index += 1
+                }
+                out[index] = UInt8(ascii: "0") + octet % 10
+                index += 1
+            }
+            return index
+        }
+    }
 
     public static func < (lhs: IPv4Address, rhs: IPv4Address) -> Bool { lhs.rawValue < rhs.rawValue }
 }

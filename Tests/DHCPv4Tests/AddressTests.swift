@@ -38,6 +38,8 @@ struct IPv4AddressTests {
         #expect(address.octets == [10, 77, 0, 102])
         #expect(address.description == "10.77.0.102")
         #expect(IPv4Address.any.description == "0.0.0.0")
+        #expect(IPv4Address.broadcast.description == "255.255.255.255")
+        #expect(IPv4Address(1, 20, 100, 9).description == "1.20.100.9")
         #expect(IPv4Address.any.isAny && !address.isAny)
         #expect(IPv4Address.broadcast.octets == [255, 255, 255, 255])
         #expect(IPv4Address(10, 77, 0, 9) < IPv4Address(10, 77, 0, 10))

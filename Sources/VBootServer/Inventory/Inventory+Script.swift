@@ -108,11 +108,12 @@ extension Inventory {
     private func unknown(
         _ request: ScriptRequest, selector: MachineSelector, context: BootScriptContext, scripts: BootScriptSource
     ) async throws -> ScriptResult {
-        let hasOwnFile = request.mac.map { scripts.hasMachineScript(for: $0) } ?? false
+        // Asked only when the answer matters (not under `script`, the default): a stat per request.
+        let hasOwnFile = { request.mac.map { scripts.hasMachineScript(for: $0) } ?? false }
         switch live.current.unknownMachines {
-        case .ignore where !hasOwnFile:
+        case .ignore where !hasOwnFile():
             return .refused(reason: "\(request.mac?.description ?? "a client without a MAC") is not in the inventory")
-        case .register where request.mac != nil && !hasOwnFile:
+        case .register where request.mac != nil && !hasOwnFile():
             let machine = Machine(mac: request.mac!, uuid: selector.uuid, serial: selector.serial)
             do {
                 try await insert(machine, by: "registration")
