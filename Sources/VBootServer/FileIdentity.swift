@@ -1,12 +1,15 @@
 import Glibc
 
 /// What says a file on disk is still the one read before: a replaced or edited file changes
-/// its inode, size or modification time. File times tick coarsely (a few milliseconds), so two
+/// its inode, size, modification or change time. File times tick coarsely (a few milliseconds), so two
 /// same-size writes in one tick look alike: a file changed within the last second is not
 /// "settled" and caches read it again each time (git's racy-index rule).
 struct FileIdentity: Hashable, Sendable {
     var size: Int
     var modified: Int64
+    /// The inode change time: a file put back with its old modification time (`cp -p`,
+    /// `rsync -t`, `tar x`) and a recycled inode number still differs here.
+    var changed: Int64
     var inode: UInt64
 
     /// Nil when `path` cannot be stat'd (missing, unreadable directory).
@@ -15,6 +18,7 @@ struct FileIdentity: Hashable, Sendable {
         guard stat(path, &info) == 0 else { return nil }
         size = Int(info.st_size)
         modified = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        changed = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
         inode = UInt64(info.st_ino)
     }
 

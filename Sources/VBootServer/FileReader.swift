@@ -36,11 +36,17 @@ final class FileReader: Sendable {
     }
 
     /// A descriptor for sendfile, owned by the returned handle (close it when the send is over).
-    static func openForSending(_ path: String) throws -> NIOFileHandle {
+    static func openForSending(_ path: String) throws -> (handle: NIOFileHandle, descriptor: Int32) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw OpenError(path: path, errno: errno) }
         _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
-        return NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
+        return (NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd), fd)
+    }
+
+    /// The size of the open file now (it may have been truncated since it was opened).
+    static func currentSize(of descriptor: Int32) -> Int? {
+        var info = stat()
+        return fstat(descriptor, &info) == 0 ? Int(info.st_size) : nil
     }
 
     /// Fills `destination` with `count` octets from `offset`; false on a short or failed read.

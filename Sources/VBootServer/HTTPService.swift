@@ -184,7 +184,7 @@ enum HTTPService {
         let channel = context.channel
         return ResponseBody(contentLength: range.count) { writer in
             let sender = try await channel.pipeline.handler(type: FileRegionSender.self).get()
-            let handle = try FileReader.openForSending(file.path)
+            let (handle, descriptor) = try FileReader.openForSending(file.path)
             // Closed only once the kernel has sent the region or the send failed.
             defer { try? handle.close() }
             let region = FileRegion(fileHandle: handle, readerIndex: range.lowerBound, endIndex: range.upperBound + 1)
@@ -193,6 +193,17 @@ enum HTTPService {
                 sent.fail(FileRegionSender.Closed())
                 throw FileRegionSender.Closed()
             }
+            // A file truncated in place under the download (`cp new old`) makes sendfile return 0
+            // for ever, and NIO retries as fast as the socket is writable: once a second, a
+            // download still running checks the size and closes the connection if it shrank.
+            let watchdog = channel.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) {
+                task in
+                guard let size = FileReader.currentSize(of: descriptor), size <= range.upperBound else { return }
+                task.cancel()
+                environment.logger.warning("http: \(file.path) shrank to \(size) bytes during a download; closing it")
+                channel.close(promise: nil)
+            }
+            defer { watchdog.cancel() }
             do {
                 try await writer.write(part)
             } catch {

@@ -67,12 +67,16 @@ struct HTTPServiceTests {
         let beyond = try await Self.get(
             "/assets/debian/linux", port: port, headers: ["Range": "bytes=\(size + 100_000)-"])
         #expect(beyond.status == 416)
-        // A replaced file is served new, not from memory.
-        let replaced = randomBytes(size, seed: 4)
-        try FileManager.default.removeItem(at: server.root.appendingPathComponent("assets/debian/linux"))
-        try server.write(replaced, to: "assets/debian/linux")
-        let again = try await Self.get("/assets/debian/linux", port: port)
-        #expect(again.status == 200 && [UInt8](again.body) == replaced)
+        // A settled file (cached when small), replaced by one of the same size and the same old
+        // modification time, is served new, not from memory.
+        for seed in [UInt64(4), 6] {
+            let replaced = randomBytes(size, seed: seed)
+            try FileManager.default.removeItem(at: server.root.appendingPathComponent("assets/debian/linux"))
+            try server.write(replaced, to: "assets/debian/linux", settled: true)
+            let again = try await Self.get("/assets/debian/linux", port: port)
+            #expect(again.status == 200 && [UInt8](again.body) == replaced)
+            #expect([UInt8](try await Self.get("/assets/debian/linux", port: port).body) == replaced)
+        }
         await server.stop()
     }
 
@@ -84,27 +88,78 @@ struct HTTPServiceTests {
         try server.write(content, to: "assets/big")
         try await server.start(expecting: ["http"])
         let port = server.port("http")
-        for _ in 0..<5 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            #expect(fd >= 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
+        let firstReads = try await Self.offThePool {
+            try (0..<5).map { _ in
+                let fd = try Self.rawGET("/assets/big", port: port)
+                defer { close(fd) }
+                var scratch = [UInt8](repeating: 0, count: 65536)
+                return recv(fd, &scratch, scratch.count, 0)
             }
-            #expect(connected == 0)
-            let request = "GET /assets/big HTTP/1.1\r\nHost: x\r\n\r\n"
-            _ = request.withCString { send(fd, $0, strlen($0), 0) }
-            var scratch = [UInt8](repeating: 0, count: 65536)
-            #expect(recv(fd, &scratch, scratch.count, 0) > 0)
-            close(fd)
         }
+        #expect(firstReads.allSatisfy { $0 > 0 })
         let whole = try await Self.get("/assets/big", port: port)
         #expect(whole.status == 200 && [UInt8](whole.body) == content)
+        await server.stop()
+    }
+
+    /// Blocking socket calls on a thread of their own: on Swift's cooperative pool (one thread
+    /// per CPU) they starved the server under test while other suites blocked the rest.
+    static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+
+    /// A GET on a plain socket with a small receive buffer, for clients that read slowly or hang up.
+    static func rawGET(_ path: String, port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        var small: Int32 = 16384
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        try #require(connected == 0)
+        let request = "GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n"
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        return fd
+    }
+
+    /// A file truncated in place under a sendfile download (`cp new old` over it) ends that
+    /// download within seconds; NIO alone would retry the zero-byte sendfile for ever.
+    @Test func fileTruncatedUnderADownloadEndsIt() async throws {
+        let server = try TestServer()
+        try server.write(randomBytes(16_000_000, seed: 7), to: "assets/big")
+        try await server.start(expecting: ["http"])
+        let port = server.port("http")
+        let path = server.root.appendingPathComponent("assets/big").path
+        let (first, total, ended) = try await Self.offThePool {
+            let fd = try Self.rawGET("/assets/big", port: port)
+            defer { close(fd) }
+            var scratch = [UInt8](repeating: 0, count: 65536)
+            let first = recv(fd, &scratch, scratch.count, 0)
+            guard first > 0, truncate(path, 100_000) == 0 else { return (first, first, false) }
+            var total = first
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline {
+                let got = recv(fd, &scratch, scratch.count, 0)
+                if got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) { return (first, total, true) }
+                if got > 0 { total += got }
+            }
+            return (first, total, false)
+        }
+        #expect(first > 0)
+        #expect(ended, "the download of a truncated file was still open after 10 s")
+        #expect(total < 16_000_000)
+        #expect(try await Self.get("/health", port: port).status == 200)
         await server.stop()
     }
 

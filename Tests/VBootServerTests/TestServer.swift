@@ -52,15 +52,15 @@ final class TestServer: Sendable {
         server = VBootServer(configuration: configuration, logger: logger, configReload: reload)
     }
 
-    /// `settled`: dated an hour back, so the hot-file caches take it (a file changed within the
-    /// last second is always read from disk).
+    /// `settled`: dated back to a fixed day (the same for every file), so the hot-file caches take
+    /// it (a file changed within the last second is always read from disk).
     func write(_ bytes: [UInt8], to relativePath: String, settled: Bool = false) throws {
         let url = root.appendingPathComponent(relativePath)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data(bytes).write(to: url)
         if settled {
             try FileManager.default.setAttributes(
-                [.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: url.path)
+                [.modificationDate: Date(timeIntervalSince1970: 1_700_000_000)], ofItemAtPath: url.path)
         }
     }
 
