@@ -15,6 +15,8 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$HERE")"
+# shellcheck source=lib/common.sh
+. "$HERE/lib/common.sh"
 SIZE_MIB=1024
 RUNS=3
 DURATION=10
@@ -60,8 +62,6 @@ esac
 
 [ "$(id -u)" = 0 ] || { echo "run as root (network namespace, cgroup)" >&2; exit 2; }
 
-log() { echo "[$(date +%T)] $*" >&2; }
-
 # --- tools ---------------------------------------------------------------------------------------
 # wrk and curl come through apt-get install (no services). Installing the nginx package starts
 # a service on port 80 outside the namespace, so the nginx binary is fetched with
@@ -92,17 +92,6 @@ install_tools() {
     fi
     NGINX_VERSION=$("$NGINX" -v 2>&1 | sed 's/.*nginx\///')
     WRK_VERSION=$(wrk -v 2>&1 | awk 'NR == 1 { print $2 }' || true)
-}
-
-pick_vboot() {
-    if [ -z "$VBOOT" ]; then
-        if [ -x "$REPO/.build/release/vboot" ]; then VBOOT="$REPO/.build/release/vboot"
-        else VBOOT="$REPO/.build/debug/vboot"; fi
-    fi
-    [ -x "$VBOOT" ] || { echo "no vboot binary at $VBOOT (swift build -c release)" >&2; exit 2; }
-    local newer
-    newer=$(find "$REPO/Sources" "$REPO/Package.swift" -newer "$VBOOT" -type f 2>/dev/null | wc -l)
-    [ "$newer" = 0 ] || log "warning: $newer source files are newer than $VBOOT"
 }
 
 # --- namespace, files ----------------------------------------------------------------------------
@@ -225,28 +214,6 @@ start_server() {
     echo "$name did not start" >&2
     cat "$TMP/$name".* >&2 2>/dev/null || true
     return 1
-}
-
-stop_server() {
-    [ -n "$SERVER_PID" ] || return 0
-    kill "$SERVER_PID" 2>/dev/null || true
-    local i
-    for i in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-}
-
-# Server CPU in ns: a cgroup-v1 cpuacct group holds the server and its children (nginx's
-# worker); without cgroups, utime+stime+cutime+cstime of the server from /proc/PID/stat.
-TICKS=$(getconf CLK_TCK)
-cg_setup() {
-    local d=/sys/fs/cgroup/cpuacct/vbhttp$$
-    if [ -d /sys/fs/cgroup/cpuacct ] && mkdir "$d" 2>/dev/null; then CG="$d"; fi
-}
-cpu_ns() {
-    if [ -n "$CG" ]; then cat "$CG/cpuacct.usage"
-    else awk -v t="$TICKS" '{ sub(/^.*\) /, ""); printf "%.0f\n", ($12 + $13 + $14 + $15) * 1e9 / t }' "/proc/$1/stat"; fi
 }
 
 # VmRSS in KiB of the server and its children.
@@ -460,7 +427,7 @@ e|/health (floor), ${CONNECTIONS} conns|req/s"
 install_tools
 pick_vboot
 setup
-cg_setup
+cg_setup vbhttp
 log "namespace $NS, temp $TMP, vboot $VBOOT, nginx $NGINX, $SIZE_MIB MiB, wrk ${DURATION}s x $RUNS run(s), pin $PIN"
 run_all
 report

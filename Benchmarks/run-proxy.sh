@@ -20,6 +20,8 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$HERE")"
+# shellcheck source=lib/common.sh
+. "$HERE/lib/common.sh"
 RUNS=3
 DURATION=5
 WARMUP=1.5
@@ -70,8 +72,6 @@ case "$MODE" in relay|broadcast) ;; *) echo "--mode relay|broadcast" >&2; exit 2
 
 [ "$(id -u)" = 0 ] || { echo "run as root (network namespaces, ports 67 and 4011)" >&2; exit 2; }
 
-log() { echo "[$(date +%T)] $*" >&2; }
-
 # --- peers -----------------------------------------------------------------------------------
 # dnsmasq from dnsmasq-base (no service); vboot offers Debian's ipxe.efi to UEFI clients.
 install_peers() {
@@ -83,17 +83,6 @@ install_peers() {
         log "apt-get install ${need_apt[*]}"
         DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need_apt[@]}" >&2
     fi
-}
-
-pick_vboot() {
-    if [ -z "$VBOOT" ]; then
-        if [ -x "$REPO/.build/release/vboot" ]; then VBOOT="$REPO/.build/release/vboot"
-        else VBOOT="$REPO/.build/debug/vboot"; fi
-    fi
-    [ -x "$VBOOT" ] || { echo "no vboot binary at $VBOOT (swift build -c release)" >&2; exit 2; }
-    local newer
-    newer=$(find "$REPO/Sources" "$REPO/Package.swift" -newer "$VBOOT" -type f 2>/dev/null | wc -l)
-    [ "$newer" = 0 ] || log "warning: $newer source files are newer than $VBOOT"
 }
 
 # --- namespaces, client ---------------------------------------------------------------------------
@@ -187,26 +176,6 @@ start_server() {
     return 1
 }
 
-stop_server() {
-    [ -n "$SERVER_PID" ] || return 0
-    kill "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 30); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-}
-
-# Server CPU in ns: a cgroup-v1 cpuacct group holding the server, else utime+stime (+children)
-# from /proc/PID/stat.
-cg_setup() {
-    local d=/sys/fs/cgroup/cpuacct/vbproxy$$
-    if [ -d /sys/fs/cgroup/cpuacct ] && mkdir "$d" 2>/dev/null; then CG="$d"; fi
-}
-cg_add() { [ -z "$CG" ] || echo "$1" >"$CG/cgroup.procs"; }
-cpu_ns() {
-    if [ -n "$CG" ]; then cat "$CG/cpuacct.usage"
-    else awk -v t="$TICKS" '{ sub(/^.*\) /, ""); printf "%.0f\n", ($12 + $13 + $14 + $15) * 1e9 / t }' "/proc/$1/stat"; fi
-}
 # Busy CPU time of the whole machine in ns (user, system, irq, softirq; not steal), to see load
 # from other processes: what the server and the client did not use (within a few % of 0 on a
 # quiet machine).
@@ -236,7 +205,6 @@ vboot_metrics() {
 }
 
 # --- runs ----------------------------------------------------------------------------------------
-TICKS=$(getconf CLK_TCK)
 RESULTS="$TMP/results.tsv"
 COUNTERS="$TMP/counters.tsv"
 
@@ -363,7 +331,7 @@ report() {
 install_peers
 pick_vboot
 setup
-cg_setup
+cg_setup vbproxy
 log "namespaces $NS_S/$NS_C, temp $TMP, vboot $VBOOT, ${RUNS}x${DURATION}s, kinds $KINDS, outstanding $LEVELS, pin $PIN, mode $MODE"
 run_all
 report

@@ -18,6 +18,8 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$HERE")"
+# shellcheck source=lib/common.sh
+. "$HERE/lib/common.sh"
 CLIENTS="100 500"
 RUNS=3
 KERNEL_MIB=""
@@ -61,18 +63,7 @@ inrange "$STAGGER" 0 10000 || { echo "--stagger 0..10000 (ms)" >&2; exit 2; }
 for m in $KERNEL_MIB $INITRD_MIB; do inrange "$m" 1 1024 || { echo "sizes: 1..1024 MiB" >&2; exit 2; }; done
 [ "$(id -u)" = 0 ] || { echo "run as root (network namespace, ports 67 and 69)" >&2; exit 2; }
 
-log() { echo "[$(date +%T)] $*" >&2; }
 
-pick_vboot() {
-    if [ -z "$VBOOT" ]; then
-        if [ -x "$REPO/.build/release/vboot" ]; then VBOOT="$REPO/.build/release/vboot"
-        else VBOOT="$REPO/.build/debug/vboot"; fi
-    fi
-    [ -x "$VBOOT" ] || { echo "no vboot binary at $VBOOT (swift build -c release)" >&2; exit 2; }
-    local newer
-    newer=$(find "$REPO/Sources" "$REPO/Package.swift" -newer "$VBOOT" -type f 2>/dev/null | wc -l)
-    [ "$newer" = 0 ] || log "warning: $newer source files are newer than $VBOOT"
-}
 
 # Debian's ipxe package only installs files (no service).
 IPXE_EFI=/usr/lib/ipxe/ipxe.efi
@@ -159,17 +150,7 @@ start_server() {
     return 1
 }
 
-stop_server() {
-    [ -n "$SERVER_PID" ] || return 0
-    kill "$SERVER_PID" 2>/dev/null || true
-    local i
-    for i in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-}
 
-TICKS=$(getconf CLK_TCK)
 cpu_s() { awk -v t="$TICKS" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / t }' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }  # peak RSS since start

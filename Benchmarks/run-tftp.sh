@@ -17,6 +17,8 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$HERE")"
+# shellcheck source=lib/common.sh
+. "$HERE/lib/common.sh"
 SIZE_MIB=64
 RUNS=3
 SERVERS="vboot tftpd-hpa atftpd dnsmasq"
@@ -53,8 +55,6 @@ esac
 
 [ "$(id -u)" = 0 ] || { echo "run as root (network namespace, port 69)" >&2; exit 2; }
 
-log() { echo "[$(date +%T)] $*" >&2; }
-
 # --- peers -----------------------------------------------------------------------------------
 # tftpd-hpa and atftpd conflict as Debian packages, and installing either enables a service on
 # port 69. So: take dnsmasq from dnsmasq-base (no service), and unpack tftpd-hpa and atftpd
@@ -84,17 +84,6 @@ install_peers() {
         [ -x "$HPA" ] || HPA="$PEER_CACHE/tftpd-hpa/usr/sbin/in.tftpd"
         [ -x "$ATFTPD" ] || ATFTPD="$PEER_CACHE/atftpd/usr/sbin/atftpd"
     fi
-}
-
-pick_vboot() {
-    if [ -z "$VBOOT" ]; then
-        if [ -x "$REPO/.build/release/vboot" ]; then VBOOT="$REPO/.build/release/vboot"
-        else VBOOT="$REPO/.build/debug/vboot"; fi
-    fi
-    [ -x "$VBOOT" ] || { echo "no vboot binary at $VBOOT (swift build -c release)" >&2; exit 2; }
-    local newer
-    newer=$(find "$REPO/Sources" "$REPO/Package.swift" -newer "$VBOOT" -type f 2>/dev/null | wc -l)
-    [ "$newer" = 0 ] || log "warning: $newer source files are newer than $VBOOT"
 }
 
 # --- namespace, files, client -------------------------------------------------------------------
@@ -177,29 +166,7 @@ start_server() {
     return 1
 }
 
-stop_server() {
-    [ -n "$SERVER_PID" ] || return 0
-    kill "$SERVER_PID" 2>/dev/null || true
-    local i
-    for i in $(seq 1 30); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-}
-
-# Server CPU in ns. Each server runs in a cgroup-v1 cpuacct group (children included:
-# tftpd-hpa forks a child per transfer and does not reap them in a way /proc/PID/stat sees);
-# without cgroups, fall back to utime+stime+cutime+cstime from /proc/PID/stat.
-CG=""
-cg_setup() {
-    local d=/sys/fs/cgroup/cpuacct/vbbench$$
-    if [ -d /sys/fs/cgroup/cpuacct ] && mkdir "$d" 2>/dev/null; then CG="$d"; fi
-}
-cg_add() { [ -z "$CG" ] || echo "$1" >"$CG/cgroup.procs"; }
-cpu_ns() {
-    if [ -n "$CG" ]; then cat "$CG/cpuacct.usage"
-    else awk -v t="$TICKS" '{ sub(/^.*\) /, ""); printf "%.0f\n", ($12 + $13 + $14 + $15) * 1e9 / t }' "/proc/$1/stat"; fi
-}
+# Server CPU: cpu_ns in lib/common.sh (a cgroup counts tftpd-hpa's forked transfer children).
 
 # VmRSS in KiB of the server and its live children.
 rss_kib() {
@@ -221,7 +188,6 @@ SCENARIOS=(
     "d|${CONCURRENT}x blksize 1468|-n $CONCURRENT -b 1468"
     "e|${CONCURRENT}x blksize 1468 window 16|-n $CONCURRENT -b 1468 -w 16"
 )
-TICKS=$(getconf CLK_TCK)
 RESULTS="$TMP/results.tsv"
 
 run_all() {
@@ -313,7 +279,7 @@ report() {
 install_peers
 pick_vboot
 setup
-cg_setup
+cg_setup vbbench
 log "namespace $NS, temp $TMP, vboot $VBOOT, $SIZE_MIB MiB x $RUNS run(s), pin $PIN"
 run_all
 report

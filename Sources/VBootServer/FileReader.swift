@@ -22,17 +22,13 @@ final class FileReader: Sendable {
     /// Appends `count` octets from `offset` to `buffer`; false on a short or failed read.
     func read(into buffer: inout ByteBuffer, offset: Int, count: Int) -> Bool {
         guard count > 0 else { return true }
-        var total = 0
-        let fd = descriptor
-        while total < count {
-            let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count - total) { pointer in
-                let n = pread(fd, pointer.baseAddress, count - total, off_t(offset + total))
-                return n > 0 ? n : 0
-            }
-            if got == 0 { return false }
-            total += got
+        var complete = false
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { pointer in
+            complete = read(
+                into: UnsafeMutableRawBufferPointer(rebasing: pointer[..<count]), offset: offset, count: count)
+            return complete ? count : 0
         }
-        return true
+        return complete
     }
 
     /// A descriptor for sendfile, owned by the returned handle (close it when the send is over).
