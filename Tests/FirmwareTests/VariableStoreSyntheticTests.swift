@@ -1,4 +1,5 @@
 import Firmware
+import Foundation
 import Testing
 
 /// Hand-built stores for the cases OVMF's files do not show: plain (non-authenticated) format,
@@ -114,22 +115,99 @@ struct VariableStoreSyntheticTests {
         }
     }
 
-    /// Truncations and bit flips anywhere in a real store throw or parse; never crash.
+    /// One random byte changed in a real store (headers, records, free space, or the
+    /// fault-tolerant-write area past the store): the parse either throws an error pointing inside
+    /// the file, or gives a store whose rewrite keeps the bytes outside the variable region,
+    /// re-parses to the same live variables and is a fixed point. The FV header checksum catches
+    /// every change to the header; changes in free space or past the store change nothing. Every
+    /// prefix shorter than the store throws.
     @Test func fuzzedBooted() throws {
         let original = try VariableStoreFixture.varsFile("booted")
+        let pristine = try VariableStore(parsing: original)
+        let last = try #require(pristine.records.last)
+        #expect(last.isLive)
+        // Past the last record only erased flash (0xFF): no single byte change makes a StartId there.
+        let recordsEnd =
+            last.offset + VariableRecord.encoded(last.variable, authenticated: pristine.isAuthenticated).count
+        #expect(original[recordsEnd..<pristine.storeEnd].allSatisfy { $0 == 0xFF })
+        #expect(pristine.storeEnd < original.count)
         var generator = SplitMix64(seed: 0x5641_5253)  // fixed seed: failures reproduce
-        for _ in 0..<300 {
+        var (parsed, refused, loadOptions) = (0, 0, 0)
+        for round in 0..<300 {
             var bytes = original
-            let offset = Int.random(in: 0..<0x6000, using: &generator)
-            bytes[offset] = UInt8.random(in: 0...255, using: &generator)
-            if let store = try? VariableStore(parsing: bytes) {
-                for variable in store.variables where EFIBootOrder.bootOptionNumber(variable.name) != nil {
-                    _ = try? EFILoadOption(parsing: variable.data)
+            // Half in the records, a quarter in the headers, the rest in free space or past the store.
+            let offset =
+                switch round % 4 {
+                case 0: Int.random(in: 0..<pristine.variablesOffset, using: &generator)
+                case 1: Int.random(in: recordsEnd..<original.count, using: &generator)
+                default: Int.random(in: pristine.variablesOffset..<recordsEnd, using: &generator)
                 }
-                _ = try? store.encoded()
+            bytes[offset] = UInt8.random(in: 0...255, using: &generator)
+            let changed = bytes[offset] != original[offset]
+            let context = "byte 0x\(String(offset, radix: 16)) := 0x\(String(bytes[offset], radix: 16))"
+
+            let prefix = Array(original[0..<(offset % pristine.storeEnd)])
+            do {
+                _ = try VariableStore(parsing: prefix)
+                Issue.record("a prefix of \(prefix.count) bytes parsed")
+            } catch {
+                switch error {
+                case .truncated(_, let at, let length):
+                    #expect(at + length > prefix.count, "prefix of \(prefix.count) bytes: \(error)")
+                case .badValue(let field, _, _):
+                    #expect(field == "FV.HeaderLength" || field == "VariableStore.Size", "prefix: \(error)")
+                case .invalidName, .storeFull:
+                    Issue.record("prefix of \(prefix.count) bytes: \(error)")
+                }
             }
-            _ = try? VariableStore(parsing: Array(original[0..<offset]))
+
+            let store: VariableStore
+            do {
+                store = try VariableStore(parsing: bytes)
+            } catch {
+                refused += 1
+                switch error {
+                case .truncated(_, let at, _), .badValue(_, let at, _):
+                    #expect(at >= 0 && at < bytes.count, "\(context): \(error)")
+                case .invalidName, .storeFull:
+                    Issue.record("\(context): parse threw \(error)")
+                }
+                #expect(changed && offset < recordsEnd, "\(context): refused: \(error)")
+                continue
+            }
+            parsed += 1
+            #expect(!changed || offset >= pristine.storeOffset, "\(context): the FV header checksum missed it")
+            if !changed || offset >= recordsEnd {
+                #expect(store.variables == pristine.variables, "\(context): variables changed")
+            }
+            let rewritten = try store.encoded()
+            // Compared as Data (memcmp): [UInt8] == walks element by element, 40 ms a round in debug.
+            #expect(rewritten.count == bytes.count, "\(context)")
+            #expect(Data(rewritten[..<store.variablesOffset]) == Data(bytes[..<store.variablesOffset]), "\(context)")
+            #expect(Data(rewritten[store.storeEnd...]) == Data(bytes[store.storeEnd...]), "\(context)")
+            // The live variables compactly, then erased flash (0xFF) up to the store end.
+            let region = store.encodedVariables()
+            #expect(
+                Data(rewritten[store.variablesOffset..<store.storeEnd])
+                    == Data(
+                        region + [UInt8](repeating: 0xFF, count: store.storeEnd - store.variablesOffset - region.count)),
+                "\(context): variable region is not the live variables then 0xFF")
+            let reread = try VariableStore(parsing: rewritten)
+            #expect(Set(reread.variables) == Set(store.variables), "\(context): rewrite lost or changed a variable")
+            #expect(reread.variables.count == store.variables.count, "\(context)")
+            #expect(reread.records.allSatisfy { $0.state == .added && $0.isLive }, "\(context)")
+            #expect(try Data(reread.encoded()) == Data(rewritten), "\(context): rewrite is not a fixed point")
+            for variable in store.variables where EFIBootOrder.bootOptionNumber(variable.name) != nil {
+                // A load option that parses re-encodes to exactly its bytes (unknown nodes stay raw).
+                guard let option = try? EFILoadOption(parsing: variable.data) else { continue }
+                loadOptions += 1
+                #expect(option.encoded() == variable.data, "\(context): \(variable.name)")
+            }
         }
+        // Not vacuous: most changes land in data or free space and still parse; some are refused.
+        #expect(parsed >= 150, "only \(parsed) of 300 changed stores parsed")
+        #expect(refused >= 50, "only \(refused) of 300 changed stores were refused")
+        #expect(loadOptions >= 400, "only \(loadOptions) load options parsed")
     }
 }
 
