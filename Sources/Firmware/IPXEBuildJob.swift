@@ -68,16 +68,23 @@ public struct IPXEBuildJob: Sendable {
     }
 
     public func run(progress: BuildProgressReporting) throws -> String {
-        let missing = IPXEBuilder.missingToolchain()
+        let lock = try IPXELock(parsing: String(contentsOfFile: "\(recipe)/ipxe.lock", encoding: .utf8))
+        // Before any clone: the targets alone say which compilers the build needs.
+        let missing = IPXEBuilder.missingToolchain(for: try plan(commit: lock.commit, lock: lock))
         guard missing.isEmpty else {
             throw IPXEBuilder.BuildError(
                 "the iPXE build needs a C toolchain: apt install \(missing.joined(separator: " "))")
         }
-        let lock = try IPXELock(parsing: String(contentsOfFile: "\(recipe)/ipxe.lock", encoding: .utf8))
         let builder = IPXEBuilder(cacheDirectory: cache, jobs: jobs)
         let sourceDirectory: String
         let commit: String
-        if let source {
+        var isDirectory: ObjCBool = false
+        if let source, FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), !isDirectory.boolValue
+        {
+            let unpacked = try builder.unpackSource(source)
+            sourceDirectory = unpacked.directory
+            commit = unpacked.commit ?? "local-" + SHA256.hex(Array(sourceDirectory.utf8)).prefix(28)
+        } else if let source {
             sourceDirectory = URL(fileURLWithPath: source).standardizedFileURL.path
             commit =
                 Self.gitCommit(of: sourceDirectory) ?? "local-" + SHA256.hex(Array(sourceDirectory.utf8)).prefix(28)

@@ -29,10 +29,55 @@ public struct NICModel: Hashable, Sendable, Codable {
     ]
 }
 
+/// A UEFI architecture iPXE builds EFI applications for, named as iPXE's `bin-<arch>-efi`.
+public enum EFIArchitecture: String, Hashable, Sendable, CaseIterable {
+    case x86_64
+    case arm64
+
+    /// iPXE's BIN directory for this architecture.
+    public var binDirectory: String { "bin-\(rawValue)-efi" }
+
+    /// Added to an output's stem, so binaries of several architectures share one directory; the
+    /// names are the ones proxyDHCP looks for (`ipxe-arm64.efi` for client architecture 11).
+    public var outputSuffix: String {
+        switch self {
+        case .x86_64: ""
+        case .arm64: "-arm64"
+        }
+    }
+
+    /// The GNU triplet prefix of Debian's cross compiler, when the build host is another architecture.
+    public var crossCompilePrefix: String? {
+        switch self {
+        case .x86_64:
+            #if arch(x86_64)
+                nil
+            #else
+                "x86_64-linux-gnu-"
+            #endif
+        case .arm64:
+            #if arch(arm64)
+                nil
+            #else
+                "aarch64-linux-gnu-"
+            #endif
+        }
+    }
+
+    /// Debian's package for `crossCompilePrefix`'s compiler.
+    public var crossCompilerPackage: String {
+        switch self {
+        case .x86_64: "gcc-x86-64-linux-gnu"
+        case .arm64: "gcc-aarch64-linux-gnu"
+        }
+    }
+}
+
 /// One file `vboot rom build` produces.
 public enum IPXEBuildTarget: Hashable, Sendable {
-    /// `ipxe.efi` or `snponly.efi` for x86-64 UEFI.
-    case efiApplication(String)
+    /// An EFI application: `ipxe` (iPXE's own NIC drivers, SNP as fallback) or `snponly` (only the
+    /// firmware's network interface) for one UEFI architecture.
+    case efiApplication(String, EFIArchitecture)
     /// `undionly.kpxe` for BIOS PXE chainloading.
     case biosChainloader(String)
     /// A NIC option ROM: legacy, EFI, or both images in one ROM (combined in Swift).
@@ -42,20 +87,38 @@ public enum IPXEBuildTarget: Hashable, Sendable {
         case legacy, efi, combined
     }
 
+    /// The EFI applications iPXE builds that vboot offers.
+    static let efiApplications = ["ipxe", "snponly"]
+
+    /// `--target` names of the EFI applications: `ipxe.efi`, `snponly.efi`, `ipxe-arm64.efi`, ...
+    static let efiApplicationNames: [String] = EFIArchitecture.allCases.flatMap { arch in
+        efiApplications.map { "\($0)\(arch.outputSuffix).efi" }
+    }
+
     /// Name in the output directory.
     public var outputName: String {
         switch self {
-        case .efiApplication(let name), .biosChainloader(let name): name
+        case .efiApplication(let name, let arch): "\(name)\(arch.outputSuffix).efi"
+        case .biosChainloader(let name): name
         case .optionROM(let nic, .legacy): "\(nic.name).rom"
         case .optionROM(let nic, .efi): "\(nic.name).efirom"
         case .optionROM(let nic, .combined): "\(nic.name).combined.rom"
         }
     }
 
+    /// The UEFI architecture this target is compiled for (nil: x86 BIOS code).
+    public var efiArchitecture: EFIArchitecture? {
+        switch self {
+        case .efiApplication(_, let arch): arch
+        case .optionROM(_, .efi), .optionROM(_, .combined): .x86_64
+        case .biosChainloader, .optionROM(_, .legacy): nil
+        }
+    }
+
     /// What make must build for this target, relative to iPXE's `src/`.
     public var makeGoals: [String] {
         switch self {
-        case .efiApplication(let name): ["\(IPXEBuildPlan.efiBinDirectory)/\(name)"]
+        case .efiApplication(let name, let arch): ["\(arch.binDirectory)/\(name).efi"]
         case .biosChainloader(let name): ["\(IPXEBuildPlan.biosBinDirectory)/\(name)"]
         case .optionROM(let nic, .legacy): ["\(IPXEBuildPlan.biosBinDirectory)/\(nic.pciID).rom"]
         case .optionROM(let nic, .efi): ["\(IPXEBuildPlan.efiBinDirectory)/\(nic.pciID).efirom"]
@@ -64,18 +127,18 @@ public enum IPXEBuildTarget: Hashable, Sendable {
         }
     }
 
-    /// Parses `--target` values: `ipxe.efi`, `snponly.efi`, `undionly.kpxe`, a NIC model name
-    /// (all three ROM kinds), or `MODEL:KIND`.
+    /// Parses `--target` values: `ipxe.efi`, `snponly.efi`, `ipxe-arm64.efi`, `snponly-arm64.efi`,
+    /// `undionly.kpxe`, a NIC model name (all three ROM kinds), or `MODEL:KIND`.
     public static func parse(_ text: String) throws(IPXEBuildPlan.PlanError) -> [IPXEBuildTarget] {
-        switch text {
-        case "ipxe.efi", "snponly.efi": return [.efiApplication(text)]
-        case "undionly.kpxe": return [.biosChainloader(text)]
-        default: break
+        for arch in EFIArchitecture.allCases {
+            for name in efiApplications where text == "\(name)\(arch.outputSuffix).efi" {
+                return [.efiApplication(name, arch)]
+            }
         }
+        if text == "undionly.kpxe" { return [.biosChainloader(text)] }
         let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
-        guard let nic = NICModel.known.first(where: { $0.name == parts[0] }) else {
-            throw .unknownTarget(
-                text, known: ["ipxe.efi", "snponly.efi", "undionly.kpxe"] + NICModel.known.map(\.name))
+        guard let nic = NICModel.known.first(where: { $0.name == parts.first }) else {
+            throw .unknownTarget(text, known: efiApplicationNames + ["undionly.kpxe"] + NICModel.known.map(\.name))
         }
         if parts.count == 1 { return OptionROMKind.allCases.map { .optionROM(nic, $0) } }
         guard let kind = OptionROMKind(rawValue: parts[1]) else {
@@ -87,7 +150,7 @@ public enum IPXEBuildTarget: Hashable, Sendable {
 
 /// Everything one `vboot rom build` does, as a value: tests read it, `IPXEBuilder` runs it.
 public struct IPXEBuildPlan: Hashable, Sendable {
-    public static let efiBinDirectory = "bin-x86_64-efi"
+    public static let efiBinDirectory = EFIArchitecture.x86_64.binDirectory
     public static let biosBinDirectory = "bin"
     /// Name of the rendered embedded script inside the build tree.
     public static let embeddedScriptName = "vboot-embed.ipxe"
@@ -132,9 +195,19 @@ public struct IPXEBuildPlan: Hashable, Sendable {
         return directories
     }
 
+    /// The architectures that need a cross compiler on this host (iPXE picks `CROSS_COMPILE_<arch>`
+    /// per BIN directory, so one make builds them all).
+    public var crossArchitectures: [EFIArchitecture] {
+        EFIArchitecture.allCases.filter { arch in
+            arch.crossCompilePrefix != nil && targets.contains { $0.efiArchitecture == arch }
+        }
+    }
+
     /// What make is told besides the goals.
     public var makeVariables: [String: String] {
-        ["EMBED": Self.embeddedScriptName, "GITVERSION": String(commit.prefix(8))]
+        var variables = ["EMBED": Self.embeddedScriptName, "GITVERSION": String(commit.prefix(8))]
+        for arch in crossArchitectures { variables["CROSS_COMPILE_\(arch.rawValue)"] = arch.crossCompilePrefix }
+        return variables
     }
 
     /// Identifies a build tree: same commit and headers → reuse it, so a changed embedded script

@@ -26,8 +26,9 @@ public struct IPXEBuilder: Sendable {
         self.jobs = max(1, jobs)
     }
 
-    /// The Debian packages a build needs, for those found missing.
-    public static func missingToolchain() -> [String] {
+    /// The Debian packages a build of `plan` needs, for those found missing (cross compilers
+    /// only for the architectures the plan builds).
+    public static func missingToolchain(for plan: IPXEBuildPlan) -> [String] {
         var missing: [String] = []
         for (tool, package) in [
             ("gcc", "gcc"), ("ld", "binutils"), ("objcopy", "binutils"), ("make", "make"), ("perl", "perl"),
@@ -36,6 +37,11 @@ public struct IPXEBuilder: Sendable {
             missing.append(package)
         }
         if !FileManager.default.fileExists(atPath: "/usr/include/lzma.h") { missing.append("liblzma-dev") }
+        for arch in plan.crossArchitectures {
+            if let prefix = arch.crossCompilePrefix, which("\(prefix)gcc") == nil {
+                missing.append(arch.crossCompilerPackage)
+            }
+        }
         return missing
     }
 
@@ -67,6 +73,50 @@ public struct IPXEBuilder: Sendable {
             }
         }
         return directory
+    }
+
+    /// Unpacks an iPXE source tarball (`git archive` of a commit, or a release archive; any
+    /// compression tar reads) into the cache, once per commit. Returns the tree and the commit
+    /// recorded in the archive's header (`git get-tar-commit-id`), when it has one.
+    public func unpackSource(_ tarball: String) throws -> (directory: String, commit: String?) {
+        let commit = Self.tarCommit(tarball)
+        let key: String
+        if let commit {
+            key = String(commit.prefix(12))
+        } else {
+            guard let bytes = FileManager.default.contents(atPath: tarball) else {
+                throw BuildError("cannot read \(tarball)")
+            }
+            key = "tar-" + SHA256.hex([UInt8](bytes)).prefix(12)
+        }
+        let directory = "\(cacheDirectory)/source-\(key)"
+        if FileManager.default.fileExists(atPath: "\(directory)/src/Makefile") { return (directory, commit) }
+        let partial = "\(directory).partial"
+        try? FileManager.default.removeItem(atPath: partial)
+        try FileManager.default.createDirectory(atPath: partial, withIntermediateDirectories: true)
+        let status = try Self.run(
+            "/usr/bin/env", ["tar", "-xf", tarball, "-C", partial, "--strip-components=1"], log: nil)
+        guard status == 0, FileManager.default.fileExists(atPath: "\(partial)/src/Makefile") else {
+            try? FileManager.default.removeItem(atPath: partial)
+            throw BuildError(
+                status == 0
+                    ? "\(tarball) holds no iPXE tree (expected one top directory with src/Makefile)"
+                    : "cannot unpack \(tarball) (tar exited \(status))")
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+        try FileManager.default.moveItem(atPath: partial, toPath: directory)
+        return (directory, commit)
+    }
+
+    /// The commit `git archive` wrote into a tarball's pax header, read by git itself.
+    static func tarCommit(_ tarball: String) -> String? {
+        let lines = LineCollector()
+        let script =
+            "case \"$1\" in *.xz|*.txz) xz -dc \"$1\";; *.gz|*.tgz) gzip -dc \"$1\";; "
+            + "*.bz2) bzip2 -dc \"$1\";; *) cat \"$1\";; esac | git get-tar-commit-id"
+        let status = try? run("/bin/sh", ["-c", script, "sh", tarball], log: nil, onLine: lines.append)
+        let commit = lines.lines.first?.lowercased() ?? ""
+        return status == 0 && commit.count == 40 && commit.allSatisfy(\.isHexDigit) ? commit : nil
     }
 
     /// Makes (or reuses) the build tree for `plan` from `source` (a directory holding `src/`).

@@ -5,10 +5,14 @@ import Foundation
 struct RomBuild: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build",
-        abstract: "Compile iPXE with vboot's embedded script: ipxe.efi, snponly.efi, undionly.kpxe and NIC option ROMs."
+        abstract:
+            "Compile iPXE with vboot's embedded script: ipxe.efi, snponly.efi (x86-64 and arm64), undionly.kpxe and NIC option ROMs."
     )
 
-    @Option(help: "An iPXE checkout or unpacked tarball (never modified). Default: clone the commit in ipxe/ipxe.lock.")
+    @Option(
+        help:
+            "An iPXE checkout, unpacked tree or source tarball (never modified). Default: clone the commit in ipxe/ipxe.lock."
+    )
     var source: String?
 
     @Option(help: "Clone this branch, tag or commit of the lock's URL instead of the pinned commit.") var ref: String?
@@ -21,7 +25,7 @@ struct RomBuild: AsyncParsableCommand {
     @Option(
         name: .customLong("target"),
         help:
-            "What to build, repeatable: ipxe.efi, snponly.efi, undionly.kpxe, or a NIC (virtio-net, e1000, e1000e, rtl8139; MODEL:legacy|efi|combined)."
+            "What to build, repeatable: ipxe.efi, snponly.efi, ipxe-arm64.efi, snponly-arm64.efi (cross-compiled with gcc-aarch64-linux-gnu), undionly.kpxe, or a NIC (virtio-net, e1000, e1000e, rtl8139; MODEL:legacy|efi|combined)."
     )
     var targets: [String] = []
 

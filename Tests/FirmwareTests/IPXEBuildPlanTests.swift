@@ -41,6 +41,23 @@ struct IPXEBuildPlanTests {
         #expect(plan.makeGoals == ["bin/\(pciID).rom", "bin-x86_64-efi/\(pciID).efirom"])
     }
 
+    @Test func arm64ApplicationsAreCrossCompiledInTheSameMake() throws {
+        let plan = try Self.plan(["ipxe.efi", "ipxe-arm64.efi", "snponly-arm64.efi"])
+        #expect(plan.makeGoals == ["bin-x86_64-efi/ipxe.efi", "bin-arm64-efi/ipxe.efi", "bin-arm64-efi/snponly.efi"])
+        // The names proxyDHCP offers ARM64 UEFI clients (architecture 11).
+        #expect(plan.targets.map(\.outputName) == ["ipxe.efi", "ipxe-arm64.efi", "snponly-arm64.efi"])
+        #expect(plan.crossArchitectures == [.arm64])
+        #expect(plan.makeVariables["CROSS_COMPILE_arm64"] == "aarch64-linux-gnu-")
+        #expect(try Self.plan(["ipxe.efi", "virtio-net"]).makeVariables["CROSS_COMPILE_arm64"] == nil)
+    }
+
+    @Test func aMissingCrossCompilerIsNamedByItsPackage() throws {
+        let plan = try Self.plan(["ipxe-arm64.efi"])
+        let hasCompiler = IPXEBuilder.which("aarch64-linux-gnu-gcc") != nil
+        #expect(IPXEBuilder.missingToolchain(for: plan).contains("gcc-aarch64-linux-gnu") == !hasCompiler)
+        #expect(!IPXEBuilder.missingToolchain(for: try Self.plan(["ipxe.efi"])).contains("gcc-aarch64-linux-gnu"))
+    }
+
     @Test func embeddedScriptGetsTheServerAndKeepsIPXEVariables() throws {
         let plan = try Self.plan(["ipxe.efi"], server: "http://192.0.2.1:8080/")
         #expect(plan.embeddedScript == "#!ipxe\nchain http://192.0.2.1:8080/boot.ipxe?mac=${net0/mac:hexhyp}\n")
@@ -59,7 +76,10 @@ struct IPXEBuildPlanTests {
         #expect(
             throws: IPXEBuildPlan.PlanError.unknownTarget(
                 "e1001",
-                known: ["ipxe.efi", "snponly.efi", "undionly.kpxe", "virtio-net", "e1000", "e1000e", "rtl8139"])
+                known: [
+                    "ipxe.efi", "snponly.efi", "ipxe-arm64.efi", "snponly-arm64.efi", "undionly.kpxe", "virtio-net",
+                    "e1000", "e1000e", "rtl8139",
+                ])
         ) {
             try Self.plan(["e1001"])
         }
