@@ -55,7 +55,8 @@ rig_site_dhcp() {
     RIG_PIDS+=($!)
 }
 
-# rig_guest NAME MAC FIRMWARE(uefi|bios) ROM(default|none|FILE) -> starts QEMU, serial to $RIG_DIR/NAME.serial
+# rig_guest NAME MAC FIRMWARE(uefi|bios|aavmf) ROM(default|none|FILE) -> starts QEMU, serial to $RIG_DIR/NAME.serial
+# aavmf is an arm64 guest: qemu-system-aarch64 -M virt with Debian's AAVMF (EDK II for arm64).
 # RIG_BOOTINDEX=none leaves bootindex off the NIC (the VARS file alone decides what boots);
 # RIG_VARS=FILE starts OVMF with a copy of that variable store instead of Debian's template.
 rig_guest() {
@@ -70,17 +71,29 @@ rig_guest() {
         none) nic+=",romfile=" ;;
         *) nic+=",romfile=$rom" ;;
     esac
-    local fw=()
-    if [ "$firmware" = uefi ]; then
-        cp "${RIG_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}" "$RIG_DIR/$name.vars"
-        fw=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
-            -drive "if=pflash,format=raw,unit=1,file=$RIG_DIR/$name.vars")
-    else
-        # SeaBIOS and iPXE print to VGA; sgabios mirrors it onto the serial port.
-        fw=(-device sga)
-    fi
-    ip netns exec "$lan" qemu-system-x86_64 -machine q35,accel=tcg -m 1024 -smp 1 \
-        "${fw[@]}" -display none -vga std -monitor none \
+    local fw=() qemu=(qemu-system-x86_64 -machine q35,accel=tcg -vga std)
+    case $firmware in
+        uefi)
+            cp "${RIG_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}" "$RIG_DIR/$name.vars"
+            fw=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
+                -drive "if=pflash,format=raw,unit=1,file=$RIG_DIR/$name.vars")
+            ;;
+        aavmf)
+            # The virt board has no VGA: AAVMF and the guest's console are on the PL011 serial port.
+            qemu=(qemu-system-aarch64 -machine virt,accel=tcg -cpu cortex-a57)
+            cp /usr/share/AAVMF/AAVMF_VARS.fd "$RIG_DIR/$name.vars"
+            fw=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd"
+                -drive "if=pflash,format=raw,unit=1,file=$RIG_DIR/$name.vars")
+            ;;
+        *)
+            # SeaBIOS and iPXE print to VGA; sgabios mirrors it onto the serial port. RIG_SGA=0
+            # leaves it out for ROMs that write to the serial port themselves (vboot's BIOS
+            # build does: CONSOLE_SERIAL), which would otherwise show every character twice.
+            [ "${RIG_SGA:-1}" = 0 ] || fw=(-device sga)
+            ;;
+    esac
+    ip netns exec "$lan" "${qemu[@]}" -m 1024 -smp 1 \
+        "${fw[@]}" -display none -monitor none \
         -serial "file:$RIG_DIR/$name.serial" \
         -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "$nic" \
         >"$RIG_DIR/$name.qemu.log" 2>&1 &
