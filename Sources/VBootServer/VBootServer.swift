@@ -147,7 +147,9 @@ public final class VBootServer: Sendable {
             let report = await inventory.syncDeclaredMachines(configReload.machines)
             logger.info("config: machines from \(configReload.path): \(report)")
             services.append(
-                ConfigReloader(reload: configReload, inventory: inventory, running: configuration, logger: logger))
+                ConfigReloader(
+                    reload: configReload, inventory: inventory, running: configuration, counters: counters,
+                    logger: logger))
         }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

@@ -3,7 +3,8 @@ import Testing
 import VBootServer
 
 /// `--config` at start and on change: declared machines reach the store, a reload follows the
-/// file without restarting an install, a broken file is refused and the old settings stay.
+/// file without restarting an install, a broken file is read and refused (counted on /metrics)
+/// and the old settings stay.
 @Suite("Config reload", .serialized)
 struct ConfigReloadTests {
     static let first = """
@@ -27,6 +28,13 @@ struct ConfigReloadTests {
         try await HTTPCall.run("GET", "/api/v1/machines/\(id)", port: port).json
     }
 
+    /// `vboot_NAME_total` from /metrics (0 until the counter first moves).
+    static func counter(_ name: String, port: Int) async throws -> Int {
+        let text = try await HTTPCall.run("GET", "/metrics", port: port).text
+        let line = text.split(separator: "\n").first { $0.hasPrefix("vboot_\(name)_total ") }
+        return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+    }
+
     /// Polls until `condition` holds (the reloader checks the file every 2 s); bounded at 10 s.
     static func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
         for _ in 0..<100 {
@@ -48,11 +56,16 @@ struct ConfigReloadTests {
         let install = try await HTTPCall.run("GET", "/boot.ipxe?mac=52:54:00:aa:00:01", port: port)
         #expect(install.text.contains("echo install node1 hello"))
 
-        // A broken file is refused; everything stays as it was.
+        #expect(try await Self.counter("config_reloads", port: port) == 0)
+        #expect(try await Self.counter("config_reloads_refused", port: port) == 0)
+
+        // A broken file is read and refused (the refused-reload counter moves, nothing else
+        // does); everything stays as it was.
         let path = server.root.appendingPathComponent("vboot.yaml").path
         try "machines:\n  - {mac: 52:54:00:aa:00:03, next_boot: never}\n".write(
             toFile: path, atomically: true, encoding: .utf8)
-        try await Task.sleep(for: .seconds(3))
+        #expect(try await Self.eventually { try await Self.counter("config_reloads_refused", port: port) == 1 })
+        #expect(try await Self.counter("config_reloads", port: port) == 0)
         #expect(try await Self.machine("52:54:00:aa:00:03", port: port)["error"] != nil)
         #expect(try await HTTPCall.run("GET", "/boot.ipxe?mac=52:54:00:aa:00:09", port: port).text.contains("hello"))
 
@@ -61,6 +74,8 @@ struct ConfigReloadTests {
             try await Self.eventually {
                 try await Self.machine("52:54:00:aa:00:02", port: port)["next_boot"] as? String == "hold"
             })
+        #expect(try await Self.counter("config_reloads", port: port) == 1)
+        #expect(try await Self.counter("config_reloads_refused", port: port) == 1)
         let renamed = try await Self.machine("52:54:00:aa:00:01", port: port)
         #expect(renamed["hostname"] as? String == "renamed")
         // Still the same install, handed out before the reload: no second install.

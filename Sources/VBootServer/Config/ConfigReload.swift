@@ -25,20 +25,24 @@ public struct ConfigReload: Sendable {
 /// A file with errors is refused with its line and reason and the running settings stay; a
 /// good one replaces the live settings and syncs its machines. Listeners keep running, so TFTP
 /// transfers and HTTP requests in flight are untouched; boot scripts are read per request.
+/// `/metrics` counts both outcomes: `vboot_config_reloads_total` and
+/// `vboot_config_reloads_refused_total`.
 final class ConfigReloader: Service, Sendable {
     let reload: ConfigReload
     let inventory: Inventory
     let running: ServerConfiguration
+    let counters: ServerCounters
     let logger: Logger
     let pollInterval: Duration
 
     init(
-        reload: ConfigReload, inventory: Inventory, running: ServerConfiguration, logger: Logger,
-        pollInterval: Duration = .seconds(2)
+        reload: ConfigReload, inventory: Inventory, running: ServerConfiguration, counters: ServerCounters,
+        logger: Logger, pollInterval: Duration = .seconds(2)
     ) {
         self.reload = reload
         self.inventory = inventory
         self.running = running
+        self.counters = counters
         self.logger = logger
         self.pollInterval = pollInterval
     }
@@ -75,6 +79,7 @@ final class ConfigReloader: Service, Sendable {
             file = try ConfigFile.load(path: reload.path)
             fresh = try reload.configuration(file)
         } catch {
+            counters.increment("config_reloads_refused")
             logger.error("config: \(trigger): not reloaded, keeping the running settings: \(error)")
             return false
         }
@@ -85,6 +90,7 @@ final class ConfigReloader: Service, Sendable {
                 "config: \(restartOnly.joined(separator: ", ")) changed in \(reload.path): restart vboot to apply")
         }
         let sync = await inventory.syncDeclaredMachines(file.machines)
+        counters.increment("config_reloads")
         logger.notice(
             "config: \(trigger): reloaded \(reload.path)\(changed.isEmpty ? "" : " (changed: \(changed.joined(separator: ", ")))"); machines: \(sync)"
         )
