@@ -102,6 +102,13 @@ enum HTTPService {
             environment.counters.increment("http_scripts_refused")
             environment.logger.info("http: \(mac?.description ?? "no MAC") script refused: \(reason)")
             return plain(.forbidden, "vboot: \(reason)\n")
+        case .explained(let text, let reason):
+            // A script that says why: iPXE runs a script only from a 200 reply.
+            environment.counters.increment("http_scripts_refused")
+            environment.logger.info("http: \(mac?.description ?? "no MAC") script refused: \(reason); sent why")
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         case .script(let text, let summary):
             environment.counters.increment("http_scripts_served")
             environment.logger.info(

@@ -11,18 +11,18 @@ struct OneShotTests {
     ])
     func steadyStatesNeverChange(state: NextBoot, action: ScriptAction) {
         let machine = Machine(mac: Self.mac, profile: "debian", nextBoot: state)
-        let decision = OneShot.fetch(machine, now: 1) { "t" }
+        let decision = OneShot.fetch(machine, askedBy: machine.mac, now: 1) { "t" }
         #expect(decision.action == action && decision.updated == nil)
     }
 
     @Test func callbackModeHandsOutOnceThenBootsLocallyUntilTheCallback() throws {
         var machine = Machine(mac: Self.mac, profile: "debian", nextBoot: .once)
-        let first = OneShot.fetch(machine, now: 5) { "secret" }
+        let first = OneShot.fetch(machine, askedBy: machine.mac, now: 5) { "secret" }
         #expect(first.action == .profile("debian"))
         machine = try #require(first.updated)
         #expect(machine.nextBoot == .once && machine.onceFetches == 1 && machine.onceToken == "secret")
         #expect(machine.updatedAt == 5)
-        let second = OneShot.fetch(machine, now: 6) { "other" }
+        let second = OneShot.fetch(machine, askedBy: machine.mac, now: 6) { "other" }
         #expect(second.action == .local && second.updated == nil)
 
         #expect(OneShot.complete(machine, token: "wrong", authorised: false, now: 7) == .failure(.wrongToken))
@@ -52,12 +52,46 @@ struct OneShotTests {
         var machine = Machine(mac: Self.mac, profile: "p", nextBoot: .once, onceCompletion: .fetches(3))
         var actions: [ScriptAction] = []
         for now in 1...4 {
-            let decision = OneShot.fetch(machine, now: Int64(now)) { "t" }
+            let decision = OneShot.fetch(machine, askedBy: machine.mac, now: Int64(now)) { "t" }
             actions.append(decision.action)
             if let updated = decision.updated { machine = updated }
         }
         #expect(actions == [.profile("p"), .profile("p"), .profile("p"), .local])
         #expect(machine.nextBoot == .local)
+    }
+
+    /// Issue 11: a request that found the machine by UUID or serial, with another MAC or none,
+    /// gets nothing of it and changes nothing, whatever its next boot; a held machine stays silent.
+    @Test(arguments: [HardwareAddress("52:54:00:bb:00:01"), nil])
+    func anotherMACGetsNothingAndChangesNothing(asker: HardwareAddress?) {
+        for state in NextBoot.allCases {
+            let machine = Machine(
+                mac: Self.mac, serial: "SN-1", profile: "debian", variables: ["root_password": "x"], nextBoot: state)
+            let decision = OneShot.fetch(machine, askedBy: asker, now: 1) { "t" }
+            #expect(decision.updated == nil, "\(state)")
+            #expect(decision.action == (state == .hold ? .hold : .otherMAC(asker)), "\(state)")
+        }
+        let started = Machine(
+            mac: Self.mac, nextBoot: .once, onceCompletion: .fetches(2), onceFetches: 1, onceToken: "t")
+        #expect(OneShot.fetch(started, askedBy: asker, now: 1) { "u" }.updated == nil)
+    }
+
+    @Test func otherMACScriptHoldsOnlyWhatTheRequestSent() {
+        let machine = Machine(
+            mac: Self.mac, uuid: "4c4c4544-0000-1000-8000-0000000000aa", serial: "SN-1\nchain http://evil/",
+            hostname: "node1")
+        let bySerial = MachineSelector(mac: HardwareAddress("52:54:00:bb:00:01"), serial: "SN-1\nchain http://evil/")
+        #expect(bySerial.identifier(of: machine) == "serial:SN-1\nchain http://evil/")
+        #expect(
+            MachineSelector(uuid: "4C4C4544-0000-1000-8000-0000000000AA").identifier(of: machine)
+                == "uuid:4c4c4544-0000-1000-8000-0000000000aa")
+        #expect(MachineSelector(mac: Self.mac).identifier(of: machine) == nil)
+        let script = OtherMACScript.render(asker: bySerial.mac, matchedBy: bySerial.identifier(of: machine)!)
+        #expect(script.hasPrefix("#!ipxe\n") && script.contains("vboot machines add 52-54-00-bb-00-01"))
+        #expect(script.contains("serial:SN-1chain http://evil/"), "one line: the newline is gone")
+        #expect(!script.contains("52-54-00-aa-00-01") && !script.contains("node1"))
+        #expect(script.hasSuffix("set vboot-local 1\nexit 1\n"))
+        #expect(OtherMACScript.render(asker: nil, matchedBy: "uuid:x").contains("came with no MAC"))
     }
 
     @Test func enteringOnceStartsAFreshInstall() {

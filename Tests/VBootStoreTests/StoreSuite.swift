@@ -78,7 +78,8 @@ struct StoreSuite {
     }
 
     /// The atomicity requirement, inside one process: 40 concurrent fetches of one `once`
-    /// machine hand out exactly one install.
+    /// machine hand out exactly one install, and the 10 among them that ask with another MAC
+    /// (found by UUID or serial) neither get it nor use it up.
     @Test(arguments: StoreBackend.available)
     func concurrentFetchesHandOutOneInstall(_ backend: StoreBackend) async throws {
         try await backend.withStore { store, factory in
@@ -89,7 +90,8 @@ struct StoreSuite {
                     let target = index.isMultiple(of: 2) ? store : second
                     group.addTask {
                         try await target.update(mac: macA) { machine in
-                            let decision = OneShot.fetch(machine, now: Clock.now()) { "token-\(index)" }
+                            let asker = index % 4 == 3 ? macB : macA
+                            let decision = OneShot.fetch(machine, askedBy: asker, now: Clock.now()) { "token-\(index)" }
                             return (decision.updated, decision.action)
                         }
                     }
@@ -99,7 +101,8 @@ struct StoreSuite {
             if second !== store { try await second.close() }
             #expect(actions.count == 40)
             #expect(actions.filter { $0 == .profile("debian") }.count == 1)
-            #expect(actions.filter { $0 == .local }.count == 39)
+            #expect(actions.filter { $0 == .local }.count == 29)
+            #expect(actions.filter { $0 == .otherMAC(macB) }.count == 10)
             let machine = try #require(try await store.machine(MachineSelector(mac: macA)))
             #expect(machine.nextBoot == .once && machine.onceFetches == 1 && machine.onceToken != nil)
         }

@@ -1,3 +1,5 @@
+import DHCPv4
+
 /// What a script request gets. Pure: the store runs these inside one transaction per machine,
 /// which is what makes `once` atomic across servers sharing a database.
 public enum ScriptAction: Hashable, Sendable, CustomStringConvertible {
@@ -7,6 +9,9 @@ public enum ScriptAction: Hashable, Sendable, CustomStringConvertible {
     case shell
     /// Give no boot instructions.
     case hold
+    /// The request found the machine by UUID or serial but came with another MAC (nil: none):
+    /// nothing of the machine's, only a script that says why (`OtherMACScript`).
+    case otherMAC(HardwareAddress?)
 
     public var description: String {
         switch self {
@@ -14,6 +19,7 @@ public enum ScriptAction: Hashable, Sendable, CustomStringConvertible {
         case .local: "local disk"
         case .shell: "shell"
         case .hold: "hold"
+        case .otherMAC(let mac): "refused: \(mac.map { "MAC \($0)" } ?? "no MAC"), not the machine's"
         }
     }
 }
@@ -26,8 +32,19 @@ public struct ScriptDecision: Hashable, Sendable {
 }
 
 public enum OneShot {
-    /// A script fetch by `machine`. `newToken` makes the per-install callback secret.
-    public static func fetch(_ machine: Machine, now: Int64, newToken: () -> String) -> ScriptDecision {
+    /// A script fetch for `machine` by a request that came with MAC `asker` (nil: none). Every
+    /// LAN host is untrusted and a UUID or serial is easy to learn, so only the machine's own MAC
+    /// gets anything of it: its profile with its variables, an install and its token. A request
+    /// that found it by UUID or serial alone changes nothing and gets `.otherMAC`, whatever the
+    /// next boot (a held machine stays silent to everyone). `newToken` makes the per-install
+    /// callback secret.
+    public static func fetch(
+        _ machine: Machine, askedBy asker: HardwareAddress?, now: Int64, newToken: () -> String
+    ) -> ScriptDecision {
+        if asker != machine.mac, machine.nextBoot != .hold {
+            let reason = asker.map { "asked with MAC \($0), not the machine's" } ?? "asked without a MAC"
+            return ScriptDecision(action: .otherMAC(asker), updated: nil, reason: reason)
+        }
         switch machine.nextBoot {
         case .profile: return ScriptDecision(action: .profile(machine.profile), updated: nil, reason: "profile")
         case .local: return ScriptDecision(action: .local, updated: nil, reason: "next boot local")

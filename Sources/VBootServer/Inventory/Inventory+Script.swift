@@ -17,6 +17,9 @@ extension Inventory {
         case script(text: String, summary: String)
         /// No boot instructions for this machine (hold, or unknown under `ignore`).
         case refused(reason: String)
+        /// A script that only says why this request gets nothing of the machine it named by
+        /// UUID or serial (another MAC, or none); a refusal on the timeline.
+        case explained(text: String, reason: String)
     }
 
     func script(for request: ScriptRequest, scripts: BootScriptSource) async throws -> ScriptResult {
@@ -30,7 +33,8 @@ extension Inventory {
         let details: [String: String]
         if let (machine, decision) = outcome {
             details = ["action": decision.action.description, "reason": decision.reason]
-            result = try render(decision, for: machine, context: context, request: request, scripts: scripts)
+            result = try render(
+                decision, for: machine, selector: selector, context: context, request: request, scripts: scripts)
         } else {
             details = ["unknown": live.current.unknownMachines.rawValue]
             result = try await unknown(request, selector: selector, context: context, scripts: scripts)
@@ -40,7 +44,7 @@ extension Inventory {
             recorder.record(
                 .script, .ok, mac: outcome?.machine.mac ?? request.mac, address: request.address, summary: summary,
                 details: details)
-        case .refused(let reason):
+        case .refused(let reason), .explained(_, let reason):
             recorder.record(
                 .script, .refused, mac: outcome?.machine.mac ?? request.mac, address: request.address,
                 summary: reason, details: details)
@@ -50,20 +54,25 @@ extension Inventory {
 
     /// Finds the machine and applies `OneShot.fetch` in one store transaction. When this server
     /// is the store's only writer, the directory answers, and only a fetch that changes the
-    /// machine (a one-shot install starting or counting down) goes to the store.
+    /// machine (a one-shot install starting or counting down) goes to the store. A machine found
+    /// by UUID or serial under another MAC never changes, so that fetch takes no row lock either.
     private func fetch(_ selector: MachineSelector) async throws -> (Machine, ScriptDecision)? {
+        let asker = selector.mac
         let found: Machine
         if store.isShared {
             guard let stored = try await store.machine(selector) else { return nil }
+            if stored.mac != asker {
+                return (stored, OneShot.fetch(stored, askedBy: asker, now: Clock.now(), newToken: Inventory.newToken))
+            }
             found = stored
         } else {
             guard let known = directory.machine(matching: selector) else { return nil }
-            let decision = OneShot.fetch(known, now: Clock.now(), newToken: Inventory.newToken)
+            let decision = OneShot.fetch(known, askedBy: asker, now: Clock.now(), newToken: Inventory.newToken)
             if decision.updated == nil { return (known, decision) }
             found = known
         }
         let outcome = try await store.update(mac: found.mac) { machine -> (Machine?, (Machine, ScriptDecision)) in
-            let decision = OneShot.fetch(machine, now: Clock.now(), newToken: Inventory.newToken)
+            let decision = OneShot.fetch(machine, askedBy: asker, now: Clock.now(), newToken: Inventory.newToken)
             return (decision.updated, (decision.updated ?? machine, decision))
         }
         if let (machine, decision) = outcome, decision.updated != nil { directory.update(machine) }
@@ -71,12 +80,23 @@ extension Inventory {
     }
 
     private func render(
-        _ decision: ScriptDecision, for machine: Machine, context: BootScriptContext, request: ScriptRequest,
-        scripts: BootScriptSource
+        _ decision: ScriptDecision, for machine: Machine, selector: MachineSelector, context: BootScriptContext,
+        request: ScriptRequest, scripts: BootScriptSource
     ) throws -> ScriptResult {
         let profileName: String?
         switch decision.action {
-        case .hold: return .refused(reason: "\(machine.mac) is on hold")
+        case .hold:
+            // The refusal text reaches the client: only the machine's own MAC may learn its MAC.
+            return .refused(
+                reason: machine.mac == request.mac ? "\(machine.mac) is on hold" : "this machine is on hold")
+        case .otherMAC(let asker):
+            let found = selector.identifier(of: machine) ?? "its UUID or serial"
+            logger.warning(
+                "inventory: \(machine.mac) found by \(found) for a request with \(asker.map { "MAC \($0)" } ?? "no MAC"): refused (an install, variables and token go only to its own MAC)"
+            )
+            return .explained(
+                text: OtherMACScript.render(asker: asker, matchedBy: found),
+                reason: "\(decision.reason) (found by \(found))")
         case .local: profileName = "local"
         case .shell: profileName = "shell"
         case .profile(let name): profileName = name
