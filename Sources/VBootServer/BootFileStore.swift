@@ -2,8 +2,8 @@ import BootPolicy
 import Foundation
 
 /// The one place TFTP and HTTP get files from: iPXE binaries by name, and the assets tree by
-/// path. Every lookup is confined to its root: `..`, absolute paths, backslashes, NULs and
-/// symlinks that leave the root are refused.
+/// path. An assets lookup is confined to its root: `..`, absolute paths, backslashes, NULs and
+/// symlinks that leave the root are refused. The iPXE directories give out only known names.
 public struct BootFileStore: Sendable {
     /// Where a request was resolved.
     public struct File: Sendable, Hashable {
@@ -61,27 +61,29 @@ public struct BootFileStore: Sendable {
     }
 
     public func resolve(_ area: Area, _ relativePath: String) -> Result<File, LookupError> {
+        if area == .ipxe { return resolveIPXE(relativePath) }
         let components: [Substring]
         switch Self.validate(relativePath) {
         case .success(let parts): components = parts
         case .failure(let error): return .failure(error)
         }
-        switch area {
-        case .ipxe:
-            guard components.count == 1 else { return .failure(.notFound(relativePath)) }
-            // The iPXE directories hold what the admin or a package put there, found by one plain
-            // name: symlinks may point anywhere (Debian links /usr/lib/ipxe/ipxe.efi to /boot).
-            for directory in ipxeDirectories {
-                let path = directory + "/" + components[0]
-                if let real = Self.realPath(path), let size = Self.regularFileSize(real) {
-                    return .success(File(path: real, size: size, area: .ipxe))
-                }
+        guard let assetsRoot else { return .failure(.notFound(relativePath)) }
+        return confined(root: assetsRoot, components: components, area: .assets)
+    }
+
+    /// An iPXE binary name (`IPXEBinaries.allNames`, what TFTP serves), or a file the
+    /// `vboot rom build` manifest in a directory lists, from that directory. The directories are
+    /// not a file tree to browse (`/boot` holds kernels and initramfs images) and their symlinks
+    /// may point anywhere (Debian links /usr/lib/ipxe/ipxe.efi to /boot), so any other name is
+    /// not found: no lexical check, no look at the disk, nothing that tells whether it exists.
+    private func resolveIPXE(_ name: String) -> Result<File, LookupError> {
+        let isBinary = IPXEBinaries.allNames.contains(name)
+        for directory in ipxeDirectories where isBinary || ROMBuildManifest.fileNames(in: directory).contains(name) {
+            if let real = Self.realPath(directory + "/" + name), let size = Self.regularFileSize(real) {
+                return .success(File(path: real, size: size, area: .ipxe))
             }
-            return .failure(.notFound(relativePath))
-        case .assets:
-            guard let assetsRoot else { return .failure(.notFound(relativePath)) }
-            return confined(root: assetsRoot, components: components, area: .assets)
         }
+        return .failure(.notFound(name))
     }
 
     /// Lexical checks, before touching the file system.

@@ -58,6 +58,50 @@ struct BootFileStoreTests {
     }
 }
 
+extension BootFileStoreTests {
+    /// Issue 11: the iPXE directories give out binary names and what a `vboot rom build` manifest
+    /// lists in its own directory; nothing else, not even a "refused" that says it exists.
+    @Test func ipxeDirectoriesServeOnlyKnownNames() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let rom = root.appendingPathComponent("rom"), boot = root.appendingPathComponent("boot")
+        for directory in [rom, boot] {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
+        try Data([1]).write(to: boot.appendingPathComponent("ipxe.efi"))
+        try Data([2]).write(to: boot.appendingPathComponent("initrd.img"))
+        try Data([3]).write(to: boot.appendingPathComponent("e1000.rom"))
+        try FileManager.default.createSymbolicLink(
+            atPath: boot.appendingPathComponent("secret.efi").path, withDestinationPath: "/etc/hostname")
+        try Data([4]).write(to: rom.appendingPathComponent("e1000.rom"))
+        try Data([5]).write(to: rom.appendingPathComponent("other.rom"))
+        let manifest =
+            #"{"files": [{"name": "e1000.rom", "size": 1, "sha256": "x"}, {"name": "../boot/initrd.img", "size": 1, "sha256": "x"}, {"name": "initrd.img", "size": 1, "sha256": "x"}]}"#
+        try Data(manifest.utf8).write(to: rom.appendingPathComponent("manifest.json"))
+        let store = BootFileStore(ipxeDirectories: [rom.path, boot.path], assetsRoot: nil)
+
+        #expect(try store.resolve(.ipxe, "ipxe.efi").get().size == 1)
+        #expect(try store.resolve(.ipxe, "e1000.rom").get().size == 1)
+        #expect(try store.resolve(.ipxe, "e1000.rom").get().path.hasSuffix("/rom/e1000.rom"))
+        for name in [
+            "initrd.img", "secret.efi", "other.rom", "manifest.json", "../boot/initrd.img", "/etc/hostname", "",
+            "ipxe.efi/",
+        ] {
+            #expect(throws: BootFileStore.LookupError.notFound(name), "\(name)") {
+                try store.resolve(.ipxe, name).get()
+            }
+        }
+        // A ROM name is served only from the directory whose manifest lists it.
+        let bootOnly = BootFileStore(ipxeDirectories: [boot.path], assetsRoot: nil)
+        #expect(throws: BootFileStore.LookupError.notFound("e1000.rom")) {
+            try bootOnly.resolve(.ipxe, "e1000.rom").get()
+        }
+        // A manifest that does not parse lists nothing.
+        try Data("{not json".utf8).write(to: rom.appendingPathComponent("manifest.json"))
+        #expect(throws: BootFileStore.LookupError.notFound("e1000.rom")) { try store.resolve(.ipxe, "e1000.rom").get() }
+    }
+}
+
 @Suite("Range header (RFC 9110 §14.2)")
 struct ByteRangeTests {
     @Test(

@@ -188,6 +188,46 @@ struct HTTPServiceTests {
         await server.stop()
     }
 
+    /// Issue 11: `/ipxe/` is not a file server for the iPXE directories (`/boot` by default, with
+    /// kernels and initramfs images): only iPXE binary names, and the files a `vboot rom build`
+    /// manifest lists in its own directory. Anything else is a 404, so nothing confirms it exists.
+    @Test func ipxeServesOnlyBinariesAndManifestFiles() async throws {
+        let server = try TestServer { configuration, root in
+            configuration.ipxeDirectories = [
+                root.appendingPathComponent("rom").path, root.appendingPathComponent("ipxe").path,
+            ]
+        }
+        try server.write(Array("initramfs with keys\n".utf8), to: "ipxe/hostname")
+        try server.write([0x4D, 0x5A, 1], to: "ipxe/ipxe.efi")
+        try FileManager.default.createSymbolicLink(
+            atPath: server.root.appendingPathComponent("ipxe/secret.efi").path, withDestinationPath: "/etc/hostname")
+        try server.write([0x55, 0xAA, 2], to: "ipxe/e1000.rom")
+        try server.write([0x55, 0xAA, 3], to: "rom/virtio-net.rom")
+        try server.write([0x55, 0xAA, 4], to: "rom/stray.rom")
+        try server.write(
+            Array(
+                #"{"commit": "abc", "files": [{"name": "virtio-net.rom", "size": 3, "sha256": "00"}], "server": "x"}"#
+                    .utf8), to: "rom/manifest.json")
+        let etcHostname = try Data(contentsOf: URL(fileURLWithPath: "/etc/hostname"))
+        try await server.start(expecting: ["http"])
+        let port = server.port("http")
+        for path in [
+            "/ipxe/hostname", "/ipxe/secret.efi", "/ipxe/e1000.rom", "/ipxe/stray.rom", "/ipxe/manifest.json",
+            "/ipxe/..%2fipxe%2fhostname",
+        ] {
+            for method in ["GET", "HEAD"] {
+                let reply = try await HTTPCall.run(method, path, port: port)
+                #expect(reply.status == 404, "\(method) \(path): \(reply.status)")
+                #expect(!reply.text.contains("keys") && reply.body != etcHostname, "\(method) \(path)")
+            }
+        }
+        let binary = try await Self.get("/ipxe/ipxe.efi", port: port)
+        #expect(binary.status == 200 && [UInt8](binary.body) == [0x4D, 0x5A, 1])
+        let rom = try await Self.get("/ipxe/virtio-net.rom", port: port)
+        #expect(rom.status == 200 && [UInt8](rom.body) == [0x55, 0xAA, 3])
+        await server.stop()
+    }
+
     @Test func metricsArePrometheusText() async throws {
         let server = try TestServer()
         try await server.start(expecting: ["http"])
