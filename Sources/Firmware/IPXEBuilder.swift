@@ -56,6 +56,8 @@ public struct IPXEBuilder: Sendable {
     /// Clones `ref` (default: the pinned commit) into the cache, once per ref.
     public func fetchSource(_ lock: IPXELock, ref: String? = nil) throws -> String {
         let wanted = ref ?? lock.commit
+        // git would read a leading dash as an option.
+        guard !wanted.hasPrefix("-"), !wanted.isEmpty else { throw BuildError("--ref \(wanted): not a git ref") }
         let safe = String(wanted.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" }.prefix(40))
         let directory = "\(cacheDirectory)/source-\(ref == nil ? String(lock.commit.prefix(12)) : safe)"
         if FileManager.default.fileExists(atPath: "\(directory)/src/Makefile") { return directory }
@@ -63,7 +65,7 @@ public struct IPXEBuilder: Sendable {
         try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
         for arguments in [
             ["clone", "--quiet", "--no-checkout", lock.url, directory],
-            ["-C", directory, "checkout", "--quiet", lock.commit],
+            ["-C", directory, "checkout", "--quiet", wanted],
         ] {
             let result = try Self.run("/usr/bin/env", ["git"] + arguments, log: nil)
             guard result == 0 else {

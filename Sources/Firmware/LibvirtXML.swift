@@ -259,9 +259,15 @@ extension LibvirtXML {
         self = try parser.document()
     }
 
+    /// Deepest element nesting accepted. libvirt's domains nest about 6 deep; parsing, editing and
+    /// freeing the tree recurse per level, so a hostile file nested 200,000 deep would overflow
+    /// the stack.
+    static let maximumDepth = 256
+
     private struct Parser {
         let bytes: [UInt8]
         var position = 0
+        var depth = 0
 
         mutating func document() throws(LibvirtDomainError) -> LibvirtXML {
             var prolog: [Node] = []
@@ -305,6 +311,11 @@ extension LibvirtXML {
         /// At `<name`: the element with its content and end tag.
         mutating func element() throws(LibvirtDomainError) -> Element {
             let start = position
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= LibvirtXML.maximumDepth else {
+                throw error(at: start, "elements nested deeper than \(LibvirtXML.maximumDepth)")
+            }
             position += 1
             let name = try self.name()
             var attributes: [Attribute] = []

@@ -44,24 +44,29 @@ public struct QEMUGuest: Sendable, Hashable {
         return bar
     }
 
+    /// A value inside a QEMU option list: a comma doubled is a literal comma, so a path or name
+    /// with one cannot end the value and add options of its own.
+    static func optionValue(_ value: String) -> String { value.replacingOccurrences(of: ",", with: ",,") }
+
     public var arguments: [String] {
-        var device = "\(Self.nicDevices[nic] ?? nic),netdev=net0,mac=\(mac)"
+        let value = Self.optionValue
+        var device = "\(value(Self.nicDevices[nic] ?? nic)),netdev=net0,mac=\(value(mac))"
         if let rom {
             // An empty romfile= means no option ROM: OVMF's own network stack boots.
-            device += ",romfile=\(rom)"
+            device += ",romfile=\(value(rom))"
             if let romSize { device += ",romsize=\(Self.romBAR(for: romSize))" }
         }
         if let bootIndex { device += ",bootindex=\(bootIndex)" }
         let netdev: String =
             switch network {
             case .user: "user,id=net0"
-            case .tap(let name): "tap,id=net0,ifname=\(name),script=no,downscript=no"
-            case .bridge(let name): "bridge,id=net0,br=\(name)"
+            case .tap(let name): "tap,id=net0,ifname=\(value(name)),script=no,downscript=no"
+            case .bridge(let name): "bridge,id=net0,br=\(value(name))"
             }
         return [
             "-machine", "q35,accel=\(accelerator.rawValue)", "-m", String(memoryMiB), "-smp", "1",
-            "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=\(ovmfCode)",
-            "-drive", "if=pflash,format=raw,unit=1,file=\(vars)",
+            "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=\(value(ovmfCode))",
+            "-drive", "if=pflash,format=raw,unit=1,file=\(value(vars))",
             "-netdev", netdev, "-device", device,
             "-display", "none", "-serial", serial, "-monitor", "none",
         ]
