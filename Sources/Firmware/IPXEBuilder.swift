@@ -165,6 +165,37 @@ public struct IPXEBuilder: Sendable {
             let tail = text.split(separator: "\n").suffix(20).joined(separator: "\n")
             throw BuildError("make failed (exit \(status)); last lines:\n\(tail)\nfull log: \(logPath)")
         }
+        Self.settleSharedHeaders(in: "\(tree)/src")
+    }
+
+    /// Headers every object includes, which iPXE touches when a BIN directory's option list
+    /// (`bin*/.config.list` and friends) is newer than the header.
+    static let sharedOptionHeaders = [
+        "config/named.h", "include/assert.h", "include/ipxe/profile.h", "include/compiler.h",
+    ]
+    static let optionLists = [".config.list", ".assert.list", ".profile.list", ".fnrec.list", ".dbgcol.list"]
+
+    /// After a build that succeeded, dates the shared option headers and every BIN directory's
+    /// option lists back to the makefiles' time. iPXE writes a BIN directory's lists when make
+    /// first enters it and then touches the shared headers, so the BIN directory built last
+    /// leaves the headers newer than every object of the ones built before it, and the next make
+    /// (a new `--server`, which should only relink) rebuilt those from scratch. Every object was
+    /// just compiled against these headers' contents, so nothing is hidden from make: a changed
+    /// option still rewrites its list during the next make and rebuilds what it must.
+    static func settleSharedHeaders(in source: String) {
+        let files = FileManager.default
+        let makefiles = ["Makefile", "Makefile.housekeeping", ".echocheck"].map { "\(source)/\($0)" }
+        guard
+            let settled = makefiles.compactMap({ try? files.attributesOfItem(atPath: $0)[.modificationDate] as? Date })
+                .max()
+        else { return }
+        var paths = sharedOptionHeaders.map { "\(source)/\($0)" }
+        for directory in (try? files.contentsOfDirectory(atPath: source)) ?? [] where directory.hasPrefix("bin") {
+            paths += optionLists.map { "\(source)/\(directory)/\($0)" }
+        }
+        for path in paths where files.fileExists(atPath: path) {
+            try? files.setAttributes([.modificationDate: settled], ofItemAtPath: path)
+        }
     }
 
     /// Parses iPXE's `  [BUILD] bin/foo.o` lines into steps.

@@ -179,3 +179,36 @@ struct StepCounterTests {
         #expect(box.seen.last?.expectedSteps == 10)
     }
 }
+
+@Suite("build tree timestamps")
+struct SettleSharedHeadersTests {
+    /// The state iPXE leaves after a first build of several BIN directories: the shared headers
+    /// touched after the first directories' objects were compiled.
+    @Test func sharedHeadersEndNoNewerThanTheMakefiles() throws {
+        let source = FileManager.default.temporaryDirectory.appendingPathComponent("settle-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: source) }
+        let files = FileManager.default
+        for directory in ["config", "include/ipxe", "bin-x86_64-efi", "bin"] {
+            try files.createDirectory(atPath: "\(source)/\(directory)", withIntermediateDirectories: true)
+        }
+        let makefilesTime = Date(timeIntervalSince1970: 1_772_812_135)
+        let touched = makefilesTime.addingTimeInterval(600)
+        for name in ["Makefile", "Makefile.housekeeping", ".echocheck"] {
+            try #require(files.createFile(atPath: "\(source)/\(name)", contents: Data()))
+            try files.setAttributes([.modificationDate: makefilesTime], ofItemAtPath: "\(source)/\(name)")
+        }
+        let late =
+            IPXEBuilder.sharedOptionHeaders
+            + ["bin", "bin-x86_64-efi"].flatMap { bin in IPXEBuilder.optionLists.map { "\(bin)/\($0)" } }
+        for name in late {
+            try #require(files.createFile(atPath: "\(source)/\(name)", contents: Data("x".utf8)))
+            try files.setAttributes([.modificationDate: touched], ofItemAtPath: "\(source)/\(name)")
+        }
+        IPXEBuilder.settleSharedHeaders(in: source)
+        for name in late {
+            let date = try files.attributesOfItem(atPath: "\(source)/\(name)")[.modificationDate] as? Date
+            #expect(date == makefilesTime, "\(name)")
+            #expect(files.contents(atPath: "\(source)/\(name)") == Data("x".utf8), "contents untouched")
+        }
+    }
+}
