@@ -18,14 +18,22 @@ enum LeaseSQL {
             hostname = excluded.hostname, server = excluded.server, updated_at = excluded.updated_at
         WHERE (leases.mac = excluded.mac AND leases.state <> 'declined')
             OR leases.state = 'released' OR leases.expires_at <= ?
+            OR (leases.state = 'offered' AND EXISTS (\(boundElsewhere)))
         RETURNING address
+        """
+
+    /// An offer whose client holds a binding on another address: left by two servers racing
+    /// (the ACK's clean-up ran before the offer was written); that client took the other one.
+    private static let boundElsewhere = """
+        SELECT 1 FROM leases AS other WHERE other.mac = leases.mac AND other.address <> leases.address \
+        AND other.state = 'bound' AND other.expires_at > ?
         """
 
     private static let keepsBinding =
         "leases.mac = excluded.mac AND leases.state = 'bound' AND excluded.state = 'offered' AND leases.expires_at > excluded.updated_at"
 
     static func claimValues(_ lease: Lease, now: Int64) -> [StoreValue] {
-        LeaseRow.values(lease) + [.integer(now)]
+        LeaseRow.values(lease) + [.integer(now), .integer(now)]
     }
 
     /// After a binding claim (an ACK): one MAC, one lease (quarantine records stay). Offers drop

@@ -65,6 +65,27 @@ struct LeasePlannerTests {
                 == .refuse("10.0.0.100 belongs to another client"))
     }
 
+    /// Two servers: one offered .103 to `other` while the other server bound `other` to .100; the
+    /// offer outlives the race (the ACK's clean-up could not see it yet) and would hold .103 until
+    /// it expires. A client bound elsewhere will never take it: the address is free.
+    @Test func anOfferToAClientBoundElsewhereIsFree() {
+        let leases = [
+            Lease(address: Self.address(100), mac: Self.other, state: .bound, expiresAt: 5000),
+            Lease(address: Self.address(101), mac: Self.other, state: .offered, expiresAt: 1060),
+            Lease(
+                address: Self.address(102), mac: HardwareAddress("52:54:00:cc:00:03")!, state: .offered, expiresAt: 1060
+            ),
+            Lease(
+                address: Self.address(103), mac: HardwareAddress("52:54:00:cc:00:04")!, state: .bound, expiresAt: 5000),
+        ]
+        #expect(
+            LeasePlanner.plan(Self.message(.discover), state: Self.state(leases: leases))
+                == .offer(candidates: [Self.address(101)]))
+        #expect(
+            LeasePlanner.plan(Self.message(.request, requested: Self.address(101)), state: Self.state(leases: leases))
+                != .refuse("10.0.0.101 belongs to another client"))
+    }
+
     @Test func exhaustedPoolIsSilent() {
         let leases = (100...103).map {
             Lease(address: Self.address(UInt8($0)), mac: Self.other, state: .bound, expiresAt: 5000)

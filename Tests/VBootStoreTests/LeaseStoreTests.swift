@@ -12,6 +12,26 @@ struct LeaseStoreTests {
         Lease(address: address(last), mac: Self.mac(mac), state: state, expiresAt: until, server: "s", updatedAt: 1)
     }
 
+    /// The race two servers leave behind: an offer to a MAC that got bound on another address
+    /// (the ACK's clean-up ran before the offer committed). Another client may claim it at once.
+    @Test(arguments: StoreBackend.available)
+    func anOfferToAMACBoundElsewhereCanBeClaimed(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            #expect(try await store.claim(Self.lease(20, 1, .bound, until: 5000), now: 100))
+            // The offer commits after the binding: a second row for MAC 1.
+            #expect(try await store.claim(Self.lease(21, 1, .offered, until: 160), now: 100))
+            #expect(try await store.claim(Self.lease(22, 3, .offered, until: 160), now: 100))
+            #expect(try await store.claim(Self.lease(21, 2, .offered, until: 170), now: 101))
+            // A live offer to a client bound nowhere else still holds; so does MAC 1's binding.
+            #expect(!(try await store.claim(Self.lease(22, 4, .offered, until: 170), now: 101)))
+            #expect(!(try await store.claim(Self.lease(20, 4, .offered, until: 170), now: 101)))
+            let leases = try await store.leases()
+            #expect(leases.map(\.address) == [Self.address(20), Self.address(21), Self.address(22)])
+            #expect(leases.map(\.mac) == [Self.mac(1), Self.mac(2), Self.mac(3)])
+            #expect(leases.map(\.state) == [.bound, .offered, .offered])
+        }
+    }
+
     @Test(arguments: StoreBackend.available)
     func claimsRespectHoldersExpiryAndQuarantine(_ backend: StoreBackend) async throws {
         try await backend.withStore { store, _ in

@@ -52,13 +52,19 @@ public enum LeasePlanner {
         let reservedToOthers = Set(state.reservations.filter { $0.key != mac }.map(\.value))
         let reservation = state.reservations[mac]
 
+        // Clients holding a binding: an offer to one of them on another address is what two
+        // servers racing leave behind (the ACK's clean-up ran before the offer was written), and
+        // that client has taken the other address.
+        let bound = Set(state.leases.filter { $0.state == .bound && $0.isHeld(at: state.now) }.compactMap(\.mac))
+
         /// May `mac` have `address` now?
         func available(_ address: IPv4Address) -> Bool {
             guard state.pool.isInSubnet(address), address != state.server, !state.pool.routers.contains(address),
                 !reservedToOthers.contains(address)
             else { return false }
             guard let lease = byAddress[address] else { return true }
-            return lease.mac == mac && lease.state != .declined || !lease.isHeld(at: state.now)
+            if lease.mac == mac && lease.state != .declined || !lease.isHeld(at: state.now) { return true }
+            return lease.state == .offered && lease.mac.map(bound.contains) == true
         }
 
         switch type {
