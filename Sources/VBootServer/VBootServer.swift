@@ -50,7 +50,7 @@ public final class VBootServer: Sendable {
         }
         if let data = configuration.dataDirectory {
             do {
-                try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+                try PrivateFiles.prepareDirectory(data, logger: logger)
             } catch {
                 throw StartupError(
                     "data directory \(data) cannot be created (--data-dir): \(error.localizedDescription)")

@@ -1,6 +1,7 @@
 import BootPolicy
 import DHCPv4
 import Foundation
+import Glibc
 import Logging
 import SQLiteNIO
 import Synchronization
@@ -19,6 +20,7 @@ public final class SQLiteInventoryStore: InventoryStore {
 
     public static func open(path: String, logger: Logger) async throws -> SQLiteInventoryStore {
         let storage: SQLiteConnection.Storage = path == ":memory:" ? .memory : .file(path: path)
+        if path != ":memory:" { makePrivate(path, logger: logger) }
         let connection: SQLiteConnection
         do {
             connection = try await SQLiteConnection.open(storage: storage, logger: logger)
@@ -32,6 +34,26 @@ public final class SQLiteInventoryStore: InventoryStore {
             _ = try await connection.query(pragma)
         }
         return store
+    }
+
+    /// The database holds install tokens and machine variables: owner-only. A new file is created
+    /// 0600 before SQLite opens it; SQLite gives its -wal and -shm files the main file's mode.
+    /// Existing files (from before, or restored from a backup) lose group and other access.
+    static func makePrivate(_ path: String, logger: Logger) {
+        let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if descriptor >= 0 { Glibc.close(descriptor) }
+        for file in [path, path + "-wal", path + "-shm", path + "-journal"] {
+            var status = stat()
+            guard stat(file, &status) == 0, status.st_mode & 0o077 != 0 else { continue }
+            let mode = status.st_mode & 0o777
+            if chmod(file, mode & 0o700) == 0 {
+                logger.notice(
+                    "\(file) was mode 0\(String(mode, radix: 8)); now 0\(String(mode & 0o700, radix: 8)) (it holds secrets)"
+                )
+            } else {
+                logger.warning("\(file) is mode 0\(String(mode, radix: 8)) and cannot be tightened: errno \(errno)")
+            }
+        }
     }
 
     private init(connection: SQLiteConnection, path: String) {

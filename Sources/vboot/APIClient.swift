@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VBootServer
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking

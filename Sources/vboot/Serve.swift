@@ -78,7 +78,7 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help:
-            "File holding the API's bearer token; generated and printed once when missing (default: DATA_DIR/api-token)."
+            "File holding the API's bearer token; generated (mode 600) when missing; the log names the file, never the token (default: DATA_DIR/api-token)."
     )
     var apiTokenFile: String?
 

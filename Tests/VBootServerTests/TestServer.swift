@@ -12,7 +12,7 @@ final class TestServer: Sendable {
 
     /// `configFile`: YAML written to `vboot.yaml` in the test root and loaded like `--config`.
     init(
-        dhcp: ServerConfiguration.DHCPMode = .off, configFile: String? = nil,
+        dhcp: ServerConfiguration.DHCPMode = .off, configFile: String? = nil, logger custom: Logger? = nil,
         configure: (inout ServerConfiguration, URL) throws -> Void = { _, _ in }
     ) throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("vboot-test-\(UUID().uuidString)")
@@ -34,8 +34,8 @@ final class TestServer: Sendable {
         configuration.ipxeDirectories = [root.appendingPathComponent("ipxe").path]
         configuration.assetsDirectory = root.appendingPathComponent("assets").path
         try configure(&configuration, root)
-        var logger = Logger(label: "vboot-test")
-        logger.logLevel = .warning
+        var logger = custom ?? Logger(label: "vboot-test")
+        if custom == nil { logger.logLevel = .warning }
         var reload: ConfigReload?
         if let configFile {
             let path = root.appendingPathComponent("vboot.yaml").path

@@ -1,0 +1,72 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import VBootServer
+
+/// Issue 11: every LAN host is untrusted and a PXE client has no credentials. Each test is the
+/// attack; it failed before the fix it covers.
+@Suite struct LANAttackTests {
+    /// Secrets at rest: someone with a shell on the server (another user, a backup job) reads
+    /// the token from the log or the inventory from a world-readable file.
+    @Test func secretsAreOwnerOnlyAndTheTokenStaysOutOfTheLog() async throws {
+        let log = CapturedLog()
+        let server = try TestServer(logger: log.logger) { configuration, root in
+            configuration.dataDirectory = root.appendingPathComponent("data").path
+        }
+        defer { Task { await server.stop() } }
+        let data = server.root.appendingPathComponent("data").path
+        // An existing directory from an older vboot (created 0755).
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        chmod(data, 0o755)
+        _ = try server.server.validate()
+        let tokenPath = data + "/api-token"
+        let token = try APITokenFile.loadOrCreate(path: tokenPath, logger: log.logger)
+        try await server.start(expecting: ["http"])
+        // A write goes through the WAL, so -wal and -shm exist now.
+        _ = try await HTTPCall.run("GET", "/boot.ipxe?mac=52-54-00-00-00-11", port: server.port("http"))
+
+        #expect(mode(data) == 0o700)
+        for file in ["api-token", "vboot.sqlite", "vboot.sqlite-wal", "vboot.sqlite-shm"] {
+            #expect(mode(data + "/" + file) == 0o600, "\(file)")
+        }
+        let text = log.text
+        #expect(!text.contains(token))
+        #expect(text.contains(tokenPath))
+        #expect(text.contains("data directory \(data) was mode 0755"))
+    }
+
+    private func mode(_ path: String) -> mode_t? {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        return status.st_mode & 0o777
+    }
+}
+
+/// Every log line, as a string, for tests that check what the log says (and does not).
+final class CapturedLog: Sendable {
+    let lines = Mutex<[String]>([])
+
+    var logger: Logger {
+        var logger = Logger(label: "vboot-test") { _ in Handler(log: self) }
+        logger.logLevel = .debug
+        return logger
+    }
+
+    var text: String { lines.withLock { $0.joined(separator: "\n") } }
+
+    struct Handler: LogHandler {
+        let log: CapturedLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .debug
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            log.lines.withLock { $0.append("\(event.level) \(event.message)") }
+        }
+    }
+}
