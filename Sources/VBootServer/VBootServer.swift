@@ -27,7 +27,7 @@ public final class VBootServer: Sendable {
 
     public init(configuration: ServerConfiguration, logger: Logger, configReload: ConfigReload? = nil) {
         self.configuration = configuration
-        self.logger = logger
+        self.logger = logger.logSafe
         self.configReload = configReload
     }
 

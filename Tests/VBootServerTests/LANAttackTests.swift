@@ -2,7 +2,8 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
-import VBootServer
+
+@testable import VBootServer
 
 /// Issue 11: every LAN host is untrusted and a PXE client has no credentials. Each test is the
 /// attack; it failed before the fix it covers.
@@ -34,6 +35,34 @@ import VBootServer
         #expect(!text.contains(token))
         #expect(text.contains(tokenPath))
         #expect(text.contains("data directory \(data) was mode 0755"))
+    }
+
+    /// Log injection: a TFTP file name or a query value with a newline forges a log line; ESC
+    /// sequences drive the terminal of the admin who tails the log.
+    @Test func clientStringsCannotForgeLogLinesOrTimelineText() async throws {
+        let log = CapturedLog()
+        let server = try TestServer(logger: log.logger)
+        defer { Task { await server.stop() } }
+        try await server.start(expecting: ["http", "tftp"])
+        let forged = "x\n2026-01-01T00:00:00+0000 notice vboot: fake line\u{1b}[2J\u{9b}31m\r\u{2028}"
+        _ = try TFTPServiceTests.download(forged, port: server.port("tftp"))
+        let query = "mac=52-54-00-00-00-12&uuid=" + forged.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        _ = try await HTTPCall.run("GET", "/boot.ipxe?" + query, port: server.port("http"))
+        let inventory = try #require(server.server.inventory)
+        await inventory.recorder.flush()
+        let events = try await inventory.store.timeline(mac: nil, limit: 100, before: nil)
+
+        let text = log.text
+        #expect(text.contains("fake line"), "the requests were logged")
+        let timeline = events.map { ([$0.summary] + $0.details.values).joined(separator: " ") }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) + timeline.map({ Substring($0) }) {
+            #expect(!line.unicodeScalars.contains { Self.isControl($0) }, "\(line.debugDescription)")
+        }
+        #expect(!text.split(separator: "\n").contains { $0.hasPrefix("2026-") })
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F..<0xA0).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
     }
 
     private func mode(_ path: String) -> mode_t? {

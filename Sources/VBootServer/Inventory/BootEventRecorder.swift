@@ -50,7 +50,8 @@ final class BootEventRecorder: Service, Sendable {
         }
         let event = BootEvent(
             mac: mac ?? addresses.mac(for: address), address: address?.description, at: Clock.now(), kind: kind,
-            outcome: outcome, summary: summary(), details: details(), server: serverName)
+            outcome: outcome, summary: LogSafe.text(summary(), limit: LogSafe.lineLimit),
+            details: details().mapValues { LogSafe.text($0) }, server: serverName)
         let stored = pending.withLock { buffer in
             guard buffer.count < Self.bufferLimit else { return false }
             buffer.append(event)
