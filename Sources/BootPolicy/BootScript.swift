@@ -20,12 +20,18 @@ public struct BootScriptContext: Sendable, Hashable {
         self.values = values
     }
 
+    /// Letters, digits and `-_.:,/+@`; a space becomes `_` (a value rendered into a kernel line
+    /// must stay one argument: `serial=ABC init=/bin/sh` would add one); everything else is
+    /// dropped.
     static func sanitize(_ text: String) -> String {
         String(
-            text.unicodeScalars.filter { scalar in
-                scalar.isASCII
-                    && (scalar.properties.isAlphabetic || scalar.properties.numericType != nil
-                        || "-_.:,/+@ ".unicodeScalars.contains(scalar))
+            text.unicodeScalars.compactMap { scalar -> Unicode.Scalar? in
+                guard scalar.isASCII else { return nil }
+                if scalar == " " { return "_" }
+                let kept =
+                    scalar.properties.isAlphabetic || scalar.properties.numericType != nil
+                    || "-_.:,/+@".unicodeScalars.contains(scalar)
+                return kept ? scalar : nil
             }.prefix(128).map(Character.init))
     }
 }

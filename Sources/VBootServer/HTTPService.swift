@@ -81,10 +81,11 @@ enum HTTPService {
         var query: [String: String] = [:]
         for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
         let mac = query["mac"].flatMap(HardwareAddress.init)
-        let serverURL =
-            "http://"
-            + (request.head.authority
-                ?? "\(environment.configuration.listenAddress?.description ?? "localhost"):\(environment.configuration.httpPort)")
+        let serverURL = serverURL(
+            host: request.head.authority,
+            fallback:
+                "\(environment.configuration.listenAddress?.description ?? "localhost"):\(environment.configuration.httpPort)"
+        )
         let result: Inventory.ScriptResult
         do {
             result = try await environment.inventory.script(
@@ -117,6 +118,36 @@ enum HTTPService {
                 status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
+    }
+
+    /// `{{server}}`: the name the client reached vboot by, so scripts keep working through DNS
+    /// names, but only when the `Host` header is a plain `host[:port]` (letters, digits, dots,
+    /// dashes, or a bracketed IPv6 address; a port of digits). Anything else (spaces, `$`, `&`,
+    /// quotes: text a client could splice into its script's commands) gives way to `fallback`.
+    static func serverURL(host: String?, fallback: String) -> String {
+        "http://" + (host.flatMap { isPlainAuthority($0) ? $0 : nil } ?? fallback)
+    }
+
+    static func isPlainAuthority(_ authority: String) -> Bool {
+        var name = Substring(authority)
+        if name.hasPrefix("[") {
+            guard let close = name.firstIndex(of: "]") else { return false }
+            let address = name[name.index(after: name.startIndex)..<close]
+            guard !address.isEmpty, address.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else {
+                return false
+            }
+            name = name[name.index(after: close)...]
+            guard name.isEmpty || name.hasPrefix(":") else { return false }
+        } else {
+            let host = name.prefix { $0 != ":" }
+            guard !host.isEmpty, host.count <= 253,
+                host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") })
+            else { return false }
+            name = name.dropFirst(host.count)
+        }
+        guard name.hasPrefix(":") else { return name.isEmpty }
+        let port = name.dropFirst()
+        return !port.isEmpty && port.count <= 5 && port.allSatisfy { $0.isASCII && $0.isNumber }
     }
 
     static func plain(_ status: HTTPResponse.Status, _ text: String) -> Response {

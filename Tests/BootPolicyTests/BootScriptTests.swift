@@ -25,7 +25,18 @@ struct BootScriptTests {
     @Test func clientValuesCannotInjectCommands() throws {
         let out = try BootScriptRenderer.render(template: "echo {{product}}", name: "t", context: Self.context)
         #expect(out == "echo Labshell", "the newline is dropped, so no second command")
-        #expect(Self.context.values["serial"] == "ABC 123")
+        #expect(Self.context.values["serial"] == "ABC_123")
+    }
+
+    /// A client cannot add kernel arguments to its own script through a value it sends.
+    @Test func clientValuesStayOneKernelArgument() throws {
+        let context = BootScriptContext(
+            mac: "52-54-00-aa-00-01", serverURL: "http://10.0.0.2:8080",
+            query: ["serial": "SN1 init=/bin/sh", "uuid": "u\tconsole=ttyS9"])
+        let out = try BootScriptRenderer.render(
+            template: "kernel linux serial={{serial}} uuid={{uuid}}", name: "t", context: context)
+        #expect(out == "kernel linux serial=SN1_init/bin/sh uuid=uconsolettyS9")
+        #expect(out.split(separator: " ").count == 4)
     }
 
     @Test func missingValuesRenderEmpty() throws {

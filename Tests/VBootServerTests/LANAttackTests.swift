@@ -99,3 +99,28 @@ final class CapturedLog: Sendable {
         }
     }
 }
+
+/// `{{server}}` comes from the request's `Host`: a client must not splice commands into the
+/// URL rendered into its script (`Host: x;shell`, `Host: a b`, `$(...)`).
+@Suite struct HostHeaderTests {
+    static let fallback = "10.0.0.2:8080"
+
+    @Test(arguments: [
+        "vboot.lab:8080", "vboot.lab", "10.0.0.2:8080", "[fd00::2]:8080", "[fd00::2]", "boot-1.example.org:80",
+    ])
+    func plainHostsAreKept(host: String) {
+        #expect(HTTPService.serverURL(host: host, fallback: Self.fallback) == "http://" + host)
+    }
+
+    @Test(arguments: [
+        "x;shell", "a b", "x$(id)", "x&&shell", "vboot.lab:80 initrd=evil", "vboot.lab:8o", "vboot.lab:",
+        "[fd00::2", "[zz]:80", "evil.example/path", "", "vboot.lab:123456", "${net0/ip}",
+    ])
+    func anythingElseFallsBack(host: String) {
+        #expect(HTTPService.serverURL(host: host, fallback: Self.fallback) == "http://10.0.0.2:8080")
+    }
+
+    @Test func noHostFallsBack() {
+        #expect(HTTPService.serverURL(host: nil, fallback: Self.fallback) == "http://10.0.0.2:8080")
+    }
+}
