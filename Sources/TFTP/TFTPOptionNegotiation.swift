@@ -6,14 +6,18 @@ public struct TFTPServerLimits: Hashable, Sendable {
     public var maximumWindowSize: Int
     /// Retransmission timeout when the client asks for none.
     public var defaultTimeout: Duration
+    /// Longest `timeout` a client may ask for (RFC 2349 allows 255 s). A silent client holds its
+    /// transfer's slot for the retries times this; longer requests are left out of the OACK.
+    public var maximumTimeoutSeconds: Int
 
     public init(
         maximumBlockSize: Int = TFTPTransferParameters.blockSizeRange.upperBound,
-        maximumWindowSize: Int = 64, defaultTimeout: Duration = .seconds(1)
+        maximumWindowSize: Int = 64, defaultTimeout: Duration = .seconds(1), maximumTimeoutSeconds: Int = 10
     ) {
         self.maximumBlockSize = maximumBlockSize
         self.maximumWindowSize = maximumWindowSize
         self.defaultTimeout = defaultTimeout
+        self.maximumTimeoutSeconds = maximumTimeoutSeconds
     }
 }
 
@@ -59,7 +63,7 @@ public struct TFTPTransferParameters: Hashable, Sendable {
                 parameters.acknowledgedOptions.append(TFTPOption(option.name, String(parameters.blockSize)))
             case "tsize" where value >= 0:
                 parameters.acknowledgedOptions.append(TFTPOption(option.name, String(fileSize)))
-            case "timeout" where timeoutRange.contains(value):
+            case "timeout" where timeoutRange.contains(value) && value <= limits.maximumTimeoutSeconds:
                 parameters.timeout = .seconds(value)
                 parameters.acknowledgedOptions.append(TFTPOption(option.name, option.value))
             case "windowsize" where windowSizeRange.contains(value):

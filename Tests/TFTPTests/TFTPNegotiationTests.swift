@@ -48,8 +48,16 @@ struct TFTPNegotiationTests {
             name: "timeout 5", requested: [TFTPOption("timeout", "5")],
             timeout: .seconds(5), acknowledged: [TFTPOption("timeout", "5")]),
         .init(
-            name: "timeout 255", requested: [TFTPOption("timeout", "255")],
-            timeout: .seconds(255), acknowledged: [TFTPOption("timeout", "255")]),
+            name: "timeout at the server maximum", requested: [TFTPOption("timeout", "10")],
+            timeout: .seconds(10), acknowledged: [TFTPOption("timeout", "10")]),
+        // A silent peer asking for 255 s would hold a transfer slot for its retries x 255 s
+        // (about half an hour); RFC 2349 lets the server leave the option out.
+        .init(
+            name: "timeout 255 past the server maximum ignored", requested: [TFTPOption("timeout", "255")],
+            acknowledged: []),
+        .init(
+            name: "timeout past a site maximum ignored", requested: [TFTPOption("timeout", "5")],
+            limits: TFTPServerLimits(maximumTimeoutSeconds: 3), acknowledged: []),
         .init(name: "timeout 0 ignored", requested: [TFTPOption("timeout", "0")], acknowledged: []),
         .init(name: "timeout 256 ignored", requested: [TFTPOption("timeout", "256")], acknowledged: []),
         .init(
