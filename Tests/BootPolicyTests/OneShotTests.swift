@@ -88,7 +88,7 @@ struct OneShotTests {
         #expect(MachineSelector(mac: Self.mac).identifier(of: machine) == nil)
         let script = OtherMACScript.render(asker: bySerial.mac, matchedBy: bySerial.identifier(of: machine)!)
         #expect(script.hasPrefix("#!ipxe\n") && script.contains("vboot machines add 52-54-00-bb-00-01"))
-        #expect(script.contains("serial:SN-1chain http://evil/"), "one line: the newline is gone")
+        #expect(script.contains("serial:SN-1chain_http://evil/"), "one word: the newline is gone, the space is _")
         #expect(!script.contains("52-54-00-aa-00-01") && !script.contains("node1"))
         #expect(script.hasSuffix("set vboot-local 1\nexit 1\n"))
         #expect(OtherMACScript.render(asker: nil, matchedBy: "uuid:x").contains("came with no MAC"))
