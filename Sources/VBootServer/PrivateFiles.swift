@@ -15,26 +15,24 @@ enum PrivateFiles {
             chmod(path, 0o700)
             return
         }
-        let mode = status.st_mode & 0o777
-        guard mode & 0o077 != 0 else { return }
-        guard chmod(path, mode & 0o700) == 0 else {
-            logger.warning("data directory \(path) is mode \(octal(mode)) and cannot be tightened: errno \(errno)")
-            return
-        }
-        logger.notice("data directory \(path) was mode \(octal(mode)); now \(octal(mode & 0o700)) (it holds secrets)")
+        tighten(path, mode: status.st_mode & 0o777, named: "data directory \(path)", holds: "secrets", logger: logger)
     }
 
     /// Removes group and other access from an existing file, saying so.
     static func tighten(file path: String, logger: Logger) {
         var status = stat()
         guard stat(path, &status) == 0 else { return }
-        let mode = status.st_mode & 0o777
+        tighten(path, mode: status.st_mode & 0o777, named: path, holds: "a secret", logger: logger)
+    }
+
+    /// The one tighten-and-say-so step both use.
+    private static func tighten(_ path: String, mode: mode_t, named name: String, holds what: String, logger: Logger) {
         guard mode & 0o077 != 0 else { return }
         guard chmod(path, mode & 0o700) == 0 else {
-            logger.warning("\(path) is mode \(octal(mode)) and cannot be tightened: errno \(errno)")
+            logger.warning("\(name) is mode \(octal(mode)) and cannot be tightened: errno \(errno)")
             return
         }
-        logger.notice("\(path) was mode \(octal(mode)); now \(octal(mode & 0o700)) (it holds a secret)")
+        logger.notice("\(name) was mode \(octal(mode)); now \(octal(mode & 0o700)) (it holds \(what))")
     }
 
     static func octal(_ mode: mode_t) -> String { "0" + String(mode, radix: 8) }
