@@ -1,7 +1,12 @@
 #define _GNU_SOURCE
 #include "CLinux.h"
 
+#include <linux/capability.h>
 #include <malloc.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
 size_t vboot_heap_in_use(void) {
@@ -16,4 +21,35 @@ int vboot_heap_trim(void) { return malloc_trim(0); }
 int vboot_sendmmsg(int fd, struct vboot_mmsghdr *messages, unsigned int count, int flags) {
     _Static_assert(sizeof(struct vboot_mmsghdr) == sizeof(struct mmsghdr), "mmsghdr layout");
     return sendmmsg(fd, (struct mmsghdr *)messages, count, flags);
+}
+
+// glibc's setuid and friends change every thread (signal broadcast) but skip a thread that is
+// exiting, and libdispatch parks Swift's main thread inside pthread_exit for the life of the
+// process: it would stay root. vboot therefore switches one thread and replaces the process.
+int vboot_become(unsigned int uid, unsigned int gid, const unsigned int *groups, size_t group_count,
+                 int keep_bind_service) {
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return -1;
+    if (syscall(SYS_setgroups, group_count, groups) != 0) return -1;
+    if (syscall(SYS_setresgid, gid, gid, gid) != 0) return -1;
+    if (syscall(SYS_setresuid, uid, uid, uid) != 0) return -1;
+    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    if (keep_bind_service) {
+        unsigned int bit = 1u << CAP_NET_BIND_SERVICE;
+        data[0].effective = data[0].permitted = data[0].inheritable = bit;
+    }
+    if (syscall(SYS_capset, &header, data) != 0) return -1;
+    if (keep_bind_service &&
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_BIND_SERVICE, 0, 0) != 0)
+        return -1;
+    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return -1;
+    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
+long long vboot_effective_capabilities(void) {
+    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &header, data) != 0) return -1;
+    return (long long)data[0].effective | ((long long)data[1].effective << 32);
 }

@@ -60,7 +60,9 @@ public struct ProxyDHCPService: Service {
                 } catch {
                     for channel in channels { try? await channel.close() }
                     throw StartupError(
-                        "proxyDHCP cannot listen on UDP port \(port): \(error) (another DHCP server, or a second vboot, on this host?)"
+                        "proxyDHCP cannot listen on UDP port \(port): \(error)"
+                            + (BindAdvice.text(port: port, error: error)
+                                ?? " (another DHCP server, or a second vboot, on this host?)")
                     )
                 }
                 return channels

@@ -40,7 +40,9 @@ public struct TFTPService: Service {
                             }
                         ]
                     } catch {
-                        throw StartupError("TFTP cannot listen on \(host) UDP port \(port): \(error)")
+                        throw StartupError(
+                            "TFTP cannot listen on \(host) UDP port \(port): \(error)\(BindAdvice.text(port: port, error: error) ?? "")"
+                        )
                     }
                 },
                 onBound: { channels in

@@ -97,6 +97,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info (default), notice, warning, error, critical.")
     var logLevel: String?
 
+    @Option(
+        help: """
+            Started as root: the account to switch to once every port is bound (default vboot; \
+            root keeps root, which is not recommended).
+            """)
+    var user: String?
+
     /// The configuration: defaults, then the config file, then flags.
     func makeConfiguration(file: ConfigFile?) throws -> ServerConfiguration {
         var configuration = ServerConfiguration()
@@ -211,6 +218,34 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
+    /// Who to become before binding: started as root, `--user` (or the file's `user`), else the
+    /// `vboot` account, which must exist; not root: nobody to switch to.
+    func serviceAccount(file: ConfigFile?, logger: Logger) throws -> ServiceAccount? {
+        let named = user ?? file?.user
+        guard geteuid() == 0 else {
+            if let named, ServiceAccount.lookup(named)?.uid != geteuid() {
+                throw StartupError("--user \(named) needs vboot to start as root (it runs as uid \(geteuid()))")
+            }
+            return nil
+        }
+        let name = named ?? ServiceAccount.defaultName
+        if name == "root" {
+            logger.warning("running as root after binding (--user root): every LAN packet is handled by root")
+            return nil
+        }
+        guard let account = ServiceAccount.lookup(name) else {
+            if named != nil { throw StartupError("--user \(name): no such user") }
+            throw StartupError(
+                """
+                started as root, vboot switches to the vboot user once its ports are bound, and there is no \
+                such user: create it (adduser --system --group --home /var/lib/vboot --no-create-home vboot), \
+                name another with --user, or keep root with --user root (not recommended)
+                """)
+        }
+        guard account.uid != 0 else { throw StartupError("--user \(name) is root (uid 0): name an unprivileged user") }
+        return account
+    }
+
     func run() async throws {
         EventLoopSizing.applyCPUAffinity()
         // A bad config file fails here, before anything binds, with file:line:column and the reason.
@@ -235,6 +270,12 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "vboot")
         logger.logLevel = level
         do {
+            if let account = try serviceAccount(file: file, logger: logger) {
+                // Replaces this process: the same command runs again as `account`, which then
+                // checks what it can reach.
+                try PrivilegeDrop.become(account, configuration: configuration, logger: logger)
+            }
+            PrivilegeDrop.logCurrent(logger: logger)
             for warning in try VBootServer(configuration: configuration, logger: logger).validate() {
                 logger.warning("\(warning)")
             }

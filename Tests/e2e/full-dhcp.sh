@@ -17,6 +17,8 @@ VBOOT=${VBOOT:-.build/debug/vboot}
 [[ $VBOOT == /* ]] || VBOOT=$ROOT/$VBOOT
 WORK=$(mktemp -d /tmp/vboot-fulldhcp.XXXXXX)
 chmod o+rx "$WORK"
+# vboot reads its boot scripts as the vboot user: a copy it can reach wherever the repository is.
+cp -r "$ROOT/boot-scripts" "$WORK/boot-scripts"
 P=fd$$
 NET=10.88.0
 PIDS=()
@@ -114,7 +116,7 @@ start_vboot() {
     echo "$TOKEN" >"$data/api-token"
     ip netns exec "$(ns "$name")" "$VBOOT" serve --dhcp full --listen "$address" --interface eth0 \
         --dhcp-router "$NET.1" --dhcp-dns "$NET.1" --dhcp-domain lab.test --dhcp-lease-time 600 \
-        --boot-scripts "$ROOT/boot-scripts" --data-dir "$data" --http-port 8080 --tftp-port 69 \
+        --boot-scripts "$WORK/boot-scripts" --data-dir "$data" --http-port 8080 --tftp-port 69 \
         --log-level debug "$@" >>"$WORK/$name.log" 2>&1 &
     VBOOT_PID=$!
     PIDS+=("$VBOOT_PID")

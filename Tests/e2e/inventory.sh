@@ -96,7 +96,10 @@ trap cleanup EXIT
 trap 'echo "inventory: interrupted" >&2; exit 130' INT TERM
 
 WORK=$(mktemp -d /tmp/vboot-inventory.XXXXXX)
+# vboot drops to the vboot user before it reads anything: its files must be reachable by it.
+chmod 755 "$WORK"
 mkdir -p "$WORK/out"
+cp -r "$ROOT/boot-scripts" "$WORK/boot-scripts"
 
 # free_port tcp|udp -> a port the kernel hands out for 127.0.0.1 (bind to 0), not used before here
 free_port() {
@@ -234,7 +237,7 @@ T0=$(now)
 D1=$WORK/data1
 HP1=$(free_port tcp) || early_fail "no free TCP port"
 TP1=$(free_port udp) || early_fail "no free UDP port"
-if ! start_vboot first "$HP1" "$TP1" --data-dir "$D1" --boot-scripts "$ROOT/boot-scripts"; then
+if ! start_vboot first "$HP1" "$TP1" --data-dir "$D1" --boot-scripts "$WORK/boot-scripts"; then
     vboot_tail "$WORK/first.log"
     early_fail "vboot did not start (HTTP 127.0.0.1:$HP1 did not answer within 30 s)"
 fi
@@ -261,7 +264,7 @@ stop_pids "$VBOOT_PID"
 
 HP1=$(free_port tcp) || early_fail "no free TCP port"
 TP1=$(free_port udp) || early_fail "no free UDP port"
-if ! start_vboot second "$HP1" "$TP1" --data-dir "$D1" --boot-scripts "$ROOT/boot-scripts"; then
+if ! start_vboot second "$HP1" "$TP1" --data-dir "$D1" --boot-scripts "$WORK/boot-scripts"; then
     vboot_tail "$WORK/second.log"
     early_fail "vboot did not start again on the same data directory"
 fi
@@ -612,10 +615,10 @@ else
     SA=http://127.0.0.1:$HPA SB=http://127.0.0.1:$HPB
     STARTED=yes
     start_vboot pg-a "$HPA" "$TPA" --database "$DB_URL" --data-dir "$WORK/data-a" \
-        --boot-scripts "$ROOT/boot-scripts" || STARTED=no
+        --boot-scripts "$WORK/boot-scripts" || STARTED=no
     PA_PID=$VBOOT_PID
     start_vboot pg-b "$HPB" "$TPB" --database "$DB_URL" --data-dir "$WORK/data-b" \
-        --boot-scripts "$ROOT/boot-scripts" || STARTED=no
+        --boot-scripts "$WORK/boot-scripts" || STARTED=no
     PB_PID=$VBOOT_PID
     if [ "$STARTED" != yes ]; then
         fail "both servers start on PostgreSQL" "" "$(tail -n 8 "$WORK/pg-a.log")"$'\n'"$(tail -n 8 "$WORK/pg-b.log")"

@@ -363,6 +363,8 @@ run_scenario() {
         sleep 0.5
     done
     [ "$code" != 000 ] || fail "vboot HTTP did not answer on $BOOT_IP:$HTTP_PORT within 30 s"
+    # Started as root, vboot serves the LAN as the vboot user with at most CAP_NET_BIND_SERVICE.
+    runs_unprivileged "$vboot_pid" || fail "vboot still runs privileged: $(grep -E 'Uid|CapEff' "/proc/$vboot_pid/status" | tr -s '\t\n' '  ')"
     grep -q "no boot script for this machine yet" "$probe" 2>/dev/null ||
         fail "GET /boot.ipxe?mac=02-00-00-00-00-ff returned HTTP $code without the default script"
     sleep 0.5 # DHCP and TFTP listeners come up with HTTP; give them a moment anyway

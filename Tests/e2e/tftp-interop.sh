@@ -81,6 +81,7 @@ trap cleanup EXIT
 trap 'echo "tftp-interop: interrupted" >&2; exit 130' INT TERM
 
 WORK=$(mktemp -d /tmp/vboot-tftp.XXXXXX)
+chmod 755 "$WORK" # vboot serves it as the vboot user
 
 # free_port udp|tcp -> a port nobody listens on, picked at random from 20000-60999
 free_port() {

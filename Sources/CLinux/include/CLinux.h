@@ -1,5 +1,5 @@
 // Linux interfaces Swift's Glibc module does not export: glibc's allocator statistics and trim,
-// epoll and eventfd (the TFTP transfer engine).
+// epoll and eventfd (the TFTP transfer engine), prctl (the privilege drop).
 #ifndef VBOOT_CLINUX_H
 #define VBOOT_CLINUX_H
 
@@ -23,5 +23,15 @@ struct vboot_mmsghdr {
 
 /// sendmmsg(2): several datagrams in one call.
 int vboot_sendmmsg(int fd, struct vboot_mmsghdr *messages, unsigned int count, int flags);
+
+/// On the calling thread only (raw system calls; execve follows at once): the supplementary
+/// groups, gid and uid become the given ones, CAP_NET_BIND_SERVICE stays as an ambient
+/// capability when `keep_bind_service` is set (it survives the execve; nothing else does), and
+/// no-new-privileges is set. 0 on success, else -1 with errno.
+int vboot_become(unsigned int uid, unsigned int gid, const unsigned int *groups, size_t group_count,
+                 int keep_bind_service);
+
+/// The calling thread's effective capability set (the low 64 bits), or -1.
+long long vboot_effective_capabilities(void);
 
 #endif

@@ -34,6 +34,8 @@ public struct ConfigFile: Sendable {
     public var proxyStrategies: ProxyStrategies?
     public var maximumTFTPTransfers: Int?
     public var logLevel: String?
+    /// The account to run as once the listeners are bound (`--user`).
+    public var user: String?
     public var apiTokenFile: String?
     public var apiReadNetworks: [IPv4Network]?
     public var timelineRetention: TimelineRetention?
@@ -45,7 +47,7 @@ public struct ConfigFile: Sendable {
 
     static let topLevelKeys = [
         "listen", "interface", "dhcp", "http_port", "tftp_port", "dhcp_port", "pxe_port", "boot_scripts", "ipxe_dir",
-        "assets", "data_dir", "database", "unknown_machines", "pxe_strategy", "max_tftp_transfers", "log_level",
+        "assets", "data_dir", "database", "unknown_machines", "pxe_strategy", "max_tftp_transfers", "log_level", "user",
         "api", "timeline", "variables", "machines", "pool",
     ]
 
@@ -117,6 +119,7 @@ public struct ConfigFile: Sendable {
                 }
                 file.proxyStrategies = strategies
             case "max_tftp_transfers": file.maximumTFTPTransfers = try reader.integer(node, key, in: 1...65536)
+            case "user": file.user = try reader.string(node, key)
             case "log_level":
                 file.logLevel = try reader.choice(
                     node, key, ["trace", "debug", "info", "notice", "warning", "error", "critical"]

@@ -13,7 +13,10 @@ RIG_NET=${RIG_NET:-10.77.0}
 RIG_NET6=${RIG_NET6:-fd77:0:0:0} # ULA /64 the site announces (RIG_IPV6_RA=0 turns that off)
 SITE_IP=${RIG_NET}.1
 BOOT_IP=${RIG_NET}.2
+# shellcheck source=privileges.sh
+. "$(dirname "${BASH_SOURCE[0]}")/privileges.sh"
 RIG_DIR=${RIG_DIR:-$(mktemp -d /tmp/vboot-rig.XXXXXX)}
+chmod 755 "$RIG_DIR" # vboot, started as root, serves it as the vboot user
 RIG_PIDS=()
 
 rig_ns() { echo "${RIG}-$1"; }

@@ -1,0 +1,109 @@
+import CLinux
+import Foundation
+import Glibc
+import Logging
+
+/// The unprivileged account `vboot serve` runs as. Binding ports below 1024 is the only thing it
+/// needs root for; every packet from an untrusted LAN is handled without it.
+public struct ServiceAccount: Sendable, Hashable, CustomStringConvertible {
+    public static let defaultName = "vboot"
+
+    public var name: String
+    public var uid: uid_t
+    public var gid: gid_t
+
+    public init(name: String, uid: uid_t, gid: gid_t) {
+        self.name = name
+        self.uid = uid
+        self.gid = gid
+    }
+
+    /// The account named `name` in the password database, or nil.
+    public static func lookup(_ name: String) -> ServiceAccount? {
+        var entry = passwd()
+        var found: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16_384)
+        guard getpwnam_r(name, &entry, &buffer, buffer.count, &found) == 0, found != nil else { return nil }
+        return ServiceAccount(name: name, uid: entry.pw_uid, gid: entry.pw_gid)
+    }
+
+    /// The account's groups (its own and the supplementary ones in /etc/group).
+    var groups: [gid_t] {
+        var count: Int32 = 64
+        var groups = [gid_t](repeating: 0, count: Int(count))
+        if getgrouplist(name, gid, &groups, &count) == -1 {
+            groups = [gid_t](repeating: 0, count: Int(count))
+            guard getgrouplist(name, gid, &groups, &count) != -1 else { return [gid] }
+        }
+        return Array(groups.prefix(Int(count)))
+    }
+
+    public var description: String { "\(name) (uid \(uid), gid \(gid))" }
+}
+
+/// Started as root, `vboot serve` hands its state to the service account and runs itself again
+/// as that account, keeping CAP_NET_BIND_SERVICE only when a port is below 1024: the same
+/// process a systemd unit with `User=` and `AmbientCapabilities=` starts.
+public enum PrivilegeDrop {
+    /// Gives the state to `account` and replaces this process; returns only by throwing.
+    public static func become(
+        _ account: ServiceAccount, configuration: ServerConfiguration, logger: Logger
+    ) throws(StartupError) {
+        if let data = configuration.dataDirectory {
+            do { try PrivateFiles.prepareDirectory(data, logger: logger) } catch {
+                throw StartupError("data directory \(data) cannot be created (--data-dir): \(error)")
+            }
+            handOver(directory: data, to: account, logger: logger)
+        }
+        if case .sqlite(let path) = configuration.database {
+            for file in [path, path + "-wal", path + "-shm"] { handOver(file, to: account, logger: logger) }
+        }
+        let keepBindService = privilegedPorts(configuration)
+        logger.info(
+            "privileges: switching to \(account)\(keepBindService ? " with CAP_NET_BIND_SERVICE" : ", no capabilities")"
+        )
+        let groups = account.groups.map { UInt32($0) }
+        guard vboot_become(account.uid, account.gid, groups, groups.count, keepBindService ? 1 : 0) == 0 else {
+            throw StartupError("cannot switch to \(account): \(String(cString: strerror(errno)))")
+        }
+        // Only this thread has switched; execv replaces the whole process with one that has.
+        let arguments = CommandLine.arguments.map { strdup($0) } + [nil]
+        execv("/proc/self/exe", arguments)
+        throw StartupError("cannot run vboot again as \(account): execv: \(String(cString: strerror(errno)))")
+    }
+
+    /// One line saying who vboot runs as and with which capabilities.
+    public static func logCurrent(logger: Logger) {
+        let capabilities = vboot_effective_capabilities()
+        let names =
+            capabilities == 0
+            ? "none" : capabilities == 1 << 10 ? "CAP_NET_BIND_SERVICE" : "0x" + String(capabilities, radix: 16)
+        let level: Logger.Level = geteuid() == 0 ? .warning : .info
+        logger.log(level: level, "privileges: running as uid \(geteuid()), gid \(getegid()), capabilities \(names)")
+    }
+
+    /// Ports below 1024 need CAP_NET_BIND_SERVICE (port 0: the kernel picks a free high one).
+    static func privilegedPorts(_ configuration: ServerConfiguration) -> Bool {
+        var ports = [configuration.httpPort, configuration.tftpPort]
+        if configuration.dhcpMode != .off { ports += [configuration.dhcpPort, configuration.pxePort] }
+        return ports.contains { (1..<1024).contains($0) }
+    }
+
+    /// The directory and the files directly in it (not through symlinks: a link planted there
+    /// must not hand its target to the account).
+    static func handOver(directory: String, to account: ServiceAccount, logger: Logger) {
+        handOver(directory, to: account, logger: logger)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            handOver(directory + "/" + name, to: account, logger: logger)
+        }
+    }
+
+    static func handOver(_ path: String, to account: ServiceAccount, logger: Logger) {
+        var status = stat()
+        guard lstat(path, &status) == 0, status.st_mode & S_IFMT != S_IFLNK else { return }
+        guard status.st_uid != account.uid || status.st_gid != account.gid else { return }
+        if lchown(path, account.uid, account.gid) != 0 {
+            logger.warning("cannot give \(path) to \(account.name): \(String(cString: strerror(errno)))")
+        }
+    }
+}
