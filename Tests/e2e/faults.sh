@@ -6,11 +6,12 @@
 #   Tests/e2e/faults.sh storm diskfull  only those (storm postgres diskfull slowloris)
 #
 # storm      kill -9 of vboot in the middle of a 100-machine boot storm (Benchmarks/boot-storm.c
-#            --once: proxyDHCP, TFTP ipxe.efi, iPXE's DHCP, /boot.ipxe, kernel + initrd, then the
-#            installer's callback) with every machine declared `once`, SQLite in the data dir;
-#            restarted at once. Serving again (/health and a proxyDHCP OFFER) within 1 s of the
-#            restart, no machine lost, every machine boots on a second storm, no install handed
-#            out twice (below).
+#            --once: DHCP, TFTP ipxe.efi, iPXE's DHCP, /boot.ipxe, kernel + initrd, then the
+#            installer's callback) with every machine declared `once`, SQLite in the data dir,
+#            vboot --dhcp full with 200 more DHCP clients taking leases through the kill;
+#            restarted at once. Serving again (/health and a DHCP OFFER) within 1 s of the
+#            restart, no machine lost, no ACKed lease lost, every machine boots on a second
+#            storm, no install handed out twice (below).
 # postgres   two vboot servers on one PostgreSQL database, a cluster of this test's own (Debian's
 #            binaries, initdb in the work directory, Unix socket only: restarting the host's
 #            shared cluster would break other test runs); it is stopped (pg_ctl -m fast, which
@@ -245,7 +246,10 @@ scenario_storm() {
         machines_yaml 0 "$n" once storm storm
         printf '  - {mac: "%s", hostname: probe, profile: steady, next_boot: profile}\n' "$PROBE_MAC"
     } >"$cfg"
-    local serve=("$VBOOT" serve --config "$cfg" --dhcp proxy --listen 127.0.0.1 --interface lo --http-port 8080
+    # --dhcp full: the chain is the same (the OFFER carries the PXE boot file), and vboot keeps
+    # leases, which must survive the kill too.
+    local serve=("$VBOOT" serve --config "$cfg" --dhcp full --dhcp-range 127.0.1.1-127.0.3.250 --dhcp-netmask 255.0.0.0
+        --listen 127.0.0.1 --interface lo --http-port 8080
         --tftp-port 69 --ipxe-dir "$WORK/ipxe" --assets "$WORK/assets" --boot-scripts "$WORK/boot-scripts"
         --data-dir "$data" --log-level info)
     ip netns exec "$ns" "${serve[@]}" >>"$log" 2>&1 &
@@ -261,6 +265,23 @@ scenario_storm() {
         fail "storm: the inventory holds the $((n + 1)) declared machines" "$(wc -l <<<"$before") lines" "$before"
         return
     fi
+
+    # Leases: 20 bound before the storm; 200 more taken one after another through the storm, the
+    # kill and the restart (every ACK is written down the moment it arrives).
+    if ! ip netns exec "$ns" timeout 60 "$PY" "$CLIENT" leases --first 0 --count 20 --seconds 30 --out "$d/acked.txt" >"$d/leases0.out" 2>&1; then
+        fail "storm: 20 DHCP leases bound before the storm" "$(cat "$d/leases0.out")" "$(vboot_tail "$log")"
+        return
+    fi
+    local leases_before
+    leases_before=$(api "$ns" 8080 "$data" /leases)
+    ip netns exec "$ns" timeout 90 "$PY" "$CLIENT" leases --first 20 --count 200 --interval 0.02 --seconds 60 \
+        --out "$d/acked.txt" >"$d/leases1.out" 2>&1 &
+    local leases_pid=$!
+    PIDS+=("$leases_pid")
+    for ((i = 0; i < 100; i++)); do # until the second batch is under way (bounded: 10 s)
+        [ "$(wc -l <"$d/acked.txt")" -lt 25 ] || break
+        sleep 0.1
+    done
 
     # The probe waits (its interpreter already up) for the restart.
     ip netns exec "$ns" timeout 90 "$PY" "$CLIENT" probe --since-file "$d/t0" --http http://127.0.0.1:8080 \
@@ -289,6 +310,8 @@ scenario_storm() {
     wait "$pid" 2>/dev/null || true
     forget_pid "$pid"
     killed_at=$(grep -c 'install handed out' "$log" || true)
+    local acked_at_kill
+    acked_at_kill=$(wc -l <"$d/acked.txt")
     # Restart at once, and measure from just before the exec (the probe is already running).
     echo "---- restart after kill -9 ----" >>"$log"
     now_ns >"$d/t0.tmp" && mv "$d/t0.tmp" "$d/t0"
@@ -300,10 +323,10 @@ scenario_storm() {
     probe=$(cat "$d/probe.out" 2>/dev/null)
     health=$(sed -n 's/.*health_ms=\(-\?[0-9]*\).*/\1/p' <<<"$probe")
     dhcp=$(sed -n 's/.*dhcp_ms=\(-\?[0-9]*\).*/\1/p' <<<"$probe")
-    figure "storm: kill -9 after $killed_at of $n installs handed out; restart to /health 200: ${health:-?} ms, to a proxyDHCP OFFER: ${dhcp:-?} ms"
+    figure "storm: kill -9 after $killed_at of $n installs handed out; restart to /health 200: ${health:-?} ms, to a DHCP OFFER: ${dhcp:-?} ms"
     if [ -n "$health" ] && [ -n "$dhcp" ] && [ "$health" -ge 0 ] && [ "$dhcp" -ge 0 ] &&
         [ "$health" -le 1000 ] && [ "$dhcp" -le 1000 ]; then
-        pass "storm: serving within 1 s of the restart" "/health ${health} ms, proxyDHCP ${dhcp} ms"
+        pass "storm: serving within 1 s of the restart" "/health ${health} ms, DHCP OFFER ${dhcp} ms"
     else
         fail "storm: serving within 1 s of the restart" "$probe" "$(vboot_tail "$log")"
     fi
@@ -334,6 +357,32 @@ scenario_storm() {
         pass "storm: every machine boots on the second storm" "$(grep -o 'completed=[0-9]* failed=[0-9]*' <<<"$line2")"
     else
         fail "storm: every machine boots on the second storm" "$c2 of $n" "$(cat "$d/pass2.err"; grep -v ' install \| local ' "$d/pass2.txt")"
+    fi
+
+    # No lease lost: every lease vboot ACKed (before, during and after the kill) is in its table.
+    for ((i = 0; i < 600; i++)); do alive "$leases_pid" || break; sleep 0.1; done
+    stop_pids "$leases_pid"
+    local leases_after lease_check
+    leases_after=$(api "$ns" 8080 "$data" /leases)
+    lease_check=$(python3 - "$d/acked.txt" <(echo "$leases_before") <(echo "$leases_after") <<'EOF' 2>&1
+import json, sys
+acked = [l.split() for l in open(sys.argv[1]) if l.strip()]
+before = {(l["mac"], l["address"]) for l in json.load(open(sys.argv[2]))["leases"] if l["state"] == "bound"}
+after = {(l["mac"], l["address"]) for l in json.load(open(sys.argv[3]))["leases"] if l["state"] == "bound"}
+lost = [f"{m} {a}" for m, a in acked if (m, a) not in after]
+lost += [f"{m} {a} (bound before the storm)" for m, a in before if (m, a) not in after]
+addresses = [a for _, a in after]
+print(f"acked={len(acked)} bound_before_storm={len(before)} bound_after={len(after)} lost={len(lost)} "
+      f"duplicate_addresses={len(addresses) - len(set(addresses))}")
+for x in lost[:10]: print("lost:", x)
+EOF
+    ) || lease_check="the check did not run"
+    figure "storm: leases: $acked_at_kill ACKed before the kill; $(head -n 1 <<<"$lease_check")"
+    if grep -q ' lost=0 duplicate_addresses=0$' <<<"$(head -n 1 <<<"$lease_check")" && grep -q '^acked=220 ' <<<"$lease_check"; then
+        pass "storm: no DHCP lease lost (every ACKed lease is in the table after)" "$(head -n 1 <<<"$lease_check")"
+    else
+        fail "storm: no DHCP lease lost (every ACKed lease is in the table after)" "$(head -n 1 <<<"$lease_check")" "$lease_check
+$(cat "$d/leases1.out")"
     fi
 
     # No install handed out twice, from what the clients received (see the header).

@@ -10,6 +10,10 @@
   ticks     the two-server test: every --interval seconds the next MAC of --macs is asked for
             /boot.ipxe by every server of --servers at the same moment; each answer is a line
             "t_ns server mac status kind token ms" in --out (kind install|local|other|error).
+  leases    --count DHCP clients (MACs 02:fb:00:00:XX:XX from --first), one after another, each
+            DISCOVER -> OFFER -> REQUEST -> ACK against vboot --dhcp full, relayed like probe;
+            retried (0.3 s per answer) until --seconds; each ACK appends "MAC address" to --out
+            as soon as it arrives, so the file holds every lease the server confirmed.
   burst     --count script requests for unknown MACs 02:fa:00:00:XX:XX (from --first), one after
             another, each with a --timeout; prints the count of each HTTP status (0: no answer).
   slowloris --count TCP connections that send a request head one byte every --drip seconds and
@@ -185,6 +189,82 @@ def cmd_ticks(a):
     return 0
 
 
+def dhcp_options(data):
+    opts, i = {}, 240
+    while i < len(data) and data[i] != 255:
+        if data[i] == 0:
+            i += 1
+            continue
+        if i + 1 >= len(data):
+            break
+        opts[data[i]] = data[i + 2 : i + 2 + data[i + 1]]
+        i += 2 + data[i + 1]
+    return opts
+
+
+def plain_packet(mac, xid, relay, kind, requested=None, server_id=None):
+    p = bytearray(240)
+    p[0:4] = bytes([1, 1, 6, 1])
+    struct.pack_into("!I", p, 4, xid)
+    p[24:28] = socket.inet_aton(relay)
+    p[28:34] = mac_bytes(mac)
+    p[236:240] = bytes([99, 130, 83, 99])
+    p += bytes([53, 1, kind, 55, 3, 1, 3, 6, 61, 7, 1]) + mac_bytes(mac)
+    if requested:
+        p += bytes([50, 4]) + requested
+    if server_id:
+        p += bytes([54, 4]) + server_id
+    return bytes(p + b"\xff")
+
+
+def answer(sock, mac, xid, kinds, timeout):
+    want = mac_bytes(mac)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        select.select([sock], [], [], max(0.0, end - time.monotonic()))
+        for _ in range(64):
+            try:
+                data = sock.recv(2048)
+            except BlockingIOError:
+                break
+            if len(data) < 240 or data[0] != 2 or struct.unpack_from("!I", data, 4)[0] != xid or data[28:34] != want:
+                continue
+            opts = dhcp_options(data)
+            if opts.get(53, b"\x00")[0] in kinds:
+                return data, opts
+    return None, None
+
+
+def cmd_leases(a):
+    sock = relay_socket(a.relay)
+    out = open(a.out, "a")
+    end = time.monotonic() + a.seconds
+    acked = attempts = 0
+    for i in range(a.first, a.first + a.count):
+        mac = f"02:fb:00:00:{i >> 8 & 255:02x}:{i & 255:02x}"
+        while time.monotonic() < end:
+            attempts += 1
+            xid = random.getrandbits(32)
+            try:
+                sock.sendto(plain_packet(mac, xid, a.relay, 1), (a.server, 67))
+                offer, opts = answer(sock, mac, xid, (2,), 0.3)
+                if offer is not None and 54 in opts:
+                    yiaddr = offer[16:20]
+                    sock.sendto(plain_packet(mac, xid, a.relay, 3, yiaddr, opts[54]), (a.server, 67))
+                    ack, _ = answer(sock, mac, xid, (5, 6), 0.3)
+                    if ack is not None and dhcp_options(ack).get(53) == b"\x05":
+                        out.write(f"{mac} {socket.inet_ntoa(ack[16:20])}\n")
+                        out.flush()
+                        acked += 1
+                        break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        time.sleep(a.interval)
+    print(f"leases_acked={acked} attempts={attempts}")
+    return 0 if acked == a.count else 1
+
+
 def cmd_burst(a):
     counts = {}
     for i in range(a.first, a.first + a.count):
@@ -316,6 +396,14 @@ def main():
     p.add_argument("--timeout", type=float, default=3)
     p.add_argument("--max-ticks", type=int, default=1000)
     p.add_argument("--out", required=True)
+    p = sub.add_parser("leases")
+    p.add_argument("--server", default="127.0.0.1")
+    p.add_argument("--relay", default="127.0.0.4")
+    p.add_argument("--first", type=int, default=0)
+    p.add_argument("--count", type=int, default=20)
+    p.add_argument("--interval", type=float, default=0.0)
+    p.add_argument("--seconds", type=float, default=30)
+    p.add_argument("--out", required=True)
     p = sub.add_parser("burst")
     p.add_argument("--server", required=True)
     p.add_argument("--first", type=int, default=0)
@@ -340,7 +428,7 @@ def main():
             ap.error("--count 1..5000")
     if hasattr(a, "seconds") and not 0 < a.seconds <= 900:
         ap.error("--seconds up to 900")
-    return {"probe": cmd_probe, "dhcp": cmd_dhcp, "ticks": cmd_ticks, "burst": cmd_burst, "slowloris": cmd_slowloris,
+    return {"probe": cmd_probe, "dhcp": cmd_dhcp, "ticks": cmd_ticks, "leases": cmd_leases, "burst": cmd_burst, "slowloris": cmd_slowloris,
             "tftp": cmd_tftp}[a.cmd](a)
 
 
