@@ -23,6 +23,15 @@
  *   5. assets HTTP GET of the kernel, then the initrd, on the same connection when the server
  *             keeps it open (a new one otherwise); every byte is compared with --kernel and
  *             --initrd.
+ *   6. done   only with --once (machines declared `once` in vboot's inventory): a script with a
+ *             `kernel` line is an install and must carry `vboot_done=URL` (the profile's
+ *             {{done_url}}); after the initrd the client GETs that URL, as an installer calls it
+ *             back, and needs a 200. A script without a `kernel` line is vboot's `local` answer
+ *             (the install went out before): the machine boots its disk, which also completes.
+ *
+ * --results FILE writes one line per client: "MAC outcome token why", outcome install (booted
+ * its install and called back), local, or failed; token the install token of the script it got
+ * ("-" if none), also for a client that failed after its script arrived.
  *
  * Where DHCP replies go: every DISCOVER carries giaddr = --relay (hops 1), as a relay agent
  * would send it, so the server answers unicast to --relay:67 (RFC 2131 §4.1; vboot:
@@ -76,9 +85,9 @@ enum { DHCPDISCOVER = 1, DHCPOFFER = 2 };
 enum { OP_RRQ = 1, OP_DATA = 3, OP_ACK = 4, OP_ERROR = 5, OP_OACK = 6 };
 
 /* Phases, in order. A client is in exactly one. */
-enum phase { P_WAIT, P_DHCP, P_PROBE, P_TFTP, P_IPXE, P_SCRIPT, P_KERNEL, P_INITRD, P_DONE, P_FAIL };
-static const char *const phase_names[] = {"wait",   "dhcp",   "tftp-probe", "tftp", "ipxe-dhcp",
-                                          "script", "kernel", "initrd",     "done", "failed"};
+enum phase { P_WAIT, P_DHCP, P_PROBE, P_TFTP, P_IPXE, P_SCRIPT, P_KERNEL, P_INITRD, P_CALLBACK, P_DONE, P_FAIL };
+static const char *const phase_names[] = {"wait",   "dhcp",   "tftp-probe", "tftp",  "ipxe-dhcp", "script",
+                                          "kernel", "initrd", "callback",   "done", "failed"};
 /* Marks: when each step ended. */
 enum { M_START, M_DHCP, M_TFTP, M_IPXE, M_SCRIPT, M_ASSETS, M_COUNT };
 
@@ -87,7 +96,8 @@ enum { TAG_DHCP = 1, TAG_TFTP = 2, TAG_TCP = 3 };
 
 struct opts {
     const char *server, *relay, *relay_dev, *ipxe_path, *kernel_path, *initrd_path, *boot_file, *client_net;
-    int dhcp_port, tftp_port, clients, blksize, windowsize, tsize, retries, verbose;
+    const char *results_path;
+    int dhcp_port, tftp_port, clients, blksize, windowsize, tsize, retries, verbose, once;
     long mac_offset;
     double stagger_s, deadline_s, dhcp_timeout_s, ipxe_timeout_s, tftp_timeout_s, http_timeout_s;
 };
@@ -130,7 +140,9 @@ struct client {
     long long clen, body_got;
     char *script;
     size_t script_len;
-    struct url urls[3]; /* script, kernel, initrd */
+    struct url urls[4]; /* script, kernel, initrd, --once: the install's callback */
+    int local_boot;     /* --once: the script was vboot's `local` answer */
+    char token[80];     /* --once: the install token of the script received, "" if none */
     uint64_t http_bytes;
 
     /* counts */
@@ -178,6 +190,9 @@ static void usage(const char *argv0) {
             "  --retries N        retransmissions per step before failing (default 6)\n"
             "  --http-timeout S   HTTP inactivity limit (default 30)\n"
             "  --mac-offset K     first MAC index (default 0)\n"
+            "  --once             machines are `once`: an install script's vboot_done= URL is called back\n"
+            "                     after the initrd; a script without `kernel` (local) completes too\n"
+            "  --results FILE     one line per client: MAC outcome(install|local|failed) token why\n"
             "  -v                 log each failure to stderr\n",
             argv0, MAX_CLIENTS);
     exit(2);
@@ -797,6 +812,30 @@ static void response_done(struct client *c, double t) {
             fail(c, "script does not hold the client's MAC %s", c->mac_h);
             return;
         }
+        if (G.o.once) {
+            const char *tok = memmem(c->script, c->script_len, "token=", 6);
+            if (tok) {
+                size_t n = strcspn(tok + 6, " \t\r\n&");
+                if (n >= sizeof c->token) n = sizeof c->token - 1;
+                memcpy(c->token, tok + 6, n);
+                c->token[n] = 0;
+            }
+            if (script_url(c, "kernel", &c->urls[1]) != 0) { /* vboot's `local`: boots its disk */
+                c->local_boot = 1;
+                c->mark[M_SCRIPT] = c->mark[M_ASSETS] = t;
+                close_fds(c);
+                free(c->script);
+                c->script = NULL;
+                c->phase = P_DONE;
+                G.active--;
+                return;
+            }
+            const char *cb = memmem(c->script, c->script_len, "vboot_done=", 11);
+            if (!cb || parse_url(cb + 11, strcspn(cb + 11, " \t\r\n"), &c->urls[3]) != 0) {
+                fail(c, "install script without a usable vboot_done=URL");
+                return;
+            }
+        }
         if (script_url(c, "kernel", &c->urls[1]) != 0) {
             fail(c, "no usable `kernel http://...` line in the script");
             return;
@@ -809,7 +848,9 @@ static void response_done(struct client *c, double t) {
         start_http(c, 1, t);
     } else if (c->phase == P_KERNEL) {
         start_http(c, 2, t);
-    } else { /* initrd: booted */
+    } else if (c->phase == P_INITRD && G.o.once) {
+        start_http(c, 3, t);
+    } else { /* initrd (--once: the callback): booted */
         c->mark[M_ASSETS] = t;
         close_fds(c);
         free(c->script);
@@ -885,7 +926,7 @@ static void parse_headers(struct client *c, size_t hlen) {
 
 static void http_bytes(struct client *c, const unsigned char *buf, size_t n, double t) {
     for (int guard = 0; n > 0 && guard < 1000; guard++) {
-        if (c->phase < P_SCRIPT || c->phase > P_INITRD) return;
+        if (c->phase < P_SCRIPT || c->phase > P_CALLBACK) return;
         if (!c->in_body) {
             size_t room = HDR_MAX - c->hdr_len;
             if (room == 0) {
@@ -918,7 +959,7 @@ static void http_bytes(struct client *c, const unsigned char *buf, size_t n, dou
             memcpy(c->script + c->script_len, buf, take);
             c->script_len += take;
             c->script[c->script_len] = 0;
-        } else {
+        } else if (c->phase != P_CALLBACK) {
             const struct file *f = c->phase == P_KERNEL ? &G.kernel : &G.initrd;
             if (memcmp(buf, f->data + c->body_got, take) != 0) {
                 fail(c, "content mismatch at offset %lld", c->body_got);
@@ -984,7 +1025,7 @@ static void on_tcp(struct client *c, uint32_t events, double t) {
         c->due = t + G.o.http_timeout_s;
         c->reused_ok = 0;
         http_bytes(c, G.hbuf, (size_t)got, t);
-        if (c->tfd != fd || c->phase < P_SCRIPT || c->phase > P_INITRD) return;
+        if (c->tfd != fd || c->phase < P_SCRIPT || c->phase > P_CALLBACK) return;
     }
 }
 
@@ -1030,6 +1071,7 @@ static void on_timer(struct client *c, double t) {
     case P_SCRIPT:
     case P_KERNEL:
     case P_INITRD:
+    case P_CALLBACK:
         fail(c, "HTTP: nothing for %.0f s (%lld of %lld body bytes)", G.o.http_timeout_s, c->body_got, c->clen);
         break;
     default: break;
@@ -1096,7 +1138,7 @@ int main(int argc, char **argv) {
         {"no-tsize", 0, 0, 'z'},     {"dhcp-timeout", 1, 0, 1},   {"ipxe-timeout", 1, 0, 2},
         {"tftp-timeout", 1, 0, 3},   {"retries", 1, 0, 'R'},      {"http-timeout", 1, 0, 4},
         {"mac-offset", 1, 0, 'm'},   {"verbose", 0, 0, 'v'},      {"help", 0, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"once", 0, 0, 5},           {"results", 1, 0, 6},        {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "n:S:d:H:p:P:B:I:C:f:x:k:i:b:w:zR:m:vh", lo, NULL)) != -1) {
         switch (ch) {
@@ -1123,6 +1165,8 @@ int main(int argc, char **argv) {
         case 4: o.http_timeout_s = atof(optarg); break;
         case 'm': o.mac_offset = atol(optarg); break;
         case 'v': o.verbose = 1; break;
+        case 5: o.once = 1; break;
+        case 6: o.results_path = optarg; break;
         default: usage(argv[0]);
         }
     }
@@ -1275,7 +1319,7 @@ int main(int argc, char **argv) {
                     on_tftp(c, G.tbuf, got, &from, t);
                     if (c->ufd != fd) break; /* the probe ended: a new socket */
                 }
-            } else if (tag == TAG_TCP && c->tfd >= 0 && c->phase >= P_SCRIPT && c->phase <= P_INITRD) {
+            } else if (tag == TAG_TCP && c->tfd >= 0 && c->phase >= P_SCRIPT && c->phase <= P_CALLBACK) {
                 on_tcp(c, evs[k].events, t);
             }
         }
@@ -1320,6 +1364,20 @@ int main(int argc, char **argv) {
         stray += c->stray;
         tftp_bytes += c->tftp_bytes;
         http_bytes += c->http_bytes;
+    }
+    if (o.results_path) {
+        FILE *rf = fopen(o.results_path, "w");
+        if (!rf) {
+            perror(o.results_path);
+            return 2;
+        }
+        for (int i = 0; i < o.clients; i++) {
+            const struct client *c = &G.c[i];
+            const char *outcome = c->phase != P_DONE ? "failed" : c->local_boot ? "local" : "install";
+            fprintf(rf, "%s %s %s %s\n", c->mac_h, outcome, c->token[0] ? c->token : "-",
+                    c->phase == P_DONE ? "-" : c->why);
+        }
+        fclose(rf);
     }
     struct series *all[] = {&s_dhcp, &s_tftp, &s_ipxe, &s_script, &s_assets, &s_total};
     for (int k = 0; k < 6; k++) qsort(all[k]->v, (size_t)all[k]->n, sizeof(double), cmp_d);
