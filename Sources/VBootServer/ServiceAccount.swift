@@ -45,14 +45,23 @@ public struct ServiceAccount: Sendable, Hashable, CustomStringConvertible {
 /// as that account, keeping CAP_NET_BIND_SERVICE only when a port is below 1024: the same
 /// process a systemd unit with `User=` and `AmbientCapabilities=` starts.
 public enum PrivilegeDrop {
+    /// The environment variable naming the descriptor the API token arrives on after the switch.
+    static let tokenDescriptorVariable = "VBOOT_INHERITED_API_TOKEN_FD"
+
     /// Gives the state to `account` and replaces this process; returns only by throwing.
+    /// `apiToken` runs as root, after the data directory exists: the token file may be one only
+    /// root can read (/etc/vboot/api-token, 0600), so the token crosses the exec on a pipe.
     public static func become(
-        _ account: ServiceAccount, configuration: ServerConfiguration, logger: Logger
-    ) throws(StartupError) {
+        _ account: ServiceAccount, configuration: ServerConfiguration, logger: Logger,
+        apiToken: () throws -> String
+    ) throws {
         if let data = configuration.dataDirectory {
             do { try PrivateFiles.prepareDirectory(data, logger: logger) } catch {
                 throw StartupError("data directory \(data) cannot be created (--data-dir): \(error)")
             }
+        }
+        let token = try apiToken()
+        if let data = configuration.dataDirectory {
             handOver(directory: data, to: account, logger: logger)
         }
         if case .sqlite(let path) = configuration.database {
@@ -66,10 +75,43 @@ public enum PrivilegeDrop {
         guard vboot_become(account.uid, account.gid, groups, groups.count, keepBindService ? 1 : 0) == 0 else {
             throw StartupError("cannot switch to \(account): \(String(cString: strerror(errno)))")
         }
+        try pass(token)
         // Only this thread has switched; execv replaces the whole process with one that has.
         let arguments = CommandLine.arguments.map { strdup($0) } + [nil]
         execv("/proc/self/exe", arguments)
         throw StartupError("cannot run vboot again as \(account): execv: \(String(cString: strerror(errno)))")
+    }
+
+    /// The token written into a pipe whose read end the next image inherits (64 bytes fit in the
+    /// pipe's buffer, so the write cannot block).
+    private static func pass(_ token: String) throws(StartupError) {
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { throw StartupError("pipe: \(String(cString: strerror(errno)))") }
+        let bytes = Array(token.utf8)
+        let written = bytes.withUnsafeBytes { write(ends[1], $0.baseAddress, $0.count) }
+        close(ends[1])
+        guard written == bytes.count else { throw StartupError("cannot pass the API token on: errno \(errno)") }
+        setenv(tokenDescriptorVariable, String(ends[0]), 1)
+    }
+
+    /// After the switch: the token the root process read, once; nil when vboot did not switch.
+    public static func inheritedAPIToken() throws -> String? {
+        guard let text = getenv(tokenDescriptorVariable).map({ String(cString: $0) }) else { return nil }
+        unsetenv(tokenDescriptorVariable)
+        guard let descriptor = Int32(text), descriptor > 2 else {
+            throw StartupError("\(tokenDescriptorVariable)=\(text) is not a descriptor")
+        }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 256)
+        while bytes.count < 4096 {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            guard count > 0 else { break }
+            bytes += chunk.prefix(count)
+        }
+        let token = String(decoding: bytes, as: UTF8.self)
+        guard token.count >= 16 else { throw StartupError("no API token arrived from the root process") }
+        return token
     }
 
     /// One line saying who vboot runs as and with which capabilities.

@@ -270,19 +270,22 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "vboot")
         logger.logLevel = level
         do {
+            let tokenPath =
+                apiTokenFile ?? file?.apiTokenFile
+                ?? (configuration.dataDirectory ?? Self.defaultDataDirectory) + "/" + APITokenFile.defaultName
             if let account = try serviceAccount(file: file, logger: logger) {
                 // Replaces this process: the same command runs again as `account`, which then
                 // checks what it can reach.
-                try PrivilegeDrop.become(account, configuration: configuration, logger: logger)
+                try PrivilegeDrop.become(account, configuration: configuration, logger: logger) {
+                    try APITokenFile.loadOrCreate(path: tokenPath, logger: logger)
+                }
             }
             PrivilegeDrop.logCurrent(logger: logger)
             for warning in try VBootServer(configuration: configuration, logger: logger).validate() {
                 logger.warning("\(warning)")
             }
-            let dataDirectory = configuration.dataDirectory ?? Self.defaultDataDirectory
-            configuration.apiAccess.token = try APITokenFile.loadOrCreate(
-                path: apiTokenFile ?? file?.apiTokenFile ?? dataDirectory + "/" + APITokenFile.defaultName,
-                logger: logger)
+            configuration.apiAccess.token =
+                try PrivilegeDrop.inheritedAPIToken() ?? APITokenFile.loadOrCreate(path: tokenPath, logger: logger)
         } catch {
             logger.critical("\(error)")
             throw ExitCode.failure

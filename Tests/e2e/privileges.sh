@@ -109,7 +109,10 @@ mkdir -p "$WORK/root-data"
 # A symlink planted in the data directory must not make vboot hand its target to the vboot user.
 echo secret >"$WORK/root-owned" && chmod 600 "$WORK/root-owned"
 ln -s "$WORK/root-owned" "$WORK/root-data/planted"
-if start root -- --dhcp proxy --http-port 80 --data-dir "$WORK/root-data"; then
+# The admin's token file, readable by root only (as /etc/vboot/api-token would be).
+TOKEN=0123456789abcdef0123456789abcdef
+install -m 600 /dev/null "$WORK/admin-token" && echo "$TOKEN" >"$WORK/admin-token"
+if start root -- --dhcp proxy --http-port 80 --data-dir "$WORK/root-data" --api-token-file "$WORK/admin-token"; then
     pass "vboot serve started as root answers /health on port 80"
     if runs_unprivileged "$PID" 400; then
         pass "every thread runs as uid $VBOOT_UID with no-new-privileges and CAP_NET_BIND_SERVICE at most"
@@ -122,16 +125,18 @@ if start root -- --dhcp proxy --http-port 80 --data-dir "$WORK/root-data"; then
     tftp_fetch && pass "TFTP on port 69 serves ipxe.efi" || fail "TFTP on port 69 serves ipxe.efi" "" "$WORK/root.log"
     in_ns ss -Hulpn 2>/dev/null | grep -q ":67 .*pid=$PID," && in_ns ss -Hulpn | grep -q ":4011 .*pid=$PID," &&
         pass "proxyDHCP holds UDP 67 and 4011" || fail "proxyDHCP holds UDP 67 and 4011" "$(in_ns ss -Hulpn)"
-    owners=$(stat -c '%U %a %n' "$WORK/root-data" "$WORK/root-data"/vboot.sqlite "$WORK/root-data"/api-token 2>&1)
-    if [ "$(awk '$1 == "vboot"' <<<"$owners" | wc -l)" = 3 ] &&
-        [ "$(stat -c %a "$WORK/root-data")" = 700 ] && [ "$(stat -c %a "$WORK/root-data/api-token")" = 600 ]; then
-        pass "the data directory (0700), inventory and API token (0600) belong to the vboot user"
-    else
-        fail "the data directory and its files belong to the vboot user" "$owners"
-    fi
+    owners=$(stat -c '%U %a' "$WORK/root-data" "$WORK/root-data"/vboot.sqlite 2>&1 | paste -sd ' ')
+    [ "$owners" = "vboot 700 vboot 600" ] &&
+        pass "the data directory (0700) and the inventory (0600) belong to the vboot user" ||
+        fail "the data directory and the inventory belong to the vboot user" "$owners"
     [ "$(stat -c %U "$WORK/root-owned")" = root ] &&
         pass "a symlink planted in the data directory did not hand over its target" ||
         fail "a planted symlink's target stays root's" "$(stat -c '%U %n' "$WORK/root-owned")"
+    api=$(in_ns curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+        -X POST -d '{"mac": "52:54:00:00:00:01"}' "http://127.0.0.1:$HTTP_PORT/api/v1/machines")
+    [ "$api" = 201 ] && [ "$(stat -c '%U %a' "$WORK/admin-token")" = "root 600" ] &&
+        pass "the token from a root-only file works after the switch, and the file stays root's" ||
+        fail "the token from a root-only file works after the switch" "POST /machines: $api; $(stat -c '%U %a' "$WORK/admin-token")" "$WORK/root.log"
     grep -q 'privileges: running as uid '"$VBOOT_UID" "$WORK/root.log" &&
         pass "the log says who vboot runs as" || fail "the log says who vboot runs as" "" "$WORK/root.log"
     stop_pid "$PID"
@@ -144,6 +149,9 @@ HTTP_PORT=18080
 if start high -- --dhcp off --http-port 18080 --tftp-port 18069 --data-dir "$WORK/high-data"; then
     runs_unprivileged "$PID" 0 && pass "ports above 1023: uid $VBOOT_UID and no capabilities" ||
         fail "ports above 1023: no capabilities" "$(credentials "$PID")"
+    owners=$(stat -c '%U %a' "$WORK/high-data/api-token" 2>&1)
+    [ "$owners" = "vboot 600" ] && pass "a token generated in the data directory belongs to the vboot user (0600)" ||
+        fail "a generated token belongs to the vboot user" "$owners"
     stop_pid "$PID"
 else
     fail "vboot serve --dhcp off on high ports starts" "" "$WORK/high.log"
