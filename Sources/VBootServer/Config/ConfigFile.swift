@@ -33,6 +33,7 @@ public struct ConfigFile: Sendable {
     public var unknownMachines: UnknownMachinePolicy?
     public var proxyStrategies: ProxyStrategies?
     public var maximumTFTPTransfers: Int?
+    public var tftpResources: TFTPResourceLimits?
     public var logLevel: String?
     public var apiTokenFile: String?
     public var apiReadNetworks: [IPv4Network]?
@@ -47,6 +48,7 @@ public struct ConfigFile: Sendable {
         "listen", "interface", "dhcp", "http_port", "tftp_port", "dhcp_port", "pxe_port", "boot_scripts", "ipxe_dir",
         "assets", "data_dir", "database", "unknown_machines", "pxe_strategy", "max_tftp_transfers", "log_level",
         "api", "timeline", "variables", "machines", "pool",
+        "max_tftp_transfers_per_address", "tftp_transfer_lifetime", "tftp_read_ahead_budget", "tftp_shared_copies",
     ]
 
     public static func load(path: String) throws(ConfigError) -> ConfigFile {
@@ -117,6 +119,10 @@ public struct ConfigFile: Sendable {
                 }
                 file.proxyStrategies = strategies
             case "max_tftp_transfers": file.maximumTFTPTransfers = try reader.integer(node, key, in: 1...65536)
+            case _ where TFTPResourceLimits.configKeys.contains(key):
+                var limits = file.tftpResources ?? TFTPResourceLimits()
+                try limits.read(key, node, reader)
+                file.tftpResources = limits
             case "log_level":
                 file.logLevel = try reader.choice(
                     node, key, ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -182,6 +188,7 @@ public struct ConfigFile: Sendable {
         if let dataDirectory { configuration.dataDirectory = dataDirectory }
         if let database { configuration.database = database }
         if let maximumTFTPTransfers { configuration.maximumTFTPTransfers = maximumTFTPTransfers }
+        if let tftpResources { configuration.tftpResources = tftpResources }
         applyReloadable(to: &configuration)
     }
 
