@@ -24,14 +24,27 @@ public struct TFTPReadTransfer: Sendable {
     public let fileSize: Int
     public let parameters: TFTPTransferParameters
     public let maximumRetries: Int
+    /// The longest the whole transfer may take, from `start`; nil: as long as the client keeps
+    /// acknowledging. A client that acknowledges one block just before each timeout would otherwise
+    /// hold its transfer for as long as it likes.
+    public let lifetime: Duration?
     /// Highest block number sent so far (0 before any DATA).
     public private(set) var highestSent = 0
     /// Highest block the client acknowledged (0 also means "OACK acknowledged").
     public private(set) var highestAcknowledged = 0
     public private(set) var retries = 0
     public private(set) var retransmittedBlocks = 0
-    /// When the timer should next fire, as a point on the injected clock.
-    public private(set) var deadline: ContinuousClock.Instant?
+    /// When the timer should next fire, as a point on the injected clock: the next retransmission,
+    /// or the end of the lifetime if that comes first.
+    public var deadline: ContinuousClock.Instant? {
+        guard let retransmitAt else { return nil }
+        guard let expiry else { return retransmitAt }
+        return min(retransmitAt, expiry)
+    }
+    /// True once the transfer was ended for outliving `lifetime`.
+    public private(set) var expired = false
+    private var retransmitAt: ContinuousClock.Instant?
+    private var expiry: ContinuousClock.Instant?
     private var awaitingOptionAcknowledgement: Bool
     private var currentTimeout: Duration
     private var finished = false
@@ -39,10 +52,13 @@ public struct TFTPReadTransfer: Sendable {
     /// The last block: a file that fills its last block exactly ends with an empty one.
     public var lastBlock: Int { fileSize / parameters.blockSize + 1 }
 
-    public init(fileSize: Int, parameters: TFTPTransferParameters, maximumRetries: Int = 6) {
+    public init(
+        fileSize: Int, parameters: TFTPTransferParameters, maximumRetries: Int = 6, lifetime: Duration? = nil
+    ) {
         self.fileSize = fileSize
         self.parameters = parameters
         self.maximumRetries = maximumRetries
+        self.lifetime = lifetime
         self.awaitingOptionAcknowledgement = !parameters.acknowledgedOptions.isEmpty
         self.currentTimeout = parameters.timeout
     }
@@ -55,7 +71,8 @@ public struct TFTPReadTransfer: Sendable {
 
     /// The first packet(s) of the transfer.
     public mutating func start(now: ContinuousClock.Instant) -> Action {
-        deadline = now + currentTimeout
+        retransmitAt = now + currentTimeout
+        expiry = lifetime.map { now + $0 }
         if awaitingOptionAcknowledgement { return .sendOptionAcknowledgement(parameters.acknowledgedOptions) }
         return sendWindow(now: now)
     }
@@ -66,8 +83,7 @@ public struct TFTPReadTransfer: Sendable {
         case .acknowledgement(let wireBlock):
             return acknowledge(wireBlock, now: now)
         case .error(let error):
-            finished = true
-            deadline = nil
+            finish()
             return .clientEnded(error)
         case .readRequest, .writeRequest, .data, .optionAcknowledgement:
             // A repeated RRQ arrives at the listener, not here; anything else is a client bug.
@@ -78,15 +94,20 @@ public struct TFTPReadTransfer: Sendable {
     /// Called when the clock passes `deadline`: resend what is unacknowledged, or give up.
     public mutating func timerFired(now: ContinuousClock.Instant) -> Action {
         guard !finished, let deadline, now >= deadline else { return .wait }
+        if let expiry, let lifetime, now >= expiry {
+            finish()
+            expired = true
+            return .abort(TFTPError(.notDefined, "transfer not finished within \(lifetime.components.seconds) s"))
+        }
+        guard let retransmitAt, now >= retransmitAt else { return .wait }
         retries += 1
         guard retries <= maximumRetries else {
-            finished = true
-            self.deadline = nil
+            finish()
             return .abort(TFTPError(.notDefined, "timed out after \(maximumRetries) retransmissions"))
         }
         // Double up to 16 s, but never below the negotiated timeout (RFC 2349 allows up to 255 s).
         currentTimeout = min(currentTimeout * 2, max(.seconds(16), parameters.timeout))
-        self.deadline = now + currentTimeout
+        self.retransmitAt = now + currentTimeout
         if awaitingOptionAcknowledgement { return .sendOptionAcknowledgement(parameters.acknowledgedOptions) }
         let range = (highestAcknowledged + 1)...min(highestAcknowledged + parameters.windowSize, lastBlock)
         retransmittedBlocks += range.count
@@ -108,17 +129,16 @@ public struct TFTPReadTransfer: Sendable {
             // A repeated ACK is never answered with data (that is the Sorcerer's Apprentice), but
             // it shows the client is alive and waiting: undo the backoff so the timer resends soon,
             // instead of after up to 16 s with clients that ignore repeated DATA.
-            if distance == 0, let current = deadline {
+            if distance == 0, let current = retransmitAt {
                 currentTimeout = parameters.timeout
-                deadline = min(current, now + parameters.timeout)
+                retransmitAt = min(current, now + parameters.timeout)
             }
             return .wait
         }
         highestAcknowledged = block
         progress(now: now)
         if block == lastBlock {
-            finished = true
-            deadline = nil
+            finish()
             return .complete
         }
         // An ACK short of the window's end means loss: RFC 7440 §4 restarts after it.
@@ -129,7 +149,12 @@ public struct TFTPReadTransfer: Sendable {
     private mutating func progress(now: ContinuousClock.Instant) {
         retries = 0
         currentTimeout = parameters.timeout
-        deadline = now + currentTimeout
+        retransmitAt = now + currentTimeout
+    }
+
+    private mutating func finish() {
+        finished = true
+        retransmitAt = nil
     }
 
     private mutating func sendWindow(now: ContinuousClock.Instant) -> Action {

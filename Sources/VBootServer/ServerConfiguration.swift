@@ -37,6 +37,8 @@ public struct ServerConfiguration: Sendable {
     /// holds a place until its ERROR arrives, which in a storm can be after the real RRQ: 512
     /// refused 627 of 500 machines' transfers at once.
     public var maximumTFTPTransfers = 1024
+    /// Per-address transfers, transfer lifetime, read-ahead and shared-copy memory.
+    public var tftpResources = TFTPResourceLimits()
 
     /// The addresses `--dhcp full` hands out.
     public var pool: AddressPool?

@@ -65,7 +65,8 @@ struct TFTPEnvironment: Sendable {
     var counters: ServerCounters
     var logger: Logger
     let activeTransfers: ActiveTransfers
-    let hotFiles = HotFileCache()
+    let sharedFiles: SharedFileCopies
+    let notices = LimitNotices()
     let engine: TFTPTransferEngine
 
     init(
@@ -77,32 +78,63 @@ struct TFTPEnvironment: Sendable {
         self.recorder = recorder
         self.counters = counters
         self.logger = logger
-        let active = ActiveTransfers()
+        let resources = configuration.tftpResources
+        let active = ActiveTransfers(
+            admission: TFTPAdmission(
+                limit: configuration.maximumTFTPTransfers, perAddressLimit: resources.maximumTransfersPerAddress),
+            budget: TFTPReadAheadBudget(total: resources.readAheadBudget, slots: configuration.maximumTFTPTransfers))
         activeTransfers = active
-        engine = TFTPTransferEngine(counters: counters, logger: logger, recorder: recorder, activeTransfers: active)
+        let shared = SharedFileCopies(
+            limits: .init(
+                maximumFileSize: min(TFTPResourceLimits.largestSharedFile, resources.sharedFileCopies),
+                maximumTotal: resources.sharedFileCopies))
+        sharedFiles = shared
+        engine = TFTPTransferEngine(
+            counters: counters, logger: logger, recorder: recorder, activeTransfers: active, sharedFiles: shared,
+            notices: notices)
+        counters.gauge("tftp_transfers_active") { active.count }
+        counters.gauge("tftp_transfers_limit") { configuration.maximumTFTPTransfers }
+        counters.gauge("tftp_transfers_per_address_limit") { resources.maximumTransfersPerAddress }
+        counters.gauge("tftp_read_ahead_bytes") { active.readAheadBytes }
+        counters.gauge("tftp_read_ahead_budget_bytes") { resources.readAheadBudget }
+        counters.gauge("tftp_shared_copies_bytes") { shared.totalBytes }
     }
 }
 
-/// The clients with a transfer running now, across all event loops. A second RRQ from the same
-/// address and port while its transfer runs is the same request again (the client's retry, or a
-/// duplicate on the path): starting another transfer would answer it from a second TID.
+/// The clients with a transfer running now, across all event loops, and the read-ahead bytes
+/// their transfers hold. A second RRQ from the same address and port while its transfer runs is
+/// the same request again (the client's retry, or a duplicate on the path): starting another
+/// transfer would answer it from a second TID.
 final class ActiveTransfers: Sendable {
-    enum Admission { case admitted, busy, duplicate }
+    private let state: Mutex<(admission: TFTPAdmission, budget: TFTPReadAheadBudget)>
 
-    private let peers = Mutex<Set<SocketAddress>>([])
-
-    func admit(_ peer: SocketAddress, limit: Int) -> Admission {
-        peers.withLock { peers in
-            if peers.contains(peer) { return .duplicate }
-            guard peers.count < limit else { return .busy }
-            peers.insert(peer)
-            return .admitted
-        }
+    init(admission: TFTPAdmission, budget: TFTPReadAheadBudget) {
+        state = Mutex((admission, budget))
     }
 
-    func release(_ peer: SocketAddress) { _ = peers.withLock { $0.remove(peer) } }
+    func admit(_ peer: SocketAddress) -> TFTPAdmission.Decision {
+        state.withLock { $0.admission.admit(TFTPAdmission.Peer(peer)) }
+    }
 
-    var count: Int { peers.withLock { $0.count } }
+    /// Read-ahead bytes for a transfer read from disk (see `TFTPReadAheadBudget.grant`).
+    func reserveReadAhead(wanted: Int, needed: Int) -> Int? {
+        state.withLock { $0.budget.grant(wanted: wanted, needed: needed) }
+    }
+
+    func giveBackReadAhead(_ bytes: Int) { state.withLock { $0.budget.giveBack(bytes) } }
+
+    func release(_ peer: SocketAddress) { state.withLock { $0.admission.release(TFTPAdmission.Peer(peer)) } }
+
+    var count: Int { state.withLock { $0.admission.count } }
+
+    var readAheadBytes: Int { state.withLock { $0.budget.granted } }
+}
+
+extension TFTPAdmission.Peer {
+    init(_ address: SocketAddress) {
+        let raw = address.sockaddrIPv4
+        self.init(address: raw?.sin_addr.s_addr ?? 0, port: raw?.sin_port ?? 0)
+    }
 }
 
 /// Port 69: turns a read request into a transfer, or an error packet.
@@ -159,7 +191,8 @@ final class TFTPListenerHandler: ChannelInboundHandler {
             }
         }
         let limit = environment.configuration.maximumTFTPTransfers
-        switch environment.activeTransfers.admit(client, limit: limit) {
+        let perAddress = environment.configuration.tftpResources.maximumTransfersPerAddress
+        switch environment.activeTransfers.admit(client) {
         case .admitted:
             break
         case .duplicate:
@@ -168,23 +201,59 @@ final class TFTPListenerHandler: ChannelInboundHandler {
                 "tftp: \(client.compact) \(request.filename): repeated request, transfer already running")
             return
         case .busy:
-            environment.logger.warning(
-                "tftp: \(client.compact) \(request.filename): \(limit) transfers already running")
+            counters.increment("tftp_transfer_limit_hits")
+            environment.notices.hit(
+                "transfers", logger: environment.logger,
+                "tftp: \(client.compact) \(request.filename): \(limit) transfers already running (--max-tftp-transfers); refused"
+            )
             return reject(TFTPError(.notDefined, "server busy, retry"))
+        case .addressBusy:
+            // Code 0 with a message (RFC 1350 §5): 3 means disk full on a write, and clients
+            // report it as such.
+            counters.increment("tftp_per_address_limit_hits")
+            environment.notices.hit(
+                "per-address", logger: environment.logger,
+                "tftp: \(client.compact) \(request.filename): \(perAddress) transfers already running from this address (--max-tftp-transfers-per-address); refused"
+            )
+            return reject(TFTPError(.notDefined, "too many transfers from your address"))
         }
         let parameters = TFTPTransferParameters.negotiate(
             request.options, fileSize: file.size, limits: environment.configuration.tftpLimits)
+        let crowded = environment.activeTransfers.count > TFTPTransferSlot.generousReadAheadLimit
         let source: TFTPBlockSource
-        do {
-            if let data = environment.hotFiles.contents(of: file.path), data.readableBytes == file.size {
-                source = .memory(data)
-            } else {
-                source = .file(try FileReader(path: file.path))
+        var readAhead = 0
+        let copy = environment.sharedFiles.acquire(file.path)
+        if let copy, copy.data.readableBytes == file.size {
+            source = .shared(copy)
+        } else {
+            // Changed since it was resolved: this transfer reads the file as it was sized.
+            if let copy { environment.sharedFiles.release(copy) }
+            let wanted = min(
+                max(
+                    TFTPTransferSlot.readAheadSize(for: parameters, crowded: crowded),
+                    parameters.blockSize * parameters.windowSize), file.size)
+            guard
+                let granted = environment.activeTransfers.reserveReadAhead(
+                    wanted: wanted, needed: min(parameters.blockSize, file.size))
+            else {
+                environment.activeTransfers.release(client)
+                counters.increment("tftp_read_ahead_budget_hits")
+                environment.notices.hit(
+                    "read-ahead", logger: environment.logger,
+                    "tftp: \(client.compact) \(request.filename): read-ahead budget of \(environment.configuration.tftpResources.readAheadBudget) bytes spent (--tftp-read-ahead-budget); refused"
+                )
+                return reject(TFTPError(.notDefined, "server busy, retry"))
             }
-        } catch {
-            environment.activeTransfers.release(client)
-            environment.logger.error("tftp: \(client.compact) \(request.filename): \(error)")
-            return reject(TFTPError(.accessViolation, "cannot read file"))
+            if granted < wanted { counters.increment("tftp_read_ahead_reduced") }
+            readAhead = granted
+            do {
+                source = .file(try FileReader(path: file.path))
+            } catch {
+                environment.activeTransfers.giveBackReadAhead(granted)
+                environment.activeTransfers.release(client)
+                environment.logger.error("tftp: \(client.compact) \(request.filename): \(error)")
+                return reject(TFTPError(.accessViolation, "cannot read file"))
+            }
         }
         // Answer from the address the client wrote to, so its replies match (RFC 1350 §4).
         var local: DHCPv4.IPv4Address = environment.configuration.listenAddress ?? .any
@@ -193,12 +262,13 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         {
             local = destination
         }
-        let transfer = TFTPReadTransfer(fileSize: file.size, parameters: parameters)
-        let crowded = environment.activeTransfers.count > TFTPTransferSlot.generousReadAheadLimit
+        let transfer = TFTPReadTransfer(
+            fileSize: file.size, parameters: parameters,
+            lifetime: environment.configuration.tftpResources.transferLifetime)
         environment.engine.begin(
             TFTPTransferEngine.Start(
                 transfer: transfer, source: source, peer: client, local: local, name: request.filename,
-                readAheadSize: TFTPTransferSlot.readAheadSize(for: parameters, crowded: crowded)))
+                readAheadSize: readAhead))
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

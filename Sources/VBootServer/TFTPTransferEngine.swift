@@ -31,6 +31,8 @@ final class TFTPTransferEngine: @unchecked Sendable {
     private let logger: Logger
     private let recorder: BootEventRecorder
     private let activeTransfers: ActiveTransfers
+    private let sharedFiles: SharedFileCopies
+    private let notices: LimitNotices
     private let incoming = Mutex<(starts: [Start], stopping: Bool)>(([], false))
     private var epoll: Int32 = -1
     private var wakeup: Int32 = -1
@@ -45,11 +47,16 @@ final class TFTPTransferEngine: @unchecked Sendable {
     private var messages: [vboot_mmsghdr] = []
     private var vectors: [iovec] = []
 
-    init(counters: ServerCounters, logger: Logger, recorder: BootEventRecorder, activeTransfers: ActiveTransfers) {
+    init(
+        counters: ServerCounters, logger: Logger, recorder: BootEventRecorder, activeTransfers: ActiveTransfers,
+        sharedFiles: SharedFileCopies, notices: LimitNotices
+    ) {
         self.counters = counters
         self.logger = logger
         self.recorder = recorder
         self.activeTransfers = activeTransfers
+        self.sharedFiles = sharedFiles
+        self.notices = notices
         headers = .allocate(byteCount: 4 * 64, alignment: 4)
         lockstepScratch = .allocate(byteCount: 1472, alignment: 16)
         receiveBuffer = ByteBufferAllocator().buffer(capacity: Self.receiveCapacity)
@@ -186,7 +193,13 @@ final class TFTPTransferEngine: @unchecked Sendable {
     }
 
     private func abandon(_ start: Start) {
-        if case .file(let reader) = start.source { reader.close() }
+        switch start.source {
+        case .file(let reader):
+            reader.close()
+            activeTransfers.giveBackReadAhead(start.readAheadSize)
+        case .shared(let copy):
+            sharedFiles.release(copy)
+        }
         activeTransfers.release(start.peer)
     }
 
@@ -251,6 +264,13 @@ final class TFTPTransferEngine: @unchecked Sendable {
             close(slot)
         case .abort(let error):
             counters.increment("tftp_transfers_failed")
+            if slot.transfer.expired {
+                counters.increment("tftp_transfers_expired")
+                notices.hit(
+                    "lifetime", logger: logger,
+                    "tftp: \(slot.peerAddress.compact) \(slot.name): \(error.message) (--tftp-transfer-lifetime); ended"
+                )
+            }
             let position = "at block \(slot.transfer.highestAcknowledged) of \(slot.transfer.lastBlock)"
             slot.timeline(.failed, "\(error.message) \(position)", recorder: recorder)
             logger.warning("tftp: \(slot.peerAddress.compact) \(slot.name): \(error.message) \(position)")
@@ -273,10 +293,23 @@ final class TFTPTransferEngine: @unchecked Sendable {
         }
     }
 
-    /// The window as one sendmmsg. Each DATA datagram is two pieces: its 4-octet header from
+    /// The window as one sendmmsg (one per piece of a window bigger than the chunk). Each DATA datagram is two pieces: its 4-octet header from
     /// a reused array and its block straight from the file's bytes (cached copy or read-ahead
     /// chunk), so the kernel copies each block once, from where it already is.
     private func sendBlocks(_ blocks: ClosedRange<Int>, for slot: TFTPTransferSlot) -> Bool {
+        // A file's read-ahead chunk may hold less than the window (the budget's grant): the
+        // window then goes out in pieces, the chunk refilled between them.
+        let perSpan = slot.blocksPerSpan(blockSize: slot.transfer.parameters.blockSize)
+        var first = blocks.lowerBound
+        while first <= blocks.upperBound {
+            let last = first + min(perSpan - 1, blocks.upperBound - first)
+            guard sendSpan(first...last, for: slot) else { return false }
+            first = last + 1
+        }
+        return true
+    }
+
+    private func sendSpan(_ blocks: ClosedRange<Int>, for slot: TFTPTransferSlot) -> Bool {
         let count = blocks.count
         if messages.count < count {
             messages = [vboot_mmsghdr](repeating: vboot_mmsghdr(), count: count)
@@ -364,6 +397,10 @@ final class TFTPTransferEngine: @unchecked Sendable {
     private func end(_ slot: TFTPTransferSlot) {
         Glibc.close(slot.fd)
         slot.release()
+        switch slot.source {
+        case .file: activeTransfers.giveBackReadAhead(slot.readAheadSize)
+        case .shared(let copy): sharedFiles.release(copy)
+        }
         activeTransfers.release(slot.peerAddress)
     }
 }

@@ -93,6 +93,14 @@ struct Serve: AsyncParsableCommand {
     var pxeStrategies: [String] = []
 
     @Option(help: "Maximum concurrent TFTP transfers (default 1024).") var maxTftpTransfers: Int?
+    @Option(help: "Maximum concurrent TFTP transfers from one IP address (default 16).")
+    var maxTftpTransfersPerAddress: Int?
+    @Option(help: "Seconds a TFTP transfer may take before it is ended with an error (default 300).")
+    var tftpTransferLifetime: Int?
+    @Option(help: "MiB all TFTP transfers read from disk may hold in read-ahead buffers (default 256).")
+    var tftpReadAheadBudget: Int?
+    @Option(help: "MiB of shared in-memory copies of hot TFTP files, each up to 64 MiB (default 256; 0: none).")
+    var tftpSharedCopies: Int?
 
     @Option(help: "Log level: trace, debug, info (default), notice, warning, error, critical.")
     var logLevel: String?
@@ -216,6 +224,7 @@ struct Serve: AsyncParsableCommand {
             guard maxTftpTransfers > 0 else { throw ValidationError("--max-tftp-transfers must be positive") }
             configuration.maximumTFTPTransfers = maxTftpTransfers
         }
+        try applyTFTPResourceFlags(to: &configuration.tftpResources)
     }
 
     /// Who to become before binding: started as root, `--user` (or the file's `user`), else the

@@ -354,3 +354,54 @@ extension TFTPReadTransferTests {
         #expect(transfer.deadline == at(.milliseconds(2500)))
     }
 }
+
+/// Issue 11 (medium 5): how long a transfer can hold its slot.
+extension TFTPReadTransferTests {
+    @Test("A client that acknowledges just before each timeout is ended at the lifetime")
+    func lifetimeEndsASlowClient() {
+        var t = TFTPReadTransfer(
+            fileSize: 512 * 1000, parameters: TFTPTransferParameters(timeout: .seconds(1)), lifetime: .seconds(30))
+        _ = t.start(now: at(.zero))
+        var now = at(.zero)
+        var block = 0
+        // One block every 0.9 s: never a retransmission, never finished.
+        while now < at(.seconds(29)) {
+            now = now + .milliseconds(900)
+            block += 1
+            #expect(t.receive(ack(block), now: now) == .sendBlocks((block + 1)...(block + 1)))
+        }
+        #expect(t.deadline == at(.seconds(30)), "the lifetime comes before the next retransmission")
+        #expect(
+            t.timerFired(now: at(.seconds(30))) == .abort(TFTPError(.notDefined, "transfer not finished within 30 s")))
+        #expect(t.expired)
+        #expect(t.deadline == nil)
+        #expect(t.receive(ack(block + 1), now: at(.seconds(30))) == .wait)
+    }
+
+    @Test("Without a lifetime the transfer runs as long as the client acknowledges")
+    func noLifetime() {
+        var t = transfer(fileSize: 512 * 1000)
+        _ = t.start(now: at(.zero))
+        #expect(t.receive(ack(1), now: at(.seconds(3600))) == .sendBlocks(2...2))
+        #expect(!t.expired)
+    }
+
+    /// The worst case for a client that goes silent: the longest timeout the server accepts
+    /// (TFTPServerLimits.maximumTimeoutSeconds, 10 s), then six retransmissions backed off to
+    /// 16 s: 10 + 6 × 16 = 106 s.
+    @Test("A silent client at the longest accepted timeout is dropped after 106 s")
+    func silentClientWorstCase() {
+        let limits = TFTPServerLimits()
+        let parameters = TFTPTransferParameters.negotiate(
+            [TFTPOption("timeout", String(limits.maximumTimeoutSeconds))], fileSize: 5000, limits: limits)
+        var t = TFTPReadTransfer(fileSize: 5000, parameters: parameters, lifetime: .seconds(300))
+        _ = t.start(now: at(.zero))
+        var last = at(.zero)
+        while let deadline = t.deadline {
+            last = deadline
+            if case .abort = t.timerFired(now: deadline) { break }
+        }
+        #expect(last == at(.seconds(106)))
+        #expect(!t.expired)
+    }
+}

@@ -33,6 +33,7 @@ public struct ConfigFile: Sendable {
     public var unknownMachines: UnknownMachinePolicy?
     public var proxyStrategies: ProxyStrategies?
     public var maximumTFTPTransfers: Int?
+    public var tftpResources: TFTPResourceLimits?
     public var logLevel: String?
     /// The account to run as once the listeners are bound (`--user`).
     public var user: String?
@@ -49,6 +50,7 @@ public struct ConfigFile: Sendable {
         "listen", "interface", "dhcp", "http_port", "tftp_port", "dhcp_port", "pxe_port", "boot_scripts", "ipxe_dir",
         "assets", "data_dir", "database", "unknown_machines", "pxe_strategy", "max_tftp_transfers", "log_level", "user",
         "api", "timeline", "variables", "machines", "pool",
+        "max_tftp_transfers_per_address", "tftp_transfer_lifetime", "tftp_read_ahead_budget", "tftp_shared_copies",
     ]
 
     public static func load(path: String) throws(ConfigError) -> ConfigFile {
@@ -120,6 +122,10 @@ public struct ConfigFile: Sendable {
                 file.proxyStrategies = strategies
             case "max_tftp_transfers": file.maximumTFTPTransfers = try reader.integer(node, key, in: 1...65536)
             case "user": file.user = try reader.string(node, key)
+            case _ where TFTPResourceLimits.configKeys.contains(key):
+                var limits = file.tftpResources ?? TFTPResourceLimits()
+                try limits.read(key, node, reader)
+                file.tftpResources = limits
             case "log_level":
                 file.logLevel = try reader.choice(
                     node, key, ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -185,6 +191,7 @@ public struct ConfigFile: Sendable {
         if let dataDirectory { configuration.dataDirectory = dataDirectory }
         if let database { configuration.database = database }
         if let maximumTFTPTransfers { configuration.maximumTFTPTransfers = maximumTFTPTransfers }
+        if let tftpResources { configuration.tftpResources = tftpResources }
         applyReloadable(to: &configuration)
     }
 
