@@ -107,3 +107,23 @@ struct ConfigFileTests {
         }
     }
 }
+
+extension ConfigFileTests {
+    /// Issue 11 (medium 5): the TFTP limits, in seconds and MiB like their flags.
+    @Test func tftpLimitsAreRead() throws {
+        let file = try ConfigFile.parse(
+            """
+            max_tftp_transfers_per_address: 4
+            tftp_transfer_lifetime: 60
+            tftp_read_ahead_budget: 32
+            tftp_shared_copies: 0
+            """, path: "vboot.yaml")
+        var configuration = ServerConfiguration()
+        file.apply(to: &configuration)
+        #expect(configuration.tftpResources.maximumTransfersPerAddress == 4)
+        #expect(configuration.tftpResources.transferLifetime == .seconds(60))
+        #expect(configuration.tftpResources.readAheadBudget == 32 << 20)
+        #expect(configuration.tftpResources.sharedFileCopies == 0)
+        #expect(throws: ConfigError.self) { try ConfigFile.parse("tftp_transfer_lifetime: 0\n", path: "vboot.yaml") }
+    }
+}
