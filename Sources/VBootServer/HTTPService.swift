@@ -3,6 +3,8 @@ import DHCPv4
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 
@@ -19,12 +21,12 @@ enum HTTPService {
         var smallFiles = HotFileCache(limits: .init(maximumFileSize: smallFileLimit, maximumTotal: 16 << 20))
     }
 
+    /// The boot listener (`--listen`, `--http-port`): what PXE clients and installers on the LAN
+    /// fetch, and the installer's token-guarded callback. The API is not here (`makeAPIApplication`).
     static func makeApplication(
         _ environment: Environment, onBound: @escaping @Sendable (Int) -> Void
     ) -> some ApplicationProtocol {
         let router = Router(context: VBootRequestContext.self)
-        let logger = environment.logger
-
         router.get("/boot.ipxe") { request, context -> Response in
             try await script(request, context: context, environment)
         }
@@ -40,6 +42,27 @@ enum HTTPService {
                     .assets, path, request: request, context: context, environment: environment)
             }
         }
+        registerHealth(on: router)
+        APIRoutes.registerCallback(on: router, environment)
+        let host = environment.configuration.listenAddress?.description ?? "0.0.0.0"
+        // The boot listener never has TLS: iPXE and installers fetch plain HTTP.
+        return application(
+            router, "http", host: host, port: environment.configuration.httpPort, server: httpServer(), environment,
+            onBound: onBound)
+    }
+
+    /// One API listener (`--api-listen`): `/api/v1`, `/metrics` and `/health`, behind the `Host`
+    /// allow-list, over TLS when `tls` is given.
+    static func makeAPIApplication(
+        _ environment: Environment, listener: APIListenAddress, tls: TLSConfiguration?,
+        onBound: @escaping @Sendable (Int) -> Void
+    ) throws -> some ApplicationProtocol {
+        let router = Router(context: VBootRequestContext.self)
+        // First, so it guards every route added after it and the not-found answer too.
+        router.add(
+            middleware: APIHostCheck(
+                policy: APIHostPolicy(extraNames: environment.configuration.apiHosts),
+                counters: environment.counters, logger: environment.logger))
         router.get("/metrics") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
@@ -47,21 +70,40 @@ enum HTTPService {
                     byteBuffer: ByteBuffer(
                         string: environment.counters.prometheusText() + ProcessMemory.current().prometheusText)))
         }
-        router.get("/health") { _, _ in "ok\n" }
+        registerHealth(on: router)
         APIRoutes.register(on: router, environment)
+        let server = try tls.map { try HTTPServerBuilder.tls(httpServer(), tlsConfiguration: $0) } ?? httpServer()
+        return application(
+            router, tls == nil ? "api" : "api (TLS)", host: listener.host, port: listener.port, server: server,
+            environment, onBound: onBound)
+    }
 
-        let host = environment.configuration.listenAddress?.description ?? "0.0.0.0"
+    private static func registerHealth(on router: Router<VBootRequestContext>) {
+        router.get("/health") { _, _ in "ok\n" }
+    }
+
+    /// Every HTTP listener's connections (boot and API, TLS or not) are set up here.
+    private static func httpServer() -> HTTPServerBuilder {
+        .http1(configuration: .init(additionalChannelHandlers: [FileRegionSender()]))
+    }
+
+    /// Every HTTP listener is built here.
+    private static func application(
+        _ router: Router<VBootRequestContext>, _ name: String, host: String, port: Int, server: HTTPServerBuilder,
+        _ environment: Environment, onBound: @escaping @Sendable (Int) -> Void
+    ) -> some ApplicationProtocol {
+        let logger = environment.logger
         return Application(
             router: router,
-            server: .http1(configuration: .init(additionalChannelHandlers: [FileRegionSender()])),
+            server: server,
             configuration: ApplicationConfiguration(
-                address: .hostname(host, port: environment.configuration.httpPort), serverName: "vboot",
+                address: .hostname(host, port: port), serverName: "vboot",
                 // A 500-machine storm overflowed the default 256 (7 SYNs dropped, each a 1 s stall).
                 backlog: 2048),
             onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? environment.configuration.httpPort
-                onBound(port)
-                logger.info("http: listening on \(host) TCP \(port)")
+                let bound = channel.localAddress?.port ?? port
+                onBound(bound)
+                logger.info("\(name): listening on \(host) TCP \(bound)")
             },
             logger: silenced(logger)
         )

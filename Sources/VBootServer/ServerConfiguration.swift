@@ -52,6 +52,12 @@ public struct ServerConfiguration: Sendable {
     public var serverName = ServerConfiguration.hostName()
     /// The API's bearer token and the networks that may read without it.
     public var apiAccess = APIAccess()
+    /// Where the API and /metrics listen, besides loopback (`APIListenAddress.effective`).
+    public var apiListen: [APIListenAddress] = []
+    /// Host names the API answers to besides IP literals, localhost and the host name.
+    public var apiHosts: [String] = []
+    /// TLS for the API listeners; nil: plain HTTP.
+    public var apiTLS: APITLSFiles?
     /// How often the in-memory machine directory (what DHCP consults) is re-read from the store.
     public var directoryRefreshInterval: Duration = .seconds(5)
 

@@ -1,6 +1,7 @@
 import BootPolicy
 import Foundation
 import Logging
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
@@ -59,6 +60,7 @@ public final class VBootServer: Sendable {
                 throw StartupError("data directory \(data) is not writable (--data-dir)")
             }
         }
+        if let apiTLS = configuration.apiTLS { _ = try apiTLS.serverConfiguration() }
         if configuration.dhcpMode == .full {
             guard let listen = configuration.listenAddress, !listen.isAny else {
                 throw StartupError("--dhcp full needs --listen: the server identifier clients talk to")
@@ -96,8 +98,9 @@ public final class VBootServer: Sendable {
 
     /// The services, ready for a ServiceGroup. `onBound` reports each listener's port.
     func services(
-        inventory: Inventory, onBound: @escaping @Sendable (String, Int) -> Void = { _, _ in }
-    ) -> [any Service] {
+        inventory: Inventory, tls: TLSConfiguration? = nil,
+        onBound: @escaping @Sendable (String, Int) -> Void = { _, _ in }
+    ) throws -> [any Service] {
         let store = BootFileStore(
             ipxeDirectories: configuration.ipxeDirectories, assetsRoot: configuration.assetsDirectory)
         var services: [any Service] = []
@@ -131,6 +134,12 @@ public final class VBootServer: Sendable {
             scripts: BootScriptSource(directory: configuration.bootScriptsDirectory),
             inventory: inventory, counters: counters, logger: logger)
         services.append(HTTPService.makeApplication(http) { onBound("http", $0) })
+        for (index, listener) in APIListenAddress.effective(configuration.apiListen).enumerated() {
+            // Tests and the CLI's in-process use find the first as "api".
+            let name = index == 0 ? "api" : "api-\(index + 1)"
+            services.append(
+                try HTTPService.makeAPIApplication(http, listener: listener, tls: tls) { onBound(name, $0) })
+        }
         services.append(HeapTrimmer(counters: counters, logger: logger))
         // First: the ServiceGroup stops services in reverse order, so the inventory outlives the
         // listeners and records their final events before the store closes.
@@ -140,9 +149,17 @@ public final class VBootServer: Sendable {
     /// Runs until SIGINT/SIGTERM; a listener that fails to start stops the rest.
     public func run(onBound: @escaping @Sendable (String, Int) -> Void = { _, _ in }) async throws {
         FileDescriptorLimit.raise(logger: logger)
+        // A bad certificate or key stops the start before anything binds.
+        let tls = try configuration.apiTLS?.serverConfiguration()
         let inventory = try await Inventory.open(configuration: configuration, counters: counters, logger: logger)
         opened.withLock { $0 = inventory }
-        var services = services(inventory: inventory, onBound: onBound)
+        var services: [any Service]
+        do {
+            services = try self.services(inventory: inventory, tls: tls, onBound: onBound)
+        } catch {
+            try? await inventory.store.close()
+            throw error
+        }
         if let configReload {
             let report = await inventory.syncDeclaredMachines(configReload.machines)
             logger.info("config: machines from \(configReload.path): \(report)")

@@ -8,8 +8,9 @@ import VBootServer
 
 /// How `vboot machines` reaches a server: its URL and the API token.
 struct APIOptions: ParsableArguments {
-    @Option(help: "vboot's HTTP address (env VBOOT_SERVER).")
-    var server: String = ProcessInfo.processInfo.environment["VBOOT_SERVER"] ?? "http://127.0.0.1:8080"
+    /// `vboot serve`'s API listener on loopback (`APIListenAddress.loopback`), not the boot port.
+    @Option(help: "vboot's API address, as in --api-listen (env VBOOT_SERVER).")
+    var server: String = ProcessInfo.processInfo.environment["VBOOT_SERVER"] ?? "http://127.0.0.1:8081"
 
     @Option(help: "API bearer token (env VBOOT_TOKEN; default: read from --token-file).")
     var token: String?

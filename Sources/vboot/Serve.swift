@@ -88,6 +88,26 @@ struct Serve: AsyncParsableCommand {
     var apiReadNetworks: [String] = []
 
     @Option(
+        name: .customLong("api-listen"),
+        help:
+            "ADDRESS:PORT where the API and /metrics listen, besides 127.0.0.1:8081 (dropped when you name a loopback or 0.0.0.0 address); repeatable."
+    )
+    var apiListen: [String] = []
+
+    @Option(
+        name: .customLong("api-host"),
+        help:
+            "Host name the API answers to besides IP addresses, localhost and this host's name (the DNS-rebinding guard); repeatable."
+    )
+    var apiHosts: [String] = []
+
+    @Option(help: "PEM certificate (chain) for the API listeners: HTTPS instead of HTTP; needs --api-tls-key.")
+    var apiTlsCert: String?
+
+    @Option(help: "PEM private key of --api-tls-cert.")
+    var apiTlsKey: String?
+
+    @Option(
         name: .customLong("pxe-strategy"),
         help: "Per firmware family proxy strategy, FAMILY=STRATEGY (bios|uefi = offer|boot-server); repeatable.")
     var pxeStrategies: [String] = []
@@ -214,6 +234,27 @@ struct Serve: AsyncParsableCommand {
                 }
                 return network
             }
+        }
+        if !apiListen.isEmpty {
+            configuration.apiListen = try apiListen.map { text in
+                guard let address = APIListenAddress(text) else {
+                    throw ValidationError("--api-listen \(text): expected ADDRESS:PORT (10.0.0.2:8081, [::1]:8081)")
+                }
+                return address
+            }
+        }
+        if !apiHosts.isEmpty {
+            configuration.apiHosts = try apiHosts.map { text in
+                guard let name = APIHostPolicy.name(text) else {
+                    throw ValidationError("--api-host \(text) is not a DNS name")
+                }
+                return name
+            }
+        }
+        switch (apiTlsCert, apiTlsKey) {
+        case (let certificate?, let key?): configuration.apiTLS = APITLSFiles(certificate: certificate, key: key)
+        case (nil, nil): break
+        default: throw ValidationError("--api-tls-cert and --api-tls-key go together")
         }
         for text in pxeStrategies {
             do { try configuration.proxyStrategies.apply(text) } catch {

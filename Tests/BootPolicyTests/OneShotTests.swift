@@ -33,8 +33,17 @@ struct OneShotTests {
             Issue.record("callback with the install's token must complete")
             return
         }
-        #expect(done.nextBoot == .local && done.onceToken == nil && done.onceFetches == 0)
+        // The spent token stays, so the installer's retried callback succeeds again; nobody
+        // else learns that the machine finished (or exists).
+        #expect(done.nextBoot == .local && done.onceToken == "secret" && done.onceFetches == 0)
         #expect(OneShot.complete(done, token: "secret", authorised: false, now: 9) == .success(.alreadyDone))
+        #expect(OneShot.complete(done, token: "wrong", authorised: false, now: 9) == .failure(.wrongToken))
+        #expect(OneShot.complete(done, token: nil, authorised: false, now: 9) == .failure(.wrongToken))
+        #expect(OneShot.complete(done, token: nil, authorised: true, now: 9) == .success(.alreadyDone))
+        // Scheduling the next install forgets it.
+        var again = done
+        again.setNextBoot(.once)
+        #expect(OneShot.complete(again, token: "secret", authorised: false, now: 10) == .failure(.notStarted))
     }
 
     @Test func adminMayFinishAnyOnceButAnInstallerNotBeforeItStarted() {

@@ -50,33 +50,34 @@ struct ConfigReloadTests {
             Array("#!ipxe\n#: title t\necho install {{hostname}} {{greeting}}\n".utf8), to: "scripts/profiles/inst.ipxe"
         )
         try server.write(Array("#!ipxe\necho default {{greeting}}\n".utf8), to: "scripts/default.ipxe")
-        try await server.start(expecting: ["http"])
+        try await server.start(expecting: ["http", "api"])
         let port = server.port("http")
-        #expect(try await Self.machine("node1", port: port)["next_boot"] as? String == "once")
+        let api = server.port("api")
+        #expect(try await Self.machine("node1", port: api)["next_boot"] as? String == "once")
         let install = try await HTTPCall.run("GET", "/boot.ipxe?mac=52:54:00:aa:00:01", port: port)
         #expect(install.text.contains("echo install node1 hello"))
 
-        #expect(try await Self.counter("config_reloads", port: port) == 0)
-        #expect(try await Self.counter("config_reloads_refused", port: port) == 0)
+        #expect(try await Self.counter("config_reloads", port: api) == 0)
+        #expect(try await Self.counter("config_reloads_refused", port: api) == 0)
 
         // A broken file is read and refused (the refused-reload counter moves, nothing else
         // does); everything stays as it was.
         let path = server.root.appendingPathComponent("vboot.yaml").path
         try "machines:\n  - {mac: 52:54:00:aa:00:03, next_boot: never}\n".write(
             toFile: path, atomically: true, encoding: .utf8)
-        #expect(try await Self.eventually { try await Self.counter("config_reloads_refused", port: port) == 1 })
-        #expect(try await Self.counter("config_reloads", port: port) == 0)
-        #expect(try await Self.machine("52:54:00:aa:00:03", port: port)["error"] != nil)
+        #expect(try await Self.eventually { try await Self.counter("config_reloads_refused", port: api) == 1 })
+        #expect(try await Self.counter("config_reloads", port: api) == 0)
+        #expect(try await Self.machine("52:54:00:aa:00:03", port: api)["error"] != nil)
         #expect(try await HTTPCall.run("GET", "/boot.ipxe?mac=52:54:00:aa:00:09", port: port).text.contains("hello"))
 
         try Self.second.write(toFile: path, atomically: true, encoding: .utf8)
         #expect(
             try await Self.eventually {
-                try await Self.machine("52:54:00:aa:00:02", port: port)["next_boot"] as? String == "hold"
+                try await Self.machine("52:54:00:aa:00:02", port: api)["next_boot"] as? String == "hold"
             })
-        #expect(try await Self.counter("config_reloads", port: port) == 1)
-        #expect(try await Self.counter("config_reloads_refused", port: port) == 1)
-        let renamed = try await Self.machine("52:54:00:aa:00:01", port: port)
+        #expect(try await Self.counter("config_reloads", port: api) == 1)
+        #expect(try await Self.counter("config_reloads_refused", port: api) == 1)
+        let renamed = try await Self.machine("52:54:00:aa:00:01", port: api)
         #expect(renamed["hostname"] as? String == "renamed")
         // Still the same install, handed out before the reload: no second install.
         #expect(renamed["next_boot"] as? String == "once" && renamed["install_handed_out"] as? Bool == true)

@@ -230,9 +230,11 @@ struct HTTPServiceTests {
 
     @Test func metricsArePrometheusText() async throws {
         let server = try TestServer()
-        try await server.start(expecting: ["http"])
+        try await server.start(expecting: ["http", "api"])
         _ = try await Self.get("/boot.ipxe?mac=52-54-00-00-00-01", port: server.port("http"))
-        let metrics = String(decoding: try await Self.get("/metrics", port: server.port("http")).body, as: UTF8.self)
+        // On the API listener only (README: /metrics).
+        #expect(try await Self.get("/metrics", port: server.port("http")).status == 404)
+        let metrics = String(decoding: try await Self.get("/metrics", port: server.port("api")).body, as: UTF8.self)
         #expect(metrics.contains("vboot_http_scripts_served_total 1\n"))
         // Memory gauges: the resident set is at least the heap in use.
         func gauge(_ name: String) -> Int? {

@@ -35,11 +35,12 @@ struct InventoryFlowTests {
 
     @Test func onceHandsOutOneInstallThenTheCallbackMakesItLocal() async throws {
         let server = try Self.server()
-        try await server.start(expecting: ["http"])
+        try await server.start(expecting: ["http", "api"])
         let port = server.port("http")
+        let api = server.port("api")
         try await Self.add(
             #"{"mac": "52:54:00:aa:00:01", "hostname": "node1", "profile": "inst", "next_boot": "once", "variables": {"suite": "trixie"}}"#,
-            port: port)
+            port: api)
 
         let install = try await HTTPCall.run("GET", "/boot.ipxe?mac=52-54-00-aa-00-01", port: port)
         #expect(install.status == 200)
@@ -53,7 +54,7 @@ struct InventoryFlowTests {
         let again = try await HTTPCall.run("GET", "/boot.ipxe?mac=52-54-00-aa-00-01", port: port)
         #expect(again.text.contains("from its local disk") && !again.text.contains("echo install"))
 
-        let shown = try await HTTPCall.run("GET", "/api/v1/machines/52:54:00:aa:00:01", port: port, token: Self.token)
+        let shown = try await HTTPCall.run("GET", "/api/v1/machines/52:54:00:aa:00:01", port: api, token: Self.token)
         #expect(shown.json["next_boot"] as? String == "once" && shown.json["install_handed_out"] as? Bool == true)
 
         let wrong = try await HTTPCall.run(
@@ -64,11 +65,11 @@ struct InventoryFlowTests {
         let repeated = try await HTTPCall.run("POST", callback.path + "?" + callback.query!, port: port)
         #expect(repeated.status == 200 && repeated.json["changed"] as? Bool == false)
 
-        let after = try await HTTPCall.run("GET", "/api/v1/machines/52:54:00:aa:00:01", port: port, token: Self.token)
+        let after = try await HTTPCall.run("GET", "/api/v1/machines/52:54:00:aa:00:01", port: api, token: Self.token)
         #expect(after.json["next_boot"] as? String == "local")
 
         let timeline = try await HTTPCall.run(
-            "GET", "/api/v1/machines/hostname:node1/timeline", port: port, token: Self.token)
+            "GET", "/api/v1/machines/hostname:node1/timeline", port: api, token: Self.token)
         let events = try #require(timeline.json["events"] as? [[String: Any]])
         let kinds = events.map { "\($0["kind"]!)/\($0["outcome"]!)" }
         #expect(kinds == ["callback/ok", "callback/ok", "callback/refused", "script/ok", "script/ok", "change/ok"])
@@ -78,11 +79,12 @@ struct InventoryFlowTests {
 
     @Test func fetchLimitedInstallEndsByItself() async throws {
         let server = try Self.server()
-        try await server.start(expecting: ["http"])
+        try await server.start(expecting: ["http", "api"])
         let port = server.port("http")
+        let api = server.port("api")
         try await Self.add(
             #"{"mac": "52:54:00:aa:00:02", "profile": "inst", "next_boot": "once", "once_completion": "fetches:2"}"#,
-            port: port)
+            port: api)
         var texts: [String] = []
         for _ in 0..<3 {
             texts.append(try await HTTPCall.run("GET", "/boot.ipxe?mac=52:54:00:aa:00:02", port: port).text)
@@ -95,9 +97,10 @@ struct InventoryFlowTests {
     /// Many script requests at the same moment for one `once` machine: exactly one install.
     @Test func concurrentScriptRequestsGetOneInstall() async throws {
         let server = try Self.server()
-        try await server.start(expecting: ["http"])
+        try await server.start(expecting: ["http", "api"])
         let port = server.port("http")
-        try await Self.add(#"{"mac": "52:54:00:aa:00:03", "profile": "inst", "next_boot": "once"}"#, port: port)
+        let api = server.port("api")
+        try await Self.add(#"{"mac": "52:54:00:aa:00:03", "profile": "inst", "next_boot": "once"}"#, port: api)
         let texts = try await withThrowingTaskGroup(of: String.self) { group in
             for _ in 0..<30 {
                 group.addTask { try await HTTPCall.run("GET", "/boot.ipxe?mac=52:54:00:aa:00:03", port: port).text }
@@ -112,9 +115,10 @@ struct InventoryFlowTests {
     @Test func holdAndUnknownMachinesUnderIgnoreGetNoScript() async throws {
         let server = try Self.server(unknown: .ignore)
         try server.write(Array("#!ipxe\necho own file\n".utf8), to: "scripts/machines/52-54-00-aa-00-09.ipxe")
-        try await server.start(expecting: ["http"])
+        try await server.start(expecting: ["http", "api"])
         let port = server.port("http")
-        try await Self.add(#"{"mac": "52:54:00:aa:00:04", "next_boot": "hold"}"#, port: port)
+        let api = server.port("api")
+        try await Self.add(#"{"mac": "52:54:00:aa:00:04", "next_boot": "hold"}"#, port: api)
         let held = try await HTTPCall.run("GET", "/boot.ipxe?mac=52:54:00:aa:00:04", port: port)
         #expect(held.status == 403 && held.text.contains("on hold"))
         let stranger = try await HTTPCall.run("GET", "/boot.ipxe?mac=52:54:00:aa:00:05", port: port)
@@ -127,20 +131,21 @@ struct InventoryFlowTests {
 
     @Test func registrationAddsUnknownMachinesWithTheirUUID() async throws {
         let server = try Self.server(unknown: .register)
-        try await server.start(expecting: ["http"])
+        try await server.start(expecting: ["http", "api"])
         let port = server.port("http")
+        let api = server.port("api")
         let first = try await HTTPCall.run(
             "GET", "/boot.ipxe?mac=52:54:00:aa:00:06&uuid=4C4C4544-0000-1000-8000-00000000AA06&serial=Default%20string",
             port: port)
         #expect(first.status == 200 && first.text.contains("default for 52-54-00-aa-00-06"))
         let machine = try await HTTPCall.run(
-            "GET", "/api/v1/machines/uuid:4c4c4544-0000-1000-8000-00000000aa06", port: port, token: Self.token)
+            "GET", "/api/v1/machines/uuid:4c4c4544-0000-1000-8000-00000000aa06", port: api, token: Self.token)
         #expect(machine.status == 200)
         #expect(machine.json["mac"] as? String == "52:54:00:aa:00:06")
         #expect(machine.json["serial"] is NSNull)
         // Booting again does not register twice or fail.
         #expect(try await HTTPCall.run("GET", "/boot.ipxe?mac=52:54:00:aa:00:06", port: port).status == 200)
-        let all = try await HTTPCall.run("GET", "/api/v1/machines", port: port, token: Self.token)
+        let all = try await HTTPCall.run("GET", "/api/v1/machines", port: api, token: Self.token)
         #expect((all.json["machines"] as? [Any])?.count == 1)
         await server.stop()
     }
@@ -149,20 +154,20 @@ struct InventoryFlowTests {
     @Test func proxyFollowsTheInventory() async throws {
         let server = try Self.server(dhcp: .proxy)
         try server.write([0x4D, 0x5A], to: "ipxe/ipxe.efi")
-        try await server.start(expecting: ["pxe", "dhcp", "tftp", "http"])
-        let port = server.port("http")
+        try await server.start(expecting: ["pxe", "dhcp", "tftp", "http", "api"])
+        let api = server.port("api")
         let client = try UDPClient()
         var request = ProxyDHCPServiceTests.request()
         request.chaddr = HardwareAddress("52:54:00:aa:00:07")!.bytes + Array(repeating: 0, count: 10)
         client.send(request.encoded().bytes, to: UInt16(server.port("pxe")))
         #expect(client.receive() != nil)
 
-        try await Self.add(#"{"mac": "52:54:00:aa:00:07", "next_boot": "hold"}"#, port: port)
+        try await Self.add(#"{"mac": "52:54:00:aa:00:07", "next_boot": "hold"}"#, port: api)
         client.send(request.encoded().bytes, to: UInt16(server.port("pxe")))
         #expect(client.receive(timeout: .milliseconds(500)) == nil)
 
         let changed = try await HTTPCall.run(
-            "PATCH", "/api/v1/machines/52:54:00:aa:00:07", port: port, token: Self.token,
+            "PATCH", "/api/v1/machines/52:54:00:aa:00:07", port: api, token: Self.token,
             body: #"{"next_boot": "profile"}"#)
         #expect(changed.status == 200)
         client.send(request.encoded().bytes, to: UInt16(server.port("pxe")))

@@ -67,11 +67,12 @@ struct ScriptSelectorAttackTests {
     @Test(arguments: Backend.available)
     func onceInstallGoesOnlyToTheMachinesOwnMAC(_ backend: Backend) async throws {
         let server = try Self.server(backend)
-        try await server.start(expecting: ["http"])
+        try await server.start(expecting: ["http", "api"])
         let port = server.port("http")
+        let api = server.port("api")
         try await Self.add(
             #"{"mac": "\#(Self.victim)", "uuid": "\#(Self.uuid)", "serial": "SN-VICTIM", "hostname": "victim", "profile": "inst", "next_boot": "once", "variables": {"root_password": "hunter2"}}"#,
-            port: port)
+            port: api)
 
         // The attack: any LAN host (or an <img> in a browser) names the victim by serial or UUID.
         let bySerial = try await HTTPCall.run("GET", "/boot.ipxe?serial=SN-VICTIM", port: port)
@@ -80,7 +81,7 @@ struct ScriptSelectorAttackTests {
         Self.expectNothingOfTheMachine(byUUID, asked: "52-54-00-bb-00-01")
 
         // The one-shot state is untouched ...
-        let shown = try await HTTPCall.run("GET", "/api/v1/machines/\(Self.victim)", port: port, token: Self.token)
+        let shown = try await HTTPCall.run("GET", "/api/v1/machines/\(Self.victim)", port: api, token: Self.token)
         #expect(shown.json["next_boot"] as? String == "once")
         #expect(shown.json["install_handed_out"] as? Bool == false && shown.json["install_fetches"] as? Int == 0)
 
@@ -91,7 +92,7 @@ struct ScriptSelectorAttackTests {
 
         // Both refusals are on the machine's timeline, saying who asked.
         let timeline = try await HTTPCall.run(
-            "GET", "/api/v1/machines/hostname:victim/timeline", port: port, token: Self.token)
+            "GET", "/api/v1/machines/hostname:victim/timeline", port: api, token: Self.token)
         let events = try #require(timeline.json["events"] as? [[String: Any]])
         #expect(
             events.map { "\($0["kind"]!)/\($0["outcome"]!)" } == [
@@ -108,14 +109,15 @@ struct ScriptSelectorAttackTests {
     @Test(arguments: Backend.available)
     func otherNextBootStatesGiveNothingToAnotherMAC(_ backend: Backend) async throws {
         let server = try Self.server(backend)
-        try await server.start(expecting: ["http"])
+        try await server.start(expecting: ["http", "api"])
         let port = server.port("http")
+        let api = server.port("api")
         try await Self.add(
             #"{"mac": "\#(Self.victim)", "uuid": "\#(Self.uuid)", "serial": "SN-VICTIM", "profile": "inst", "next_boot": "profile", "variables": {"root_password": "hunter2"}}"#,
-            port: port)
+            port: api)
         for state in ["profile", "local", "shell"] {
             let changed = try await HTTPCall.run(
-                "PATCH", "/api/v1/machines/\(Self.victim)", port: port, token: Self.token,
+                "PATCH", "/api/v1/machines/\(Self.victim)", port: api, token: Self.token,
                 body: #"{"next_boot": "\#(state)"}"#)
             try #require(changed.status == 200)
             let byUUID = try await HTTPCall.run("GET", "/boot.ipxe?uuid=\(Self.uuid.uppercased())", port: port)
@@ -123,12 +125,12 @@ struct ScriptSelectorAttackTests {
         }
         // Held: no answer, as for its own MAC, and the refusal does not name the machine's MAC.
         _ = try await HTTPCall.run(
-            "PATCH", "/api/v1/machines/\(Self.victim)", port: port, token: Self.token, body: #"{"next_boot": "hold"}"#)
+            "PATCH", "/api/v1/machines/\(Self.victim)", port: api, token: Self.token, body: #"{"next_boot": "hold"}"#)
         let held = try await HTTPCall.run("GET", "/boot.ipxe?mac=52-54-00-bb-00-01&serial=SN-VICTIM", port: port)
         #expect(held.status == 403 && held.text.contains("on hold") && !held.text.contains("52:54:00:aa:00:11"))
 
         _ = try await HTTPCall.run(
-            "PATCH", "/api/v1/machines/\(Self.victim)", port: port, token: Self.token,
+            "PATCH", "/api/v1/machines/\(Self.victim)", port: api, token: Self.token,
             body: #"{"next_boot": "profile"}"#)
         let own = try await HTTPCall.run("GET", "/boot.ipxe?mac=52-54-00-aa-00-11&uuid=\(Self.uuid)", port: port)
         #expect(own.status == 200 && own.text.contains("password hunter2"))
@@ -142,14 +144,15 @@ struct ScriptSelectorAttackTests {
             configuration.unknownMachines = .register
         }
         try server.write(Array(Self.profile.utf8), to: "scripts/profiles/inst.ipxe")
-        try await server.start(expecting: ["http"])
+        try await server.start(expecting: ["http", "api"])
         let port = server.port("http")
+        let api = server.port("api")
         try await Self.add(
             #"{"mac": "\#(Self.victim)", "serial": "SN-VICTIM", "profile": "inst", "next_boot": "once", "variables": {"root_password": "hunter2"}}"#,
-            port: port)
+            port: api)
         let stranger = try await HTTPCall.run("GET", "/boot.ipxe?mac=52-54-00-bb-00-02&serial=SN-VICTIM", port: port)
         Self.expectNothingOfTheMachine(stranger, asked: "52-54-00-bb-00-02")
-        let all = try await HTTPCall.run("GET", "/api/v1/machines", port: port, token: Self.token)
+        let all = try await HTTPCall.run("GET", "/api/v1/machines", port: api, token: Self.token)
         #expect((all.json["machines"] as? [Any])?.count == 1)
         await server.stop()
     }

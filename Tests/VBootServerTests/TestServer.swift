@@ -29,6 +29,7 @@ final class TestServer: Sendable {
         configuration.tftpPort = 0
         configuration.dhcpPort = 0
         configuration.pxePort = 0
+        configuration.apiListen = [APIListenAddress(host: "127.0.0.1", port: 0)]
         configuration.interface = "lo"
         configuration.bootScriptsDirectory = root.appendingPathComponent("scripts").path
         configuration.ipxeDirectories = [root.appendingPathComponent("ipxe").path]

@@ -103,10 +103,10 @@ udhcpc_once() {
 lease_value() { [ -f "$WORK/$1.lease" ] || return 0; sed -n "s/^$2=//p" "$WORK/$1.lease" | head -n 1; }
 
 TOKEN=0123456789abcdef0123456789abcdef
-api() { # api METHOD PATH [JSON] (from the server namespace)
+api() { # api METHOD PATH [JSON] (from the server namespace: the API listens on its loopback only)
     local args=(-s -m 5 -X "$1" -H "Authorization: Bearer $TOKEN")
     [ $# -lt 3 ] || args+=(-H "Content-Type: application/json" -d "$3")
-    ip netns exec "$(ns srv)" curl "${args[@]}" "http://$NET.2:8080/api/v1$2"
+    ip netns exec "$(ns srv)" curl "${args[@]}" "http://127.0.0.1:8081/api/v1$2"
 }
 
 # start_vboot NAME IP DATA [EXTRA...] -> pid in VBOOT_PID

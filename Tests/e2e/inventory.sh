@@ -149,17 +149,21 @@ vboot_tail() { # vboot_tail LOG: the last lines of a vboot log, for failures
         tail -n 25 | cut -c1-300 | sed 's/^/    /' || true
 }
 
-# start_vboot NAME HTTP_PORT TFTP_PORT ARGS... -> pid in VBOOT_PID, log in $WORK/NAME.log
+# start_vboot NAME HTTP_PORT TFTP_PORT ARGS... -> pid in VBOOT_PID, the API's URL in VBOOT_API
+# (its own free loopback port, --api-listen: the boot port serves no API), log in $WORK/NAME.log
 start_vboot() {
-    local name=$1 hport=$2 tport=$3 i
+    local name=$1 hport=$2 tport=$3 aport i
     shift 3
-    "$VBOOT" serve --dhcp off --listen 127.0.0.1 --http-port "$hport" --tftp-port "$tport" "$@" \
-        >"$WORK/$name.out" 2>"$WORK/$name.log" &
+    aport=$(free_port tcp) || return 1
+    VBOOT_API=http://127.0.0.1:$aport
+    "$VBOOT" serve --dhcp off --listen 127.0.0.1 --http-port "$hport" --tftp-port "$tport" \
+        --api-listen "127.0.0.1:$aport" "$@" >"$WORK/$name.out" 2>"$WORK/$name.log" &
     VBOOT_PID=$!
     PIDS+=("$VBOOT_PID")
     for ((i = 0; i < 60; i++)); do
         alive "$VBOOT_PID" || return 1
-        if curl -s -m 2 -o /dev/null "http://127.0.0.1:$hport/api/v1/openapi.json"; then return 0; fi
+        if curl -s -m 2 -o /dev/null "$VBOOT_API/api/v1/openapi.json" &&
+            curl -s -m 2 -o /dev/null "http://127.0.0.1:$hport/health"; then return 0; fi
         sleep 0.5
     done
     return 1
@@ -268,7 +272,7 @@ if ! start_vboot second "$HP1" "$TP1" --data-dir "$D1" --boot-scripts "$WORK/boo
     vboot_tail "$WORK/second.log"
     early_fail "vboot did not start again on the same data directory"
 fi
-S1_PID=$VBOOT_PID S1_LOG=$WORK/second.log
+S1_PID=$VBOOT_PID S1_LOG=$WORK/second.log API1=$VBOOT_API
 AGAIN=$(tr -d '[:space:]' <"$D1/api-token" 2>/dev/null || true)
 if [ -n "$TOKEN" ] && [ "$AGAIN" = "$TOKEN" ] && ! grep -qF -- "$TOKEN" "$WORK/second.log" "$WORK/second.out" &&
     ! grep -q 'API token generated' "$WORK/second.log"; then
@@ -281,10 +285,10 @@ echo "   ($(elapsed "$T0"))"
 
 # ---------------------------------------------------------------------------------------------
 echo
-echo "== 3. vboot machines CLI against 127.0.0.1:$HP1"
+echo "== 3. vboot machines CLI against the API at ${API1#http://}"
 T0=$(now) FAILED_BEFORE=$FAILED
 SERVER1=http://127.0.0.1:$HP1
-machines() { timeout 30 "$VBOOT" machines "$@" --server "$SERVER1" --token-file "$D1/api-token"; }
+machines() { timeout 30 "$VBOOT" machines "$@" --server "$API1" --token-file "$D1/api-token"; }
 M1=52:54:00:e2:03:01 H1=inv-node1
 
 capture machines add "$M1" --hostname "$H1" --profile debian --var suite=trixie --var foo=bar
@@ -372,7 +376,7 @@ else
     fail "--json: list, show and timeline parse, with the right fields" "" "$JSON_ERRORS"
 fi
 
-capture timeout 30 "$VBOOT" machines list --server "$SERVER1" --token 0123456789abcdef0123456789abcdef
+capture timeout 30 "$VBOOT" machines list --server "$API1" --token 0123456789abcdef0123456789abcdef
 if [ "$RC" != 0 ] && has 'wrong bearer token' "$OUT"; then
     pass "a wrong token: non-zero exit and a message" "exit $RC: $OUT"
 else
@@ -440,10 +444,32 @@ if [ -n "$DONE_URL" ]; then
     else
         fail "callback: {\"changed\":true}" "exit $RC" "$OUT"
     fi
+    capture curl -sS -m 10 -w ' HTTP %{http_code}' "$DONE_URL"
+    OUT=$(tr -d '\n' <<<"$OUT")
+    if [ "$RC" = 0 ] && has '"changed" *: *false' "$OUT" && has 'HTTP 200' "$OUT"; then
+        pass "the installer's retried callback: 200 {\"changed\":false}" "$OUT"
+    else
+        fail "the installer's retried callback: 200 {\"changed\":false}" "exit $RC" "$OUT"
+    fi
+    # Without the API token an unknown MAC and a wrong token get the same answer.
+    capture curl -sS -m 10 -w ' HTTP %{http_code}' "$SERVER1/api/v1/machines/52-54-00-e2-04-99/done?token=00"
+    UNKNOWN=$(tr -d '\n' <<<"$OUT")
+    capture curl -sS -m 10 -w ' HTTP %{http_code}' "${DONE_URL%%\?*}?token=00"
+    if [ "$UNKNOWN" = "$(tr -d '\n' <<<"$OUT")" ] && has 'HTTP 403' "$UNKNOWN"; then
+        pass "callback: an unknown MAC and a wrong token look alike" "$UNKNOWN"
+    else
+        fail "callback: an unknown MAC and a wrong token look alike" "" "$UNKNOWN"$'\n'"$OUT"
+    fi
 else
     fail "callback: {\"changed\":true}" "no vboot_done URL in the first script"
 fi
 
+capture curl -sS -m 10 -w ' HTTP %{http_code}' -H "Authorization: Bearer $TOKEN" "$SERVER1/api/v1/machines"
+if has 'HTTP 404' "$OUT" && ! has 'inv-once' "$OUT"; then
+    pass "the boot port serves no API (404), the token notwithstanding"
+else
+    fail "the boot port serves no API (404), the token notwithstanding" "" "$OUT"
+fi
 capture machines show inv-once
 if [ "$RC" = 0 ] && has '^next_boot +local' "$OUT"; then
     pass "after the callback: machines show says next_boot local"
@@ -486,8 +512,8 @@ if ! start_vboot reload "$HP2" "$TP2" --config "$R/vboot.yaml" --data-dir "$R/da
     --boot-scripts "$R/boot-scripts" --assets "$R/assets"; then
     fail "vboot starts with --config" "HTTP 127.0.0.1:$HP2 did not answer" "$(cat "$WORK/reload.log")"
 else
-    S2_PID=$VBOOT_PID S2_LOG=$WORK/reload.log
-    machines2() { timeout 30 "$VBOOT" machines "$@" --server "$SERVER2" --token-file "$R/data/api-token"; }
+    S2_PID=$VBOOT_PID S2_LOG=$WORK/reload.log API2=$VBOOT_API
+    machines2() { timeout 30 "$VBOOT" machines "$@" --server "$API2" --token-file "$R/data/api-token"; }
     capture curl -sS -m 10 "$SERVER2/boot.ipxe?mac=02-00-00-e2-05-99"
     if has '^echo vboot-e2e greeting=hello mac=02-00-00-e2-05-99' "$OUT"; then
         pass "before: the default script says hello"
@@ -606,7 +632,7 @@ T0=$(now) FAILED_BEFORE=$FAILED
 PG_NAME="two servers, one database: exactly one install"
 if [ "$(id -u)" != 0 ]; then
     skip "$PG_NAME" "Tests/lib/postgres-up.sh needs root"
-elif ! DB_URL=$(VBOOT_TEST_DB=vboot_e2e_inventory timeout 60 "$ROOT/Tests/lib/postgres-up.sh" 2>"$WORK/postgres-up.err"); then
+elif ! DB_URL=$(VBOOT_TEST_DB=${VBOOT_TEST_DB:-vboot_e2e_inventory} timeout 60 "$ROOT/Tests/lib/postgres-up.sh" 2>"$WORK/postgres-up.err"); then
     skip "$PG_NAME" "PostgreSQL could not be started: $(tail -n 1 "$WORK/postgres-up.err")"
 else
     echo "   database ${DB_URL%%\?*}"
@@ -616,16 +642,16 @@ else
     STARTED=yes
     start_vboot pg-a "$HPA" "$TPA" --database "$DB_URL" --data-dir "$WORK/data-a" \
         --boot-scripts "$WORK/boot-scripts" || STARTED=no
-    PA_PID=$VBOOT_PID
+    PA_PID=$VBOOT_PID APIA=$VBOOT_API
     start_vboot pg-b "$HPB" "$TPB" --database "$DB_URL" --data-dir "$WORK/data-b" \
         --boot-scripts "$WORK/boot-scripts" || STARTED=no
-    PB_PID=$VBOOT_PID
+    PB_PID=$VBOOT_PID APIB=$VBOOT_API
     if [ "$STARTED" != yes ]; then
         fail "both servers start on PostgreSQL" "" "$(tail -n 8 "$WORK/pg-a.log")"$'\n'"$(tail -n 8 "$WORK/pg-b.log")"
     else
         pass "both servers start on PostgreSQL" "A :$HPA, B :$HPB"
-        ma() { timeout 30 "$VBOOT" machines "$@" --server "$SA" --token-file "$WORK/data-a/api-token"; }
-        mb() { timeout 30 "$VBOOT" machines "$@" --server "$SB" --token-file "$WORK/data-b/api-token"; }
+        ma() { timeout 30 "$VBOOT" machines "$@" --server "$APIA" --token-file "$WORK/data-a/api-token"; }
+        mb() { timeout 30 "$VBOOT" machines "$@" --server "$APIB" --token-file "$WORK/data-b/api-token"; }
         M6=52:54:00:e2:06:01 M6H=52-54-00-e2-06-01
 
         # The client: REQUESTS fetches from 32 threads, alternating A and B. Prints

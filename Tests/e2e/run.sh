@@ -172,10 +172,11 @@ machines:
 EOF
 }
 
-# rig_api PATH -> the API's JSON, with the token vboot generated in the rig's data directory
+# rig_api PATH -> the API's JSON, with the token vboot generated in the rig's data directory; the
+# API listens on the boot namespace's loopback (vboot serve's default --api-listen), not on $HTTP_PORT
 rig_api() {
     ip netns exec "$(rig_ns boot)" curl -s -m 5 -H "Authorization: Bearer $(cat "$RIG_DIR/data/api-token")" \
-        "http://$BOOT_IP:$HTTP_PORT/api/v1$1"
+        "http://127.0.0.1:8081/api/v1$1"
 }
 
 usage() {

@@ -110,20 +110,22 @@ public enum OneShot {
     }
 
     /// The installer's callback. `token` is the install's secret from the URL; `authorised` is
-    /// true when the request carried the API token (an admin may finish any `once`).
+    /// true when the request carried the API token (an admin may finish any `once`). Without the
+    /// API token nothing is answered but to the install's token, and that token stays on the
+    /// machine after the callback (until the next install is scheduled) so an installer that
+    /// retries its callback gets `.alreadyDone` again.
     public static func complete(
         _ machine: Machine, token: String?, authorised: Bool, now: Int64
     ) -> Result<Completion, CompletionRefusal> {
+        guard authorised || (token != nil && token == machine.onceToken) else {
+            return .failure(machine.nextBoot == .once && machine.onceFetches == 0 ? .notStarted : .wrongToken)
+        }
         guard machine.nextBoot == .once else {
             return machine.nextBoot == .local ? .success(.alreadyDone) : .failure(.notOnce(machine.nextBoot))
-        }
-        guard authorised || (token != nil && token == machine.onceToken) else {
-            return .failure(machine.onceFetches == 0 && !authorised ? .notStarted : .wrongToken)
         }
         var updated = machine
         updated.nextBoot = .local
         updated.onceFetches = 0
-        updated.onceToken = nil
         updated.updatedAt = now
         return .success(.completed(updated))
     }

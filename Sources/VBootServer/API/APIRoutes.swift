@@ -129,16 +129,7 @@ enum APIRoutes {
                     }
                 ])
             })
-        // The installer's callback: the install's own token in the URL, or the API token.
-        for method in [HTTPRequest.Method.get, .post] {
-            router.on("\(prefix)/machines/:id/done", method: method) { request, context -> Response in
-                do {
-                    return try await done(request, context, inventory, live.current.apiAccess)
-                } catch {
-                    return failure(error)
-                }
-            }
-        }
+        registerCallback(on: router, environment)
         router.get("\(prefix)/openapi.json") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "application/json"],
@@ -149,16 +140,51 @@ enum APIRoutes {
         }
     }
 
+    /// The installer's callback, on the API listeners and on the boot listener (installers on the
+    /// LAN reach only that one): the install's own token in the URL, or the API token.
+    static func registerCallback(on router: Router<VBootRequestContext>, _ environment: HTTPService.Environment) {
+        let inventory = environment.inventory
+        let live = inventory.live
+        let counters = environment.counters
+        for method in [HTTPRequest.Method.get, .post] {
+            router.on("\(prefix)/machines/:id/done", method: method) { request, context -> Response in
+                do {
+                    return try await done(request, context, inventory, live.current.apiAccess, counters)
+                } catch {
+                    return failure(error)
+                }
+            }
+        }
+    }
+
     // MARK: Handlers
 
+    /// Without the API token, every refusal is this one answer: an unknown machine, a wrong
+    /// token and a machine with no install in flight look alike, so the callback cannot be used
+    /// to learn which MACs are in the inventory.
+    static let callbackRefused = APIError(status: 403, reason: "no install in flight matches this machine and token")
+
     static func done(
-        _ request: Request, _ context: VBootRequestContext, _ inventory: Inventory, _ access: APIAccess
+        _ request: Request, _ context: VBootRequestContext, _ inventory: Inventory, _ access: APIAccess,
+        _ counters: ServerCounters
     ) async throws(APIError) -> Response {
-        let machine = try await find(context, inventory)
         let token = request.uri.queryParameters["token"].map(String.init)
         let authorised = access.hasToken(request.headers[.authorization])
+        // A MAC (what `done_url` names) goes straight to the one transaction, found or not;
+        // other selectors are for admins and need a lookup first.
+        let mac: HardwareAddress
+        do throws(APIError) {
+            if let given = HardwareAddress(context.parameters.get("id") ?? "") {
+                mac = given
+            } else {
+                mac = try await find(context, inventory).mac
+            }
+        } catch let error where !authorised && (error.status == 400 || error.status == 404) {
+            counters.increment("api_callbacks_refused")
+            throw callbackRefused
+        }
         let outcome = try await storeCall {
-            try await inventory.store.update(mac: machine.mac) {
+            try await inventory.store.update(mac: mac) {
                 current -> (Machine?, Result<OneShot.Completion, OneShot.CompletionRefusal>) in
                 let result = OneShot.complete(current, token: token, authorised: authorised, now: Clock.now())
                 if case .success(.completed(let updated)) = result { return (updated, result) }
@@ -168,24 +194,31 @@ enum APIRoutes {
         let address = context.remoteIPv4
         switch outcome {
         case .none:
-            throw .notFound("no machine \(machine.mac)")
+            guard authorised else {
+                counters.increment("api_callbacks_refused")
+                throw callbackRefused
+            }
+            throw .notFound("no machine \(mac)")
         case .success(.completed(let updated)):
             inventory.directory.update(updated)
             inventory.recorder.record(
-                .callback, .ok, mac: machine.mac, address: address, summary: "install done; next boot local",
+                .callback, .ok, mac: mac, address: address, summary: "install done; next boot local",
                 details: ["by": authorised ? "api token" : "install token"])
             inventory.logger.info(
-                "api: \(machine.mac) install done (callback from \(address?.description ?? "?")); next boot local")
-            return json(["mac": machine.mac.description, "next_boot": updated.nextBoot.rawValue, "changed": true])
+                "api: \(mac) install done (callback from \(address?.description ?? "?")); next boot local")
+            return json(["mac": mac.description, "next_boot": updated.nextBoot.rawValue, "changed": true])
         case .success(.alreadyDone):
             inventory.recorder.record(
-                .callback, .ok, mac: machine.mac, address: address, summary: "repeated callback; already local")
-            return json(["mac": machine.mac.description, "next_boot": "local", "changed": false])
+                .callback, .ok, mac: mac, address: address, summary: "repeated callback; already local")
+            return json(["mac": mac.description, "next_boot": "local", "changed": false])
         case .failure(let refusal):
-            inventory.recorder.record(
-                .callback, .refused, mac: machine.mac, address: address, summary: refusal.description)
-            let status = refusal == .wrongToken ? 403 : 409
-            throw APIError(status: status, reason: refusal.description)
+            // The machine's own timeline says why; the caller learns it only with the API token.
+            inventory.recorder.record(.callback, .refused, mac: mac, address: address, summary: refusal.description)
+            guard authorised else {
+                counters.increment("api_callbacks_refused")
+                throw callbackRefused
+            }
+            throw APIError(status: 409, reason: refusal.description)
         }
     }
 

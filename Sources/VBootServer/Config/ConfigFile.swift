@@ -12,6 +12,7 @@ import Yams
 ///     boot_scripts: boot-scripts
 ///     unknown_machines: register
 ///     api: { token_file: /var/lib/vboot/api-token, read_networks: [10.0.0.0/24] }
+///     # api: { listen: [10.0.0.2:8443], hosts: [vboot.lab], tls_cert: api.crt, tls_key: api.key }
 ///     timeline: { per_machine: 1000, days: 30 }
 ///     variables: { mirror: "http://mirror.lan/debian" }
 ///     machines:
@@ -39,6 +40,10 @@ public struct ConfigFile: Sendable {
     public var user: String?
     public var apiTokenFile: String?
     public var apiReadNetworks: [IPv4Network]?
+    public var apiListen: [APIListenAddress]?
+    public var apiHosts: [String]?
+    public var apiTLSCertificate: String?
+    public var apiTLSKey: String?
     public var timelineRetention: TimelineRetention?
     public var pool: PoolSettings?
     public var variables: [String: String] = [:]
@@ -131,9 +136,22 @@ public struct ConfigFile: Sendable {
                     node, key, ["trace", "debug", "info", "notice", "warning", "error", "critical"]
                 ) { $0 }
             case "api":
-                for (field, value) in try reader.mapping(node, key, known: ["token_file", "read_networks"]) {
+                let known = ["token_file", "read_networks", "listen", "hosts", "tls_cert", "tls_key"]
+                for (field, value) in try reader.mapping(node, key, known: known) {
                     switch field {
                     case "token_file": file.apiTokenFile = resolve(try reader.string(value, "api.token_file"))
+                    case "listen":
+                        file.apiListen = try reader.sequence(value, "api.listen").map { item throws(ConfigError) in
+                            try reader.parsed(item, "api.listen", "ADDRESS:PORT like 10.0.0.2:8081 or [::1]:8081") {
+                                APIListenAddress($0)
+                            }
+                        }
+                    case "hosts":
+                        file.apiHosts = try reader.sequence(value, "api.hosts").map { item throws(ConfigError) in
+                            try reader.parsed(item, "api.hosts", "a DNS name like vboot.lab") { APIHostPolicy.name($0) }
+                        }
+                    case "tls_cert": file.apiTLSCertificate = resolve(try reader.string(value, "api.tls_cert"))
+                    case "tls_key": file.apiTLSKey = resolve(try reader.string(value, "api.tls_key"))
                     default:
                         var networks: [IPv4Network] = []
                         for item in try reader.sequence(value, "api.read_networks") {
@@ -144,6 +162,9 @@ public struct ConfigFile: Sendable {
                         }
                         file.apiReadNetworks = networks
                     }
+                }
+                if (file.apiTLSCertificate == nil) != (file.apiTLSKey == nil) {
+                    throw reader.error(at: node, "api: tls_cert and tls_key go together")
                 }
             case "timeline":
                 var retention = TimelineRetention()
@@ -192,6 +213,11 @@ public struct ConfigFile: Sendable {
         if let database { configuration.database = database }
         if let maximumTFTPTransfers { configuration.maximumTFTPTransfers = maximumTFTPTransfers }
         if let tftpResources { configuration.tftpResources = tftpResources }
+        if let apiListen { configuration.apiListen = apiListen }
+        if let apiHosts { configuration.apiHosts = apiHosts }
+        if let apiTLSCertificate, let apiTLSKey {
+            configuration.apiTLS = APITLSFiles(certificate: apiTLSCertificate, key: apiTLSKey)
+        }
         applyReloadable(to: &configuration)
     }
 
