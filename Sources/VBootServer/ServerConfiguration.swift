@@ -37,6 +37,8 @@ public struct ServerConfiguration: Sendable {
     /// holds a place until its ERROR arrives, which in a storm can be after the real RRQ: 512
     /// refused 627 of 500 machines' transfers at once.
     public var maximumTFTPTransfers = 1024
+    /// Queue, rate and count limits on what unauthenticated traffic can make vboot keep.
+    public var unauthenticatedLimits = UnauthenticatedTrafficLimits()
 
     /// The addresses `--dhcp full` hands out.
     public var pool: AddressPool?

@@ -292,6 +292,12 @@ public final class PostgresInventoryStore: InventoryStore {
         try await translated { try await run(LeaseSQL.select).map(LeaseRow.lease) }
     }
 
+    public func leases(macs: [HardwareAddress], addresses: [IPv4Address]) async throws -> [Lease] {
+        let sql = LeaseSQL.numbered(LeaseSQL.select(macs: macs.count, addresses: addresses.count))
+        let values = LeaseSQL.selectValues(macs: macs, addresses: addresses)
+        return try await translated { try await run(sql, values).map(LeaseRow.lease) }
+    }
+
     public func claim(_ lease: Lease, now: Int64) async throws -> Bool {
         let logger = logger
         return try await translated {

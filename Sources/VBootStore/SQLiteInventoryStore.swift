@@ -270,6 +270,12 @@ public final class SQLiteInventoryStore: InventoryStore {
         try await serial { try await query(LeaseSQL.select).map(LeaseRow.lease) }
     }
 
+    public func leases(macs: [HardwareAddress], addresses: [IPv4Address]) async throws -> [Lease] {
+        let sql = LeaseSQL.select(macs: macs.count, addresses: addresses.count)
+        let values = LeaseSQL.selectValues(macs: macs, addresses: addresses)
+        return try await serial { try await query(sql, values).map(LeaseRow.lease) }
+    }
+
     public func claim(_ lease: Lease, now: Int64) async throws -> Bool {
         try await transaction {
             let written = try await query(LeaseSQL.claim, LeaseSQL.claimValues(lease, now: now))

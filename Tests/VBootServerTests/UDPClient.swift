@@ -5,10 +5,12 @@ import Glibc
 final class UDPClient {
     let fd: Int32
 
-    init(port: UInt16 = 0) throws {
+    /// `host`: the loopback address to send from (any of 127/8).
+    init(port: UInt16 = 0, host: UInt32 = 0x7F00_0001) throws {
         fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
         var address = sockaddr_in.loopback(port: port)
+        address.sin_addr.s_addr = host.bigEndian
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))

@@ -10,7 +10,7 @@ import VBootStore
 /// here so the DHCP directory follows at once.
 public final class Inventory: Service, Sendable {
     public let store: any InventoryStore
-    let directory = MachineDirectory()
+    let directory: MachineDirectory
     let addresses = ClientAddresses()
     let recorder: BootEventRecorder
     let profiles: ProfileLibrary
@@ -50,9 +50,12 @@ public final class Inventory: Service, Sendable {
         live = LiveSettings(configuration)
         self.logger = logger
         profiles = ProfileLibrary(directory: configuration.bootScriptsDirectory + "/profiles")
+        let directory = MachineDirectory()
+        self.directory = directory
         recorder = BootEventRecorder(
             store: store, addresses: addresses, counters: counters, logger: logger,
-            serverName: configuration.serverName, live: live)
+            serverName: configuration.serverName, live: live, limits: configuration.unauthenticatedLimits,
+            isKnown: { directory.entry(for: $0) != nil })
     }
 
     /// Records timeline events and keeps the directory fresh until shutdown, then closes the store.
