@@ -272,17 +272,8 @@ public final class PostgresInventoryStore: InventoryStore {
     }
 
     public func pruneTimeline(perMachine: Int, olderThan: Int64) async throws -> Int {
-        try await translated {
-            let old = try await run("DELETE FROM boot_events WHERE at < $1 RETURNING id", [.integer(olderThan)])
-            let excess = try await run(
-                """
-                DELETE FROM boot_events WHERE id IN (
-                    SELECT id FROM (
-                        SELECT id, ROW_NUMBER() OVER (PARTITION BY mac ORDER BY id DESC) AS position
-                        FROM boot_events) ranked WHERE position > $1)
-                RETURNING id
-                """, [.integer(Int64(perMachine))])
-            return old.count + excess.count
+        try await TimelinePruning.prune(perMachine: perMachine, olderThan: olderThan) { sql, values, column in
+            try await translated { try await run(LeaseSQL.numbered(sql), values).map { $0.value(column) } }
         }
     }
 
