@@ -33,6 +33,8 @@ public struct ConfigFile: Sendable {
     public var unknownMachines: UnknownMachinePolicy?
     public var proxyStrategies: ProxyStrategies?
     public var maximumTFTPTransfers: Int?
+    /// `dhcp_queue_limit`, `unknown_event_rate`, … (UnauthenticatedTrafficLimits.keys).
+    public var unauthenticatedLimits: [String: Int] = [:]
     public var logLevel: String?
     public var apiTokenFile: String?
     public var apiReadNetworks: [IPv4Network]?
@@ -43,11 +45,13 @@ public struct ConfigFile: Sendable {
     /// `next_boot` is only the state a machine starts in when the file first adds it.
     public var machines: [Machine] = []
 
-    static let topLevelKeys = [
-        "listen", "interface", "dhcp", "http_port", "tftp_port", "dhcp_port", "pxe_port", "boot_scripts", "ipxe_dir",
-        "assets", "data_dir", "database", "unknown_machines", "pxe_strategy", "max_tftp_transfers", "log_level",
-        "api", "timeline", "variables", "machines", "pool",
-    ]
+    static let topLevelKeys =
+        [
+            "listen", "interface", "dhcp", "http_port", "tftp_port", "dhcp_port", "pxe_port", "boot_scripts",
+            "ipxe_dir",
+            "assets", "data_dir", "database", "unknown_machines", "pxe_strategy", "max_tftp_transfers", "log_level",
+            "api", "timeline", "variables", "machines", "pool",
+        ] + UnauthenticatedTrafficLimits.keys
 
     public static func load(path: String) throws(ConfigError) -> ConfigFile {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -117,6 +121,8 @@ public struct ConfigFile: Sendable {
                 }
                 file.proxyStrategies = strategies
             case "max_tftp_transfers": file.maximumTFTPTransfers = try reader.integer(node, key, in: 1...65536)
+            case _ where UnauthenticatedTrafficLimits.keys.contains(key):
+                file.unauthenticatedLimits[key] = try reader.integer(node, key, in: 1...10_000_000)
             case "log_level":
                 file.logLevel = try reader.choice(
                     node, key, ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -182,6 +188,7 @@ public struct ConfigFile: Sendable {
         if let dataDirectory { configuration.dataDirectory = dataDirectory }
         if let database { configuration.database = database }
         if let maximumTFTPTransfers { configuration.maximumTFTPTransfers = maximumTFTPTransfers }
+        for (key, value) in unauthenticatedLimits { _ = configuration.unauthenticatedLimits.set(key, to: value) }
         applyReloadable(to: &configuration)
     }
 
