@@ -12,7 +12,7 @@ public struct BootScriptContext: Sendable, Hashable {
 
     public init(mac: String, serverURL: String, query: [String: String]) {
         var values: [String: String] = [:]
-        for key in Self.clientKeys { values[key] = query[key].map(Self.sanitize) ?? "" }
+        for key in Self.clientKeys { values[key] = query[key].map { Self.sanitize($0) } ?? "" }
         values["mac"] = mac
         values["server"] = serverURL
         values["assets"] = serverURL + "/assets"
@@ -23,7 +23,7 @@ public struct BootScriptContext: Sendable, Hashable {
     /// Letters, digits and `-_.:,/+@`; a space becomes `_` (a value rendered into a kernel line
     /// must stay one argument: `serial=ABC init=/bin/sh` would add one); everything else is
     /// dropped.
-    static func sanitize(_ text: String) -> String {
+    static func sanitize(_ text: String, limit: Int = 128) -> String {
         String(
             text.unicodeScalars.compactMap { scalar -> Unicode.Scalar? in
                 guard scalar.isASCII else { return nil }
@@ -32,7 +32,7 @@ public struct BootScriptContext: Sendable, Hashable {
                     scalar.properties.isAlphabetic || scalar.properties.numericType != nil
                     || "-_.:,/+@".unicodeScalars.contains(scalar)
                 return kept ? scalar : nil
-            }.prefix(128).map(Character.init))
+            }.prefix(limit).map(Character.init))
     }
 }
 

@@ -1,6 +1,7 @@
 import BootPolicy
 import DHCPv4
 import Logging
+import NIOCore
 import Synchronization
 import VBootStore
 
@@ -13,12 +14,96 @@ final class FullDHCPServer: Sendable {
     let logger: Logger
     /// The last address this process offered each client: the only offer it may withdraw.
     let offers = Mutex<[HardwareAddress: IPv4Address]>([:])
+    /// Where the next free-address scan starts (offset in the range): next fit, so a nearly full
+    /// pool is not read from its first address for every DISCOVER.
+    private let cursor = Mutex<UInt32>(0)
+    /// Addresses looked up per store read while scanning for a free one.
+    static let scanWindow = 64
+    private let refusals = OncePerWindow()
+    private let drops = OncePerWindow()
 
-    init(pool: AddressPool, inventory: Inventory, counters: ServerCounters, logger: Logger) {
+    /// A message waiting for the store, and what its reply needs.
+    struct Job: Sendable {
+        var request: DHCPMessage
+        /// The datagram's IPv4 source address.
+        var source: IPv4Address
+        var server: IPv4Address
+        var boot: DHCPMessage?
+        var bootSummary: String
+        var channel: any Channel
+    }
+
+    private let queue: AsyncStream<Job>
+    private let continuation: AsyncStream<Job>.Continuation
+
+    init(pool: AddressPool, inventory: Inventory, counters: ServerCounters, logger: Logger, queueLimit: Int = 1024) {
         self.pool = pool
         self.inventory = inventory
         self.counters = counters
         self.logger = logger
+        (queue, continuation) = AsyncStream.makeStream(of: Job.self, bufferingPolicy: .bufferingOldest(queueLimit))
+        self.queueLimit = queueLimit
+    }
+
+    let queueLimit: Int
+
+    /// Called on the event loop; never blocks. False when the queue is full (the message is
+    /// dropped and counted: the client retransmits).
+    @discardableResult
+    func submit(_ job: Job) -> Bool {
+        if case .dropped = continuation.yield(job) {
+            counters.increment("dhcp_queue_dropped")
+            if let count = drops.hit(now: Clock.now()) {
+                logger.warning(
+                    "dhcp: \(count) messages dropped, \(queueLimit) already wait for the store (--dhcp-queue-limit); counted as dhcp_queue_dropped"
+                )
+            }
+            return false
+        }
+        return true
+    }
+
+    /// The one consumer of the queue, for the life of the DHCP service.
+    func run() async {
+        for await job in queue {
+            await serve(job)
+        }
+    }
+
+    func finish() { continuation.finish() }
+
+    private func serve(_ job: Job) async {
+        let request = job.request
+        let mac = request.clientHardwareAddress
+        do {
+            let outcome = try await handle(request, source: job.source, server: job.server, boot: job.boot)
+            guard let reply = outcome.reply else {
+                counters.increment("dhcp_silent")
+                logger.info("dhcp: \(outcome.summary)")
+                return
+            }
+            let destination: SocketAddress
+            switch ReplyDestination.forReply(to: request, from: (.any, ReplyDestination.clientPort), port: .dhcp) {
+            case .unicast(let address, let port) where reply.messageType != .nak || !request.giaddr.isAny:
+                destination = .ipv4(address, port: port)
+            case .unicast, .broadcast:
+                // RFC 2131 §4.1: without a relay, a NAK is always broadcast.
+                destination = .ipv4(DHCPv4.IPv4Address.broadcast, port: ReplyDestination.clientPort)
+            }
+            var buffer = job.channel.allocator.buffer(capacity: DHCPMessage.minimumBOOTPLength + 64)
+            reply.encode(into: &buffer, minimumLength: DHCPMessage.minimumBOOTPLength)
+            job.channel.writeAndFlush(AddressedEnvelope(remoteAddress: destination, data: buffer), promise: nil)
+            counters.increment("dhcp_replies_sent")
+            let bootSummary = job.boot != nil && reply.messageType != .nak ? "; \(job.bootSummary)" : ""
+            inventory.recorder.record(
+                .dhcp, reply.messageType == .nak ? .refused : .ok, mac: mac, source: job.source.description,
+                summary: outcome.summary + bootSummary,
+                details: ["address": reply.yiaddr.isAny ? "" : reply.yiaddr.description, "mode": "full"])
+            logger.info("dhcp: \(outcome.summary)\(bootSummary)")
+        } catch {
+            counters.increment("dhcp_store_errors")
+            logger.error("dhcp: \(mac): no answer, the store failed: \(error)")
+        }
     }
 
     struct Outcome {
@@ -27,32 +112,67 @@ final class FullDHCPServer: Sendable {
     }
 
     /// `boot`: the proxy answer for a network-boot client (nil for plain DHCP clients and
-    /// machines on hold), merged into OFFER and ACK.
-    func handle(_ request: DHCPMessage, server: IPv4Address, boot: DHCPMessage?) async throws -> Outcome {
+    /// machines on hold), merged into OFFER and ACK. `source`: the datagram's source address.
+    func handle(
+        _ request: DHCPMessage, source: IPv4Address = .any, server: IPv4Address, boot: DHCPMessage?
+    ) async throws -> Outcome {
         let now = Clock.now()
         let mac = request.clientHardwareAddress
         let store = inventory.store
-        let state = LeasePlanner.State(
-            server: server, pool: pool, leases: try await store.leases(),
-            reservations: inventory.directory.reservations(), now: now)
+        let reservations = inventory.directory.reservations()
         let type = request.messageType.map { "\($0)" } ?? "?"
         let hostname = request.option(.hostName).map { String(decoding: $0, as: UTF8.self) }
+        let clientID = Lease.clientID(of: request)
         func reply(_ kind: DHCPMessageType, _ address: IPv4Address?, message: String? = nil) -> DHCPMessage {
             DHCPServerReply.make(
                 kind, to: request, address: address, pool: pool, server: server,
                 boot: kind == .nak ? nil : boot, message: message)
         }
+        let named = [request.requestedIPAddress, request.ciaddr.isAny ? nil : request.ciaddr, reservations[mac]]
+            .compactMap { $0 }
+        /// The rows the planner needs for `named` plus `window`, and those of the MACs holding
+        /// offers there (an offer to a client bound elsewhere is free).
+        func plan(scanning window: [IPv4Address]) async throws -> LeasePlanner.Plan {
+            var rows = try await store.leases(macs: [mac], addresses: named + window)
+            let offerers = Set(rows.filter { $0.state == .offered && $0.mac != mac }.compactMap(\.mac))
+            if !offerers.isEmpty { rows += try await store.leases(macs: Array(offerers), addresses: []) }
+            let state = LeasePlanner.State(
+                server: server, pool: pool, leases: rows, reservations: reservations, now: now, scan: window)
+            return LeasePlanner.plan(request, source: source, state: state)
+        }
 
-        switch LeasePlanner.plan(request, state: state) {
+        var planned: LeasePlanner.Plan
+        if request.messageType == .discover, reservations[mac] == nil {
+            // Free addresses a window at a time from the cursor, until one is found or the range
+            // is done; the previous and requested addresses come first in every window's plan.
+            let size = UInt32(pool.size)
+            let start = cursor.withLock { $0 } % size
+            var scanned: UInt32 = 0
+            repeat {
+                let count = min(UInt32(Self.scanWindow), size - scanned)
+                let window = (0..<count).map {
+                    IPv4Address(rawValue: pool.first.rawValue + (start + scanned + $0) % size)
+                }
+                scanned += count
+                planned = try await plan(scanning: window)
+            } while scanned < size && { if case .ignore = planned { true } else { false } }()
+        } else {
+            planned = try await plan(scanning: [])
+        }
+
+        switch planned {
         case .offer(let candidates):
             for address in candidates {
                 let lease = Lease(
                     address: address, mac: mac, state: .offered, expiresAt: now + seconds(pool.offerSeconds),
-                    hostname: hostname, server: inventory.configuration.serverName, updatedAt: now)
+                    hostname: hostname, server: inventory.configuration.serverName, updatedAt: now, clientID: clientID)
                 if try await store.claim(lease, now: now) {
                     offers.withLock { table in
                         if table.count >= 65536 { table.removeAll(keepingCapacity: true) }
                         table[mac] = address
+                    }
+                    if pool.isDynamic(address) {
+                        cursor.withLock { $0 = address.rawValue - pool.first.rawValue }
                     }
                     return Outcome(reply: reply(.offer, address), summary: "\(mac) \(type) → OFFER \(address)")
                 }
@@ -62,7 +182,7 @@ final class FullDHCPServer: Sendable {
         case .acknowledge(let address):
             let lease = Lease(
                 address: address, mac: mac, state: .bound, expiresAt: now + seconds(pool.leaseSeconds),
-                hostname: hostname, server: inventory.configuration.serverName, updatedAt: now)
+                hostname: hostname, server: inventory.configuration.serverName, updatedAt: now, clientID: clientID)
             guard try await store.claim(lease, now: now) else {
                 return Outcome(
                     reply: reply(.nak, nil, message: "\(address) is taken"),
@@ -88,6 +208,15 @@ final class FullDHCPServer: Sendable {
                 "dhcp: \(mac) declined \(address): something else uses it; quarantined for \(pool.declineQuarantineSeconds) s"
             )
             return Outcome(reply: nil, summary: "\(mac) declined \(address) (quarantined)")
+        case .distrust(let reason):
+            let counter = request.messageType == .release ? "dhcp_release_refused" : "dhcp_decline_refused"
+            counters.increment(counter)
+            if let count = refusals.hit(now: now) {
+                logger.warning(
+                    "dhcp: ignored \(count) RELEASE/DECLINE not shown to come from the lease's holder (spoofed?), e.g. \(reason); counted as dhcp_release_refused / dhcp_decline_refused"
+                )
+            }
+            return Outcome(reply: nil, summary: "\(mac) \(type) ignored: \(reason)")
         case .inform:
             return Outcome(reply: reply(.ack, nil), summary: "\(mac) INFORM → ACK")
         case .ignore(let reason):

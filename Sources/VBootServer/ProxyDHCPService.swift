@@ -40,6 +40,9 @@ public struct ProxyDHCPService: Service {
             throw StartupError("proxyDHCP: no interface with an IPv4 address to listen on")
         }
         let name = "proxydhcp \(port)"
+        let full = role == .dhcp ? environment.fullDHCP : nil
+        // Full DHCP: the listener queues what needs the store; one consumer, owned here, answers.
+        async let consumer: Void = full?.run() ?? ()
         try await ListenerLoop.run(
             name: name, logger: environment.logger,
             bind: {
@@ -74,6 +77,9 @@ public struct ProxyDHCPService: Service {
                     "proxydhcp: listening on UDP \(bound) (\(role == .dhcp ? "DHCP" : "PXE boot server")) on \(interfaces.joined(separator: ", "))"
                 )
             })
+        // Stopped: what is queued gets no answer (clients retransmit to whoever serves next).
+        full?.finish()
+        await consumer
     }
 }
 
@@ -133,13 +139,16 @@ final class ProxyDHCPHandler: ChannelInboundHandler {
             machine: inventory.directory.entry(for: mac),
             answersUnknownMachines: settings.unknownMachines != .ignore)
         if role == .dhcp, let full = environment.fullDHCP {
-            return serveFull(request, server: server, full: full, decisionContext: decisionContext, context: context)
+            return serveFull(
+                request, source: envelope.remoteAddress.ipv4 ?? .any, server: server, full: full,
+                decisionContext: decisionContext, context: context)
         }
         let decision = ProxyDHCPResponder.decide(request, on: role, context: decisionContext)
         guard let reply = decision.reply else {
             if let client = decision.client, !decision.isRoutineSilence || decisionContext.machine?.nextBoot == .hold {
                 inventory.recorder.record(
-                    .dhcp, .refused, mac: client.mac, summary: decision.summary,
+                    .dhcp, .refused, mac: client.mac, source: Self.source(of: request, envelope),
+                    summary: decision.summary,
                     details: ["port": role.description, "firmware": "\(client.architecture) \(client.program)"])
             }
             counters.increment("dhcp_silent")
@@ -166,7 +175,7 @@ final class ProxyDHCPHandler: ChannelInboundHandler {
         counters.increment("dhcp_replies_sent")
         if let client = decision.client {
             inventory.recorder.record(
-                .dhcp, .ok, mac: client.mac, summary: decision.summary,
+                .dhcp, .ok, mac: client.mac, source: Self.source(of: request, envelope), summary: decision.summary,
                 details: [
                     "port": role.description, "firmware": "\(client.architecture) \(client.program)",
                     "offered": reply.bootFileName,
@@ -176,50 +185,20 @@ final class ProxyDHCPHandler: ChannelInboundHandler {
             "proxydhcp: \(decision.summary) [to \(destination.ipv4?.description ?? "?"):\(destination.port ?? 0)]")
     }
 
-    /// `--dhcp full` on port 67: the lease decision needs the store, so it runs off the event
-    /// loop and the reply is written from there (NIO channels accept writes from any thread).
+    /// `--dhcp full` on port 67: the lease decision needs the store, so it is queued for the
+    /// service's consumer, which writes the reply (NIO channels accept writes from any thread).
     private func serveFull(
-        _ request: DHCPMessage, server: DHCPv4.IPv4Address, full: FullDHCPServer,
+        _ request: DHCPMessage, source: DHCPv4.IPv4Address, server: DHCPv4.IPv4Address, full: FullDHCPServer,
         decisionContext: ProxyDHCPResponder.Context, context: ChannelHandlerContext
     ) {
         // The boot answer a proxy would give this client, for the OFFER/ACK to carry.
         var asDiscover = request
         asDiscover.setOption(.messageType, [DHCPMessageType.discover.rawValue])
         let boot = ProxyDHCPResponder.decide(asDiscover, on: .dhcp, context: decisionContext)
-        let channel = context.channel
-        let environment = environment
-        let mac = request.clientHardwareAddress
-        Task {
-            do {
-                let outcome = try await full.handle(request, server: server, boot: boot.reply)
-                guard let reply = outcome.reply else {
-                    environment.counters.increment("dhcp_silent")
-                    environment.logger.info("dhcp: \(outcome.summary)")
-                    return
-                }
-                let destination: SocketAddress
-                switch ReplyDestination.forReply(to: request, from: (.any, ReplyDestination.clientPort), port: .dhcp) {
-                case .unicast(let address, let port) where reply.messageType != .nak || !request.giaddr.isAny:
-                    destination = .ipv4(address, port: port)
-                case .unicast, .broadcast:
-                    // RFC 2131 §4.1: without a relay, a NAK is always broadcast.
-                    destination = .ipv4(DHCPv4.IPv4Address.broadcast, port: ReplyDestination.clientPort)
-                }
-                var buffer = channel.allocator.buffer(capacity: DHCPMessage.minimumBOOTPLength + 64)
-                reply.encode(into: &buffer, minimumLength: DHCPMessage.minimumBOOTPLength)
-                channel.writeAndFlush(AddressedEnvelope(remoteAddress: destination, data: buffer), promise: nil)
-                environment.counters.increment("dhcp_replies_sent")
-                let bootSummary = boot.reply != nil && reply.messageType != .nak ? "; \(boot.summary)" : ""
-                environment.inventory.recorder.record(
-                    .dhcp, reply.messageType == .nak ? .refused : .ok, mac: mac,
-                    summary: outcome.summary + bootSummary,
-                    details: ["address": reply.yiaddr.isAny ? "" : reply.yiaddr.description, "mode": "full"])
-                environment.logger.info("dhcp: \(outcome.summary)\(bootSummary)")
-            } catch {
-                environment.counters.increment("dhcp_store_errors")
-                environment.logger.error("dhcp: \(mac): no answer, the store failed: \(error)")
-            }
-        }
+        full.submit(
+            FullDHCPServer.Job(
+                request: request, source: source, server: server, boot: boot.reply, bootSummary: boot.summary,
+                channel: context.channel))
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -230,6 +209,14 @@ final class ProxyDHCPHandler: ChannelInboundHandler {
         // A send to an unreachable host and the like: log, keep listening.
         environment.counters.increment("dhcp_socket_errors")
         environment.logger.debug("proxydhcp: socket error \(error)")
+    }
+
+    /// Who sent a DHCP message, for per-source limits: its relay (giaddr), else its IPv4 source
+    /// address; nil for a broadcast from a client without an address (only the global limit).
+    static func source(of request: DHCPMessage, _ envelope: AddressedEnvelope<ByteBuffer>) -> String? {
+        if !request.giaddr.isAny { return "relay \(request.giaddr)" }
+        guard let address = envelope.remoteAddress.ipv4, !address.isAny else { return nil }
+        return address.description
     }
 
     /// `--listen` when given, else the address of the interface the datagram arrived on.

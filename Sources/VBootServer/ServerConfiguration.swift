@@ -39,6 +39,8 @@ public struct ServerConfiguration: Sendable {
     public var maximumTFTPTransfers = 1024
     /// Per-address transfers, transfer lifetime, read-ahead and shared-copy memory.
     public var tftpResources = TFTPResourceLimits()
+    /// Queue, rate and count limits on what unauthenticated traffic can make vboot keep.
+    public var unauthenticatedLimits = UnauthenticatedTrafficLimits()
 
     /// The addresses `--dhcp full` hands out.
     public var pool: AddressPool?

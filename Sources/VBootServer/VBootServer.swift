@@ -110,7 +110,8 @@ public final class VBootServer: Sendable {
                 interfaces: InterfaceAddresses(), inventory: inventory, counters: counters, logger: logger)
             if configuration.dhcpMode == .full, let pool = configuration.pool {
                 environment.fullDHCP = FullDHCPServer(
-                    pool: pool, inventory: inventory, counters: counters, logger: logger)
+                    pool: pool, inventory: inventory, counters: counters, logger: logger,
+                    queueLimit: configuration.unauthenticatedLimits.dhcpQueueLimit)
             }
             services.append(
                 ProxyDHCPService(port: configuration.dhcpPort, role: .dhcp, environment: environment) {

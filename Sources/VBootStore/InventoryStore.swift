@@ -33,6 +33,8 @@ public protocol InventoryStore: AnyObject, Sendable {
     func pruneTimeline(perMachine: Int, olderThan: Int64) async throws -> Int
 
     func leases() async throws -> [Lease]
+    /// The rows held by any of `macs` or at any of `addresses` (by index: one DHCP message's share).
+    func leases(macs: [HardwareAddress], addresses: [IPv4Address]) async throws -> [Lease]
     /// Writes `lease` unless its address is held by another MAC (or quarantined) at `now`; a
     /// binding claim also drops the MAC's other leases, in the same transaction. False = taken.
     func claim(_ lease: Lease, now: Int64) async throws -> Bool

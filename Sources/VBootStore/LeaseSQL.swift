@@ -1,10 +1,26 @@
 import BootPolicy
+import DHCPv4
 
 /// Lease statements, the same for both backends (`?` placeholders; PostgreSQL's store numbers
 /// them). `claim`'s conditional upsert is the whole concurrency story: the row for an address is
 /// overwritten only when it is free, expired, or already this MAC's.
 enum LeaseSQL {
     static let select = "SELECT \(LeaseRow.columns.joined(separator: ", ")) FROM leases ORDER BY address"
+
+    /// The rows of these MACs and at these addresses: what one DHCP message needs, by index
+    /// (`leases_by_mac`, the primary key), never the whole table.
+    static func select(macs: Int, addresses: Int) -> String {
+        func list(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ", ") }
+        var conditions: [String] = []
+        if macs > 0 { conditions.append("mac IN (\(list(macs)))") }
+        if addresses > 0 { conditions.append("address IN (\(list(addresses)))") }
+        return "SELECT \(LeaseRow.columns.joined(separator: ", ")) FROM leases WHERE "
+            + (conditions.isEmpty ? "false" : conditions.joined(separator: " OR ")) + " ORDER BY address"
+    }
+
+    static func selectValues(macs: [HardwareAddress], addresses: [IPv4Address]) -> [StoreValue] {
+        macs.map { .text($0.description) } + addresses.map { .text($0.description) }
+    }
 
     /// An OFFER for an address its client already holds bound keeps the binding: two servers
     /// answering one DISCOVER must not turn a lease back into an offer someone could withdraw.
@@ -15,7 +31,8 @@ enum LeaseSQL {
             mac = excluded.mac,
             state = CASE WHEN \(keepsBinding) THEN leases.state ELSE excluded.state END,
             expires_at = CASE WHEN \(keepsBinding) THEN leases.expires_at ELSE excluded.expires_at END,
-            hostname = excluded.hostname, server = excluded.server, updated_at = excluded.updated_at
+            hostname = excluded.hostname, server = excluded.server, updated_at = excluded.updated_at,
+            client_id = excluded.client_id
         WHERE (leases.mac = excluded.mac AND leases.state <> 'declined')
             OR leases.state = 'released' OR leases.expires_at <= ?
             OR (leases.state = 'offered' AND EXISTS (\(boundElsewhere)))

@@ -116,12 +116,13 @@ enum EventRow {
 
 /// Lease ⇄ columns.
 enum LeaseRow {
-    static let columns = ["address", "mac", "state", "expires_at", "hostname", "server", "updated_at"]
+    static let columns = ["address", "mac", "state", "expires_at", "hostname", "server", "updated_at", "client_id"]
 
     static func values(_ lease: Lease) -> [StoreValue] {
         [
             .text(lease.address.description), StoreValue(lease.mac?.description), .text(lease.state.rawValue),
             .integer(lease.expiresAt), StoreValue(lease.hostname), .text(lease.server), .integer(lease.updatedAt),
+            StoreValue(lease.clientID),
         ]
     }
 
@@ -134,6 +135,7 @@ enum LeaseRow {
         return Lease(
             address: address, mac: row.optionalText("mac").flatMap(HardwareAddress.init), state: state,
             expiresAt: try row.integer("expires_at"), hostname: row.optionalText("hostname"),
-            server: try row.text("server"), updatedAt: try row.integer("updated_at"))
+            server: try row.text("server"), updatedAt: try row.integer("updated_at"),
+            clientID: row.optionalText("client_id"))
     }
 }

@@ -272,17 +272,8 @@ public final class PostgresInventoryStore: InventoryStore {
     }
 
     public func pruneTimeline(perMachine: Int, olderThan: Int64) async throws -> Int {
-        try await translated {
-            let old = try await run("DELETE FROM boot_events WHERE at < $1 RETURNING id", [.integer(olderThan)])
-            let excess = try await run(
-                """
-                DELETE FROM boot_events WHERE id IN (
-                    SELECT id FROM (
-                        SELECT id, ROW_NUMBER() OVER (PARTITION BY mac ORDER BY id DESC) AS position
-                        FROM boot_events) ranked WHERE position > $1)
-                RETURNING id
-                """, [.integer(Int64(perMachine))])
-            return old.count + excess.count
+        try await TimelinePruning.prune(perMachine: perMachine, olderThan: olderThan) { sql, values, column in
+            try await translated { try await run(LeaseSQL.numbered(sql), values).map { $0.value(column) } }
         }
     }
 
@@ -290,6 +281,12 @@ public final class PostgresInventoryStore: InventoryStore {
 
     public func leases() async throws -> [Lease] {
         try await translated { try await run(LeaseSQL.select).map(LeaseRow.lease) }
+    }
+
+    public func leases(macs: [HardwareAddress], addresses: [IPv4Address]) async throws -> [Lease] {
+        let sql = LeaseSQL.numbered(LeaseSQL.select(macs: macs.count, addresses: addresses.count))
+        let values = LeaseSQL.selectValues(macs: macs, addresses: addresses)
+        return try await translated { try await run(sql, values).map(LeaseRow.lease) }
     }
 
     public func claim(_ lease: Lease, now: Int64) async throws -> Bool {

@@ -250,17 +250,8 @@ public final class SQLiteInventoryStore: InventoryStore {
     }
 
     public func pruneTimeline(perMachine: Int, olderThan: Int64) async throws -> Int {
-        try await transaction {
-            let old = try await query("DELETE FROM boot_events WHERE at < ? RETURNING id", [.integer(olderThan)])
-            let excess = try await query(
-                """
-                DELETE FROM boot_events WHERE id IN (
-                    SELECT id FROM (
-                        SELECT id, ROW_NUMBER() OVER (PARTITION BY mac ORDER BY id DESC) AS position
-                        FROM boot_events) WHERE position > ?)
-                RETURNING id
-                """, [.integer(Int64(perMachine))])
-            return old.count + excess.count
+        try await TimelinePruning.prune(perMachine: perMachine, olderThan: olderThan) { sql, values, column in
+            try await serial { try await query(sql, values).map { $0.value(column) } }
         }
     }
 
@@ -268,6 +259,12 @@ public final class SQLiteInventoryStore: InventoryStore {
 
     public func leases() async throws -> [Lease] {
         try await serial { try await query(LeaseSQL.select).map(LeaseRow.lease) }
+    }
+
+    public func leases(macs: [HardwareAddress], addresses: [IPv4Address]) async throws -> [Lease] {
+        let sql = LeaseSQL.select(macs: macs.count, addresses: addresses.count)
+        let values = LeaseSQL.selectValues(macs: macs, addresses: addresses)
+        return try await serial { try await query(sql, values).map(LeaseRow.lease) }
     }
 
     public func claim(_ lease: Lease, now: Int64) async throws -> Bool {

@@ -69,6 +69,10 @@ enum Schema {
                 "CREATE UNIQUE INDEX machines_by_ipv4 ON machines (ipv4)",
             ]
         },
+        Migration(version: 3, name: "lease client identifiers") { _ in
+            // A RELEASE or DECLINE must carry the identifier the lease was taken with.
+            ["ALTER TABLE leases ADD COLUMN client_id TEXT"]
+        },
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -122,6 +122,19 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "MiB of shared in-memory copies of hot TFTP files, each up to 64 MiB (default 256; 0: none).")
     var tftpSharedCopies: Int?
 
+    @Option(help: "--dhcp full: messages waiting for the store; more are dropped (default 1024).")
+    var dhcpQueueLimit: Int?
+    @Option(help: "Timeline events/s per source for machines not in the inventory (default 10).")
+    var unknownEventRate: Int?
+    @Option(help: "Timeline events/s from all sources for machines not in the inventory (default 200).")
+    var unknownEventRateTotal: Int?
+    @Option(help: "--unknown-machines register: new machines/minute per client address (default 10).")
+    var registrationRate: Int?
+    @Option(help: "--unknown-machines register: new machines/minute in all (default 120).")
+    var registrationRateTotal: Int?
+    @Option(help: "--unknown-machines register: stop at this many machines without a profile (default 10000).")
+    var unassignedMachineLimit: Int?
+
     @Option(help: "Log level: trace, debug, info (default), notice, warning, error, critical.")
     var logLevel: String?
 
@@ -260,6 +273,17 @@ struct Serve: AsyncParsableCommand {
             do { try configuration.proxyStrategies.apply(text) } catch {
                 throw ValidationError("--pxe-strategy: \(error)")
             }
+        }
+        let limits = [
+            ("dhcp_queue_limit", dhcpQueueLimit), ("unknown_event_rate", unknownEventRate),
+            ("unknown_event_rate_total", unknownEventRateTotal), ("registration_rate", registrationRate),
+            ("registration_rate_total", registrationRateTotal), ("unassigned_machine_limit", unassignedMachineLimit),
+        ]
+        for case let (key, value?) in limits {
+            guard value > 0 else {
+                throw ValidationError("--\(key.replacingOccurrences(of: "_", with: "-")) must be positive")
+            }
+            _ = configuration.unauthenticatedLimits.set(key, to: value)
         }
         if let maxTftpTransfers {
             guard maxTftpTransfers > 0 else { throw ValidationError("--max-tftp-transfers must be positive") }

@@ -130,12 +130,14 @@ struct LeasePlannerTests {
     @Test func releaseDeclineInformOnlyForTheHolder() {
         let bound = Lease(address: Self.address(101), mac: Self.mac, state: .bound, expiresAt: 5000)
         #expect(
-            LeasePlanner.plan(Self.message(.release, ciaddr: Self.address(101)), state: Self.state(leases: [bound]))
-                == .release(Self.address(101)))
+            LeasePlanner.plan(
+                Self.message(.release, ciaddr: Self.address(101)), source: Self.address(101),
+                state: Self.state(leases: [bound])) == .release(Self.address(101)))
         #expect(
             LeasePlanner.plan(
-                Self.message(.release, mac: Self.other, ciaddr: Self.address(101)), state: Self.state(leases: [bound]))
-                == .ignore("RELEASE for an address 52:54:00:cc:00:02 does not hold"))
+                Self.message(.release, mac: Self.other, ciaddr: Self.address(101)), source: Self.address(101),
+                state: Self.state(leases: [bound]))
+                == .distrust("RELEASE for an address 52:54:00:cc:00:02 does not hold"))
         #expect(
             LeasePlanner.plan(Self.message(.decline, requested: Self.address(101)), state: Self.state(leases: [bound]))
                 == .decline(Self.address(101)))
@@ -155,5 +157,86 @@ struct LeasePlannerTests {
         let nak = DHCPServerReply.make(
             .nak, to: request, address: nil, pool: Self.pool, server: Self.server, boot: nil, message: "no")
         #expect(nak.yiaddr == .any && nak.option(.leaseTime) == nil && nak.option(.message) == Array("no".utf8))
+    }
+
+    // MARK: Spoofed RELEASE and DECLINE: any host can put a victim's MAC in chaddr.
+
+    static func withClientID(_ message: DHCPMessage, _ id: [UInt8]) -> DHCPMessage {
+        var message = message
+        message.options.append(DHCPOption(.clientIdentifier, id))
+        return message
+    }
+
+    static let victim = Lease(
+        address: address(101), mac: mac, state: .bound, expiresAt: 900_000_000, updatedAt: 1_000_000,
+        clientID: "01525400cc0001")
+
+    /// The attacker sends the victim's MAC and address, broadcast or from its own address.
+    @Test func releaseFromAnotherSourceAddressIsRefused() {
+        let release = Self.withClientID(
+            Self.message(.release, ciaddr: Self.address(101)), [1, 0x52, 0x54, 0, 0xcc, 0, 1])
+        let state = Self.state(leases: [Self.victim], now: 2_000_000)
+        for source in [IPv4Address.any, Self.address(150)] {
+            #expect(
+                LeasePlanner.plan(release, source: source, state: state)
+                    == .distrust(
+                        "RELEASE of 10.0.0.101 by 52:54:00:cc:00:01 sent from \(source), not from that address"))
+        }
+        #expect(LeasePlanner.plan(release, source: Self.address(101), state: state) == .release(Self.address(101)))
+    }
+
+    @Test func releaseWithoutTheLeaseClientIdentifierIsRefused() {
+        let state = Self.state(leases: [Self.victim], now: 2_000_000)
+        let refusal = LeasePlanner.Plan.distrust(
+            "RELEASE: client identifier differs from the one 10.0.0.101 was leased to")
+        // None at all, and another one, each from the right source address.
+        #expect(
+            LeasePlanner.plan(
+                Self.message(.release, ciaddr: Self.address(101)), source: Self.address(101), state: state)
+                == refusal)
+        #expect(
+            LeasePlanner.plan(
+                Self.withClientID(Self.message(.release, ciaddr: Self.address(101)), [1, 2, 3]),
+                source: Self.address(101), state: state) == refusal)
+    }
+
+    @Test func declineLongAfterTheACKIsRefused() {
+        let decline = Self.withClientID(
+            Self.message(.decline, requested: Self.address(101)), [1, 0x52, 0x54, 0, 0xcc, 0, 1])
+        // Right after the ACK: the client's ARP probe found the address in use.
+        #expect(
+            LeasePlanner.plan(decline, state: Self.state(leases: [Self.victim], now: 31_000_000))
+                == .decline(Self.address(101)))
+        // Ten minutes into the lease: a forgery, not a probe.
+        #expect(
+            LeasePlanner.plan(decline, state: Self.state(leases: [Self.victim], now: 601_000_000))
+                == .distrust(
+                    "DECLINE of 10.0.0.101 by 52:54:00:cc:00:01 long after its ACK (a client declines right after it)"))
+        // Without the lease's client identifier, even in the window.
+        #expect(
+            LeasePlanner.plan(
+                Self.message(.decline, requested: Self.address(101)),
+                state: Self.state(leases: [Self.victim], now: 2_000_000))
+                == .distrust("DECLINE: client identifier differs from the one 10.0.0.101 was leased to"))
+        // An address the MAC does not hold, and a lease only offered (never ACKed).
+        var offered = Self.victim
+        offered.state = .offered
+        #expect(
+            LeasePlanner.plan(decline, state: Self.state(leases: [offered], now: 2_000_000))
+                == .distrust(
+                    "DECLINE of 10.0.0.101 by 52:54:00:cc:00:01 long after its ACK (a client declines right after it)"))
+        #expect(
+            LeasePlanner.plan(
+                Self.message(.decline, requested: Self.address(102)), state: Self.state(leases: [Self.victim]))
+                == .distrust("DECLINE for an address 52:54:00:cc:00:01 does not hold"))
+    }
+
+    /// The server looks up only the rows a message concerns and a window of the range.
+    @Test func discoverConsidersOnlyTheScannedWindow() {
+        let held = Lease(address: Self.address(102), mac: Self.other, state: .bound, expiresAt: 5000)
+        let state = LeasePlanner.State(
+            server: Self.server, pool: Self.pool, leases: [held], reservations: [:], now: 1000,
+            scan: [Self.address(102), Self.address(103)])
+        #expect(LeasePlanner.plan(Self.message(.discover), state: state) == .offer(candidates: [Self.address(103)]))
     }
 }

@@ -17,7 +17,7 @@ struct BootEventRecorderTests {
         let configuration = ServerConfiguration()
         let recorder = BootEventRecorder(
             store: store, addresses: ClientAddresses(), counters: counters, logger: Logger(label: "test"),
-            serverName: "test", live: LiveSettings(configuration))
+            serverName: "test", live: LiveSettings(configuration), isKnown: { _ in true })
         let mac = HardwareAddress("52:54:00:00:00:01")!
         let flood = BootEventRecorder.bufferLimit + 500
         for n in 0..<flood { recorder.record(.dhcp, .ok, mac: mac, summary: "packet \(n)") }
@@ -30,6 +30,43 @@ struct BootEventRecorderTests {
         recorder.record(.script, .ok, mac: mac, summary: "after")
         await recorder.flush()
         #expect(try await store.timeline(mac: mac, limit: 1, before: nil).first?.summary == "after")
+        try await store.close()
+    }
+
+    /// Random MACs (machines not in the inventory) fill the timeline only up to the per-source
+    /// and global budgets; a machine in the inventory is never limited.
+    @Test func randomMACsAreRateLimitedKnownMachinesAreNot() async throws {
+        let store = try await SQLiteInventoryStore.open(path: ":memory:", logger: Logger(label: "test"))
+        try await store.migrate()
+        let counters = ServerCounters()
+        var limits = UnauthenticatedTrafficLimits()
+        limits.unknownEventsPerSecondPerSource = 10
+        limits.unknownEventsPerSecond = 50
+        let known = HardwareAddress("52:54:00:00:00:01")!
+        let recorder = BootEventRecorder(
+            store: store, addresses: ClientAddresses(), counters: counters, logger: Logger(label: "test"),
+            serverName: "test", live: LiveSettings(ServerConfiguration()), limits: limits,
+            isKnown: { $0 == known })
+        func random(_ n: Int) -> HardwareAddress {
+            HardwareAddress([0x02, 0x66, UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF), 0x01])
+        }
+        for n in 0..<1000 { recorder.record(.dhcp, .ok, mac: random(n), source: "10.0.0.9", summary: "flood") }
+        await recorder.flush()
+        let fromOne = try await store.timeline(mac: nil, limit: 5000, before: nil).count
+        #expect(fromOne >= 10 && fromOne <= 12)
+        // Many sources (spoofed relays): the global budget (refilled by 50 a second meanwhile).
+        let started = ContinuousClock.now
+        for n in 0..<1000 { recorder.record(.dhcp, .ok, mac: random(n), source: "relay \(n)", summary: "flood") }
+        await recorder.flush()
+        let total = try await store.timeline(mac: nil, limit: 5000, before: nil).count
+        let elapsed = ContinuousClock.now - started
+        #expect(Double(total) <= 52 + 50 * Double(elapsed.components.seconds + 1))
+        #expect(total < 200)
+        #expect(counters["timeline_unknown_events_limited"] == 2000 - total)
+        // The known machine, during the flood: every event.
+        for n in 0..<100 { recorder.record(.dhcp, .ok, mac: known, source: "10.0.0.9", summary: "known \(n)") }
+        await recorder.flush()
+        #expect(try await store.timeline(mac: known, limit: 500, before: nil).count == 100)
         try await store.close()
     }
 }

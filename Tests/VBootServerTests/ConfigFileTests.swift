@@ -70,6 +70,18 @@ struct ConfigFileTests {
         #expect(file.machines[1].proxyStrategy == .bootFileInOffer)
     }
 
+    @Test func unauthenticatedTrafficLimitsAreRead() throws {
+        let file = try ConfigFile.parse(
+            "dhcp_queue_limit: 7\nunknown_event_rate: 3\nregistration_rate_total: 9\nunassigned_machine_limit: 50\n",
+            path: "x.yaml")
+        var configuration = ServerConfiguration()
+        file.apply(to: &configuration)
+        let limits = configuration.unauthenticatedLimits
+        #expect(limits.dhcpQueueLimit == 7 && limits.unknownEventsPerSecondPerSource == 3)
+        #expect(limits.registrationsPerMinute == 9 && limits.unassignedMachineLimit == 50)
+        #expect(limits.unknownEventsPerSecond == UnauthenticatedTrafficLimits().unknownEventsPerSecond)
+    }
+
     @Test func anEmptyFileChangesNothing() throws {
         let file = try ConfigFile.parse("# nothing yet\n", path: "x.yaml")
         #expect(file.machines.isEmpty && file.listen == nil)

@@ -150,6 +150,34 @@ struct InventoryFlowTests {
         await server.stop()
     }
 
+    /// An attacker registering from one host: random MACs, a 3,000-character UUID, an escape
+    /// sequence in the serial. The inventory grows only to the per-source budget and stores no
+    /// raw client string.
+    @Test func registrationFloodIsBoundedAndStoresNoRawStrings() async throws {
+        let server = try TestServer { configuration, _ in
+            configuration.apiAccess = APIAccess(token: Self.token)
+            configuration.unknownMachines = .register
+            configuration.unauthenticatedLimits.registrationsPerMinutePerSource = 5
+        }
+        try await server.start(expecting: ["http"])
+        let port = server.port("http")
+        let longUUID = String(repeating: "A", count: 3000)
+        let first = try await HTTPCall.run(
+            "GET", "/boot.ipxe?mac=02:66:00:00:00:00&uuid=\(longUUID)&serial=SN%1B%5B31mRED%07", port: port)
+        #expect(first.status == 200)
+        for n in 1..<40 {
+            let mac = String(format: "02:66:00:00:00:%02x", n)
+            _ = try await HTTPCall.run("GET", "/boot.ipxe?mac=\(mac)", port: port)
+        }
+        let all = try await HTTPCall.run("GET", "/api/v1/machines?limit=1000", port: port, token: Self.token)
+        #expect((all.json["machines"] as? [Any])?.count == 5)
+        #expect(server.server.counters["registrations_limited"] == 35)
+        let stored = try await HTTPCall.run("GET", "/api/v1/machines/02:66:00:00:00:00", port: port, token: Self.token)
+        #expect(stored.json["uuid"] is NSNull)
+        #expect(stored.json["serial"] as? String == "SN31mRED")
+        await server.stop()
+    }
+
     /// The machine's proxy answers follow its state: hold is silent, a per-machine strategy wins.
     @Test func proxyFollowsTheInventory() async throws {
         let server = try Self.server(dhcp: .proxy)

@@ -115,4 +115,21 @@ struct LeaseStoreTests {
             #expect(stored.count == 10 && Set(stored.compactMap(\.mac)).count == 10)
         }
     }
+
+    /// One DHCP message reads its MAC's rows and the addresses it names, not the table; the
+    /// client identifier a lease was taken with comes back with it.
+    @Test(arguments: StoreBackend.available)
+    func lookupByMACAndAddressReadsOnlyThoseRows(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            var withID = Self.lease(30, 1)
+            withID.clientID = "01525400bb0001"
+            #expect(try await store.claim(withID, now: 100))
+            #expect(try await store.claim(Self.lease(31, 2, .offered), now: 100))
+            #expect(try await store.claim(Self.lease(32, 3), now: 100))
+            let rows = try await store.leases(macs: [Self.mac(1)], addresses: [Self.address(32), Self.address(99)])
+            #expect(rows.map(\.address) == [Self.address(30), Self.address(32)])
+            #expect(rows.map(\.clientID) == ["01525400bb0001", nil])
+            #expect(try await store.leases(macs: [], addresses: []).isEmpty)
+        }
+    }
 }

@@ -140,6 +140,28 @@ struct StoreSuite {
         }
     }
 
+    /// Pruning more than one batch (1,000 rows a statement): the newest N per machine stay,
+    /// everything older than the cutoff goes, whichever machine it belongs to.
+    @Test(arguments: StoreBackend.available)
+    func pruningInBatchesKeepsTheNewestPerMachineAndTheDays(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            let flood = (0..<2600).map {
+                BootEvent(mac: macA, at: Int64(10_000 + $0), kind: .dhcp, outcome: .ok, summary: "a \($0)")
+            }
+            let old = (0..<1500).map {
+                BootEvent(mac: macB, at: Int64($0), kind: .dhcp, outcome: .ok, summary: "b \($0)")
+            }
+            try await store.record(old + flood)
+            let removed = try await store.pruneTimeline(perMachine: 1100, olderThan: 1200)
+            #expect(removed == 1200 + 1500)
+            let forA = try await store.timeline(mac: macA, limit: 5000, before: nil)
+            #expect(forA.count == 1100 && forA.first?.summary == "a 2599" && forA.last?.summary == "a 1500")
+            let forB = try await store.timeline(mac: macB, limit: 5000, before: nil)
+            #expect(forB.count == 300 && forB.last?.summary == "b 1200")
+            #expect(try await store.pruneTimeline(perMachine: 1100, olderThan: 1200) == 0)
+        }
+    }
+
     @Test(arguments: StoreBackend.available)
     func manyEventsInOneCall(_ backend: StoreBackend) async throws {
         try await backend.withStore { store, _ in

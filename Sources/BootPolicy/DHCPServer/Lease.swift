@@ -21,11 +21,14 @@ public struct Lease: Hashable, Sendable {
     public var expiresAt: Int64
     public var hostname: String?
     public var server: String
+    /// When the row was last written: for a bound lease, its last ACK.
     public var updatedAt: Int64
+    /// The client identifier (RFC 2132 §9.14, option 61) the holder sent, in hex; nil if none.
+    public var clientID: String?
 
     public init(
         address: IPv4Address, mac: HardwareAddress?, state: State, expiresAt: Int64, hostname: String? = nil,
-        server: String = "", updatedAt: Int64 = 0
+        server: String = "", updatedAt: Int64 = 0, clientID: String? = nil
     ) {
         self.address = address
         self.mac = mac
@@ -34,6 +37,20 @@ public struct Lease: Hashable, Sendable {
         self.hostname = hostname
         self.server = server
         self.updatedAt = updatedAt
+        self.clientID = clientID
+    }
+
+    /// `message`'s option 61 as stored in `clientID`.
+    public static func clientID(of message: DHCPMessage) -> String? {
+        guard let bytes = message.option(.clientIdentifier), !bytes.isEmpty else { return nil }
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Whether the address is taken at `now` (by its MAC, or by quarantine).

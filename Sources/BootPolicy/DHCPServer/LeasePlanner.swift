@@ -15,6 +15,9 @@ public enum LeasePlanner {
         case withdrawOffer
         case release(IPv4Address)
         case decline(IPv4Address)
+        /// A RELEASE or DECLINE that does not show it comes from the lease's holder: anyone on
+        /// the LAN can put a victim's MAC in chaddr, so it is ignored (and counted).
+        case distrust(String)
         /// INFORM (RFC 2131 §4.3.5): configuration only, no lease.
         case inform
         case ignore(String)
@@ -24,28 +27,40 @@ public enum LeasePlanner {
     public struct State: Sendable {
         public var server: IPv4Address
         public var pool: AddressPool
-        /// Every row of the lease table.
+        /// The rows this message concerns: every row of its MAC, the rows at the addresses it names
+        /// and at the addresses in `scan`, and every row of a MAC holding an offer there. The
+        /// whole table will do.
         public var leases: [Lease]
+        /// The dynamic addresses a DISCOVER may be offered besides its previous and requested
+        /// ones, in order; nil = the whole range (then `leases` must be the whole table).
+        public var scan: [IPv4Address]?
         /// Addresses the inventory reserves, by MAC.
         public var reservations: [HardwareAddress: IPv4Address]
         public var now: Int64
 
         public init(
             server: IPv4Address, pool: AddressPool, leases: [Lease], reservations: [HardwareAddress: IPv4Address],
-            now: Int64
+            now: Int64, scan: [IPv4Address]? = nil
         ) {
             self.server = server
             self.pool = pool
             self.leases = leases
             self.reservations = reservations
             self.now = now
+            self.scan = scan
         }
     }
 
     /// How many candidates a DISCOVER carries: enough to ride out claims lost to another server.
     public static let candidateLimit = 16
 
-    public static func plan(_ request: DHCPMessage, state: State) -> Plan {
+    /// How long after its ACK a client may DECLINE the address: it declines after probing the
+    /// address with ARP (RFC 2131 §4.4.1), at once, never a lease later.
+    public static let declineWindowSeconds: Int64 = 60
+
+    /// `source`: the IPv4 source address of the datagram (a RELEASE comes unicast from the
+    /// address it gives back, RFC 2131 §4.4.6).
+    public static func plan(_ request: DHCPMessage, source: IPv4Address = .any, state: State) -> Plan {
         guard let type = request.messageType else { return .ignore("no message type") }
         let mac = request.clientHardwareAddress
         let byAddress = Dictionary(state.leases.map { ($0.address, $0) }, uniquingKeysWith: { first, _ in first })
@@ -86,10 +101,16 @@ public enum LeasePlanner {
             }
             if let previous, state.pool.isDynamic(previous.address) { consider(previous.address) }
             if let requested = request.requestedIPAddress, state.pool.isDynamic(requested) { consider(requested) }
-            var next = state.pool.first.rawValue
-            while candidates.count < candidateLimit && next <= state.pool.last.rawValue {
-                consider(IPv4Address(rawValue: next))
-                next += 1
+            if let scan = state.scan {
+                for address in scan where candidates.count < candidateLimit && state.pool.isDynamic(address) {
+                    consider(address)
+                }
+            } else {
+                var next = state.pool.first.rawValue
+                while candidates.count < candidateLimit && next <= state.pool.last.rawValue {
+                    consider(IPv4Address(rawValue: next))
+                    next += 1
+                }
             }
             return candidates.isEmpty ? .ignore("the pool is exhausted") : .offer(candidates: candidates)
 
@@ -115,14 +136,24 @@ public enum LeasePlanner {
             return .acknowledge(wanted)
 
         case .decline:
-            guard let address = request.requestedIPAddress, byAddress[address]?.mac == mac else {
-                return .ignore("DECLINE for an address \(mac) does not hold")
+            guard let address = request.requestedIPAddress, let lease = byAddress[address], lease.mac == mac else {
+                return .distrust("DECLINE for an address \(mac) does not hold")
+            }
+            if let mismatch = clientIDMismatch(request, lease) { return .distrust("DECLINE: \(mismatch)") }
+            let sinceACK = state.now - lease.updatedAt
+            guard lease.state == .bound, sinceACK >= 0, sinceACK <= declineWindowSeconds * 1_000_000 else {
+                return .distrust(
+                    "DECLINE of \(address) by \(mac) long after its ACK (a client declines right after it)")
             }
             return .decline(address)
 
         case .release:
-            guard !request.ciaddr.isAny, byAddress[request.ciaddr]?.mac == mac else {
-                return .ignore("RELEASE for an address \(mac) does not hold")
+            guard !request.ciaddr.isAny, let lease = byAddress[request.ciaddr], lease.mac == mac else {
+                return .distrust("RELEASE for an address \(mac) does not hold")
+            }
+            if let mismatch = clientIDMismatch(request, lease) { return .distrust("RELEASE: \(mismatch)") }
+            guard source == request.ciaddr else {
+                return .distrust("RELEASE of \(request.ciaddr) by \(mac) sent from \(source), not from that address")
             }
             return .release(request.ciaddr)
 
@@ -132,5 +163,11 @@ public enum LeasePlanner {
         default:
             return .ignore("\(type) is not a client message")
         }
+    }
+
+    /// A lease taken with a client identifier is the identifier's, not the MAC's (RFC 2131 §4.2).
+    private static func clientIDMismatch(_ request: DHCPMessage, _ lease: Lease) -> String? {
+        guard let held = lease.clientID, Lease.clientID(of: request) != held else { return nil }
+        return "client identifier differs from the one \(lease.address) was leased to"
     }
 }

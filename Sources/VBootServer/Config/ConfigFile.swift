@@ -35,6 +35,8 @@ public struct ConfigFile: Sendable {
     public var proxyStrategies: ProxyStrategies?
     public var maximumTFTPTransfers: Int?
     public var tftpResources: TFTPResourceLimits?
+    /// `dhcp_queue_limit`, `unknown_event_rate`, … (UnauthenticatedTrafficLimits.keys).
+    public var unauthenticatedLimits: [String: Int] = [:]
     public var logLevel: String?
     /// The account to run as once the listeners are bound (`--user`).
     public var user: String?
@@ -56,7 +58,7 @@ public struct ConfigFile: Sendable {
         "assets", "data_dir", "database", "unknown_machines", "pxe_strategy", "max_tftp_transfers", "log_level", "user",
         "api", "timeline", "variables", "machines", "pool",
         "max_tftp_transfers_per_address", "tftp_transfer_lifetime", "tftp_read_ahead_budget", "tftp_shared_copies",
-    ]
+    ] + UnauthenticatedTrafficLimits.keys
 
     public static func load(path: String) throws(ConfigError) -> ConfigFile {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -131,6 +133,8 @@ public struct ConfigFile: Sendable {
                 var limits = file.tftpResources ?? TFTPResourceLimits()
                 try limits.read(key, node, reader)
                 file.tftpResources = limits
+            case _ where UnauthenticatedTrafficLimits.keys.contains(key):
+                file.unauthenticatedLimits[key] = try reader.integer(node, key, in: 1...10_000_000)
             case "log_level":
                 file.logLevel = try reader.choice(
                     node, key, ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -218,6 +222,7 @@ public struct ConfigFile: Sendable {
         if let apiTLSCertificate, let apiTLSKey {
             configuration.apiTLS = APITLSFiles(certificate: apiTLSCertificate, key: apiTLSKey)
         }
+        for (key, value) in unauthenticatedLimits { _ = configuration.unauthenticatedLimits.set(key, to: value) }
         applyReloadable(to: &configuration)
     }
 

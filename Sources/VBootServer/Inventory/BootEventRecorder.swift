@@ -22,11 +22,17 @@ final class BootEventRecorder: Service, Sendable {
     private let live: LiveSettings
     private let flushInterval: Duration
     private let pruneInterval: Duration
+    /// Whether a MAC is in the inventory: only others' events are rate-limited.
+    private let isKnown: @Sendable (HardwareAddress) -> Bool
+    /// Events of machines not in the inventory, per source and in all (random MACs would
+    /// otherwise fill the timeline).
+    private let unknownGate: LimitGate
 
     init(
         store: any InventoryStore, addresses: ClientAddresses, counters: ServerCounters, logger: Logger,
         serverName: String, live: LiveSettings, flushInterval: Duration = .milliseconds(250),
-        pruneInterval: Duration = .seconds(600)
+        pruneInterval: Duration = .seconds(600), limits: UnauthenticatedTrafficLimits = .init(),
+        isKnown: @escaping @Sendable (HardwareAddress) -> Bool = { _ in false }
     ) {
         self.store = store
         self.addresses = addresses
@@ -36,20 +42,32 @@ final class BootEventRecorder: Service, Sendable {
         self.live = live
         self.flushInterval = flushInterval
         self.pruneInterval = pruneInterval
+        self.isKnown = isKnown
+        unknownGate = LimitGate(
+            name: "timeline: events of machines not in the inventory", counter: "timeline_unknown_events_limited",
+            perSource: limits.unknownEventsPerSecondPerSource, global: limits.unknownEventsPerSecond, per: 1_000_000,
+            counters: counters, logger: logger)
     }
 
     /// Never blocks; the MAC is looked up from the address when the caller only knows that.
+    /// `source`: who sent it, for the per-source limit on unknown machines (default: `address`;
+    /// a DHCP relay's giaddr for relayed messages).
     func record(
         _ kind: BootEvent.Kind, _ outcome: BootEvent.Outcome, mac: HardwareAddress? = nil, address: IPv4Address? = nil,
-        summary: @autoclosure () -> String, details: @autoclosure () -> [String: String] = [:]
+        source: String? = nil, summary: @autoclosure () -> String, details: @autoclosure () -> [String: String] = [:]
     ) {
         // Full: the event is dropped before any of it is built.
         guard pending.withLock({ $0.count < Self.bufferLimit }) else {
             counters.increment("timeline_events_dropped")
             return
         }
+        let now = Clock.now()
+        let mac = mac ?? addresses.mac(for: address)
+        if mac.map(isKnown) != true {
+            guard unknownGate.admit(source: source ?? address?.description, now: now) else { return }
+        }
         let event = BootEvent(
-            mac: mac ?? addresses.mac(for: address), address: address?.description, at: Clock.now(), kind: kind,
+            mac: mac, address: address?.description, at: now, kind: kind,
             outcome: outcome, summary: LogSafe.text(summary(), limit: LogSafe.lineLimit),
             details: details().mapValues { LogSafe.text($0) }, server: serverName)
         let stored = pending.withLock { buffer in

@@ -134,7 +134,8 @@ extension Inventory {
         case .ignore where !hasOwnFile():
             return .refused(reason: "\(request.mac?.description ?? "a client without a MAC") is not in the inventory")
         case .register where request.mac != nil && !hasOwnFile():
-            let machine = Machine(mac: request.mac!, uuid: selector.uuid, serial: selector.serial)
+            guard mayRegister(source: request.address) else { break }
+            let machine = Machine.registered(mac: request.mac!, uuid: selector.uuid, serial: selector.serial)
             do {
                 try await insert(machine, by: "registration")
             } catch StoreError.exists(let what) {

@@ -10,9 +10,13 @@ import VBootStore
 /// here so the DHCP directory follows at once.
 public final class Inventory: Service, Sendable {
     public let store: any InventoryStore
-    let directory = MachineDirectory()
+    let directory: MachineDirectory
     let addresses = ClientAddresses()
     let recorder: BootEventRecorder
+    /// `--unknown-machines register`: new records per minute, per source and in all.
+    let registrations: LimitGate
+    let unassignedFull = OncePerWindow()
+    let counters: ServerCounters
     let profiles: ProfileLibrary
     /// The settings as started; `live` holds those a config reload may change.
     let configuration: ServerConfiguration
@@ -50,9 +54,18 @@ public final class Inventory: Service, Sendable {
         live = LiveSettings(configuration)
         self.logger = logger
         profiles = ProfileLibrary(directory: configuration.bootScriptsDirectory + "/profiles")
+        let directory = MachineDirectory()
+        self.directory = directory
+        self.counters = counters
+        let limits = configuration.unauthenticatedLimits
+        registrations = LimitGate(
+            name: "inventory: registrations of unknown machines", counter: "registrations_limited",
+            perSource: limits.registrationsPerMinutePerSource, global: limits.registrationsPerMinute, per: 60_000_000,
+            counters: counters, logger: logger)
         recorder = BootEventRecorder(
             store: store, addresses: addresses, counters: counters, logger: logger,
-            serverName: configuration.serverName, live: live)
+            serverName: configuration.serverName, live: live, limits: configuration.unauthenticatedLimits,
+            isKnown: { directory.entry(for: $0) != nil })
     }
 
     /// Records timeline events and keeps the directory fresh until shutdown, then closes the store.

@@ -92,6 +92,9 @@ final class MachineDirectory: Sendable {
     }
 
     var count: Int { tables.withLock { $0.machines.count } }
+
+    /// Machines without a profile: what registration of unknown machines adds.
+    var unassignedCount: Int { tables.withLock { $0.machines.values.count { $0.profile == nil } } }
 }
 
 /// Which MAC uses which IPv4 address, learnt from DHCP requests and script fetches, so TFTP and
