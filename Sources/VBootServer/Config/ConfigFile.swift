@@ -53,12 +53,15 @@ public struct ConfigFile: Sendable {
     /// `next_boot` is only the state a machine starts in when the file first adds it.
     public var machines: [Machine] = []
 
-    static let topLevelKeys = [
-        "listen", "interface", "dhcp", "http_port", "tftp_port", "dhcp_port", "pxe_port", "boot_scripts", "ipxe_dir",
-        "assets", "data_dir", "database", "unknown_machines", "pxe_strategy", "max_tftp_transfers", "log_level", "user",
-        "api", "timeline", "variables", "machines", "pool",
-        "max_tftp_transfers_per_address", "tftp_transfer_lifetime", "tftp_read_ahead_budget", "tftp_shared_copies",
-    ] + UnauthenticatedTrafficLimits.keys
+    static let topLevelKeys =
+        [
+            "listen", "interface", "dhcp", "http_port", "tftp_port", "dhcp_port", "pxe_port", "boot_scripts",
+            "ipxe_dir",
+            "assets", "data_dir", "database", "unknown_machines", "pxe_strategy", "max_tftp_transfers", "log_level",
+            "user",
+            "api", "timeline", "variables", "machines", "pool",
+            "max_tftp_transfers_per_address", "tftp_transfer_lifetime", "tftp_read_ahead_budget", "tftp_shared_copies",
+        ] + UnauthenticatedTrafficLimits.keys
 
     public static func load(path: String) throws(ConfigError) -> ConfigFile {
         guard let data = FileManager.default.contents(atPath: path) else {
