@@ -51,9 +51,13 @@ enum HTTPService {
         APIRoutes.register(on: router, environment)
 
         let host = environment.configuration.listenAddress?.description ?? "0.0.0.0"
+        let connections = HTTPConnectionTable(
+            limits: environment.configuration.httpLimits, counters: environment.counters, logger: logger)
         return Application(
             router: router,
-            server: .http1(configuration: .init(additionalChannelHandlers: [FileRegionSender()])),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [FileRegionSender(), HTTPConnectionGuard(connections)])),
             configuration: ApplicationConfiguration(
                 address: .hostname(host, port: environment.configuration.httpPort), serverName: "vboot",
                 // A 500-machine storm overflowed the default 256 (7 SYNs dropped, each a 1 s stall).

@@ -37,6 +37,8 @@ public struct ServerConfiguration: Sendable {
     /// holds a place until its ERROR arrives, which in a storm can be after the real RRQ: 512
     /// refused 627 of 500 machines' transfers at once.
     public var maximumTFTPTransfers = 1024
+    /// Connection caps and request/idle timeouts of every HTTP listener.
+    public var httpLimits = HTTPConnectionLimits()
 
     /// The addresses `--dhcp full` hands out.
     public var pool: AddressPool?

@@ -33,6 +33,10 @@ public struct ConfigFile: Sendable {
     public var unknownMachines: UnknownMachinePolicy?
     public var proxyStrategies: ProxyStrategies?
     public var maximumTFTPTransfers: Int?
+    public var maximumHTTPConnections: Int?
+    public var maximumHTTPConnectionsPerClient: Int?
+    public var httpRequestTimeoutSeconds: Int?
+    public var httpIdleTimeoutSeconds: Int?
     public var logLevel: String?
     public var apiTokenFile: String?
     public var apiReadNetworks: [IPv4Network]?
@@ -46,7 +50,8 @@ public struct ConfigFile: Sendable {
     static let topLevelKeys = [
         "listen", "interface", "dhcp", "http_port", "tftp_port", "dhcp_port", "pxe_port", "boot_scripts", "ipxe_dir",
         "assets", "data_dir", "database", "unknown_machines", "pxe_strategy", "max_tftp_transfers", "log_level",
-        "api", "timeline", "variables", "machines", "pool",
+        "api", "timeline", "variables", "machines", "pool", "max_http_connections", "max_http_connections_per_client",
+        "http_request_timeout", "http_idle_timeout",
     ]
 
     public static func load(path: String) throws(ConfigError) -> ConfigFile {
@@ -117,6 +122,11 @@ public struct ConfigFile: Sendable {
                 }
                 file.proxyStrategies = strategies
             case "max_tftp_transfers": file.maximumTFTPTransfers = try reader.integer(node, key, in: 1...65536)
+            case "max_http_connections": file.maximumHTTPConnections = try reader.integer(node, key, in: 1...1_000_000)
+            case "max_http_connections_per_client":
+                file.maximumHTTPConnectionsPerClient = try reader.integer(node, key, in: 1...1_000_000)
+            case "http_request_timeout": file.httpRequestTimeoutSeconds = try reader.integer(node, key, in: 1...3600)
+            case "http_idle_timeout": file.httpIdleTimeoutSeconds = try reader.integer(node, key, in: 1...86400)
             case "log_level":
                 file.logLevel = try reader.choice(
                     node, key, ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -182,6 +192,14 @@ public struct ConfigFile: Sendable {
         if let dataDirectory { configuration.dataDirectory = dataDirectory }
         if let database { configuration.database = database }
         if let maximumTFTPTransfers { configuration.maximumTFTPTransfers = maximumTFTPTransfers }
+        if let maximumHTTPConnections { configuration.httpLimits.maximumConnections = maximumHTTPConnections }
+        if let maximumHTTPConnectionsPerClient {
+            configuration.httpLimits.maximumConnectionsPerClient = maximumHTTPConnectionsPerClient
+        }
+        if let httpRequestTimeoutSeconds {
+            configuration.httpLimits.requestTimeout = .seconds(httpRequestTimeoutSeconds)
+        }
+        if let httpIdleTimeoutSeconds { configuration.httpLimits.idleTimeout = .seconds(httpIdleTimeoutSeconds) }
         applyReloadable(to: &configuration)
     }
 
