@@ -20,6 +20,8 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private enum Phase {
         case new
         case admitted(client: String, clock: HTTPConnectionDeadline)
+        /// Timed out and closing; still counted until channelInactive.
+        case expired(client: String)
         /// Refused, timed out or gone: nothing more goes to Hummingbird.
         case finished
     }
@@ -111,7 +113,10 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private func close() {
         timer?.task.cancel()
         timer = nil
-        if case .admitted(let client, _) = phase { table.release(client) }
+        switch phase {
+        case .admitted(let client, _), .expired(let client): table.release(client)
+        case .new, .finished: break
+        }
         phase = .finished
     }
 
@@ -138,6 +143,7 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         table.expired(deadline.expiry, client: client)
+        phase = .expired(client: client)
         context.close(promise: nil)
     }
 
