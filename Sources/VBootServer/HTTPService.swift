@@ -47,7 +47,7 @@ enum HTTPService {
         let host = environment.configuration.listenAddress?.description ?? "0.0.0.0"
         // The boot listener never has TLS: iPXE and installers fetch plain HTTP.
         return application(
-            router, "http", host: host, port: environment.configuration.httpPort, server: httpServer(), environment,
+            router, "http", host: host, port: environment.configuration.httpPort, server: httpServer(environment), environment,
             onBound: onBound)
     }
 
@@ -72,7 +72,7 @@ enum HTTPService {
         }
         registerHealth(on: router)
         APIRoutes.register(on: router, environment)
-        let server = try tls.map { try HTTPServerBuilder.tls(httpServer(), tlsConfiguration: $0) } ?? httpServer()
+        let server = try tls.map { try HTTPServerBuilder.tls(httpServer(environment), tlsConfiguration: $0) } ?? httpServer(environment)
         return application(
             router, tls == nil ? "api" : "api (TLS)", host: listener.host, port: listener.port, server: server,
             environment, onBound: onBound)
@@ -82,9 +82,14 @@ enum HTTPService {
         router.get("/health") { _, _ in "ok\n" }
     }
 
-    /// Every HTTP listener's connections (boot and API, TLS or not) are set up here.
-    private static func httpServer() -> HTTPServerBuilder {
-        .http1(configuration: .init(additionalChannelHandlers: [FileRegionSender()]))
+    /// Every HTTP listener's connections (boot and API, TLS or not) are set up here: each
+    /// listener has its own connection caps and timeouts, so a flood of the boot port cannot
+    /// lock the admin out of the API.
+    private static func httpServer(_ environment: Environment) -> HTTPServerBuilder {
+        let connections = HTTPConnectionTable(
+            limits: environment.configuration.httpLimits, counters: environment.counters, logger: environment.logger)
+        return .http1(
+            configuration: .init(additionalChannelHandlers: [FileRegionSender(), HTTPConnectionGuard(connections)]))
     }
 
     /// Every HTTP listener is built here.

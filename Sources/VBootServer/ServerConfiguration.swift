@@ -41,6 +41,8 @@ public struct ServerConfiguration: Sendable {
     public var tftpResources = TFTPResourceLimits()
     /// Queue, rate and count limits on what unauthenticated traffic can make vboot keep.
     public var unauthenticatedLimits = UnauthenticatedTrafficLimits()
+    /// Connection caps and request/idle timeouts of every HTTP listener.
+    public var httpLimits = HTTPConnectionLimits()
 
     /// The addresses `--dhcp full` hands out.
     public var pool: AddressPool?

@@ -135,6 +135,21 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "--unknown-machines register: stop at this many machines without a profile (default 10000).")
     var unassignedMachineLimit: Int?
 
+    @Option(help: "Maximum open HTTP connections per listener; more get 503 and are closed (default 4096).")
+    var maxHttpConnections: Int?
+    @Option(
+        help:
+            "Maximum open HTTP connections from one IP address (default 64; raise it if many clients reach vboot through one NAT address)."
+    )
+    var maxHttpConnectionsPerClient: Int?
+    @Option(
+        help:
+            "Seconds a client has to send a whole HTTP request (head and body) from its first byte, or from connecting (default 10)."
+    )
+    var httpRequestTimeout: Int?
+    @Option(help: "Seconds a kept-alive HTTP connection may wait for its next request (default 30).")
+    var httpIdleTimeout: Int?
+
     @Option(help: "Log level: trace, debug, info (default), notice, warning, error, critical.")
     var logLevel: String?
 
@@ -290,6 +305,32 @@ struct Serve: AsyncParsableCommand {
             configuration.maximumTFTPTransfers = maxTftpTransfers
         }
         try applyTFTPResourceFlags(to: &configuration.tftpResources)
+        try applyHTTPLimitFlags(to: &configuration.httpLimits)
+    }
+
+    func applyHTTPLimitFlags(to limits: inout HTTPConnectionLimits) throws {
+        if let maxHttpConnections {
+            guard maxHttpConnections > 0 else { throw ValidationError("--max-http-connections must be positive") }
+            limits.maximumConnections = maxHttpConnections
+        }
+        if let maxHttpConnectionsPerClient {
+            guard maxHttpConnectionsPerClient > 0 else {
+                throw ValidationError("--max-http-connections-per-client must be positive")
+            }
+            limits.maximumConnectionsPerClient = maxHttpConnectionsPerClient
+        }
+        if let httpRequestTimeout {
+            guard (1...3600).contains(httpRequestTimeout) else {
+                throw ValidationError("--http-request-timeout \(httpRequestTimeout): 1 to 3600 seconds")
+            }
+            limits.requestTimeout = .seconds(httpRequestTimeout)
+        }
+        if let httpIdleTimeout {
+            guard (1...86400).contains(httpIdleTimeout) else {
+                throw ValidationError("--http-idle-timeout \(httpIdleTimeout): 1 to 86400 seconds")
+            }
+            limits.idleTimeout = .seconds(httpIdleTimeout)
+        }
     }
 
     /// Who to become before binding: started as root, `--user` (or the file's `user`), else the

@@ -37,6 +37,10 @@ public struct ConfigFile: Sendable {
     public var tftpResources: TFTPResourceLimits?
     /// `dhcp_queue_limit`, `unknown_event_rate`, … (UnauthenticatedTrafficLimits.keys).
     public var unauthenticatedLimits: [String: Int] = [:]
+    public var maximumHTTPConnections: Int?
+    public var maximumHTTPConnectionsPerClient: Int?
+    public var httpRequestTimeoutSeconds: Int?
+    public var httpIdleTimeoutSeconds: Int?
     public var logLevel: String?
     /// The account to run as once the listeners are bound (`--user`).
     public var user: String?
@@ -61,6 +65,7 @@ public struct ConfigFile: Sendable {
             "user",
             "api", "timeline", "variables", "machines", "pool",
             "max_tftp_transfers_per_address", "tftp_transfer_lifetime", "tftp_read_ahead_budget", "tftp_shared_copies",
+            "max_http_connections", "max_http_connections_per_client", "http_request_timeout", "http_idle_timeout",
         ] + UnauthenticatedTrafficLimits.keys
 
     public static func load(path: String) throws(ConfigError) -> ConfigFile {
@@ -138,6 +143,11 @@ public struct ConfigFile: Sendable {
                 file.tftpResources = limits
             case _ where UnauthenticatedTrafficLimits.keys.contains(key):
                 file.unauthenticatedLimits[key] = try reader.integer(node, key, in: 1...10_000_000)
+            case "max_http_connections": file.maximumHTTPConnections = try reader.integer(node, key, in: 1...1_000_000)
+            case "max_http_connections_per_client":
+                file.maximumHTTPConnectionsPerClient = try reader.integer(node, key, in: 1...1_000_000)
+            case "http_request_timeout": file.httpRequestTimeoutSeconds = try reader.integer(node, key, in: 1...3600)
+            case "http_idle_timeout": file.httpIdleTimeoutSeconds = try reader.integer(node, key, in: 1...86400)
             case "log_level":
                 file.logLevel = try reader.choice(
                     node, key, ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -226,6 +236,14 @@ public struct ConfigFile: Sendable {
             configuration.apiTLS = APITLSFiles(certificate: apiTLSCertificate, key: apiTLSKey)
         }
         for (key, value) in unauthenticatedLimits { _ = configuration.unauthenticatedLimits.set(key, to: value) }
+        if let maximumHTTPConnections { configuration.httpLimits.maximumConnections = maximumHTTPConnections }
+        if let maximumHTTPConnectionsPerClient {
+            configuration.httpLimits.maximumConnectionsPerClient = maximumHTTPConnectionsPerClient
+        }
+        if let httpRequestTimeoutSeconds {
+            configuration.httpLimits.requestTimeout = .seconds(httpRequestTimeoutSeconds)
+        }
+        if let httpIdleTimeoutSeconds { configuration.httpLimits.idleTimeout = .seconds(httpIdleTimeoutSeconds) }
         applyReloadable(to: &configuration)
     }
 

@@ -118,6 +118,7 @@ final class ConfigReloader: Service, Sendable {
         if old.database != new.database { names.append("database") }
         if old.pool != new.pool { names.append("pool") }
         if old.maximumTFTPTransfers != new.maximumTFTPTransfers { names.append("max_tftp_transfers") }
+        if old.httpLimits != new.httpLimits { names.append("http limits") }
         return names
     }
 }
