@@ -97,6 +97,10 @@ CLI_IF="vbpx$$c"
 SRV_IP=10.254.0.1
 CLI_IP=10.254.0.2
 TMP="$(mktemp -d /tmp/vbproxy.XXXXXX)"
+chmod 755 "$TMP" # vboot, started as root, reads it as the vboot user
+# The simulated machines share one source address: lift vboot's per-address caps (README:
+# Security, Limits), or the benchmark measures the caps instead of the server.
+BENCH_LIMITS=(--max-tftp-transfers-per-address 4096 --max-http-connections-per-client 100000)
 SERVER_PID=""
 CG=""
 cleanup() {
@@ -151,7 +155,7 @@ start_server() {
     local name="$1"
     case "$name" in
         vboot)
-            "${SRV_PIN[@]}" ip netns exec "$NS_S" "$VBOOT" serve --dhcp proxy --listen "$SRV_IP" --interface "$SRV_IF" \
+            "${SRV_PIN[@]}" ip netns exec "$NS_S" "$VBOOT" serve "${BENCH_LIMITS[@]}" --dhcp proxy --listen "$SRV_IP" --interface "$SRV_IF" \
                 --ipxe-dir /usr/lib/ipxe --boot-scripts "$REPO/boot-scripts" --data-dir "$TMP/vboot-data" \
                 --log-level warning >"$TMP/vboot.log" 2>&1 &
             ;;
@@ -201,7 +205,7 @@ hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
 udp_drops() { nss awk '/^Udp:/ && $2 ~ /^[0-9]/ { print $6 }' /proc/net/snmp; }
 # vboot's counters, one "name value" a line.
 vboot_metrics() {
-    nss curl -s -m 5 "http://$SRV_IP:8080/metrics" 2>/dev/null | sed -n 's/^vboot_\(.*\)_total \([0-9]*\)$/\1 \2/p' || true
+    nss curl -s -m 5 "http://127.0.0.1:8081/metrics" 2>/dev/null | sed -n 's/^vboot_\(.*\)_total \([0-9]*\)$/\1 \2/p' || true
 }
 
 # --- runs ----------------------------------------------------------------------------------------

@@ -136,10 +136,13 @@ new_ns() {
 rss_mib() { awk '/^VmRSS:/ { printf "%d", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo -1; }
 hwm_mib() { awk '/^VmHWM:/ { printf "%d", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo -1; }
 
-# api NS PORT DATA_DIR PATH -> the API's JSON (token from DATA_DIR/api-token)
+# Every vboot here has its API (and /metrics) on loopback at its HTTP port + 1000.
+api_port() { echo $(($1 + 1000)); }
+
+# api NS HTTP_PORT DATA_DIR PATH -> the API's JSON (token from DATA_DIR/api-token)
 api() {
     ip netns exec "$1" curl -s -m 5 -H "Authorization: Bearer $(cat "$3/api-token" 2>/dev/null)" \
-        "http://127.0.0.1:$2/api/v1$4"
+        "http://127.0.0.1:$(api_port "$2")/api/v1$4"
 }
 
 # wait_http NS URL TRIES(0.1 s) -> 0 when it answers 200
@@ -249,7 +252,7 @@ scenario_storm() {
     # --dhcp full: the chain is the same (the OFFER carries the PXE boot file), and vboot keeps
     # leases, which must survive the kill too.
     local serve=("$VBOOT" serve --config "$cfg" --dhcp full --dhcp-range 127.0.1.1-127.0.3.250 --dhcp-netmask 255.0.0.0
-        --listen 127.0.0.1 --interface lo --http-port 8080
+        --listen 127.0.0.1 --interface lo --http-port 8080 --api-listen "127.0.0.1:$(api_port 8080)"
         --tftp-port 69 --ipxe-dir "$WORK/ipxe" --assets "$WORK/assets" --boot-scripts "$WORK/boot-scripts"
         --data-dir "$data" --log-level info)
     ip netns exec "$ns" "${serve[@]}" >>"$log" 2>&1 &
@@ -467,6 +470,7 @@ scenario_diskfull() {
     # The tmpfs exists only in vboot's own mount namespace (unshare -m), so it goes with it.
     ip netns exec "$ns" unshare -m --propagation private sh -c 'mount -t tmpfs -o size=2m,mode=700 vbf-data "$0" && exec "$@"' \
         "$data" "$VBOOT" serve --config "$cfg" --dhcp proxy --listen 127.0.0.1 --interface lo --http-port 8080 \
+        --api-listen "127.0.0.1:$(api_port 8080)" \
         --tftp-port 69 --ipxe-dir "$WORK/ipxe" --assets "$WORK/assets" --boot-scripts "$WORK/boot-scripts" \
         --data-dir "$data" --api-token-file "$d/api-token" --unknown-machines register --log-level info \
         >"$log" 2>&1 &
@@ -477,7 +481,7 @@ scenario_diskfull() {
         return
     fi
     in_mnt() { nsenter -t "$pid" -m "$@"; }
-    dapi() { ip netns exec "$ns" curl -s -m 5 -H "Authorization: Bearer $(cat "$d/api-token")" "http://127.0.0.1:8080/api/v1$1"; }
+    dapi() { ip netns exec "$ns" curl -s -m 5 -H "Authorization: Bearer $(cat "$d/api-token")" "http://127.0.0.1:$(api_port 8080)/api/v1$1"; }
     # Some traffic first (the database and its WAL grow), then fill what is left.
     out=$(ip netns exec "$ns" timeout 60 "$PY" "$CLIENT" burst --server http://127.0.0.1:8080 --first 0 --count 50 2>&1)
     in_mnt dd if=/dev/zero of="$data/filler" bs=4k 2>/dev/null || true
@@ -588,6 +592,7 @@ scenario_postgres() {
     for ((i = 300; i < 300 + macs; i++)); do mac_of "$i" | tr : -; echo; done >"$d/macs.txt"
     start_pg_vboot() { # NAME PORT -> PID in $REPLY
         ip netns exec "$ns" "$VBOOT" serve --config "$d/vboot.yaml" --dhcp off --listen 127.0.0.1 --http-port "$2" \
+            --api-listen "127.0.0.1:$(api_port "$2")" \
             --tftp-port "$((2 + $2 - 8000))" --boot-scripts "$WORK/boot-scripts" --assets "$WORK/assets" \
             --data-dir "$d/data-$1" --database "$url" --log-level info >"$d/$1.log" 2>&1 &
         REPLY=$!
@@ -727,6 +732,7 @@ EOF
     cp "$WORK/boot-scripts/default.ipxe" "$RIG_DIR/boot-scripts/"
     chmod -R a+rX "$RIG_DIR"
     ip netns exec "$(rig_ns boot)" "$VBOOT" serve --listen "$BOOT_IP" --interface eth0 --dhcp proxy --http-port 8080 \
+        --api-listen "127.0.0.1:$(api_port 8080)" \
         --boot-scripts "$RIG_DIR/boot-scripts" --ipxe-dir "$WORK/ipxe" --assets "$WORK/assets" \
         --data-dir "$RIG_DIR/data" --log-level info >"$RIG_DIR/vboot.log" 2>&1 &
     local vpid=$!
@@ -770,7 +776,7 @@ EOF
     local hwm metrics
     hwm=$(hwm_mib "$vpid")
     held=$(ip netns exec "$(rig_ns boot)" ss -Htn state established "( sport = :8080 )" 2>/dev/null | wc -l)
-    metrics=$(ip netns exec "$(rig_ns boot)" curl -s -m 5 "http://$BOOT_IP:8080/metrics" 2>/dev/null |
+    metrics=$(ip netns exec "$(rig_ns boot)" curl -s -m 5 "http://127.0.0.1:$(api_port 8080)/metrics" 2>/dev/null |
         grep -E '^vboot_(tftp_(transfers_(started|completed|failed)|requests_refused)|http_scripts_served)[a-z_]*[ {]' |
         sed 's/^vboot_//; s/_total / /' | paste -sd ' ' - || true)
     figure "slowloris: guest booted to its script in ${took} s under attack (limit ${limit} s); vboot RSS idle ${rss0} MiB, peak ${hwm} MiB (sampled ${peak}); $held HTTP connections held at the end"

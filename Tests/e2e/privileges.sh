@@ -133,7 +133,7 @@ if start root -- --dhcp proxy --http-port 80 --data-dir "$WORK/root-data" --api-
         pass "a symlink planted in the data directory did not hand over its target" ||
         fail "a planted symlink's target stays root's" "$(stat -c '%U %n' "$WORK/root-owned")"
     api=$(in_ns curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
-        -X POST -d '{"mac": "52:54:00:00:00:01"}' "http://127.0.0.1:$HTTP_PORT/api/v1/machines")
+        -X POST -d '{"mac": "52:54:00:00:00:01"}' "http://127.0.0.1:8081/api/v1/machines")
     [ "$api" = 201 ] && [ "$(stat -c '%U %a' "$WORK/admin-token")" = "root 600" ] &&
         pass "the token from a root-only file works after the switch, and the file stays root's" ||
         fail "the token from a root-only file works after the switch" "POST /machines: $api; $(stat -c '%U %a' "$WORK/admin-token")" "$WORK/root.log"
