@@ -10,7 +10,13 @@ let package = Package(
     name: "vboot",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "vboot", targets: ["vboot"])
+        .executable(name: "vboot", targets: ["vboot"]),
+        // For FuzzTesting/, a separate package that depends on this one by path: only products
+        // cross a package boundary. The server and CLI targets stay private.
+        .library(name: "DHCPv4", targets: ["DHCPv4"]),
+        .library(name: "TFTP", targets: ["TFTP"]),
+        .library(name: "BootPolicy", targets: ["BootPolicy"]),
+        .library(name: "Firmware", targets: ["Firmware"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

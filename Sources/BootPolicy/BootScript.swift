@@ -49,8 +49,16 @@ public struct BootScriptTemplate: Sendable {
     public let name: String
     private let template: MustacheTemplate
 
+    /// Deepest section nesting accepted. Mustache's parser recurses once per section, so a file
+    /// nested tens of thousands deep overflowed the stack (found by FuzzBootScript); boot scripts
+    /// nest a few levels.
+    public static let maximumNesting = 64
+
     public init(source: String, name: String) throws(TemplateError) {
         self.name = name
+        guard Self.deepestNesting(in: source) <= Self.maximumNesting else {
+            throw TemplateError(name: name, reason: "sections nested deeper than \(Self.maximumNesting)")
+        }
         do {
             template = try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + source)
         } catch {
@@ -59,6 +67,45 @@ public struct BootScriptTemplate: Sendable {
     }
 
     public func render(_ context: BootScriptContext) -> String { template.render(context.values) }
+
+    /// How deep the tags that open a level (`#` section, `^` inverted, `$` block, `<` parent)
+    /// nest, following `{{=<% %>=}}` delimiter changes as Mustache does.
+    static func deepestNesting(in source: String) -> Int {
+        let bytes = Array(source.utf8)
+        var open = Array("{{".utf8)
+        var close = Array("}}".utf8)
+        var index = 0
+        var depth = 0
+        var deepest = 0
+        while let start = bytes.firstOffset(of: open, from: index) {
+            guard let end = bytes.firstOffset(of: close, from: start + open.count) else { break }
+            let tag = bytes[(start + open.count)..<end].drop { $0 == UInt8(ascii: " ") }
+            index = end + close.count
+            switch tag.first {
+            case UInt8(ascii: "#"), UInt8(ascii: "^"), UInt8(ascii: "$"), UInt8(ascii: "<"):
+                depth += 1
+                deepest = max(deepest, depth)
+            case UInt8(ascii: "/"):
+                depth = max(depth - 1, 0)
+            case UInt8(ascii: "=") where tag.count > 2 && tag.last == UInt8(ascii: "="):
+                let delimiters = tag.dropFirst().dropLast().split(separator: UInt8(ascii: " "))
+                if delimiters.count == 2 {
+                    open = Array(delimiters[0])
+                    close = Array(delimiters[1])
+                }
+            default:
+                break
+            }
+        }
+        return deepest
+    }
+}
+
+extension [UInt8] {
+    fileprivate func firstOffset(of needle: [UInt8], from start: Int) -> Int? {
+        guard !needle.isEmpty, start <= count - needle.count else { return nil }
+        return (start...(count - needle.count)).first { self[$0..<$0 + needle.count].elementsEqual(needle) }
+    }
 }
 
 public enum BootScriptRenderer {

@@ -44,6 +44,24 @@ struct BootScriptTests {
         #expect(out == "[][]")
     }
 
+    /// Found by FuzzBootScript (a deep input fed to the target): Mustache's parser recurses once
+    /// per section, so a profile with sections nested 50,000 deep overflowed the stack and killed
+    /// the server that read it, instead of failing like any other broken template.
+    @Test func deeplyNestedSectionsAreAnErrorNotACrash() throws {
+        let deep = String(repeating: "{{#a}}", count: 50_000) + String(repeating: "{{/a}}", count: 50_000)
+        #expect(throws: BootScriptTemplate.TemplateError.self) {
+            try BootScriptTemplate(source: deep, name: "profiles/deep.ipxe")
+        }
+        // Inverted sections and a changed delimiter nest the same way.
+        let inverted = "{{=<% %>=}}" + String(repeating: "<%^a%>", count: 50_000)
+        #expect(throws: BootScriptTemplate.TemplateError.self) {
+            try BootScriptTemplate(source: inverted, name: "profiles/deep.ipxe")
+        }
+        // Nesting a boot script might use still renders.
+        let nested = String(repeating: "{{#mac}}", count: 64) + "x" + String(repeating: "{{/mac}}", count: 64)
+        #expect(try BootScriptRenderer.render(template: nested, name: "ok", context: Self.context) == "x")
+    }
+
     @Test func brokenTemplateNamesTheFile() {
         do {
             _ = try BootScriptRenderer.render(
