@@ -159,8 +159,9 @@ struct InventoryFlowTests {
             configuration.unknownMachines = .register
             configuration.unauthenticatedLimits.registrationsPerMinutePerSource = 5
         }
-        try await server.start(expecting: ["http"])
+        try await server.start(expecting: ["http", "api"])
         let port = server.port("http")
+        let api = server.port("api")
         let longUUID = String(repeating: "A", count: 3000)
         let first = try await HTTPCall.run(
             "GET", "/boot.ipxe?mac=02:66:00:00:00:00&uuid=\(longUUID)&serial=SN%1B%5B31mRED%07", port: port)
@@ -169,10 +170,10 @@ struct InventoryFlowTests {
             let mac = String(format: "02:66:00:00:00:%02x", n)
             _ = try await HTTPCall.run("GET", "/boot.ipxe?mac=\(mac)", port: port)
         }
-        let all = try await HTTPCall.run("GET", "/api/v1/machines?limit=1000", port: port, token: Self.token)
+        let all = try await HTTPCall.run("GET", "/api/v1/machines?limit=1000", port: api, token: Self.token)
         #expect((all.json["machines"] as? [Any])?.count == 5)
         #expect(server.server.counters["registrations_limited"] == 35)
-        let stored = try await HTTPCall.run("GET", "/api/v1/machines/02:66:00:00:00:00", port: port, token: Self.token)
+        let stored = try await HTTPCall.run("GET", "/api/v1/machines/02:66:00:00:00:00", port: api, token: Self.token)
         #expect(stored.json["uuid"] is NSNull)
         #expect(stored.json["serial"] as? String == "SN31mRED")
         await server.stop()

@@ -159,6 +159,8 @@ struct TFTPLimitTests {
         let server = try TestServer { configuration, _ in
             configuration.maximumTFTPTransfers = 8
             configuration.tftpResources.readAheadBudget = 1 << 20
+            // From disk: a file that settles (a second old) would otherwise come from a shared copy.
+            configuration.tftpResources.sharedFileCopies = 0
         }
         try server.write(randomBytes(8 << 20, seed: 14), to: "assets/big")
         try await server.start(expecting: ["tftp"])
@@ -181,6 +183,8 @@ struct TFTPLimitTests {
         let server = try TestServer { configuration, _ in
             configuration.maximumTFTPTransfers = 1
             configuration.tftpResources.readAheadBudget = 5000
+            // From disk: a file that settles (a second old) would otherwise come from a shared copy.
+            configuration.tftpResources.sharedFileCopies = 0
         }
         let content = randomBytes(300_000, seed: 15)
         try server.write(content, to: "assets/initrd")

@@ -37,7 +37,9 @@ fuzz { bytes in
             Lease(address: IPv4Address(10, 77, 0, 102), mac: nil, state: .declined, expiresAt: 2_000),
         ],
         reservations: [other: IPv4Address(10, 77, 0, 103)], now: 1_000)
-    let plan = LeasePlanner.plan(request, state: state)
+    // Both sides of the RELEASE/DECLINE holder check: sent from ciaddr, or from elsewhere.
+    let source = request.xid & 1 == 0 ? request.ciaddr : IPv4Address(10, 77, 0, 66)
+    let plan = LeasePlanner.plan(request, source: source, state: state)
     let boot = ProxyDHCPResponder.decide(
         request, on: .dhcp, context: .init(serverAddress: server, httpPort: 8080, availableBinaries: binaries)
     ).reply
@@ -55,7 +57,7 @@ fuzz { bytes in
             .encoded()
     case .inform:
         _ = DHCPServerReply.make(.ack, to: request, address: nil, pool: pool, server: server, boot: boot).encoded()
-    case .withdrawOffer, .release, .decline, .ignore:
+    case .withdrawOffer, .release, .decline, .distrust, .ignore:
         break
     }
 }
