@@ -467,12 +467,15 @@ scenario_diskfull() {
         machines_yaml 200 5 profile steady disk
         machines_yaml 210 3 once storm diskonce
     } >"$cfg"
-    # The tmpfs exists only in vboot's own mount namespace (unshare -m), so it goes with it.
+    # The tmpfs exists only in vboot's own mount namespace (unshare -m), so it goes with it. The
+    # registration and unknown-event rate limits are lifted: every request here must be a write.
     ip netns exec "$ns" unshare -m --propagation private sh -c 'mount -t tmpfs -o size=2m,mode=700 vbf-data "$0" && exec "$@"' \
         "$data" "$VBOOT" serve --config "$cfg" --dhcp proxy --listen 127.0.0.1 --interface lo --http-port 8080 \
         --api-listen "127.0.0.1:$(api_port 8080)" \
         --tftp-port 69 --ipxe-dir "$WORK/ipxe" --assets "$WORK/assets" --boot-scripts "$WORK/boot-scripts" \
         --data-dir "$data" --api-token-file "$d/api-token" --unknown-machines register --log-level info \
+        --registration-rate 100000 --registration-rate-total 100000 --unknown-event-rate 100000 \
+        --unknown-event-rate-total 100000 \
         >"$log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
