@@ -47,7 +47,8 @@ enum HTTPService {
         let host = environment.configuration.listenAddress?.description ?? "0.0.0.0"
         // The boot listener never has TLS: iPXE and installers fetch plain HTTP.
         return application(
-            router, "http", host: host, port: environment.configuration.httpPort, server: httpServer(environment), environment,
+            router, "http", host: host, port: environment.configuration.httpPort, server: httpServer(environment),
+            environment,
             onBound: onBound)
     }
 
@@ -72,7 +73,9 @@ enum HTTPService {
         }
         registerHealth(on: router)
         APIRoutes.register(on: router, environment)
-        let server = try tls.map { try HTTPServerBuilder.tls(httpServer(environment), tlsConfiguration: $0) } ?? httpServer(environment)
+        let server =
+            try tls.map { try HTTPServerBuilder.tls(httpServer(environment), tlsConfiguration: $0) }
+            ?? httpServer(environment)
         return application(
             router, tls == nil ? "api" : "api (TLS)", host: listener.host, port: listener.port, server: server,
             environment, onBound: onBound)
