@@ -1,6 +1,12 @@
 /// What one host and all TFTP transfers together may hold (issue 11, medium 5), beside
 /// `ServerConfiguration.maximumTFTPTransfers` and the option limits of `TFTPServerLimits`.
 public struct TFTPResourceLimits: Sendable, Hashable {
+    /// What each setting may be, for the flags and the config file alike (MiB for the budgets).
+    public static let perAddressRange = 1...65536
+    public static let lifetimeSecondsRange = 1...86400
+    public static let readAheadMiBRange = 1...65536
+    public static let sharedCopiesMiBRange = 0...65536
+
     /// Concurrent transfers from one IP address. One machine needs two (EDK2's size probe and its
     /// download; iPXE one at a time) plus a few for retries from a new port; 16 leaves room for a
     /// handful of machines behind one NAT or relay. A lab where many boot through one address

@@ -3,25 +3,31 @@ import VBootServer
 
 extension Serve {
     /// `--max-tftp-transfers-per-address`, `--tftp-transfer-lifetime`, `--tftp-read-ahead-budget`,
-    /// `--tftp-shared-copies`.
+    /// `--tftp-shared-copies`: the config file's ranges (TFTPResourceLimits).
     func applyTFTPResourceFlags(to limits: inout TFTPResourceLimits) throws {
-        if let maxTftpTransfersPerAddress {
-            guard maxTftpTransfersPerAddress > 0 else {
-                throw ValidationError("--max-tftp-transfers-per-address must be positive")
+        func checked(_ value: Int, _ flag: String, _ range: ClosedRange<Int>) throws -> Int {
+            guard range.contains(value) else {
+                throw ValidationError("\(flag) \(value): \(range.lowerBound) to \(range.upperBound)")
             }
-            limits.maximumTransfersPerAddress = maxTftpTransfersPerAddress
+            return value
+        }
+        if let maxTftpTransfersPerAddress {
+            limits.maximumTransfersPerAddress = try checked(
+                maxTftpTransfersPerAddress, "--max-tftp-transfers-per-address", TFTPResourceLimits.perAddressRange)
         }
         if let tftpTransferLifetime {
-            guard tftpTransferLifetime > 0 else { throw ValidationError("--tftp-transfer-lifetime must be positive") }
-            limits.transferLifetime = .seconds(tftpTransferLifetime)
+            limits.transferLifetime = .seconds(
+                try checked(
+                    tftpTransferLifetime, "--tftp-transfer-lifetime", TFTPResourceLimits.lifetimeSecondsRange))
         }
         if let tftpReadAheadBudget {
-            guard tftpReadAheadBudget > 0 else { throw ValidationError("--tftp-read-ahead-budget must be positive") }
-            limits.readAheadBudget = tftpReadAheadBudget << 20
+            limits.readAheadBudget =
+                try checked(tftpReadAheadBudget, "--tftp-read-ahead-budget", TFTPResourceLimits.readAheadMiBRange)
+                << 20
         }
         if let tftpSharedCopies {
-            guard tftpSharedCopies >= 0 else { throw ValidationError("--tftp-shared-copies must not be negative") }
-            limits.sharedFileCopies = tftpSharedCopies << 20
+            limits.sharedFileCopies =
+                try checked(tftpSharedCopies, "--tftp-shared-copies", TFTPResourceLimits.sharedCopiesMiBRange) << 20
         }
     }
 }

@@ -155,8 +155,8 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: """
-            Started as root: the account to switch to once every port is bound (default vboot; \
-            root keeps root, which is not recommended).
+            Started as root: the account vboot runs as, switched to before anything binds, keeping \
+            only CAP_NET_BIND_SERVICE (default vboot; root keeps root, which is not recommended).
             """)
     var user: String?
 

@@ -118,7 +118,18 @@ final class ConfigReloader: Service, Sendable {
         if old.database != new.database { names.append("database") }
         if old.pool != new.pool { names.append("pool") }
         if old.maximumTFTPTransfers != new.maximumTFTPTransfers { names.append("max_tftp_transfers") }
-        if old.httpLimits != new.httpLimits { names.append("http limits") }
+        if old.httpLimits != new.httpLimits {
+            names.append("max_http_connections, max_http_connections_per_client, http_*_timeout")
+        }
+        if old.tftpResources != new.tftpResources {
+            names.append("TFTP limits (max_tftp_transfers_per_address, tftp_*)")
+        }
+        if old.unauthenticatedLimits != new.unauthenticatedLimits {
+            names.append("dhcp_queue_limit, unknown_event_rate*, registration_rate*, unassigned_machine_limit")
+        }
+        if old.apiListen != new.apiListen || old.apiHosts != new.apiHosts || old.apiTLS != new.apiTLS {
+            names.append("api listen, hosts or TLS")
+        }
         return names
     }
 }
