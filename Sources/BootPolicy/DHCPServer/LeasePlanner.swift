@@ -118,11 +118,8 @@ public enum LeasePlanner {
             if let serverID = request.serverIdentifier, serverID != state.server { return .withdrawOffer }
             let wanted = request.requestedIPAddress ?? (request.ciaddr.isAny ? nil : request.ciaddr)
             guard let wanted else { return .ignore("REQUEST names no address") }
-            // A forged REQUEST with a victim's MAC must not renew its lease (that would reopen
-            // the window in which a DECLINE is believed): the lease's client identifier decides.
-            if let lease = byAddress[wanted], lease.mac == mac, let mismatch = clientIDMismatch(request, lease) {
-                return .refuse("REQUEST: \(mismatch)")
-            }
+            // No client-identifier check here: firmware PXE and the iPXE it loads are one machine
+            // (one MAC) with different identifiers, and the second must get the first's address.
             if request.serverIdentifier != nil {
                 // SELECTING: only the address we offered.
                 guard let lease = byAddress[wanted], lease.mac == mac, lease.state == .offered || lease.state == .bound
