@@ -96,7 +96,10 @@ final class FullDHCPServer: Sendable {
             counters.increment("dhcp_replies_sent")
             let bootSummary = job.boot != nil && reply.messageType != .nak ? "; \(job.bootSummary)" : ""
             inventory.recorder.record(
-                .dhcp, reply.messageType == .nak ? .refused : .ok, mac: mac, source: job.source.description,
+                .dhcp, reply.messageType == .nak ? .refused : .ok, mac: mac,
+                // The same per-source key as proxy mode: the relay, the client's address, or none.
+                source: !request.giaddr.isAny
+                    ? "relay \(request.giaddr)" : job.source.isAny ? nil : job.source.description,
                 summary: outcome.summary + bootSummary,
                 details: ["address": reply.yiaddr.isAny ? "" : reply.yiaddr.description, "mode": "full"])
             logger.info("dhcp: \(outcome.summary)\(bootSummary)")

@@ -47,6 +47,7 @@ public struct ServiceAccount: Sendable, Hashable, CustomStringConvertible {
 public enum PrivilegeDrop {
     /// The environment variable naming the descriptor the API token arrives on after the switch.
     static let tokenDescriptorVariable = "VBOOT_INHERITED_API_TOKEN_FD"
+    static let maximumTokenBytes = 4096
 
     /// Gives the state to `account` and replaces this process; returns only by throwing.
     /// `apiToken` runs as root, after the data directory exists: the token file may be one only
@@ -85,9 +86,13 @@ public enum PrivilegeDrop {
     /// The token written into a pipe whose read end the next image inherits (64 bytes fit in the
     /// pipe's buffer, so the write cannot block).
     private static func pass(_ token: String) throws(StartupError) {
+        let bytes = Array(token.utf8)
+        // The other side reads at most this much; a pipe holds 64 KiB, so the write never blocks.
+        guard bytes.count <= maximumTokenBytes else {
+            throw StartupError("the API token is longer than \(maximumTokenBytes) bytes")
+        }
         var ends: [Int32] = [0, 0]
         guard pipe(&ends) == 0 else { throw StartupError("pipe: \(String(cString: strerror(errno)))") }
-        let bytes = Array(token.utf8)
         let written = bytes.withUnsafeBytes { write(ends[1], $0.baseAddress, $0.count) }
         close(ends[1])
         guard written == bytes.count else { throw StartupError("cannot pass the API token on: errno \(errno)") }
@@ -104,7 +109,7 @@ public enum PrivilegeDrop {
         defer { close(descriptor) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 256)
-        while bytes.count < 4096 {
+        while bytes.count < maximumTokenBytes {
             let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             guard count > 0 else { break }
             bytes += chunk.prefix(count)
@@ -132,21 +137,29 @@ public enum PrivilegeDrop {
         return ports.contains { (1..<1024).contains($0) }
     }
 
-    /// The directory and the files directly in it (not through symlinks: a link planted there
-    /// must not hand its target to the account).
+    /// The directory and the regular files directly in it. Not through symlinks, and not a file
+    /// with a second hard link: either could be planted to hand another file to the account.
     static func handOver(directory: String, to account: ServiceAccount, logger: Logger) {
-        handOver(directory, to: account, logger: logger)
+        guard handOver(directory, to: account, logger: logger, kind: S_IFDIR) else { return }
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
             handOver(directory + "/" + name, to: account, logger: logger)
         }
     }
 
-    static func handOver(_ path: String, to account: ServiceAccount, logger: Logger) {
+    /// True when `path` is a `kind` (a regular file by default) and now the account's.
+    @discardableResult
+    static func handOver(_ path: String, to account: ServiceAccount, logger: Logger, kind: mode_t = S_IFREG) -> Bool {
         var status = stat()
-        guard lstat(path, &status) == 0, status.st_mode & S_IFMT != S_IFLNK else { return }
-        guard status.st_uid != account.uid || status.st_gid != account.gid else { return }
+        guard lstat(path, &status) == 0, status.st_mode & S_IFMT == kind else { return false }
+        guard kind != S_IFREG || status.st_nlink == 1 else {
+            logger.warning("not giving \(path) to \(account.name): it has \(status.st_nlink) hard links")
+            return false
+        }
+        guard status.st_uid != account.uid || status.st_gid != account.gid else { return true }
         if lchown(path, account.uid, account.gid) != 0 {
             logger.warning("cannot give \(path) to \(account.name): \(String(cString: strerror(errno)))")
+            return false
         }
+        return true
     }
 }

@@ -109,6 +109,9 @@ mkdir -p "$WORK/root-data"
 # A symlink planted in the data directory must not make vboot hand its target to the vboot user.
 echo secret >"$WORK/root-owned" && chmod 600 "$WORK/root-owned"
 ln -s "$WORK/root-owned" "$WORK/root-data/planted"
+# ... nor a hard link (one the vboot user could have made to a file it can read).
+echo secret >"$WORK/root-linked" && chmod 600 "$WORK/root-linked"
+ln "$WORK/root-linked" "$WORK/root-data/linked"
 # The admin's token file, readable by root only (as /etc/vboot/api-token would be).
 TOKEN=0123456789abcdef0123456789abcdef
 install -m 600 /dev/null "$WORK/admin-token" && echo "$TOKEN" >"$WORK/admin-token"
@@ -132,6 +135,9 @@ if start root -- --dhcp proxy --http-port 80 --data-dir "$WORK/root-data" --api-
     [ "$(stat -c %U "$WORK/root-owned")" = root ] &&
         pass "a symlink planted in the data directory did not hand over its target" ||
         fail "a planted symlink's target stays root's" "$(stat -c '%U %n' "$WORK/root-owned")"
+    [ "$(stat -c %U "$WORK/root-linked")" = root ] &&
+        pass "a hard link planted in the data directory did not hand over its file" ||
+        fail "a planted hard link's file stays root's" "$(stat -c '%U %n' "$WORK/root-linked")"
     api=$(in_ns curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
         -X POST -d '{"mac": "52:54:00:00:00:01"}' "http://127.0.0.1:8081/api/v1/machines")
     [ "$api" = 201 ] && [ "$(stat -c '%U %a' "$WORK/admin-token")" = "root 600" ] &&
