@@ -51,10 +51,12 @@ final class BootEventRecorder: Service, Sendable {
 
     /// Never blocks; the MAC is looked up from the address when the caller only knows that.
     /// `source`: who sent it, for the per-source limit on unknown machines (default: `address`;
-    /// a DHCP relay's giaddr for relayed messages).
+    /// a DHCP relay's giaddr for relayed messages). `known`: the caller found the machine in the
+    /// store itself (the in-memory directory lags a machine another server just added).
     func record(
         _ kind: BootEvent.Kind, _ outcome: BootEvent.Outcome, mac: HardwareAddress? = nil, address: IPv4Address? = nil,
-        source: String? = nil, summary: @autoclosure () -> String, details: @autoclosure () -> [String: String] = [:]
+        source: String? = nil, known: Bool = false, summary: @autoclosure () -> String,
+        details: @autoclosure () -> [String: String] = [:]
     ) {
         // Full: the event is dropped before any of it is built.
         guard pending.withLock({ $0.count < Self.bufferLimit }) else {
@@ -63,7 +65,7 @@ final class BootEventRecorder: Service, Sendable {
         }
         let now = Clock.now()
         let mac = mac ?? addresses.mac(for: address)
-        if mac.map(isKnown) != true {
+        if !known, mac.map(isKnown) != true {
             guard unknownGate.admit(source: source ?? address?.description, now: now) else { return }
         }
         let event = BootEvent(

@@ -42,12 +42,12 @@ extension Inventory {
         switch result {
         case .script(_, let summary):
             recorder.record(
-                .script, .ok, mac: outcome?.machine.mac ?? request.mac, address: request.address, summary: summary,
-                details: details)
+                .script, .ok, mac: outcome?.machine.mac ?? request.mac, address: request.address,
+                known: outcome != nil, summary: summary, details: details)
         case .refused(let reason), .explained(_, let reason):
             recorder.record(
                 .script, .refused, mac: outcome?.machine.mac ?? request.mac, address: request.address,
-                summary: reason, details: details)
+                known: outcome != nil, summary: reason, details: details)
         }
         return result
     }
