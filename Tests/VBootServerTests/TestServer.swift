@@ -9,6 +9,8 @@ final class TestServer: Sendable {
     let ports: Mutex<[String: Int]> = Mutex([:])
     let server: VBootServer
     private let task: Mutex<Task<Void, any Error>?> = Mutex(nil)
+    /// Set when `server.run` has returned or thrown.
+    private let ended = Mutex(false)
 
     /// `configFile`: YAML written to `vboot.yaml` in the test root and loaded like `--config`.
     init(
@@ -66,13 +68,20 @@ final class TestServer: Sendable {
     }
 
     /// Starts the services and waits until `expected` listeners report their ports.
+    /// Bounded by time, not by polls: under ThreadSanitizer, with every suite starting servers at
+    /// once, opening a PostgreSQL store took longer than the 5 s the old count of polls allowed.
     func start(expecting expected: Set<String>) async throws {
-        let run = Task { [self] in try await server.run { name, port in self.ports.withLock { $0[name] = port } } }
+        let run = Task { [self] in
+            defer { ended.withLock { $0 = true } }
+            try await server.run { name, port in self.ports.withLock { $0[name] = port } }
+        }
         task.withLock { $0 = run }
-        for _ in 0..<500 {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline, !ended.withLock({ $0 }) {
             if self.ports.withLock({ Set($0.keys) }).isSuperset(of: expected) { return }
             try await Task.sleep(for: .milliseconds(10))
         }
+        if ended.withLock({ $0 }) { try await run.value }  // its own error, if it failed
         throw TestServerError.didNotStart
     }
 
