@@ -37,14 +37,8 @@ finish() {
 }
 early_fail() { fail "$1"; finish; exit 1; }
 
-alive() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-stop_pid() { # bounded: TERM, up to 10 s, then KILL
-    local pid=$1 i
-    kill "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 20; i++)); do alive "$pid" || break; sleep 0.5; done
-    alive "$pid" && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null || true
-}
+# shellcheck source=lib/processes.sh
+. "$HERE/lib/processes.sh"
 cleanup() {
     local pid
     for pid in "${PIDS[@]}"; do stop_pid "$pid"; done

@@ -55,15 +55,8 @@ done
 [ -f /usr/lib/ipxe/ipxe.efi ] || early_fail "missing /usr/lib/ipxe/ipxe.efi (apt-get install ipxe)"
 [ -x "$VBOOT" ] || early_fail "vboot binary not found at $VBOOT (build it: swift build --product vboot)"
 
-alive() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-
-stop_pid() { # bounded: TERM, up to 10 s, then KILL
-    local pid=$1 i
-    kill "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 20; i++)); do alive "$pid" || break; sleep 0.5; done
-    alive "$pid" && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null || true
-}
+# shellcheck source=lib/processes.sh
+. "$HERE/lib/processes.sh"
 
 cleanup() {
     local pid
