@@ -1,10 +1,10 @@
 import Glibc
 import HTTPTypes
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
-import Synchronization
 
 /// Sends asset bodies with sendfile(2). Hummingbird's response body carries only ByteBuffers, so
 /// the body writes a 16-octet token part instead, and this handler (between the HTTP/1 codec and
@@ -33,12 +33,12 @@ final class FileRegionSender: ChannelOutboundHandler, RemovableChannelHandler, S
         var closed = false
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     /// Registers `region`; the returned part, written through the response body, sends it.
     /// Nil when the connection is gone.
     func enqueue(_ region: FileRegion, promise: EventLoopPromise<Void>) -> (token: UInt64, part: ByteBuffer)? {
-        let token: UInt64? = state.withLock { state in
+        let token: UInt64? = state.withLockedValue { state in
             guard !state.closed else { return nil }
             state.lastToken &+= 1
             state.pending[state.lastToken] = Pending(region: region, promise: promise)
@@ -54,13 +54,13 @@ final class FileRegionSender: ChannelOutboundHandler, RemovableChannelHandler, S
     /// Takes a region back whose token part never reached the connection: true when the caller
     /// owns it again (and must fail its promise), false when the region is already being sent.
     func withdraw(_ token: UInt64) -> Bool {
-        state.withLock { $0.pending.removeValue(forKey: token) } != nil
+        state.withLockedValue { $0.pending.removeValue(forKey: token) } != nil
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         guard case .body(let buffer) = unwrapOutboundIn(data), let token = Self.token(in: buffer),
             let codec = try? context.pipeline.syncOperations.context(handlerType: HTTP1ToHTTPServerCodec.self),
-            let pending = state.withLock({ $0.pending.removeValue(forKey: token) })
+            let pending = state.withLockedValue({ $0.pending.removeValue(forKey: token) })
         else {
             context.write(data, promise: promise)
             return
@@ -72,7 +72,7 @@ final class FileRegionSender: ChannelOutboundHandler, RemovableChannelHandler, S
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        let orphans = state.withLock { state in
+        let orphans = state.withLockedValue { state in
             state.closed = true
             defer { state.pending = [:] }
             return Array(state.pending.values)

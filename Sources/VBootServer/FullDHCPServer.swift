@@ -1,8 +1,8 @@
 import BootPolicy
 import DHCPv4
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
-import Synchronization
 import VBootStore
 
 /// `--dhcp full`: runs `LeasePlanner`'s plan against the lease table and builds the reply. The
@@ -13,10 +13,10 @@ final class FullDHCPServer: Sendable {
     let counters: ServerCounters
     let logger: Logger
     /// The last address this process offered each client: the only offer it may withdraw.
-    let offers = Mutex<[HardwareAddress: IPv4Address]>([:])
+    let offers = NIOLockedValueBox<[HardwareAddress: IPv4Address]>([:])
     /// Where the next free-address scan starts (offset in the range): next fit, so a nearly full
     /// pool is not read from its first address for every DISCOVER.
-    private let cursor = Mutex<UInt32>(0)
+    private let cursor = NIOLockedValueBox<UInt32>(0)
     /// Addresses looked up per store read while scanning for a free one.
     static let scanWindow = 64
     private let refusals = OncePerWindow()
@@ -149,7 +149,7 @@ final class FullDHCPServer: Sendable {
             // Free addresses a window at a time from the cursor, until one is found or the range
             // is done; the previous and requested addresses come first in every window's plan.
             let size = UInt32(pool.size)
-            let start = cursor.withLock { $0 } % size
+            let start = cursor.withLockedValue { $0 } % size
             var scanned: UInt32 = 0
             repeat {
                 let count = min(UInt32(Self.scanWindow), size - scanned)
@@ -170,12 +170,12 @@ final class FullDHCPServer: Sendable {
                     address: address, mac: mac, state: .offered, expiresAt: now + seconds(pool.offerSeconds),
                     hostname: hostname, server: inventory.configuration.serverName, updatedAt: now, clientID: clientID)
                 if try await store.claim(lease, now: now) {
-                    offers.withLock { table in
+                    offers.withLockedValue { table in
                         if table.count >= 65536 { table.removeAll(keepingCapacity: true) }
                         table[mac] = address
                     }
                     if pool.isDynamic(address) {
-                        cursor.withLock { $0 = address.rawValue - pool.first.rawValue }
+                        cursor.withLockedValue { $0 = address.rawValue - pool.first.rawValue }
                     }
                     return Outcome(reply: reply(.offer, address), summary: "\(mac) \(type) → OFFER \(address)")
                 }
@@ -196,7 +196,7 @@ final class FullDHCPServer: Sendable {
         case .refuse(let reason):
             return Outcome(reply: reply(.nak, nil, message: reason), summary: "\(mac) \(type) → NAK: \(reason)")
         case .withdrawOffer:
-            if let offered = offers.withLock({ $0.removeValue(forKey: mac) }) {
+            if let offered = offers.withLockedValue({ $0.removeValue(forKey: mac) }) {
                 try await store.dropLease(address: offered, mac: mac, state: .offered)
             }
             return Outcome(reply: nil, summary: "\(mac) chose another server; offer withdrawn")

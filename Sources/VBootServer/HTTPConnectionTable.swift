@@ -1,6 +1,6 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
-import Synchronization
 
 /// The open connections of one HTTP listener, per client address and in all, held under its
 /// HTTPConnectionLimits behind one lock that every connection's HTTPConnectionGuard shares.
@@ -11,7 +11,7 @@ final class HTTPConnectionTable: Sendable {
     let limits: HTTPConnectionLimits
     private let counters: ServerCounters
     private let logger: Logger
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     private struct State {
         var count = HTTPConnectionCount()
@@ -26,7 +26,7 @@ final class HTTPConnectionTable: Sendable {
 
     /// Counts the connection in, or says which limit refuses it.
     func admit(_ client: String) -> HTTPConnectionCount.Refusal? {
-        let (refusal, notice) = state.withLock { state -> (HTTPConnectionCount.Refusal?, Int?) in
+        let (refusal, notice) = state.withLockedValue { state -> (HTTPConnectionCount.Refusal?, Int?) in
             guard let refusal = state.count.admit(client, limits: limits) else { return (nil, nil) }
             return (refusal, state.notices[refusal.rawValue, default: LimitNotice()].hit(at: .now()))
         }
@@ -46,13 +46,13 @@ final class HTTPConnectionTable: Sendable {
     }
 
     func release(_ client: String) {
-        state.withLock { $0.count.release(client) }
+        state.withLockedValue { $0.count.release(client) }
         counters.adjust(gauge: "http_connections_open", by: -1)
     }
 
     /// A connection closed by its HTTPConnectionDeadline.
     func expired(_ expiry: HTTPConnectionDeadline.Expiry, client: String) {
-        let notice = state.withLock { $0.notices[expiry.rawValue, default: LimitNotice()].hit(at: .now()) }
+        let notice = state.withLockedValue { $0.notices[expiry.rawValue, default: LimitNotice()].hit(at: .now()) }
         counters.increment("http_connections_closed{reason=\"\(expiry.rawValue)\"}")
         guard let notice else { return }
         switch (expiry, notice) {
@@ -73,7 +73,7 @@ final class HTTPConnectionTable: Sendable {
         }
     }
 
-    var openConnections: Int { state.withLock { $0.count.total } }
+    var openConnections: Int { state.withLockedValue { $0.count.total } }
 }
 
 /// Open connections per client address and in all; pure, so the limits are tested without sockets.

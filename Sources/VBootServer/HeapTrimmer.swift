@@ -1,7 +1,7 @@
 import CLinux
 import Logging
+import NIOConcurrencyHelpers
 import ServiceLifecycle
-import Synchronization
 
 /// Gives memory the allocator holds but no longer uses back to the kernel. glibc keeps freed
 /// chunks for reuse and returns only the top of each heap: after a 500-machine storm vboot used
@@ -18,7 +18,7 @@ final class HeapTrimmer: Service, Sendable {
 
     private let counters: ServerCounters
     private let logger: Logger
-    private let afterLastTrim = Mutex((resident: 0, free: 0))
+    private let afterLastTrim = NIOLockedValueBox((resident: 0, free: 0))
 
     init(counters: ServerCounters, logger: Logger) {
         self.counters = counters
@@ -39,14 +39,14 @@ final class HeapTrimmer: Service, Sendable {
     @discardableResult
     func trimIfWorthIt() -> Bool {
         let before = ProcessMemory.current()
-        let last = afterLastTrim.withLock { $0 }
+        let last = afterLastTrim.withLockedValue { $0 }
         guard before.heapFreeBytes >= Self.freeThreshold,
             before.residentBytes >= last.resident + Self.growthThreshold
                 || before.heapFreeBytes >= last.free + Self.growthThreshold
         else { return false }
         let released = vboot_heap_trim() == 1
         let after = ProcessMemory.current()
-        afterLastTrim.withLock { $0 = (after.residentBytes, after.heapFreeBytes) }
+        afterLastTrim.withLockedValue { $0 = (after.residentBytes, after.heapFreeBytes) }
         counters.increment("heap_trims")
         logger.debug("memory: heap trimmed, resident \(before.residentBytes >> 20) -> \(after.residentBytes >> 20) MiB")
         return released

@@ -1,6 +1,6 @@
 import Glibc
+import NIOConcurrencyHelpers
 import NIOCore
-import Synchronization
 
 /// Small, often-fetched boot files (ipxe.efi, undionly.kpxe, snponly.efi) kept in memory, so a
 /// boot storm reads each once instead of once per DATA packet per client. An entry is valid while
@@ -24,7 +24,7 @@ final class HotFileCache: Sendable {
         var clock: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
     let limits: Limits
 
     init(limits: Limits = Limits()) { self.limits = limits }
@@ -36,7 +36,7 @@ final class HotFileCache: Sendable {
         // caller reads it from disk, in bounded pieces, like a big file.
         guard let identity = FileIdentity(path: path), identity.size <= limits.maximumFileSize, identity.isSettled
         else { return nil }
-        let cached = state.withLock { state -> ByteBuffer? in
+        let cached = state.withLockedValue { state -> ByteBuffer? in
             guard let entry = state.entries[path], entry.identity == identity else { return nil }
             state.clock += 1
             state.entries[path]?.lastUse = state.clock
@@ -44,7 +44,7 @@ final class HotFileCache: Sendable {
         }
         if let cached { return cached }
         guard let data = Self.read(path, size: identity.size) else { return nil }
-        state.withLock { state in
+        state.withLockedValue { state in
             if let old = state.entries.removeValue(forKey: path) { state.total -= old.data.readableBytes }
             while state.total + data.readableBytes > limits.maximumTotal,
                 let oldest = state.entries.min(by: { $0.value.lastUse < $1.value.lastUse })
@@ -67,5 +67,5 @@ final class HotFileCache: Sendable {
         return reader.read(into: &buffer, offset: 0, count: size) ? buffer : nil
     }
 
-    var totalBytes: Int { state.withLock { $0.total } }
+    var totalBytes: Int { state.withLockedValue { $0.total } }
 }

@@ -1,5 +1,5 @@
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Token buckets per source and in all, for traffic vboot does not have to keep: what is over
 /// the limit is counted and logged once per `logWindow`, never per packet.
@@ -24,7 +24,7 @@ final class LimitGate: Sendable {
     private let counter: String
     private let counters: ServerCounters
     private let logger: Logger
-    private let state: Mutex<Buckets>
+    private let state: NIOLockedValueBox<Buckets>
     static let logWindow: Int64 = 60_000_000
     /// Sources remembered; past it the table starts over (a flood of sources gets the global bucket).
     static let sourceLimit = 65_536
@@ -41,12 +41,12 @@ final class LimitGate: Sendable {
         self.per = Double(per)
         self.counters = counters
         self.logger = logger
-        state = Mutex(Buckets(global: Bucket(tokens: global, at: 0)))
+        state = NIOLockedValueBox(Buckets(global: Bucket(tokens: global, at: 0)))
     }
 
     /// Takes one token from `source`'s bucket and the global one; false = over the limit.
     func admit(source: String?, now: Int64) -> Bool {
-        let (admitted, log) = state.withLock { buckets -> (Bool, Int?) in
+        let (admitted, log) = state.withLockedValue { buckets -> (Bool, Int?) in
             func refill(_ bucket: inout Bucket, rate: Double) {
                 if bucket.at == 0 { bucket.at = now }
                 bucket.tokens = min(rate, bucket.tokens + Double(max(0, now - bucket.at)) * rate / per)
@@ -89,14 +89,14 @@ final class LimitGate: Sendable {
 
 /// Logs a refusal once per window, with how many there were since the last line.
 final class OncePerWindow: Sendable {
-    private let state = Mutex<(last: Int64, count: Int)>((.min / 2, 0))
+    private let state = NIOLockedValueBox<(last: Int64, count: Int)>((.min / 2, 0))
     let window: Int64
 
     init(window: Int64 = LimitGate.logWindow) { self.window = window }
 
     /// The number of refusals to report now (this one included), or nil to stay quiet.
     func hit(now: Int64) -> Int? {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.count += 1
             guard now - state.last >= window else { return nil }
             state.last = now

@@ -1,5 +1,5 @@
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// When to log that a limit was hit: the first time, then at most once per `interval` with how
 /// many hits there were since, so a flood of refused requests is a few log lines, not one each.
@@ -22,11 +22,11 @@ struct LimitNoticeSchedule: Sendable {
 
 /// The schedules of a service's limits, by name, across threads.
 final class LimitNotices: Sendable {
-    private let schedules = Mutex<[String: LimitNoticeSchedule]>([:])
+    private let schedules = NIOLockedValueBox<[String: LimitNoticeSchedule]>([:])
 
     /// Logs `message` (with the count of hits since the last line) at warning when it is time.
     func hit(_ limit: String, logger: Logger, _ message: @autoclosure () -> String) {
-        let due = schedules.withLock { $0[limit, default: LimitNoticeSchedule()].hit(now: .now) }
+        let due = schedules.withLockedValue { $0[limit, default: LimitNoticeSchedule()].hit(now: .now) }
         guard let due else { return }
         logger.warning("\(message())\(due > 1 ? " (\(due) times since the last notice)" : "")")
     }

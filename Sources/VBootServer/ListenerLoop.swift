@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import ServiceLifecycle
 import Synchronization
@@ -13,9 +14,9 @@ enum ListenerLoop {
         onBound: @Sendable ([any Channel]) -> Void
     ) async throws {
         let stopping = Atomic<Bool>(false)
-        let current = Mutex<[any Channel]>([])
+        let current = NIOLockedValueBox<[any Channel]>([])
         var channels = try await bind()
-        current.withLock { $0 = channels }
+        current.withLockedValue { $0 = channels }
         onBound(channels)
         try await withTaskCancellationOrGracefulShutdownHandler {
             var delay: Duration = .milliseconds(50)
@@ -28,7 +29,7 @@ enum ListenerLoop {
                 for channel in channels { try? await channel.close() }
                 do {
                     channels = try await bind()
-                    current.withLock { $0 = channels }
+                    current.withLockedValue { $0 = channels }
                     delay = .milliseconds(50)
                 } catch {
                     logger.error("\(name): cannot reopen listener: \(error)")
@@ -37,7 +38,7 @@ enum ListenerLoop {
             }
         } onCancelOrGracefulShutdown: {
             stopping.store(true, ordering: .releasing)
-            for channel in current.withLock({ $0 }) { channel.close(promise: nil) }
+            for channel in current.withLockedValue({ $0 }) { channel.close(promise: nil) }
         }
     }
 }

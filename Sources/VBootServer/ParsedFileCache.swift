@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Files parsed once and reused while their identity holds: script templates and profiles are
 /// read per boot so an edit takes effect at once, but parsing them per request cost a third of
@@ -8,7 +8,7 @@ final class ParsedFileCache<Value: Sendable>: Sendable {
     /// Per-MAC script files can be many; past this the cache starts over.
     static var capacity: Int { 4096 }
 
-    private let entries = Mutex<[String: (identity: FileIdentity, value: Value)]>([:])
+    private let entries = NIOLockedValueBox<[String: (identity: FileIdentity, value: Value)]>([:])
     private let parse: @Sendable (_ path: String, _ text: String) throws -> Value
 
     init(parse: @escaping @Sendable (_ path: String, _ text: String) throws -> Value) { self.parse = parse }
@@ -16,12 +16,12 @@ final class ParsedFileCache<Value: Sendable>: Sendable {
     /// The parsed file, or nil when there is no file at `path`.
     func value(at path: String) throws -> Value? {
         guard let identity = FileIdentity(path: path) else { return nil }
-        if let hit = entries.withLock({ $0[path] }), hit.identity == identity { return hit.value }
+        if let hit = entries.withLockedValue({ $0[path] }), hit.identity == identity { return hit.value }
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         let value = try parse(path, String(decoding: data, as: UTF8.self))
         // Identity from before the read: a write racing the read is caught on the next request.
         guard identity.isSettled else { return value }
-        entries.withLock { entries in
+        entries.withLockedValue { entries in
             if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
             entries[path] = (identity, value)
         }

@@ -1,5 +1,5 @@
+import NIOConcurrencyHelpers
 import NIOCore
-import Synchronization
 
 /// Whole in-memory copies of often-fetched boot files (ipxe.efi, a kernel, an initrd), each read
 /// once and shared by every TFTP transfer of it, so a storm of machines fetching one file holds
@@ -41,7 +41,7 @@ final class SharedFileCopies: Sendable {
         var clock: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
     let limits: Limits
 
     init(limits: Limits = Limits()) { self.limits = limits }
@@ -53,10 +53,10 @@ final class SharedFileCopies: Sendable {
         guard let identity = FileIdentity(path: path), identity.size <= limits.maximumFileSize,
             identity.size <= limits.maximumTotal, identity.isSettled
         else { return nil }
-        if let copy = state.withLock({ $0.pin(path, identity) }) { return copy }
+        if let copy = state.withLockedValue({ $0.pin(path, identity) }) { return copy }
         guard let data = Self.read(path, size: identity.size) else { return nil }
         let fresh = Copy(path: path, identity: identity, data: data)
-        return state.withLock { state in
+        return state.withLockedValue { state in
             // Another caller may have read it meanwhile.
             if let copy = state.pin(path, identity) { return copy }
             if let old = state.entries.removeValue(forKey: path) { state.retire(old) }
@@ -77,7 +77,7 @@ final class SharedFileCopies: Sendable {
 
     /// Unpins a copy from `acquire`.
     func release(_ copy: Copy) {
-        state.withLock { state in
+        state.withLockedValue { state in
             if let entry = state.entries[copy.path], entry.copy === copy {
                 state.entries[copy.path]?.users -= 1
                 return
@@ -94,7 +94,7 @@ final class SharedFileCopies: Sendable {
     }
 
     /// Bytes of all copies held (current and retired-but-pinned).
-    var totalBytes: Int { state.withLock { $0.total } }
+    var totalBytes: Int { state.withLockedValue { $0.total } }
 
     private static func read(_ path: String, size: Int) -> ByteBuffer? {
         guard let reader = try? FileReader(path: path) else { return nil }

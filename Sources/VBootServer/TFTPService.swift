@@ -1,9 +1,9 @@
 import DHCPv4
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
-import Synchronization
 import TFTP
 
 /// The TFTP listener (RFC 1350): answers read requests on port 69 and runs each transfer on
@@ -106,28 +106,28 @@ struct TFTPEnvironment: Sendable {
 /// the same request again (the client's retry, or a duplicate on the path): starting another
 /// transfer would answer it from a second TID.
 final class ActiveTransfers: Sendable {
-    private let state: Mutex<(admission: TFTPAdmission, budget: TFTPReadAheadBudget)>
+    private let state: NIOLockedValueBox<(admission: TFTPAdmission, budget: TFTPReadAheadBudget)>
 
     init(admission: TFTPAdmission, budget: TFTPReadAheadBudget) {
-        state = Mutex((admission, budget))
+        state = NIOLockedValueBox((admission, budget))
     }
 
     func admit(_ peer: SocketAddress) -> TFTPAdmission.Decision {
-        state.withLock { $0.admission.admit(TFTPAdmission.Peer(peer)) }
+        state.withLockedValue { $0.admission.admit(TFTPAdmission.Peer(peer)) }
     }
 
     /// Read-ahead bytes for a transfer read from disk (see `TFTPReadAheadBudget.grant`).
     func reserveReadAhead(wanted: Int, needed: Int) -> Int? {
-        state.withLock { $0.budget.grant(wanted: wanted, needed: needed) }
+        state.withLockedValue { $0.budget.grant(wanted: wanted, needed: needed) }
     }
 
-    func giveBackReadAhead(_ bytes: Int) { state.withLock { $0.budget.giveBack(bytes) } }
+    func giveBackReadAhead(_ bytes: Int) { state.withLockedValue { $0.budget.giveBack(bytes) } }
 
-    func release(_ peer: SocketAddress) { state.withLock { $0.admission.release(TFTPAdmission.Peer(peer)) } }
+    func release(_ peer: SocketAddress) { state.withLockedValue { $0.admission.release(TFTPAdmission.Peer(peer)) } }
 
-    var count: Int { state.withLock { $0.admission.count } }
+    var count: Int { state.withLockedValue { $0.admission.count } }
 
-    var readAheadBytes: Int { state.withLock { $0.budget.granted } }
+    var readAheadBytes: Int { state.withLockedValue { $0.budget.granted } }
 }
 
 extension TFTPAdmission.Peer {

@@ -4,6 +4,7 @@ import DHCPv4
 import Foundation
 import Glibc
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import Synchronization
 import TFTP
@@ -33,10 +34,10 @@ final class TFTPTransferEngine: @unchecked Sendable {
     private let activeTransfers: ActiveTransfers
     private let sharedFiles: SharedFileCopies
     private let notices: LimitNotices
-    private let incoming = Mutex<(starts: [Start], stopping: Bool)>(([], false))
+    private let incoming = NIOLockedValueBox<(starts: [Start], stopping: Bool)>(([], false))
     private var epoll: Int32 = -1
     private var wakeup: Int32 = -1
-    private let stopped = Mutex<CheckedContinuation<Void, Never>?>(nil)
+    private let stopped = NIOLockedValueBox<CheckedContinuation<Void, Never>?>(nil)
     private let finished = Atomic<Bool>(false)
 
     // Touched only by the engine thread.
@@ -79,7 +80,7 @@ final class TFTPTransferEngine: @unchecked Sendable {
         let thread = Thread { [self] in
             run()
             finished.store(true, ordering: .releasing)
-            stopped.withLock { $0.take() }?.resume()
+            stopped.withLockedValue { $0.take() }?.resume()
         }
         thread.name = "vboot-tftp"
         thread.start()
@@ -88,10 +89,10 @@ final class TFTPTransferEngine: @unchecked Sendable {
     /// Ends every running transfer and the thread.
     func stop() async {
         guard epoll >= 0 else { return }
-        incoming.withLock { $0.stopping = true }
+        incoming.withLockedValue { $0.stopping = true }
         signal()
         await withCheckedContinuation { continuation in
-            let resumeNow = stopped.withLock { waiting -> Bool in
+            let resumeNow = stopped.withLockedValue { waiting -> Bool in
                 if finished.load(ordering: .acquiring) { return true }
                 waiting = continuation
                 return false
@@ -102,7 +103,7 @@ final class TFTPTransferEngine: @unchecked Sendable {
 
     /// Hands a new transfer to the engine (from the port-69 listener).
     func begin(_ start: Start) {
-        incoming.withLock { $0.starts.append(start) }
+        incoming.withLockedValue { $0.starts.append(start) }
         signal()
     }
 
@@ -135,7 +136,7 @@ final class TFTPTransferEngine: @unchecked Sendable {
                 if fd == wakeup {
                     var value: UInt64 = 0
                     _ = read(wakeup, &value, 8)
-                    let (starts, stopping) = incoming.withLock { state in
+                    let (starts, stopping) = incoming.withLockedValue { state in
                         defer { state.starts = [] }
                         return (state.starts, state.stopping)
                     }

@@ -1,8 +1,8 @@
 import DHCPv4
 import Glibc
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import Synchronization
 
 /// Datagram channel set-up shared by the DHCP and TFTP listeners.
 enum UDPSocket {
@@ -91,15 +91,15 @@ extension SocketAddress {
 
 /// Maps interface indexes (from IP_PKTINFO) to the interface's IPv4 address.
 final class InterfaceAddresses: Sendable {
-    private let table: Mutex<[Int: IPv4Address]>
+    private let table: NIOLockedValueBox<[Int: IPv4Address]>
 
-    init() { table = Mutex(Self.read()) }
+    init() { table = NIOLockedValueBox(Self.read()) }
 
     func address(ofInterface index: Int) -> IPv4Address? {
-        if let known = table.withLock({ $0[index] }) { return known }
+        if let known = table.withLockedValue({ $0[index] }) { return known }
         // Interfaces come and go (a bridge created after start): read the table again once.
         let fresh = Self.read()
-        table.withLock { $0 = fresh }
+        table.withLockedValue { $0 = fresh }
         return fresh[index]
     }
 

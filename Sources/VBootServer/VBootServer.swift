@@ -1,9 +1,9 @@
 import BootPolicy
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOSSL
 import ServiceLifecycle
-import Synchronization
 
 /// `vboot serve`: the DHCP, TFTP and HTTP services in one ServiceGroup that owns start, stop
 /// and signals.
@@ -19,10 +19,10 @@ public final class VBootServer: Sendable {
     public let configuration: ServerConfiguration
     public let logger: Logger
     public let counters = ServerCounters()
-    private let opened = Mutex<Inventory?>(nil)
+    private let opened = NIOLockedValueBox<Inventory?>(nil)
 
     /// The inventory once `run` has opened it (tests and the CLI's in-process use).
-    public var inventory: Inventory? { opened.withLock { $0 } }
+    public var inventory: Inventory? { opened.withLockedValue { $0 } }
 
     let configReload: ConfigReload?
 
@@ -153,7 +153,7 @@ public final class VBootServer: Sendable {
         // A bad certificate or key stops the start before anything binds.
         let tls = try configuration.apiTLS?.serverConfiguration()
         let inventory = try await Inventory.open(configuration: configuration, counters: counters, logger: logger)
-        opened.withLock { $0 = inventory }
+        opened.withLockedValue { $0 = inventory }
         var services: [any Service]
         do {
             services = try self.services(inventory: inventory, tls: tls, onBound: onBound)

@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Serialises async critical sections (FIFO). SQLite has one connection and one writer: a
 /// transaction's statements must not interleave with another task's.
@@ -8,7 +8,7 @@ final class AsyncLock: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     func withLock<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         await acquire()
@@ -24,7 +24,7 @@ final class AsyncLock: Sendable {
 
     private func acquire() async {
         await withCheckedContinuation { continuation in
-            let granted = state.withLock { state -> Bool in
+            let granted = state.withLockedValue { state -> Bool in
                 if state.held {
                     state.waiters.append(continuation)
                     return false
@@ -37,7 +37,7 @@ final class AsyncLock: Sendable {
     }
 
     private func release() {
-        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let next = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
             if state.waiters.isEmpty {
                 state.held = false
                 return nil

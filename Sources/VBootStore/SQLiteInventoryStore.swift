@@ -3,8 +3,8 @@ import DHCPv4
 import Foundation
 import Glibc
 import Logging
+import NIOConcurrencyHelpers
 import SQLiteNIO
-import Synchronization
 
 /// The embedded store: one SQLite file in the data directory, WAL journal, one connection whose
 /// statements are serialised (SQLite allows one writer anyway; reads take microseconds).
@@ -61,13 +61,13 @@ public final class SQLiteInventoryStore: InventoryStore {
         self.path = path
     }
 
-    private let closed = Mutex(false)
+    private let closed = NIOLockedValueBox(false)
 
     /// Idempotent, and completes even from a cancelled task (SQLiteNIO requires a close before
     /// the connection is released).
     public func close() async throws {
         guard
-            !closed.withLock({
+            !closed.withLockedValue({
                 let was = $0; $0 = true; return was
             })
         else { return }

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 @testable import VBootServer
@@ -74,7 +74,7 @@ import Testing
 
 /// Every log line, as a string, for tests that check what the log says (and does not).
 final class CapturedLog: Sendable {
-    let lines = Mutex<[String]>([])
+    let lines = NIOLockedValueBox<[String]>([])
 
     var logger: Logger {
         var logger = Logger(label: "vboot-test") { _ in Handler(log: self) }
@@ -82,7 +82,7 @@ final class CapturedLog: Sendable {
         return logger
     }
 
-    var text: String { lines.withLock { $0.joined(separator: "\n") } }
+    var text: String { lines.withLockedValue { $0.joined(separator: "\n") } }
 
     struct Handler: LogHandler {
         let log: CapturedLog
@@ -95,7 +95,7 @@ final class CapturedLog: Sendable {
         }
 
         func log(event: LogEvent) {
-            log.lines.withLock { $0.append("\(event.level) \(event.message)") }
+            log.lines.withLockedValue { $0.append("\(event.level) \(event.message)") }
         }
     }
 }

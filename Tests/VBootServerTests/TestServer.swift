@@ -1,16 +1,16 @@
 import Foundation
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 import VBootServer
 
 /// A real vboot on loopback with free ports, for one test.
 final class TestServer: Sendable {
     let root: URL
-    let ports: Mutex<[String: Int]> = Mutex([:])
+    let ports: NIOLockedValueBox<[String: Int]> = NIOLockedValueBox([:])
     let server: VBootServer
-    private let task: Mutex<Task<Void, any Error>?> = Mutex(nil)
+    private let task: NIOLockedValueBox<Task<Void, any Error>?> = NIOLockedValueBox(nil)
     /// Set when `server.run` has returned or thrown.
-    private let ended = Mutex(false)
+    private let ended = NIOLockedValueBox(false)
 
     /// `configFile`: YAML written to `vboot.yaml` in the test root and loaded like `--config`.
     init(
@@ -72,23 +72,23 @@ final class TestServer: Sendable {
     /// once, opening a PostgreSQL store took longer than the 5 s the old count of polls allowed.
     func start(expecting expected: Set<String>) async throws {
         let run = Task { [self] in
-            defer { ended.withLock { $0 = true } }
-            try await server.run { name, port in self.ports.withLock { $0[name] = port } }
+            defer { ended.withLockedValue { $0 = true } }
+            try await server.run { name, port in self.ports.withLockedValue { $0[name] = port } }
         }
-        task.withLock { $0 = run }
+        task.withLockedValue { $0 = run }
         let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline, !ended.withLock({ $0 }) {
-            if self.ports.withLock({ Set($0.keys) }).isSuperset(of: expected) { return }
+        while ContinuousClock.now < deadline, !ended.withLockedValue({ $0 }) {
+            if self.ports.withLockedValue({ Set($0.keys) }).isSuperset(of: expected) { return }
             try await Task.sleep(for: .milliseconds(10))
         }
-        if ended.withLock({ $0 }) { try await run.value }  // its own error, if it failed
+        if ended.withLockedValue({ $0 }) { try await run.value }  // its own error, if it failed
         throw TestServerError.didNotStart
     }
 
-    func port(_ name: String) -> Int { ports.withLock { $0[name] ?? 0 } }
+    func port(_ name: String) -> Int { ports.withLockedValue { $0[name] ?? 0 } }
 
     func stop() async {
-        let running = task.withLock { $0 }
+        let running = task.withLockedValue { $0 }
         running?.cancel()
         _ = await running?.result
         try? FileManager.default.removeItem(at: root)

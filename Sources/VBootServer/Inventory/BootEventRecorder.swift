@@ -1,8 +1,8 @@
 import BootPolicy
 import DHCPv4
 import Logging
+import NIOConcurrencyHelpers
 import ServiceLifecycle
-import Synchronization
 import VBootStore
 
 /// Collects timeline events from the hot paths without blocking them: `record` appends to a
@@ -13,7 +13,7 @@ final class BootEventRecorder: Service, Sendable {
     /// storm makes ~3,000 events in all; a packet flood beyond this is counted, not stored, so
     /// the store never takes the CPU the answers need.
     static let bufferLimit = 2048
-    private let pending = Mutex<[BootEvent]>([])
+    private let pending = NIOLockedValueBox<[BootEvent]>([])
     private let store: any InventoryStore
     private let addresses: ClientAddresses
     private let counters: ServerCounters
@@ -59,7 +59,7 @@ final class BootEventRecorder: Service, Sendable {
         details: @autoclosure () -> [String: String] = [:]
     ) {
         // Full: the event is dropped before any of it is built.
-        guard pending.withLock({ $0.count < Self.bufferLimit }) else {
+        guard pending.withLockedValue({ $0.count < Self.bufferLimit }) else {
             counters.increment("timeline_events_dropped")
             return
         }
@@ -72,7 +72,7 @@ final class BootEventRecorder: Service, Sendable {
             mac: mac, address: address?.description, at: now, kind: kind,
             outcome: outcome, summary: LogSafe.text(summary(), limit: LogSafe.lineLimit),
             details: details().mapValues { LogSafe.text($0) }, server: serverName)
-        let stored = pending.withLock { buffer in
+        let stored = pending.withLockedValue { buffer in
             guard buffer.count < Self.bufferLimit else { return false }
             buffer.append(event)
             return true
@@ -97,7 +97,7 @@ final class BootEventRecorder: Service, Sendable {
 
     /// Writes what is buffered now; tests call it to avoid waiting for the interval.
     func flush() async {
-        let batch = pending.withLock { buffer -> [BootEvent] in
+        let batch = pending.withLockedValue { buffer -> [BootEvent] in
             defer { buffer.removeAll(keepingCapacity: true) }
             return buffer
         }

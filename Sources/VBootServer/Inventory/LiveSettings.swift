@@ -1,5 +1,5 @@
 import BootPolicy
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The settings a config reload changes while vboot runs. Listeners, ports and the database
 /// stay as started; these are read per request, so a reload never interrupts a transfer.
@@ -12,17 +12,17 @@ final class LiveSettings: Sendable {
         var timelineRetention: TimelineRetention
     }
 
-    private let values: Mutex<Values>
+    private let values: NIOLockedValueBox<Values>
 
-    init(_ configuration: ServerConfiguration) { values = Mutex(Values(configuration)) }
+    init(_ configuration: ServerConfiguration) { values = NIOLockedValueBox(Values(configuration)) }
 
-    var current: Values { values.withLock { $0 } }
+    var current: Values { values.withLockedValue { $0 } }
 
     /// Replaces the reloadable settings; returns the ones that changed, by name, for the log.
     @discardableResult
     func replace(from configuration: ServerConfiguration) -> [String] {
         let fresh = Values(configuration)
-        let old = values.withLock { state -> Values in
+        let old = values.withLockedValue { state -> Values in
             defer { state = fresh }
             return state
         }

@@ -1,6 +1,6 @@
 import BootPolicy
 import DHCPv4
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The machines in memory. The proxy answers within microseconds and cannot wait for a
 /// database; with SQLite (this process the only writer) the script path reads it too. Refreshed
@@ -41,13 +41,13 @@ final class MachineDirectory: Sendable {
         }
     }
 
-    private let tables = Mutex(Tables())
+    private let tables = NIOLockedValueBox(Tables())
 
-    func entry(for mac: HardwareAddress) -> Entry? { tables.withLock { $0.hints[mac] } }
+    func entry(for mac: HardwareAddress) -> Entry? { tables.withLockedValue { $0.hints[mac] } }
 
     /// The machine the selector names, looked up in the store's order (MAC, UUID, serial, hostname).
     func machine(matching selector: MachineSelector) -> Machine? {
-        tables.withLock { tables in
+        tables.withLockedValue { tables in
             let mac =
                 selector.mac.flatMap { tables.machines[$0] == nil ? nil : $0 }
                 ?? selector.uuid.flatMap { tables.byUUID[$0] }
@@ -57,9 +57,9 @@ final class MachineDirectory: Sendable {
         }
     }
 
-    func reservations() -> [HardwareAddress: IPv4Address] { tables.withLock { $0.addresses } }
+    func reservations() -> [HardwareAddress: IPv4Address] { tables.withLockedValue { $0.addresses } }
 
-    var generation: UInt64 { tables.withLock { $0.generation } }
+    var generation: UInt64 { tables.withLockedValue { $0.generation } }
 
     /// Replaces everything with `machines` as read from the store, unless a local change came
     /// after `generation` was taken (then false: the next refresh will do).
@@ -67,7 +67,7 @@ final class MachineDirectory: Sendable {
     func replaceAll(with machines: [Machine], readAfter generation: UInt64) -> Bool {
         var fresh = Tables()
         for machine in machines { fresh.put(machine) }
-        return tables.withLock { tables in
+        return tables.withLockedValue { tables in
             guard tables.generation == generation else { return false }
             fresh.generation = generation
             tables = fresh
@@ -77,7 +77,7 @@ final class MachineDirectory: Sendable {
 
     /// A machine as this server just stored it. Two changes finishing out of order keep the newer.
     func update(_ machine: Machine) {
-        tables.withLock { tables in
+        tables.withLockedValue { tables in
             tables.generation += 1
             if let known = tables.machines[machine.mac], known.updatedAt > machine.updatedAt { return }
             tables.put(machine)
@@ -85,16 +85,16 @@ final class MachineDirectory: Sendable {
     }
 
     func remove(_ mac: HardwareAddress) {
-        tables.withLock { tables in
+        tables.withLockedValue { tables in
             tables.generation += 1
             tables.remove(mac)
         }
     }
 
-    var count: Int { tables.withLock { $0.machines.count } }
+    var count: Int { tables.withLockedValue { $0.machines.count } }
 
     /// Machines without a profile: what registration of unknown machines adds.
-    var unassignedCount: Int { tables.withLock { $0.machines.values.count { $0.profile == nil } } }
+    var unassignedCount: Int { tables.withLockedValue { $0.machines.values.count { $0.profile == nil } } }
 }
 
 /// Which MAC uses which IPv4 address, learnt from DHCP requests and script fetches, so TFTP and
@@ -102,11 +102,11 @@ final class MachineDirectory: Sendable {
 final class ClientAddresses: Sendable {
     /// Bounded: a flood of spoofed requests cannot grow it without limit.
     static let capacity = 65536
-    private let byAddress = Mutex<[IPv4Address: HardwareAddress]>([:])
+    private let byAddress = NIOLockedValueBox<[IPv4Address: HardwareAddress]>([:])
 
     func learn(_ address: IPv4Address, is mac: HardwareAddress) {
         guard !address.isAny else { return }
-        byAddress.withLock { table in
+        byAddress.withLockedValue { table in
             if table.count >= Self.capacity, table[address] == nil { table.removeAll(keepingCapacity: true) }
             table[address] = mac
         }
@@ -114,6 +114,6 @@ final class ClientAddresses: Sendable {
 
     func mac(for address: IPv4Address?) -> HardwareAddress? {
         guard let address else { return nil }
-        return byAddress.withLock { $0[address] }
+        return byAddress.withLockedValue { $0[address] }
     }
 }
