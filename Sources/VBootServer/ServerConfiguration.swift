@@ -27,7 +27,7 @@ public struct ServerConfiguration: Sendable {
     public var tftpPort = 69
     public var dhcpPort = 67
     public var pxePort = 4011
-    public var bootScriptsDirectory = "./boot-scripts"
+    public var bootScriptsDirectory = ShippedFiles.directory("boot-scripts")
     public var ipxeDirectories: [String] = BootFileStore.debianIPXEDirectories
     public var assetsDirectory: String?
     public var dataDirectory: String?

@@ -6,7 +6,7 @@ import DHCPv4
 /// storage only; every decision is a pure function from BootPolicy run inside `update`.
 public protocol InventoryStore: AnyObject, Sendable {
     /// Applies pending schema migrations; safe when several servers start at once.
-    func migrate() async throws
+    @discardableResult func migrate() async throws -> SchemaUpgrade
     func close() async throws
     /// True when other servers may change the same inventory (PostgreSQL); false when this
     /// process is its only writer (SQLite), so what it last wrote is what is stored.

@@ -139,9 +139,9 @@ public final class PostgresInventoryStore: InventoryStore {
 
     // MARK: InventoryStore
 
-    public func migrate() async throws {
+    @discardableResult public func migrate() async throws -> SchemaUpgrade {
         let logger = logger
-        try await translated {
+        return try await translated {
             try await client.withTransaction(logger: logger) { connection in
                 _ = try await Self.run(
                     "SELECT pg_advisory_xact_lock($1)", [.integer(Self.migrationLockKey)], on: connection,
@@ -157,7 +157,8 @@ public final class PostgresInventoryStore: InventoryStore {
                         version: Int(current),
                         reason: "the database has schema \(current), newer than this vboot (\(Schema.latestVersion))")
                 }
-                for migration in Schema.migrations where migration.version > current {
+                let pending = Schema.migrations.filter { $0.version > current }
+                for migration in pending {
                     for statement in migration.statements(.postgres) {
                         _ = try await Self.run(statement, on: connection, logger: logger)
                     }
@@ -166,6 +167,7 @@ public final class PostgresInventoryStore: InventoryStore {
                         [.integer(Int64(migration.version)), .text(migration.name), .integer(Clock.now())],
                         on: connection, logger: logger)
                 }
+                return SchemaUpgrade(from: Int(current), applied: pending)
             }
         }
     }

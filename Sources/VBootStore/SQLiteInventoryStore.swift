@@ -120,7 +120,7 @@ public final class SQLiteInventoryStore: InventoryStore {
 
     // MARK: InventoryStore
 
-    public func migrate() async throws {
+    @discardableResult public func migrate() async throws -> SchemaUpgrade {
         try await serial { _ = try await connection.query(Schema.bookkeeping) }
         let applied = try await serial {
             try await query("SELECT version FROM schema_migrations").map { try $0.integer("version") }
@@ -132,7 +132,8 @@ public final class SQLiteInventoryStore: InventoryStore {
                 reason: "the database at \(path) has schema \(current), newer than this vboot (\(Schema.latestVersion))"
             )
         }
-        for migration in Schema.migrations where migration.version > current {
+        let pending = Schema.migrations.filter { $0.version > current }
+        for migration in pending {
             do {
                 try await transaction {
                     for statement in migration.statements(.sqlite) { _ = try await query(statement) }
@@ -144,6 +145,7 @@ public final class SQLiteInventoryStore: InventoryStore {
                 throw StoreError.migration(version: migration.version, reason: "\(error)")
             }
         }
+        return SchemaUpgrade(from: current, applied: pending)
     }
 
     public func machine(_ selector: MachineSelector) async throws -> Machine? {

@@ -77,3 +77,24 @@ enum Schema {
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }
 }
+
+/// What a store's `migrate()` found and did, for the log: an upgrade's migration runs once.
+public struct SchemaUpgrade: Sendable, Equatable, CustomStringConvertible {
+    /// The schema version the database had (0: a new database).
+    public var from: Int
+    /// The migrations applied, in order, as "VERSION NAME".
+    public var applied: [String]
+    public var to: Int
+
+    init(from: Int, applied: [Schema.Migration]) {
+        self.from = from
+        self.applied = applied.map { "\($0.version) \($0.name)" }
+        self.to = applied.last?.version ?? from
+    }
+
+    public var description: String {
+        applied.isEmpty
+            ? "schema \(to), up to date"
+            : "schema \(from) → \(to), applied \(applied.joined(separator: ", "))"
+    }
+}

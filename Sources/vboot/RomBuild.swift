@@ -1,6 +1,7 @@
 import ArgumentParser
 import Firmware
 import Foundation
+import VBootServer
 
 struct RomBuild: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,7 +18,7 @@ struct RomBuild: AsyncParsableCommand {
 
     @Option(help: "Clone this branch, tag or commit of the lock's URL instead of the pinned commit.") var ref: String?
 
-    @Option(help: "The embedded script template.") var embed: String = "ipxe/embed.ipxe"
+    @Option(help: "The embedded script template (default: embed.ipxe in the recipe).") var embed: String?
 
     @Option(help: "vboot's HTTP address as the machines will see it, e.g. http://10.0.0.2:8080.")
     var server: String
@@ -30,7 +31,8 @@ struct RomBuild: AsyncParsableCommand {
     var targets: [String] = []
 
     @Option(help: "Output directory.") var out: String = "out/ipxe"
-    @Option(help: "The iPXE recipe: ipxe.lock and config/local/*.h.") var recipe: String = "ipxe"
+    @Option(help: "The iPXE recipe: ipxe.lock and config/local/*.h (default ./ipxe, else /usr/share/vboot/ipxe).")
+    var recipe: String?
     @Option(help: "Build trees and clones are kept here.") var cache: String = ".vboot/ipxe-cache"
     @Option(help: "Parallel make jobs.") var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Also log to QEMU's debug port (0x402; run QEMU with -debugcon file:LOG).") var debugcon = false
@@ -41,8 +43,9 @@ struct RomBuild: AsyncParsableCommand {
 
     func run() async throws {
         do {
+            let recipe = recipe ?? ShippedFiles.directory("ipxe")
             var job = IPXEBuildJob(
-                source: source, embed: embed, server: server,
+                source: source, embed: embed ?? recipe + "/embed.ipxe", server: server,
                 targets: targets.isEmpty ? IPXEBuildPlan.defaultTargets : targets,
                 out: out, recipe: recipe, cache: cache, jobs: jobs)
             job.debugcon = debugcon

@@ -6,6 +6,7 @@ struct VBoot: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vboot",
         abstract: "Network boot service: proxyDHCP, TFTP and HTTP for PXE, UEFI HTTP Boot and iPXE.",
+        version: VBootVersion.current,
         subcommands: [Serve.self, Machines.self, Rom.self, Vm.self]
     )
 }

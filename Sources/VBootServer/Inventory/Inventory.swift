@@ -36,13 +36,14 @@ public final class Inventory: Service, Sendable {
         case .sqlite(let path): store = try await SQLiteInventoryStore.open(path: path, logger: logger)
         case .postgres(let url): store = try await PostgresInventoryStore.open(url: url, logger: logger)
         }
+        let upgrade: SchemaUpgrade
         do {
-            try await store.migrate()
+            upgrade = try await store.migrate()
         } catch {
             try? await store.close()
             throw error
         }
-        logger.info("inventory: \(location)")
+        logger.info("inventory: \(location), \(upgrade)")
         let inventory = Inventory(store: store, configuration: configuration, counters: counters, logger: logger)
         try await inventory.refresh()
         return inventory
