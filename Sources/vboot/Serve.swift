@@ -48,7 +48,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "DHCP server port the proxy listens on (default 67).") var dhcpPort: Int?
     @Option(help: "PXE boot server port, PXE 2.1 §2.2.4 (default 4011).") var pxePort: Int?
 
-    @Option(help: "Directory with default.ipxe, machines/<mac>.ipxe and profiles/ (default ./boot-scripts).")
+    @Option(
+        help:
+            "Directory with default.ipxe, machines/<mac>.ipxe and profiles/ (default ./boot-scripts, else /usr/share/vboot/boot-scripts beside an installed /usr/bin/vboot)."
+    )
     var bootScripts: String?
 
     @Option(

@@ -7,10 +7,12 @@
 #
 #   Tests/e2e/package.sh NEW.deb PREVIOUS.deb
 #
-# PREVIOUS.deb is installed first, NEW.deb over it (scripts/test packages one build twice, the
-# previous under a lower version). Environment: IPXE_OUT (default $VBOOT_IPXE_OUT, as scripts/test
-# exports it, else out/ipxe): vboot's iPXE build
-# for the rig's server address (http://10.77.0.2:8080), whose ipxe.efi the guest boots;
+# PREVIOUS.deb is installed first, NEW.deb over it (scripts/test-package packages one build twice,
+# the previous under a lower version: the upgrade proves the maintainer scripts keep the inventory
+# and the admin's config, not a schema migration between two releases; the chroot runs no
+# systemd, so the restart-on-upgrade and deb-systemd-helper branches are not exercised here).
+# Environment: IPXE_OUT, the directory whose ipxe.efi the guest boots (default $VBOOT_IPXE_OUT,
+# else Debian's /usr/lib/ipxe); vboot's own build must be for http://10.77.0.2:8080;
 # VBOOT_PACKAGE_ROOT=TARBALL reuses a Debian root mmdebstrap made before (it is unpacked fresh).
 set -uo pipefail
 
@@ -18,7 +20,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 NEW_DEB=${1:-}
 OLD_DEB=${2:-}
-IPXE_OUT=${IPXE_OUT:-${VBOOT_IPXE_OUT:-$REPO/out/ipxe}}
+IPXE_OUT=${IPXE_OUT:-${VBOOT_IPXE_OUT:-/usr/lib/ipxe}}
 MAC=52:54:00:7e:57:01
 HTTP_PORT=8080
 
@@ -43,7 +45,7 @@ for cmd in mmdebstrap qemu-system-x86_64 setpriv systemd-analyze ip curl dpkg-de
     command -v "$cmd" >/dev/null || early_fail "missing command: $cmd"
 done
 [ -f "$NEW_DEB" ] && [ -f "$OLD_DEB" ] || early_fail "usage: Tests/e2e/package.sh NEW.deb PREVIOUS.deb"
-[ -f "$IPXE_OUT/ipxe.efi" ] || early_fail "no $IPXE_OUT/ipxe.efi (vboot rom build --target ipxe.efi)"
+[ -f "$IPXE_OUT/ipxe.efi" ] || early_fail "no $IPXE_OUT/ipxe.efi (vboot rom build --target ipxe.efi, or apt-get install ipxe)"
 [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || early_fail "missing OVMF (apt-get install ovmf)"
 
 # shellcheck source=lib/rig.sh
@@ -56,7 +58,11 @@ cleanup() {
     local m
     rig_down
     for m in "${MOUNTS[@]}"; do umount -l "$m" 2>/dev/null || true; done
-    if [ "$FAILED" -gt 0 ]; then echo "rig directory kept: $RIG_DIR"; else rm -rf "$RIG_DIR"; fi
+    # Never delete through a bind mount of the host's /proc or /dev that did not come off.
+    for m in "${MOUNTS[@]}"; do
+        if mountpoint -q "$m"; then echo "still mounted: $m; rig directory kept: $RIG_DIR"; return; fi
+    done
+    if [ "$FAILED" -gt 0 ]; then echo "rig directory kept: $RIG_DIR"; else rm -rf --one-file-system "$RIG_DIR"; fi
 }
 trap cleanup EXIT
 trap 'echo "package: interrupted" >&2; exit 130' INT TERM
@@ -98,14 +104,18 @@ if grep -q "not found" <<<"$libs" || grep -qi swift <<<"$libs"; then
 else
     pass "ldd finds every library; it links $(readelf -d "$TARGET/usr/bin/vboot" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | paste -sd ' ')"
 fi
-version=$(in_root /usr/bin/vboot --version 2>&1)
-[ -n "$version" ] && pass "vboot --version: $version" || fail "vboot --version"
+want=$(dpkg-deb -f "$OLD_DEB" Version)
+version=$(in_root /usr/bin/vboot --version) && [ "$version" = "${want%%~*}" ] &&
+    pass "vboot --version: $version" || fail "vboot --version says the package's version" "'$version', package $want"
 for f in /etc/vboot/vboot.yaml /lib/systemd/system/vboot.service /usr/share/vboot/boot-scripts/default.ipxe \
     /usr/share/vboot/ipxe/ipxe.lock /usr/share/doc/vboot/copyright; do
     [ -f "$TARGET$f" ] || fail "installed: $f"
 done
 grep -qx /etc/vboot/vboot.yaml "$TARGET/var/lib/dpkg/info/vboot.conffiles" &&
     pass "/etc/vboot/vboot.yaml is a conffile" || fail "/etc/vboot/vboot.yaml is a conffile"
+config=$(in_root stat -c '%a %U %G' /etc/vboot/vboot.yaml 2>/dev/null)
+[ "$config" = "640 root vboot" ] && pass "/etc/vboot/vboot.yaml: 0640 root:vboot (it may hold a database password)" ||
+    fail "/etc/vboot/vboot.yaml: 0640 root:vboot" "$config"
 
 UNIT=$TARGET/lib/systemd/system/vboot.service
 sed "s#^ExecStart=/usr/bin/vboot #ExecStart=$TARGET/usr/bin/vboot #" "$UNIT" >"$RIG_DIR/vboot.service"
@@ -178,11 +188,11 @@ cat >"$TARGET/etc/vboot/boot-scripts/machines/${MAC//:/-}.ipxe" <<EOF
 echo vboot-package per-mac script \${net0/mac}
 shell
 EOF
-chmod -R o+rX "$TARGET/etc/vboot" "$TARGET/srv/vboot"
+chmod -R o+rX "$TARGET/etc/vboot/boot-scripts" "$TARGET/srv/vboot"
 
 echo "== apt install ./$(basename "$NEW_DEB") over it"
 echo "# an admin's line, kept by the upgrade" >>"$TARGET/etc/vboot/vboot.yaml"
-ls -i "$TARGET/var/lib/vboot/vboot.sqlite" >"$RIG_DIR/inode.before" 2>/dev/null
+inode_before=$(stat -c %i "$TARGET/var/lib/vboot/vboot.sqlite" 2>/dev/null)
 apt_in_root install /tmp/new.deb >>"$RIG_DIR/apt.log" 2>&1 && pass "the newer package installs over it" ||
     fail "apt install the newer package" "" "$RIG_DIR/apt.log"
 installed=$(in_root dpkg-query -W -f '${Version}' vboot)
@@ -190,8 +200,9 @@ installed=$(in_root dpkg-query -W -f '${Version}' vboot)
     fail "the upgrade's version" "$installed"
 grep -q "an admin's line, kept by the upgrade" "$TARGET/etc/vboot/vboot.yaml" &&
     pass "the admin's /etc/vboot/vboot.yaml is kept" || fail "the admin's /etc/vboot/vboot.yaml is kept"
-cmp -s <(ls -i "$TARGET/var/lib/vboot/vboot.sqlite" 2>/dev/null) "$RIG_DIR/inode.before" &&
-    pass "the inventory file is the same file" || fail "the inventory file is untouched by the upgrade"
+inode_after=$(stat -c %i "$TARGET/var/lib/vboot/vboot.sqlite" 2>/dev/null)
+[ -n "$inode_before" ] && [ "$inode_before" = "$inode_after" ] &&
+    pass "the inventory file is the same file" || fail "the inventory file is untouched by the upgrade" "inode $inode_before, then $inode_after"
 
 echo "== the upgraded vboot boots an OVMF guest to its per-MAC script"
 if start_unit "$RIG_DIR/new.log"; then
@@ -203,7 +214,7 @@ if start_unit "$RIG_DIR/new.log"; then
     RUNS_AS_UID=$uid runs_unprivileged "$VBOOT_PID" || fail "the upgraded vboot runs unprivileged" "$(credentials "$VBOOT_PID")"
     rig_guest uefi "$MAC" uefi default
     if wait_for "$RIG_DIR/uefi.serial" "vboot-package per-mac script $MAC" 240; then
-        pass "OVMF → proxyDHCP → TFTP ipxe.efi (vboot's build) → per-MAC script, through the package"
+        pass "OVMF → proxyDHCP → TFTP $IPXE_OUT/ipxe.efi → per-MAC script, through the package"
     else
         fail "the OVMF guest reaches its per-MAC script" "" "$RIG_DIR/uefi.serial"
         tail -n 20 "$RIG_DIR/new.log" | sed 's/^/        /'
