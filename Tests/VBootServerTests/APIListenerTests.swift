@@ -37,7 +37,7 @@ struct APIListenerTests {
         let api = server.port("api")
         let url = "http://127.0.0.1:\(api)/api/v1/machines"
         for host in ["evil.example", "evil.example:\(api)", "vboot.lab.evil.example", "127.0.0.1.evil.example", "a b"] {
-            let refused = try Curl.run(["-H", "Host: \(host)", url])
+            let refused = try await Curl.run(["-H", "Host: \(host)", url])
             #expect(refused.status == 421, "Host \(host): \(refused)")
             #expect(refused.body.contains("answers only to its own names") && !refused.body.contains("machines\""))
         }
@@ -45,13 +45,13 @@ struct APIListenerTests {
             "127.0.0.1:\(api)", "127.0.0.1", "localhost:\(api)", "LOCALHOST", "[::1]:\(api)", "vboot.lab",
             "VBoot.Lab.:\(api)", server.server.configuration.serverName,
         ] {
-            let allowed = try Curl.run(["-H", "Host: \(host)", url])
+            let allowed = try await Curl.run(["-H", "Host: \(host)", url])
             #expect(allowed.status == 200 && allowed.body.contains("\"machines\""), "Host \(host): \(allowed)")
         }
         let metrics = try await HTTPCall.run("GET", "/metrics", port: api).text
         #expect(metrics.contains("vboot_api_host_refused_total 5\n"))
         // The boot listener takes any Host: iPXE and installers use whatever name the site gave.
-        let boot = try Curl.run(["-H", "Host: evil.example", "http://127.0.0.1:\(server.port("http"))/health"])
+        let boot = try await Curl.run(["-H", "Host: evil.example", "http://127.0.0.1:\(server.port("http"))/health"])
         #expect(boot.status == 200)
         await server.stop()
     }
@@ -119,16 +119,16 @@ struct APIListenerTests {
         try await server.start(expecting: ["http", "api"])
         let api = server.port("api")
         let https = "https://127.0.0.1:\(api)/api/v1/machines"
-        let trusted = try Curl.run(["--cacert", cert, "-H", "Authorization: Bearer \(Self.token)", https])
+        let trusted = try await Curl.run(["--cacert", cert, "-H", "Authorization: Bearer \(Self.token)", https])
         #expect(trusted.status == 200 && trusted.body.contains("\"machines\""), "\(trusted)")
         // An untrusted certificate is refused by the client; plain HTTP gets no API answer.
-        #expect(try Curl.run([https]).exitCode == 60)
-        let plain = try Curl.run([
+        #expect(try await Curl.run([https]).exitCode == 60)
+        let plain = try await Curl.run([
             "-H", "Authorization: Bearer \(Self.token)", "http://127.0.0.1:\(api)/api/v1/machines",
         ])
         #expect(plain.status != 200 && !plain.body.contains("\"machines\""))
         // The Host check holds inside TLS too.
-        #expect(try Curl.run(["--cacert", cert, "-H", "Host: evil.example", https]).status == 421)
+        #expect(try await Curl.run(["--cacert", cert, "-H", "Host: evil.example", https]).status == 421)
         // The boot listener stays plain HTTP.
         #expect(try await HTTPCall.run("GET", "/health", port: server.port("http")).status == 200)
         await server.stop()
