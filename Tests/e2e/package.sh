@@ -24,21 +24,8 @@ IPXE_OUT=${IPXE_OUT:-${VBOOT_IPXE_OUT:-/usr/lib/ipxe}}
 MAC=52:54:00:7e:57:01
 HTTP_PORT=8080
 
-PASSED=0 FAILED=0
-FAILURES=()
-pass() { echo "  ok    $1"; PASSED=$((PASSED + 1)); }
-fail() {
-    echo "  FAIL  $1${2:+: $2}"
-    [ -z "${3:-}" ] || [ ! -f "$3" ] || tail -n 15 "$3" | sed 's/^/        /'
-    FAILED=$((FAILED + 1)) FAILURES+=("$1")
-}
-finish() {
-    echo
-    [ ${#FAILURES[@]} -eq 0 ] || printf 'failed: %s\n' "${FAILURES[@]}"
-    echo "$PASSED passed, $FAILED failed"
-    [ "$FAILED" -eq 0 ]
-}
-early_fail() { fail "$1" "${2:-}" "${3:-}"; finish; exit 1; }
+# shellcheck source=lib/report.sh
+. "$HERE/lib/report.sh"
 
 [ "$(id -u)" = 0 ] || early_fail "needs root (chroot, network namespaces)"
 for cmd in mmdebstrap qemu-system-x86_64 setpriv systemd-analyze ip curl dpkg-deb; do

@@ -17,25 +17,11 @@ UNIT=$ROOT/packaging/vboot.service
 # shellcheck source=lib/privileges.sh
 . "$HERE/lib/privileges.sh"
 
-PASSED=0 FAILED=0
-FAILURES=()
+# shellcheck source=lib/report.sh
+. "$HERE/lib/report.sh"
 PIDS=()
 NS=vbpriv$$
 WORK=
-
-pass() { echo "  ok    $1"; PASSED=$((PASSED + 1)); }
-fail() {
-    echo "  FAIL  $1${2:+: $2}"
-    [ -z "${3:-}" ] || [ ! -f "$3" ] || grep -v '\[ServiceLifecycle\]' "$3" | tail -n 15 | sed 's/^/        /'
-    FAILED=$((FAILED + 1)) FAILURES+=("$1")
-}
-finish() {
-    echo
-    [ ${#FAILURES[@]} -eq 0 ] || printf 'failed: %s\n' "${FAILURES[@]}"
-    echo "$PASSED passed, $FAILED failed"
-    [ "$FAILED" -eq 0 ]
-}
-early_fail() { fail "$1"; finish; exit 1; }
 
 # shellcheck source=lib/processes.sh
 . "$HERE/lib/processes.sh"
