@@ -8,7 +8,7 @@ import VBootServer
 @Suite("Packaged config example")
 struct PackagedConfigTests {
     static let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../packaging/vboot.yaml").standardized.path
+        .appendingPathComponent("../../../packaging/vboot.yaml").standardized.path
 
     @Test func loadsAsShipped() throws {
         let file = try ConfigFile.load(path: Self.path)
