@@ -1,14 +1,15 @@
 // swift-tools-version:6.2
 import PackageDescription
 
-// Targets follow ../shared/design/ARCHITECTURE.md: codecs → policy → server adapters → CLI.
+// Targets follow docs/architecture.md: codecs → policy → server adapters → CLI.
 // Dependencies point down only; CI builds with --explicit-target-dependency-import-check error.
 /// Our own targets build warning-free; a new warning fails the build (dependencies are unaffected).
 let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
 
+// Linux only: the services use epoll, eventfd and sendmmsg (CLinux) and Glibc; no other
+// platform is claimed.
 let package = Package(
     name: "vboot",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "vboot", targets: ["vboot"]),
         // For FuzzTesting/, a separate package that depends on this one by path: only products
@@ -32,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         // Already in the graph through Hummingbird; named for the HTTP/1 codec the sendfile path writes through.
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        // Already in the graph through postgres-nio; SHA-256 for iPXE build manifests and cache keys.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // Codecs read and write NIO's ByteBuffer directly so the servers never copy a datagram.
@@ -80,7 +83,7 @@ let package = Package(
             ]
         ),
         // iPXE build plan and runner, option ROM and EFI image parsing, OVMF variable stores.
-        .target(name: "Firmware"),
+        .target(name: "Firmware", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(
             name: "vboot",
             dependencies: [

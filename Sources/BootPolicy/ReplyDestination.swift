@@ -21,4 +21,11 @@ public enum ReplyDestination: Hashable, Sendable {
         if !request.ciaddr.isAny { return .unicast(request.ciaddr, port: clientPort) }
         return .broadcast(port: clientPort)
     }
+
+    /// `--dhcp full`'s replies: as `forReply`, except that a NAK without a relay is always
+    /// broadcast (RFC 2131 §4.1).
+    public static func forServerReply(_ reply: DHCPMessage, to request: DHCPMessage) -> ReplyDestination {
+        if reply.messageType == .nak, request.giaddr.isAny { return .broadcast(port: clientPort) }
+        return forReply(to: request, from: (.any, clientPort), port: .dhcp)
+    }
 }

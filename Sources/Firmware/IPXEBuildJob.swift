@@ -83,11 +83,12 @@ public struct IPXEBuildJob: Sendable {
         {
             let unpacked = try builder.unpackSource(source)
             sourceDirectory = unpacked.directory
-            commit = unpacked.commit ?? "local-" + SHA256.hex(Array(sourceDirectory.utf8)).prefix(28)
+            commit = unpacked.commit ?? "local-" + Checksum.sha256(Array(sourceDirectory.utf8)).prefix(28)
         } else if let source {
             sourceDirectory = URL(fileURLWithPath: source).standardizedFileURL.path
             commit =
-                Self.gitCommit(of: sourceDirectory) ?? "local-" + SHA256.hex(Array(sourceDirectory.utf8)).prefix(28)
+                Self.gitCommit(of: sourceDirectory) ?? "local-"
+                + Checksum.sha256(Array(sourceDirectory.utf8)).prefix(28)
         } else {
             sourceDirectory = try builder.fetchSource(lock, ref: ref)
             commit = ref == nil ? lock.commit : (Self.gitCommit(of: sourceDirectory) ?? ref!)
@@ -123,7 +124,7 @@ public struct IPXEBuildJob: Sendable {
             }
             let path = "\(out)/\(target.outputName)"
             try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
-            files.append(Manifest.File(name: target.outputName, size: bytes.count, sha256: SHA256.hex(bytes)))
+            files.append(Manifest.File(name: target.outputName, size: bytes.count, sha256: Checksum.sha256(bytes)))
         }
         let manifest = Manifest(
             commit: plan.commit, source: source, configHash: plan.configHash, scriptHash: plan.scriptHash,

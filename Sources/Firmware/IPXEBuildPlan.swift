@@ -213,12 +213,12 @@ public struct IPXEBuildPlan: Hashable, Sendable {
     /// Identifies a build tree: same commit and headers → reuse it, so a changed embedded script
     /// only recompiles the embedded image and relinks.
     public var configHash: String {
-        SHA256.hex(
+        Checksum.sha256(
             Array((headers.sorted { $0.key < $1.key }.map { "\($0.key)\n\($0.value)" }.joined(separator: "\u{0}")).utf8)
         )
     }
 
-    public var scriptHash: String { SHA256.hex(Array(embeddedScript.utf8)) }
+    public var scriptHash: String { Checksum.sha256(Array(embeddedScript.utf8)) }
 
     /// Build tree name under the cache: one per (commit, config).
     public var treeName: String { "\(commit.prefix(12))-\(configHash.prefix(12))" }

@@ -89,7 +89,7 @@ public struct IPXEBuilder: Sendable {
             guard let bytes = FileManager.default.contents(atPath: tarball) else {
                 throw BuildError("cannot read \(tarball)")
             }
-            key = "tar-" + SHA256.hex([UInt8](bytes)).prefix(12)
+            key = "tar-" + Checksum.sha256([UInt8](bytes)).prefix(12)
         }
         let directory = "\(cacheDirectory)/source-\(key)"
         if FileManager.default.fileExists(atPath: "\(directory)/src/Makefile") { return (directory, commit) }

@@ -19,6 +19,10 @@ public struct TFTPReadTransfer: Sendable {
         case abort(TFTPError)
         /// The client ended the transfer with an ERROR packet.
         case clientEnded(TFTPError)
+        /// The client read the OACK and ended with error 8 before taking a block: EDK2's size
+        /// probe (it asks for `tsize` first, then reads the file in a second transfer). Normal,
+        /// not a failure.
+        case sizeProbeEnded
     }
 
     public let fileSize: Int
@@ -84,6 +88,7 @@ public struct TFTPReadTransfer: Sendable {
             return acknowledge(wireBlock, now: now)
         case .error(let error):
             finish()
+            if error.code == .optionNegotiationFailed, highestAcknowledged == 0 { return .sizeProbeEnded }
             return .clientEnded(error)
         case .readRequest, .writeRequest, .data, .optionAcknowledgement:
             // A repeated RRQ arrives at the listener, not here; anything else is a client bug.

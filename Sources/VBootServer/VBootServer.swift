@@ -109,16 +109,16 @@ public final class VBootServer: Sendable {
                 configuration: configuration, catalog: BinaryCatalog(store: store),
                 interfaces: InterfaceAddresses(), inventory: inventory, counters: counters, logger: logger)
             if configuration.dhcpMode == .full, let pool = configuration.pool {
-                environment.fullDHCP = FullDHCPServer(
+                environment.leases = LeaseService(
                     pool: pool, inventory: inventory, counters: counters, logger: logger,
                     queueLimit: configuration.unauthenticatedLimits.dhcpQueueLimit)
             }
             services.append(
-                ProxyDHCPService(port: configuration.dhcpPort, role: .dhcp, environment: environment) {
+                DHCPService(port: configuration.dhcpPort, role: .dhcp, environment: environment) {
                     onBound("dhcp", $0)
                 })
             services.append(
-                ProxyDHCPService(port: configuration.pxePort, role: .bootServer, environment: environment) {
+                DHCPService(port: configuration.pxePort, role: .bootServer, environment: environment) {
                     onBound("pxe", $0)
                 })
         }

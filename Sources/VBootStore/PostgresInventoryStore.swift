@@ -164,7 +164,10 @@ public final class PostgresInventoryStore: InventoryStore {
                     }
                     _ = try await Self.run(
                         "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-                        [.integer(Int64(migration.version)), .text(migration.name), .integer(Clock.now())],
+                        [
+                            .integer(Int64(migration.version)), .text(migration.name),
+                            .integer(WallClock.microsecondsNow()),
+                        ],
                         on: connection, logger: logger)
                 }
                 return SchemaUpgrade(from: Int(current), applied: pending)
@@ -193,7 +196,7 @@ public final class PostgresInventoryStore: InventoryStore {
 
     public func insert(_ machine: Machine) async throws {
         var stored = machine
-        let now = Clock.now()
+        let now = WallClock.microsecondsNow()
         stored.createdAt = now
         stored.updatedAt = now
         let placeholders = (1...MachineRow.columns.count).map { "$\($0)" }.joined(separator: ", ")

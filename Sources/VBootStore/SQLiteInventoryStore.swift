@@ -139,7 +139,10 @@ public final class SQLiteInventoryStore: InventoryStore {
                     for statement in migration.statements(.sqlite) { _ = try await query(statement) }
                     _ = try await query(
                         "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                        [.integer(Int64(migration.version)), .text(migration.name), .integer(Clock.now())])
+                        [
+                            .integer(Int64(migration.version)), .text(migration.name),
+                            .integer(WallClock.microsecondsNow()),
+                        ])
                 }
             } catch {
                 throw StoreError.migration(version: migration.version, reason: "\(error)")
@@ -169,7 +172,7 @@ public final class SQLiteInventoryStore: InventoryStore {
 
     public func insert(_ machine: Machine) async throws {
         var stored = machine
-        let now = Clock.now()
+        let now = WallClock.microsecondsNow()
         stored.createdAt = now
         stored.updatedAt = now
         let placeholders = Array(repeating: "?", count: MachineRow.columns.count).joined(separator: ", ")

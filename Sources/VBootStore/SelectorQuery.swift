@@ -30,13 +30,3 @@ enum SelectorQuery {
         return message
     }
 }
-
-/// Wall-clock microseconds since 1970: what the store keeps and what servers sharing a
-/// database compare.
-public enum Clock {
-    public static func now() -> Int64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Int64(spec.tv_sec) * 1_000_000 + Int64(spec.tv_nsec) / 1000
-    }
-}

@@ -138,7 +138,7 @@ struct IPXELockTests {
 }
 
 @Suite("SHA-256 (FIPS 180-4 examples)")
-struct SHA256Tests {
+struct ChecksumTests {
     @Test(arguments: [
         ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
         ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
@@ -148,12 +148,12 @@ struct SHA256Tests {
         ),
     ])
     func vectors(input: String, digest: String) {
-        #expect(SHA256.hex(Array(input.utf8)) == digest)
+        #expect(Checksum.sha256(Array(input.utf8)) == digest)
     }
 
     @Test func millionAs() {
         #expect(
-            SHA256.hex([UInt8](repeating: 0x61, count: 1_000_000))
+            Checksum.sha256([UInt8](repeating: 0x61, count: 1_000_000))
                 == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 }

@@ -250,11 +250,20 @@ struct TFTPReadTransferTests {
         var t = TFTPReadTransfer(fileSize: 1_234_567, parameters: parameters)
         #expect(t.start(now: at(.zero)) == .sendOptionAcknowledgement([TFTPOption("tsize", "1234567")]))
         let error = TFTPError(.optionNegotiationFailed, "User aborted the transfer")
-        #expect(t.receive(.error(error), now: at(.milliseconds(3))) == .clientEnded(error))
+        #expect(t.receive(.error(error), now: at(.milliseconds(3))) == .sizeProbeEnded)
         #expect(t.deadline == nil)
         #expect(t.highestSent == 0)
         #expect(t.receive(ack(0), now: at(.milliseconds(4))) == .wait)
         #expect(t.timerFired(now: at(.seconds(10))) == .wait)
+    }
+
+    @Test("Error 8 after the first block is not a size probe")
+    func optionErrorAfterABlockIsAFailure() {
+        var t = transfer(fileSize: 512 * 10)
+        _ = t.start(now: at(.zero))
+        _ = t.receive(ack(1), now: at(.zero))
+        let error = TFTPError(.optionNegotiationFailed, "changed its mind")
+        #expect(t.receive(.error(error), now: at(.zero)) == .clientEnded(error))
     }
 
     @Test("A client ERROR in the middle of a transfer ends it")

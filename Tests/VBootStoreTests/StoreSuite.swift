@@ -93,7 +93,9 @@ struct StoreSuite {
                     group.addTask {
                         try await target.update(mac: macA) { machine in
                             let asker = index % 4 == 3 ? macB : macA
-                            let decision = OneShot.fetch(machine, askedBy: asker, now: Clock.now()) { "token-\(index)" }
+                            let decision = OneShot.fetch(machine, askedBy: asker, now: WallClock.microsecondsNow()) {
+                                "token-\(index)"
+                            }
                             return (decision.updated, decision.action)
                         }
                     }

@@ -9,7 +9,7 @@ import VBootStore
 /// `/api/v1`: machines, profiles, timelines, the installer callback. JSON in and out; every
 /// refusal is `{"error": "..."}` with a status that says which kind.
 enum APIRoutes {
-    static let prefix = "/api/v1"
+    static let prefix = ScriptPlan.apiPrefix
     /// Bodies are small JSON objects; anything bigger is a mistake or an attack.
     static let maximumBody = 256 * 1024
 
@@ -116,7 +116,7 @@ enum APIRoutes {
         router.get(
             "\(prefix)/leases",
             use: guarded(.read) { _, _ throws(APIError) in
-                let now = Clock.now()
+                let now = WallClock.microsecondsNow()
                 let leases = try await storeCall { try await inventory.store.leases() }
                 return json([
                     "leases": leases.map { lease in
@@ -186,7 +186,8 @@ enum APIRoutes {
         let outcome = try await storeCall {
             try await inventory.store.update(mac: mac) {
                 current -> (Machine?, Result<OneShot.Completion, OneShot.CompletionRefusal>) in
-                let result = OneShot.complete(current, token: token, authorised: authorised, now: Clock.now())
+                let result = OneShot.complete(
+                    current, token: token, authorised: authorised, now: WallClock.microsecondsNow())
                 if case .success(.completed(let updated)) = result { return (updated, result) }
                 return (nil, result)
             }

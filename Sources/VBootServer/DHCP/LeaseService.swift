@@ -5,9 +5,11 @@ import NIOConcurrencyHelpers
 import NIOCore
 import VBootStore
 
-/// `--dhcp full`: runs `LeasePlanner`'s plan against the lease table and builds the reply. The
-/// store's conditional claim makes each allocation atomic, across servers sharing a database.
-final class FullDHCPServer: Sendable {
+/// `--dhcp full`'s lease service: the one writer of this process's leases. The DHCP listener
+/// queues each message; one consumer runs `LeasePlanner`'s plan against the lease table and
+/// sends the reply. The store's conditional claim makes each allocation atomic, across servers
+/// sharing a database.
+final class LeaseService: Sendable {
     let pool: AddressPool
     let inventory: Inventory
     let counters: ServerCounters
@@ -53,7 +55,7 @@ final class FullDHCPServer: Sendable {
     func submit(_ job: Job) -> Bool {
         if case .dropped = continuation.yield(job) {
             counters.increment("dhcp_queue_dropped")
-            if let count = drops.hit(now: Clock.now()) {
+            if let count = drops.hit(now: WallClock.microsecondsNow()) {
                 logger.warning(
                     "dhcp: \(count) messages dropped, \(queueLimit) already wait for the store (--dhcp-queue-limit); counted as dhcp_queue_dropped"
                 )
@@ -82,14 +84,7 @@ final class FullDHCPServer: Sendable {
                 logger.info("dhcp: \(outcome.summary)")
                 return
             }
-            let destination: SocketAddress
-            switch ReplyDestination.forReply(to: request, from: (.any, ReplyDestination.clientPort), port: .dhcp) {
-            case .unicast(let address, let port) where reply.messageType != .nak || !request.giaddr.isAny:
-                destination = .ipv4(address, port: port)
-            case .unicast, .broadcast:
-                // RFC 2131 §4.1: without a relay, a NAK is always broadcast.
-                destination = .ipv4(DHCPv4.IPv4Address.broadcast, port: ReplyDestination.clientPort)
-            }
+            let destination = SocketAddress.ipv4(ReplyDestination.forServerReply(reply, to: request))
             var buffer = job.channel.allocator.buffer(capacity: DHCPMessage.minimumBOOTPLength + 64)
             reply.encode(into: &buffer, minimumLength: DHCPMessage.minimumBOOTPLength)
             job.channel.writeAndFlush(AddressedEnvelope(remoteAddress: destination, data: buffer), promise: nil)
@@ -97,9 +92,7 @@ final class FullDHCPServer: Sendable {
             let bootSummary = job.boot != nil && reply.messageType != .nak ? "; \(job.bootSummary)" : ""
             inventory.recorder.record(
                 .dhcp, reply.messageType == .nak ? .refused : .ok, mac: mac,
-                // The same per-source key as proxy mode: the relay, the client's address, or none.
-                source: !request.giaddr.isAny
-                    ? "relay \(request.giaddr)" : job.source.isAny ? nil : job.source.description,
+                source: DHCPExchange.sourceName(of: request, sentFrom: job.source),
                 summary: outcome.summary + bootSummary,
                 details: ["address": reply.yiaddr.isAny ? "" : reply.yiaddr.description, "mode": "full"])
             logger.info("dhcp: \(outcome.summary)\(bootSummary)")
@@ -119,7 +112,7 @@ final class FullDHCPServer: Sendable {
     func handle(
         _ request: DHCPMessage, source: IPv4Address = .any, server: IPv4Address, boot: DHCPMessage?
     ) async throws -> Outcome {
-        let now = Clock.now()
+        let now = WallClock.microsecondsNow()
         let mac = request.clientHardwareAddress
         let store = inventory.store
         let reservations = inventory.directory.reservations()
@@ -167,7 +160,8 @@ final class FullDHCPServer: Sendable {
         case .offer(let candidates):
             for address in candidates {
                 let lease = Lease(
-                    address: address, mac: mac, state: .offered, expiresAt: now + seconds(pool.offerSeconds),
+                    address: address, mac: mac, state: .offered,
+                    expiresAt: now + microseconds(seconds: pool.offerSeconds),
                     hostname: hostname, server: inventory.configuration.serverName, updatedAt: now, clientID: clientID)
                 if try await store.claim(lease, now: now) {
                     offers.withLockedValue { table in
@@ -184,7 +178,7 @@ final class FullDHCPServer: Sendable {
             return Outcome(reply: nil, summary: "\(mac) \(type): every candidate was taken meanwhile")
         case .acknowledge(let address):
             let lease = Lease(
-                address: address, mac: mac, state: .bound, expiresAt: now + seconds(pool.leaseSeconds),
+                address: address, mac: mac, state: .bound, expiresAt: now + microseconds(seconds: pool.leaseSeconds),
                 hostname: hostname, server: inventory.configuration.serverName, updatedAt: now, clientID: clientID)
             guard try await store.claim(lease, now: now) else {
                 return Outcome(
@@ -205,7 +199,8 @@ final class FullDHCPServer: Sendable {
             return Outcome(reply: nil, summary: "\(mac) released \(address)")
         case .decline(let address):
             _ = try await store.updateLease(
-                address: address, mac: mac, state: .declined, expiresAt: now + seconds(pool.declineQuarantineSeconds),
+                address: address, mac: mac, state: .declined,
+                expiresAt: now + microseconds(seconds: pool.declineQuarantineSeconds),
                 now: now)
             logger.warning(
                 "dhcp: \(mac) declined \(address): something else uses it; quarantined for \(pool.declineQuarantineSeconds) s"
@@ -227,5 +222,6 @@ final class FullDHCPServer: Sendable {
         }
     }
 
-    private func seconds(_ value: UInt32) -> Int64 { Int64(value) * 1_000_000 }
+    /// Lease times are configured in seconds; the lease table keeps wall-clock microseconds.
+    private func microseconds(seconds: UInt32) -> Int64 { Int64(seconds) * 1_000_000 }
 }

@@ -63,7 +63,7 @@ final class BootEventRecorder: Service, Sendable {
             counters.increment("timeline_events_dropped")
             return
         }
-        let now = Clock.now()
+        let now = WallClock.microsecondsNow()
         let mac = mac ?? addresses.mac(for: address)
         if !known, mac.map(isKnown) != true {
             guard unknownGate.admit(source: source ?? address?.description, now: now) else { return }
@@ -113,7 +113,7 @@ final class BootEventRecorder: Service, Sendable {
 
     private func prune() async throws {
         let retention = live.current.timelineRetention
-        let cutoff = Clock.now() - Int64(retention.days) * 86_400 * 1_000_000
+        let cutoff = WallClock.microsecondsNow() - Int64(retention.days) * 86_400 * 1_000_000
         let removed = try await store.pruneTimeline(perMachine: retention.perMachine, olderThan: cutoff)
         if removed > 0 { logger.debug("timeline: pruned \(removed) events") }
     }

@@ -7,7 +7,7 @@ extension Inventory {
     /// profile). Refusals are counted and logged once per window; the client still gets the
     /// default script.
     func mayRegister(source: IPv4Address?) -> Bool {
-        let now = Clock.now()
+        let now = WallClock.microsecondsNow()
         guard registrations.admit(source: source?.description, now: now) else { return false }
         let limit = configuration.unauthenticatedLimits.unassignedMachineLimit
         guard directory.unassignedCount < limit else {

@@ -62,17 +62,21 @@ extension Inventory {
         if store.isShared {
             guard let stored = try await store.machine(selector) else { return nil }
             if stored.mac != asker {
-                return (stored, OneShot.fetch(stored, askedBy: asker, now: Clock.now(), newToken: Inventory.newToken))
+                let decision = OneShot.fetch(
+                    stored, askedBy: asker, now: WallClock.microsecondsNow(), newToken: Inventory.newToken)
+                return (stored, decision)
             }
             found = stored
         } else {
             guard let known = directory.machine(matching: selector) else { return nil }
-            let decision = OneShot.fetch(known, askedBy: asker, now: Clock.now(), newToken: Inventory.newToken)
+            let decision = OneShot.fetch(
+                known, askedBy: asker, now: WallClock.microsecondsNow(), newToken: Inventory.newToken)
             if decision.updated == nil { return (known, decision) }
             found = known
         }
         let outcome = try await store.update(mac: found.mac) { machine -> (Machine?, (Machine, ScriptDecision)) in
-            let decision = OneShot.fetch(machine, askedBy: asker, now: Clock.now(), newToken: Inventory.newToken)
+            let decision = OneShot.fetch(
+                machine, askedBy: asker, now: WallClock.microsecondsNow(), newToken: Inventory.newToken)
             return (decision.updated, (decision.updated ?? machine, decision))
         }
         if let (machine, decision) = outcome, decision.updated != nil { directory.update(machine) }
@@ -83,71 +87,59 @@ extension Inventory {
         _ decision: ScriptDecision, for machine: Machine, selector: MachineSelector, context: BootScriptContext,
         request: ScriptRequest, scripts: BootScriptSource
     ) throws -> ScriptResult {
-        let profileName: String?
-        switch decision.action {
-        case .hold:
-            // The refusal text reaches the client: only the machine's own MAC may learn its MAC.
-            return .refused(
-                reason: machine.mac == request.mac ? "\(machine.mac) is on hold" : "this machine is on hold")
-        case .otherMAC(let asker):
-            let found = selector.identifier(of: machine) ?? "its UUID or serial"
-            logger.warning(
-                "inventory: \(machine.mac) found by \(found) for a request with \(asker.map { "MAC \($0)" } ?? "no MAC"): refused (an install, variables and token go only to its own MAC)"
-            )
-            return .explained(
-                text: OtherMACScript.render(asker: asker, matchedBy: found),
-                reason: "\(decision.reason) (found by \(found))")
-        case .local: profileName = "local"
-        case .shell: profileName = "shell"
-        case .profile(let name): profileName = name
-        }
-        // The callback URL goes only into the script that hands out the install.
-        let callback =
-            decision.action == .profile(machine.profile)
-            ? machine.onceToken.map {
-                "\(request.serverURL)/api/v1/machines/\(machine.mac.hyphenated)/done?token=\($0)"
-            }
-            : nil
-        guard let profileName else {
-            // No profile: the machine's own script file, else the default, with its variables.
+        let plan = ScriptPlan.known(
+            decision, for: machine, askedBy: request.mac, selector: selector, serverURL: request.serverURL)
+        switch plan {
+        case .refused(let reason):
+            return .refused(reason: reason)
+        case .explained(let text, let reason, let warning):
+            logger.warning("inventory: \(warning)")
+            return .explained(text: text, reason: reason)
+        case .render(.none, let callback):
+            // The machine's own script file, else the default, with its variables.
             let rendered = try scripts.render(
                 for: machine.mac,
                 context: context.merging(
-                    machine: machine, siteVariables: live.current.siteVariables,
-                    callbackURL: callback))
+                    machine: machine, siteVariables: live.current.siteVariables, callbackURL: callback))
             return .script(text: rendered.text, summary: "\(rendered.source) (\(decision.reason))")
+        case .render(let profileName?, let callback):
+            let compiled = try profiles.compiled(named: profileName)
+            let text = compiled.template.render(
+                context.merging(
+                    machine: machine, profileDefaults: compiled.profile.defaults,
+                    siteVariables: live.current.siteVariables, callbackURL: callback))
+            return .script(text: text, summary: "profile \(profileName) (\(decision.reason))")
         }
-        let compiled = try profiles.compiled(named: profileName)
-        let text = compiled.template.render(
-            context.merging(
-                machine: machine, profileDefaults: compiled.profile.defaults, siteVariables: live.current.siteVariables,
-                callbackURL: callback))
-        return .script(text: text, summary: "profile \(profileName) (\(decision.reason))")
     }
 
     private func unknown(
         _ request: ScriptRequest, selector: MachineSelector, context: BootScriptContext, scripts: BootScriptSource
     ) async throws -> ScriptResult {
-        // Asked only when the answer matters (not under `script`, the default): a stat per request.
-        let hasOwnFile = { request.mac.map { scripts.hasMachineScript(for: $0) } ?? false }
-        switch live.current.unknownMachines {
-        case .ignore where !hasOwnFile():
-            return .refused(reason: "\(request.mac?.description ?? "a client without a MAC") is not in the inventory")
-        case .register where request.mac != nil && !hasOwnFile():
-            guard mayRegister(source: request.address) else { break }
-            let machine = Machine.registered(mac: request.mac!, uuid: selector.uuid, serial: selector.serial)
-            do {
-                try await insert(machine, by: "registration")
-            } catch StoreError.exists(let what) {
-                // Another server registered it first, or its UUID/serial belongs to another record.
-                logger.info("inventory: not registering \(machine.mac): \(what) is taken")
+        let plan = ScriptPlan.unknown(mac: request.mac, policy: live.current.unknownMachines) {
+            request.mac.map { scripts.hasMachineScript(for: $0) } ?? false
+        }
+        switch plan {
+        case .refused(let reason):
+            return .refused(reason: reason)
+        case .registerAndRender:
+            if let mac = request.mac, mayRegister(source: request.address) {
+                try await register(Machine.registered(mac: mac, uuid: selector.uuid, serial: selector.serial))
             }
-        case .ignore, .register, .script:
+        case .render:
             break
         }
         let rendered = try scripts.render(
             for: request.mac, context: context.merging(machine: nil, siteVariables: live.current.siteVariables))
         return .script(text: rendered.text, summary: "\(rendered.source) (not in the inventory)")
+    }
+
+    private func register(_ machine: Machine) async throws {
+        do {
+            try await insert(machine, by: "registration")
+        } catch StoreError.exists(let what) {
+            // Another server registered it first, or its UUID/serial belongs to another record.
+            logger.info("inventory: not registering \(machine.mac): \(what) is taken")
+        }
     }
 
     /// 128 random bits, hex: the per-install callback secret.

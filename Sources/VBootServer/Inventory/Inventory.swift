@@ -115,7 +115,7 @@ public final class Inventory: Service, Sendable {
             try change(&changed)
             guard changed != machine else { return (nil, (machine, false)) }
             // Stamped here, so the caller gets back exactly what is stored.
-            changed.updatedAt = max(Clock.now(), machine.updatedAt + 1)
+            changed.updatedAt = max(WallClock.microsecondsNow(), machine.updatedAt + 1)
             return (changed, (changed, true))
         }
         if let (updated, changed) = outcome, changed {

@@ -1,3 +1,4 @@
+import BootPolicy
 import DHCPv4
 import Glibc
 import NIOConcurrencyHelpers
@@ -86,6 +87,14 @@ extension SocketAddress {
         raw.sin_port = in_port_t(UInt16(port).bigEndian)
         raw.sin_addr.s_addr = address.rawValue.bigEndian
         return SocketAddress(raw, host: address.description)
+    }
+
+    /// Where a DHCP reply goes, as a socket address.
+    static func ipv4(_ destination: ReplyDestination) -> SocketAddress {
+        switch destination {
+        case .unicast(let address, let port): .ipv4(address, port: port)
+        case .broadcast(let port): .ipv4(.broadcast, port: port)
+        }
     }
 }
 

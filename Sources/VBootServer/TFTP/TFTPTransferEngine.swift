@@ -277,19 +277,16 @@ final class TFTPTransferEngine: @unchecked Sendable {
             logger.warning("tftp: \(slot.peerAddress.compact) \(slot.name): \(error.message) \(position)")
             send(TFTPPacket.error(error).encoded(), on: slot.fd, to: slot.peer)
             close(slot)
+        case .sizeProbeEnded:
+            counters.increment("tftp_size_probes")
+            slot.timeline(.aborted, "size probe (\(slot.transfer.fileSize) bytes)", recorder: recorder)
+            logger.debug("tftp: \(slot.peerAddress.compact) \(slot.name): size probe (\(slot.transfer.fileSize) bytes)")
+            close(slot)
         case .clientEnded(let error):
-            if error.code == .optionNegotiationFailed, slot.transfer.highestAcknowledged == 0 {
-                // EDK2 asks for tsize, reads the OACK and aborts with error 8 before the real read.
-                counters.increment("tftp_size_probes")
-                slot.timeline(.aborted, "size probe (\(slot.transfer.fileSize) bytes)", recorder: recorder)
-                logger.debug(
-                    "tftp: \(slot.peerAddress.compact) \(slot.name): size probe (\(slot.transfer.fileSize) bytes)")
-            } else {
-                counters.increment("tftp_transfers_failed")
-                let what = "client ended the transfer: \(error.code) \(error.message)"
-                slot.timeline(.failed, what, recorder: recorder)
-                logger.warning("tftp: \(slot.peerAddress.compact) \(slot.name): \(what)")
-            }
+            counters.increment("tftp_transfers_failed")
+            let what = "client ended the transfer: \(error.code) \(error.message)"
+            slot.timeline(.failed, what, recorder: recorder)
+            logger.warning("tftp: \(slot.peerAddress.compact) \(slot.name): \(what)")
             close(slot)
         }
     }

@@ -40,7 +40,7 @@ struct FullDHCPAttackTests {
         }
         try await server.start(expecting: ["dhcp"])
         let store = try #require(server.server.inventory?.store)
-        let now = Clock.now()
+        let now = WallClock.microsecondsNow()
         // The victim's lease, ACKed ten minutes ago.
         #expect(
             try await store.claim(

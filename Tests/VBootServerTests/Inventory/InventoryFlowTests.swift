@@ -1,3 +1,4 @@
+import BootPolicy
 import DHCPv4
 import Foundation
 import NIOCore

@@ -1,0 +1,111 @@
+import BootPolicy
+import DHCPv4
+import Logging
+import NIOCore
+
+/// One DHCP socket's handler: parses, asks `DHCPExchange` for the effect, carries it out.
+final class DHCPHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    private let role: ProxyDHCPResponder.Port
+    private let environment: DHCPEnvironment
+
+    init(role: ProxyDHCPResponder.Port, environment: DHCPEnvironment) {
+        self.role = role
+        self.environment = environment
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        environment.counters.increment("dhcp_packets_received")
+        let request: DHCPMessage
+        do {
+            request = try DHCPMessage(parsing: envelope.data)
+        } catch {
+            environment.counters.increment("dhcp_packets_malformed")
+            environment.logger.debug(
+                "proxydhcp: dropped malformed packet from \(envelope.remoteAddress.compact): \(error)")
+            return
+        }
+        guard let server = serverAddress(for: envelope) else {
+            environment.logger.warning(
+                "proxydhcp: no IPv4 address on the interface \(request.clientHardwareAddress) asked on; use --listen")
+            return
+        }
+        let source = DHCPExchange.Source(
+            address: envelope.remoteAddress.ipv4 ?? .any,
+            port: envelope.remoteAddress.port ?? ReplyDestination.clientPort)
+        let full = role == .dhcp ? environment.leases : nil
+        let effect = DHCPExchange.decide(
+            request, from: source, on: role, leases: full != nil, context: decisionContext(server, request))
+        perform(effect, for: request, from: source, server: server, full: full, context: context)
+    }
+
+    /// What the decision needs to know: the server's address and HTTP port, the binaries on
+    /// disk, the live settings and the inventory's word on this MAC.
+    private func decisionContext(_ server: DHCPv4.IPv4Address, _ request: DHCPMessage) -> ProxyDHCPResponder.Context {
+        let settings = environment.inventory.live.current
+        return ProxyDHCPResponder.Context(
+            serverAddress: server, httpPort: environment.configuration.httpPort,
+            availableBinaries: environment.catalog.names, strategies: settings.proxyStrategies,
+            machine: environment.inventory.directory.entry(for: request.clientHardwareAddress),
+            answersUnknownMachines: settings.unknownMachines != .ignore)
+    }
+
+    private func perform(
+        _ effect: DHCPExchange.Effect, for request: DHCPMessage, from source: DHCPExchange.Source,
+        server: DHCPv4.IPv4Address, full: LeaseService?, context: ChannelHandlerContext
+    ) {
+        let inventory = environment.inventory
+        if let address = effect.learnedAddress { inventory.addresses.learn(address, is: request.clientHardwareAddress) }
+        var line = "proxydhcp: \(effect.decision.summary)"
+        switch effect.action {
+        case .lease(let boot):
+            // The lease service's consumer writes the reply (NIO channels accept writes from any thread).
+            full?.submit(
+                LeaseService.Job(
+                    request: request, source: source.address, server: server, boot: boot.reply,
+                    bootSummary: boot.summary, channel: context.channel))
+            return
+        case .silence:
+            environment.counters.increment("dhcp_silent")
+        case .reply(let reply, let destination):
+            var buffer = context.channel.allocator.buffer(capacity: DHCPMessage.minimumBOOTPLength + 64)
+            reply.encode(into: &buffer, minimumLength: DHCPMessage.minimumBOOTPLength)
+            let address = SocketAddress.ipv4(destination)
+            // Flushed once per read batch (channelReadComplete): the replies to one recvmmsg
+            // leave in one sendmmsg.
+            context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: address, data: buffer)), promise: nil)
+            environment.counters.increment("dhcp_replies_sent")
+            line += " [to \(address.ipv4?.description ?? "?"):\(address.port ?? 0)]"
+        }
+        if let entry = effect.timeline {
+            inventory.recorder.record(
+                .dhcp, entry.outcome, mac: entry.mac, source: entry.source, summary: effect.decision.summary,
+                details: entry.details)
+        }
+        switch effect.logLevel {
+        case .debug: environment.logger.debug("\(line)")
+        case .info: environment.logger.info("\(line)")
+        case .warning: environment.logger.warning("\(line)")
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A send to an unreachable host and the like: log, keep listening.
+        environment.counters.increment("dhcp_socket_errors")
+        environment.logger.debug("proxydhcp: socket error \(error)")
+    }
+
+    /// `--listen` when given, else the address of the interface the datagram arrived on.
+    private func serverAddress(for envelope: AddressedEnvelope<ByteBuffer>) -> DHCPv4.IPv4Address? {
+        if let listen = environment.configuration.listenAddress, !listen.isAny { return listen }
+        guard let info = envelope.metadata?.packetInfo else { return nil }
+        return environment.interfaces.address(ofInterface: info.interfaceIndex)
+    }
+}
