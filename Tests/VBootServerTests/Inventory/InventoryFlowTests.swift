@@ -164,6 +164,7 @@ struct InventoryFlowTests {
         let port = server.port("http")
         let api = server.port("api")
         let longUUID = String(repeating: "A", count: 3000)
+        let started = ContinuousClock.now
         let first = try await HTTPCall.run(
             "GET", "/boot.ipxe?mac=02:66:00:00:00:00&uuid=\(longUUID)&serial=SN%1B%5B31mRED%07", port: port)
         #expect(first.status == 200)
@@ -171,9 +172,13 @@ struct InventoryFlowTests {
             let mac = String(format: "02:66:00:00:00:%02x", n)
             _ = try await HTTPCall.run("GET", "/boot.ipxe?mac=\(mac)", port: port)
         }
+        // The bucket refills one registration every 12 s: a slow run (ThreadSanitizer) may
+        // earn one or two more, never the 40 it asked for.
+        let refilled = Int((ContinuousClock.now - started) / .seconds(12))
         let all = try await HTTPCall.run("GET", "/api/v1/machines?limit=1000", port: api, token: Self.token)
-        #expect((all.json["machines"] as? [Any])?.count == 5)
-        #expect(server.server.counters["registrations_limited"] == 35)
+        let registered = (all.json["machines"] as? [Any])?.count ?? 0
+        #expect((5...5 + refilled).contains(registered), "registered \(registered) in \(refilled) refills")
+        #expect(server.server.counters["registrations_limited"] == 40 - registered)
         let stored = try await HTTPCall.run("GET", "/api/v1/machines/02:66:00:00:00:00", port: api, token: Self.token)
         #expect(stored.json["uuid"] is NSNull)
         #expect(stored.json["serial"] as? String == "SN31mRED")
@@ -187,7 +192,7 @@ struct InventoryFlowTests {
         try await server.start(expecting: ["pxe", "dhcp", "tftp", "http", "api"])
         let api = server.port("api")
         let client = try UDPClient()
-        var request = ProxyDHCPServiceTests.request()
+        var request = DHCPServiceTests.request()
         request.chaddr = HardwareAddress("52:54:00:aa:00:07")!.bytes + Array(repeating: 0, count: 10)
         client.send(request.encoded().bytes, to: UInt16(server.port("pxe")))
         #expect(client.receive() != nil)
