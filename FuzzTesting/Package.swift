@@ -8,7 +8,6 @@ let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
 
 let package = Package(
     name: "vboot-fuzz",
-    platforms: [.macOS(.v14)],
     dependencies: [
         .package(name: "vboot", path: ".."),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -48,13 +48,14 @@ public enum DHCPExchange {
         public var logLevel: LogLevel
     }
 
-    /// `leases`: this port hands out addresses (`--dhcp full` on 67).
+    /// `leases`: vboot hands out addresses (`--dhcp full`); only port 67 asks the lease service,
+    /// 4011 stays a boot server.
     public static func decide(
         _ request: DHCPMessage, from source: Source, on port: ProxyDHCPResponder.Port, leases: Bool,
         context: ProxyDHCPResponder.Context
     ) -> Effect {
         let learned = request.requestedIPAddress ?? (request.ciaddr.isAny ? nil : request.ciaddr)
-        if leases {
+        if leases, port == .dhcp {
             var asDiscover = request
             asDiscover.setOption(.messageType, [DHCPMessageType.discover.rawValue])
             let boot = ProxyDHCPResponder.decide(asDiscover, on: port, context: context)

@@ -106,6 +106,19 @@ struct DHCPExchangeTests {
         #expect(effect.timeline == nil, "the lease service records the exchange")
     }
 
+    /// Port 4011 stays a boot server under `--dhcp full`: only 67 hands out addresses.
+    @Test func theBootServerPortNeverAsksForALease() throws {
+        let request = try Fixture.message("ovmf-x64-request-4011.bin")
+        let effect = DHCPExchange.decide(
+            request, from: .init(address: request.ciaddr, port: 68), on: .bootServer, leases: true,
+            context: Self.context())
+        guard case .reply(let reply, _) = effect.action else {
+            Issue.record("expected a reply, got \(effect.action)")
+            return
+        }
+        #expect(reply.messageType == .ack)
+    }
+
     @Test func aRelayIsTheSource() throws {
         var request = try Fixture.message("ovmf-x64-discover.bin")
         request.giaddr = IPv4Address(10, 9, 0, 1)

@@ -7,7 +7,7 @@ import VBootServer
 /// The proxyDHCP service on loopback: port 4011 replies go back to the asking socket, so a test
 /// can play the client without broadcast.
 @Suite("proxyDHCP service", .serialized)
-struct ProxyDHCPServiceTests {
+struct DHCPServiceTests {
     static func request() -> DHCPMessage {
         var request = DHCPMessage(
             op: .bootRequest, xid: 0xCAFE_F00D, chaddr: HardwareAddress("52:54:00:aa:00:07")!,
