@@ -51,35 +51,6 @@ struct ConfigReader {
         return scalar.string
     }
 
-    func strings(_ node: Node, _ what: String) throws(ConfigError) -> [String] {
-        var values: [String] = []
-        for item in try sequence(node, what) { values.append(try string(item, what)) }
-        return values
-    }
-
-    func integer(_ node: Node, _ what: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int {
-        let text = try string(node, what)
-        guard let value = Int(text), range.contains(value) else {
-            throw error(
-                at: node, "\(what): \"\(text)\" is not a number from \(range.lowerBound) to \(range.upperBound)")
-        }
-        return value
-    }
-
-    func choice<T>(_ node: Node, _ what: String, _ choices: [String], _ make: (String) -> T?) throws(ConfigError) -> T {
-        let text = try string(node, what)
-        guard let value = make(text) else {
-            throw error(at: node, "\(what): \"\(text)\" is not one of \(choices.joined(separator: ", "))")
-        }
-        return value
-    }
-
-    func parsed<T>(_ node: Node, _ what: String, _ expected: String, _ make: (String) -> T?) throws(ConfigError) -> T {
-        let text = try string(node, what)
-        guard let value = make(text) else { throw error(at: node, "\(what): \"\(text)\" is not \(expected)") }
-        return value
-    }
-
     /// One `machines:` entry, validated by the same rules as the API; errors point at the field.
     func machine(_ node: Node) throws(ConfigError) -> Machine {
         let entries = try mapping(node, "a machine", known: MachineJSON.writableFields.sorted())
@@ -123,37 +94,5 @@ struct ConfigReader {
                 seen[selector] = index
             }
         }
-    }
-
-    /// `pool:` — range, netmask, routers, dns, domain, lease_time, decline_quarantine (seconds).
-    func pool(_ node: Node) throws(ConfigError) -> PoolSettings {
-        var pool = PoolSettings()
-        let known = ["range", "netmask", "routers", "dns", "domain", "lease_time", "decline_quarantine"]
-        func addresses(_ value: Node, _ what: String) throws(ConfigError) -> [IPv4Address] {
-            let items = value.sequence != nil ? try sequence(value, what) : [value]
-            var result: [IPv4Address] = []
-            for item in items { result.append(try parsed(item, what, "an IPv4 address") { IPv4Address($0) }) }
-            return result
-        }
-        for (key, value) in try mapping(node, "pool", known: known) {
-            switch key {
-            case "range":
-                let text = try string(value, "pool.range")
-                do { _ = try AddressPool.range(text, subnetMask: IPv4Address(0, 0, 0, 0)) } catch {
-                    throw self.error(at: value, "pool.range: \(error)")
-                }
-                pool.range = text
-            case "netmask": pool.netmask = try parsed(value, "pool.netmask", "a netmask") { IPv4Address($0) }
-            case "routers": pool.routers = try addresses(value, "pool.routers")
-            case "dns": pool.dnsServers = try addresses(value, "pool.dns")
-            case "domain": pool.domain = try string(value, "pool.domain")
-            case "lease_time":
-                pool.leaseSeconds = UInt32(try integer(value, "pool.lease_time", in: 60...31_536_000))
-            default:
-                pool.declineQuarantineSeconds = UInt32(
-                    try integer(value, "pool.decline_quarantine", in: 0...86_400))
-            }
-        }
-        return pool
     }
 }

@@ -84,7 +84,7 @@ final class ConfigReloader: Service, Sendable {
             return false
         }
         let changed = inventory.live.replace(from: fresh)
-        let restartOnly = Self.restartOnlyChanges(running, fresh)
+        let restartOnly = running.givenSettings.restartOnlyChanges(to: fresh.givenSettings)
         if !restartOnly.isEmpty {
             logger.warning(
                 "config: \(restartOnly.joined(separator: ", ")) changed in \(reload.path): restart vboot to apply")
@@ -99,37 +99,5 @@ final class ConfigReloader: Service, Sendable {
 
     static func modification(of path: String) -> Date? {
         (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
-    }
-
-    static func restartOnlyChanges(_ old: ServerConfiguration, _ new: ServerConfiguration) -> [String] {
-        var names: [String] = []
-        if old.listenAddress != new.listenAddress { names.append("listen") }
-        if old.interface != new.interface { names.append("interface") }
-        if old.dhcpMode != new.dhcpMode { names.append("dhcp") }
-        if old.httpPort != new.httpPort || old.tftpPort != new.tftpPort || old.dhcpPort != new.dhcpPort
-            || old.pxePort != new.pxePort
-        {
-            names.append("ports")
-        }
-        if old.bootScriptsDirectory != new.bootScriptsDirectory { names.append("boot_scripts") }
-        if old.ipxeDirectories != new.ipxeDirectories { names.append("ipxe_dir") }
-        if old.assetsDirectory != new.assetsDirectory { names.append("assets") }
-        if old.dataDirectory != new.dataDirectory { names.append("data_dir") }
-        if old.database != new.database { names.append("database") }
-        if old.pool != new.pool { names.append("pool") }
-        if old.maximumTFTPTransfers != new.maximumTFTPTransfers { names.append("max_tftp_transfers") }
-        if old.httpLimits != new.httpLimits {
-            names.append("max_http_connections, max_http_connections_per_client, http_*_timeout")
-        }
-        if old.tftpResources != new.tftpResources {
-            names.append("TFTP limits (max_tftp_transfers_per_address, tftp_*)")
-        }
-        if old.unauthenticatedLimits != new.unauthenticatedLimits {
-            names.append("dhcp_queue_limit, unknown_event_rate*, registration_rate*, unassigned_machine_limit")
-        }
-        if old.apiListen != new.apiListen || old.apiHosts != new.apiHosts || old.apiTLS != new.apiTLS {
-            names.append("api listen, hosts or TLS")
-        }
-        return names
     }
 }

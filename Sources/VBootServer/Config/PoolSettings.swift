@@ -1,7 +1,7 @@
 import BootPolicy
 import DHCPv4
 
-/// The `--dhcp full` pool as written in the config file and flags, before it is checked against
+/// The `--dhcp full` pool as written in the config file and flags (`pool.*`, `--dhcp-*`), before it is checked against
 /// the interface vboot listens on.
 public struct PoolSettings: Sendable, Hashable {
     public var range: String?
@@ -13,19 +13,6 @@ public struct PoolSettings: Sendable, Hashable {
     public var declineQuarantineSeconds: UInt32?
 
     public init() {}
-
-    /// `other`'s values win where it has them (flags over the file).
-    public func overlaid(with other: PoolSettings) -> PoolSettings {
-        var merged = self
-        if let range = other.range { merged.range = range }
-        if let netmask = other.netmask { merged.netmask = netmask }
-        if let routers = other.routers { merged.routers = routers }
-        if let dns = other.dnsServers { merged.dnsServers = dns }
-        if let domain = other.domain { merged.domain = domain }
-        if let lease = other.leaseSeconds { merged.leaseSeconds = lease }
-        if let quarantine = other.declineQuarantineSeconds { merged.declineQuarantineSeconds = quarantine }
-        return merged
-    }
 
     /// The pool, or nil without a range. The netmask defaults to that of the interface carrying
     /// `listen`.

@@ -1,6 +1,7 @@
 import BootPolicy
 import DHCPv4
 import Foundation
+import Logging
 import TFTP
 import VBootStore
 
@@ -64,6 +65,13 @@ public struct ServerConfiguration: Sendable {
     public var apiTLS: APITLSFiles?
     /// How often the in-memory machine directory (what DHCP consults) is re-read from the store.
     public var directoryRefreshInterval: Duration = .seconds(5)
+    public var logLevel: Logger.Level = .info
+    /// Started as root: the account to become once the listeners are bound; nil: `vboot`.
+    public var user: String?
+    /// nil: `api-token` in the data directory.
+    public var apiTokenFile: String?
+    /// The settings the config file and flags gave, as written (what a reload compares).
+    public var givenSettings = SettingValues()
 
     public init() {}
 }

@@ -16,28 +16,3 @@ public struct UnauthenticatedTrafficLimits: Hashable, Sendable {
 
     public init() {}
 }
-
-extension UnauthenticatedTrafficLimits {
-    /// The rate settings by config file key (the `vboot serve` flag is the key with `-` for `_`).
-    static let settings: [(key: String, path: WritableKeyPath<Self, Double> & Sendable)] = [
-        ("unknown_event_rate", \.unknownEventsPerSecondPerSource),
-        ("unknown_event_rate_total", \.unknownEventsPerSecond),
-        ("registration_rate", \.registrationsPerMinutePerSource),
-        ("registration_rate_total", \.registrationsPerMinute),
-    ]
-
-    /// Sets `key` (a name from `settings`, `dhcp_queue_limit` or `unassigned_machine_limit`);
-    /// false for another name.
-    public mutating func set(_ key: String, to value: Int) -> Bool {
-        switch key {
-        case "dhcp_queue_limit": dhcpQueueLimit = value
-        case "unassigned_machine_limit": unassignedMachineLimit = value
-        default:
-            guard let setting = Self.settings.first(where: { $0.key == key }) else { return false }
-            self[keyPath: setting.path] = Double(value)
-        }
-        return true
-    }
-
-    public static let keys = ["dhcp_queue_limit", "unassigned_machine_limit"] + settings.map(\.key)
-}

@@ -75,14 +75,13 @@ struct APIListenerTests {
         let file = try ConfigFile.parse(
             "api: {listen: [10.0.0.2:8443, \"[::1]:9000\"], hosts: [vboot.lab], tls_cert: api.crt, tls_key: api.key}",
             path: "/etc/vboot/vboot.yaml")
-        var configuration = ServerConfiguration()
-        file.apply(to: &configuration)
+        let configuration = try ServerConfiguration.merged(base: ServerConfiguration(), file: file)
         #expect(configuration.apiListen.map(\.description) == ["10.0.0.2:8443", "[::1]:9000"])
         #expect(configuration.apiHosts == ["vboot.lab"])
         #expect(configuration.apiTLS == APITLSFiles(certificate: "/etc/vboot/api.crt", key: "/etc/vboot/api.key"))
         for (text, reason) in [
             ("api: {listen: [vboot.lab:80]}", "ADDRESS:PORT"), ("api: {hosts: [\"a b\"]}", "a DNS name"),
-            ("api: {tls_cert: a.crt}", "tls_cert and tls_key go together"),
+            ("api: {tls_cert: a.crt}", "api.tls_cert and api.tls_key go together"),
         ] {
             #expect(throws: ConfigError.self, "\(text)") { try ConfigFile.parse(text, path: "x.yaml") }
             do { _ = try ConfigFile.parse(text, path: "x.yaml") } catch {

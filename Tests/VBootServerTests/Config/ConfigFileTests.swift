@@ -43,22 +43,21 @@ struct ConfigFileTests {
 
     @Test func everySettingIsRead() throws {
         let file = try ConfigFile.parse(Self.example, path: "/etc/vboot/vboot.yaml")
-        var configuration = ServerConfiguration()
-        file.apply(to: &configuration)
+        let configuration = try ServerConfiguration.merged(base: ServerConfiguration(), file: file)
         #expect(configuration.listenAddress == IPv4Address(10, 0, 0, 2))
         #expect(configuration.interface == "eth1" && configuration.dhcpMode == .off && configuration.httpPort == 8081)
         // Relative paths are relative to the file.
         #expect(configuration.bootScriptsDirectory == "/etc/vboot/scripts")
         #expect(configuration.ipxeDirectories == ["/usr/lib/ipxe", "/etc/vboot/ipxe"])
         #expect(configuration.database == .sqlite(path: "/etc/vboot/inventory.sqlite"))
-        #expect(file.apiTokenFile == "/etc/vboot/token")
+        #expect(configuration.apiTokenFile == "/etc/vboot/token")
         #expect(configuration.unknownMachines == .register)
         #expect(configuration.proxyStrategies.strategy(for: .uefi) == .bootServer)
-        #expect(configuration.maximumTFTPTransfers == 64 && file.logLevel == "debug")
+        #expect(configuration.maximumTFTPTransfers == 64 && configuration.logLevel == .debug)
         #expect(configuration.apiAccess.readNetworks.map(\.description) == ["10.0.0.0/24", "192.168.1.7/32"])
         #expect(configuration.timelineRetention.perMachine == 50 && configuration.timelineRetention.days == 7)
         #expect(configuration.siteVariables == ["mirror": "http://mirror.lan/debian"])
-        let pool = try #require(try file.pool?.resolve(listen: nil))
+        let pool = try #require(configuration.pool)
         #expect(pool.first == IPv4Address(10, 0, 0, 100) && pool.last == IPv4Address(10, 0, 0, 199))
         #expect(pool.routers == [IPv4Address(10, 0, 0, 1)] && pool.dnsServers.count == 2)
         #expect(pool.domain == "lab.test" && pool.leaseSeconds == 7200)
@@ -74,8 +73,7 @@ struct ConfigFileTests {
         let file = try ConfigFile.parse(
             "dhcp_queue_limit: 7\nunknown_event_rate: 3\nregistration_rate_total: 9\nunassigned_machine_limit: 50\n",
             path: "x.yaml")
-        var configuration = ServerConfiguration()
-        file.apply(to: &configuration)
+        let configuration = try ServerConfiguration.merged(base: ServerConfiguration(), file: file)
         let limits = configuration.unauthenticatedLimits
         #expect(limits.dhcpQueueLimit == 7 && limits.unknownEventsPerSecondPerSource == 3)
         #expect(limits.registrationsPerMinute == 9 && limits.unassignedMachineLimit == 50)
@@ -84,7 +82,7 @@ struct ConfigFileTests {
 
     @Test func anEmptyFileChangesNothing() throws {
         let file = try ConfigFile.parse("# nothing yet\n", path: "x.yaml")
-        #expect(file.machines.isEmpty && file.listen == nil)
+        #expect(file.machines.isEmpty && file.settings == SettingValues())
     }
 
     @Test(arguments: [
@@ -130,8 +128,7 @@ extension ConfigFileTests {
             tftp_read_ahead_budget: 32
             tftp_shared_copies: 0
             """, path: "vboot.yaml")
-        var configuration = ServerConfiguration()
-        file.apply(to: &configuration)
+        let configuration = try ServerConfiguration.merged(base: ServerConfiguration(), file: file)
         #expect(configuration.tftpResources.maximumTransfersPerAddress == 4)
         #expect(configuration.tftpResources.transferLifetime == .seconds(60))
         #expect(configuration.tftpResources.readAheadBudget == 32 << 20)

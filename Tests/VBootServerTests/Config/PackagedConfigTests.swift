@@ -12,7 +12,7 @@ struct PackagedConfigTests {
 
     @Test func loadsAsShipped() throws {
         let file = try ConfigFile.load(path: Self.path)
-        #expect(file.listen == nil && file.machines.isEmpty)
+        #expect(file.settings == SettingValues() && file.machines.isEmpty)
     }
 
     /// Example lines are `#key: value` or `#  nested`; prose comments are `# text`.
@@ -26,7 +26,7 @@ struct PackagedConfigTests {
         }
         #expect(switchedOn >= 15)
         let file = try ConfigFile.parse(lines.joined(separator: "\n"), path: Self.path)
-        #expect(file.listen != nil && file.dhcp == .proxy && file.machines.count == 1)
-        #expect(file.apiTLSKey == "/etc/vboot/api.key" && file.variables["mirror"] != nil)
+        #expect(file.settings[.listen] != nil && file.settings[.dhcp] == ["proxy"] && file.machines.count == 1)
+        #expect(file.settings[.apiTLSKey] == ["/etc/vboot/api.key"] && file.variables["mirror"] != nil)
     }
 }

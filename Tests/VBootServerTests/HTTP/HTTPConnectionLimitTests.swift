@@ -316,8 +316,7 @@ import Testing
             http_request_timeout: 5
             http_idle_timeout: 60
             """, path: "vboot.yaml")
-        var configuration = ServerConfiguration()
-        file.apply(to: &configuration)
+        let configuration = try ServerConfiguration.merged(base: ServerConfiguration(), file: file)
         var expected = HTTPConnectionLimits()
         expected.maximumConnections = 100
         expected.maximumConnectionsPerClient = 8

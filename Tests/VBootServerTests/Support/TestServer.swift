@@ -44,12 +44,11 @@ final class TestServer: Sendable {
             let path = root.appendingPathComponent("vboot.yaml").path
             try configFile.write(toFile: path, atomically: true, encoding: .utf8)
             let file = try ConfigFile.load(path: path)
+            // The same merge as `vboot serve`, over this test's defaults instead of vboot's.
             let base = configuration
-            file.apply(to: &configuration)
+            configuration = try .merged(base: base, file: file)
             reload = ConfigReload(path: path, machines: file.machines) { reloaded in
-                var fresh = base
-                reloaded.apply(to: &fresh)
-                return fresh
+                try .merged(base: base, file: reloaded)
             }
         }
         server = VBootServer(configuration: configuration, logger: logger, configReload: reload)
