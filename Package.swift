@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "TFTP", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         .target(
             name: "BootPolicy",
-            dependencies: ["DHCPv4", .product(name: "Mustache", package: "swift-mustache")]
+            dependencies: ["DHCPv4", "VBootAPI", .product(name: "Mustache", package: "swift-mustache")]
         ),
         // The inventory: machines, timelines, leases. SQLite embedded, PostgreSQL shared.
         .target(
@@ -60,9 +60,11 @@ let package = Package(
         ),
         // Linux interfaces not in Swift's Glibc module: malloc statistics and trim, epoll, eventfd.
         .target(name: "CLinux"),
+        .target(name: "VBootAPI"),
         .target(
             name: "VBootServer",
             dependencies: [
+                "VBootAPI",
                 "DHCPv4", "TFTP", "BootPolicy", "VBootStore", "CLinux",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -87,6 +89,7 @@ let package = Package(
         .executableTarget(
             name: "vboot",
             dependencies: [
+                "VBootAPI",
                 "VBootServer", "VBootStore", "BootPolicy", "DHCPv4", "Firmware",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -118,7 +121,7 @@ let package = Package(
         .testTarget(
             name: "VBootServerTests",
             dependencies: [
-                "VBootServer", "VBootStore", "BootPolicy", "DHCPv4", "TFTP",
+                "VBootServer", "VBootStore", "VBootAPI", "BootPolicy", "DHCPv4", "TFTP",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VBootAPI
 import VBootServer
 
 #if canImport(FoundationNetworking)
@@ -27,7 +28,8 @@ struct APIOptions: ParsableArguments {
     }
 }
 
-/// A small JSON client for `/api/v1`; API errors become the API's own message.
+/// A client for `/api/v1` speaking VBootAPI's contract types; API errors become the API's own
+/// message.
 struct APIClient {
     var base: String
     var token: String?
@@ -36,8 +38,24 @@ struct APIClient {
         var description: String
     }
 
-    func call(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> (Int, Any?) {
-        guard let url = URL(string: base + "/api/v1" + path) else {
+    /// A call whose answer is `Reply`.
+    func call<Reply: Decodable>(
+        _ method: String, _ path: String, body: (some Encodable)? = Optional<MachineWrite>.none, as reply: Reply.Type
+    ) async throws -> Reply {
+        let data = try await send(method, path, body: body.map { APIContract.encode($0) })
+        do { return try APIContract.decode(Reply.self, from: data) } catch {
+            throw Failure(
+                description: "vboot at \(base) answered \(method) \(path) with what this vboot cannot read: \(error)")
+        }
+    }
+
+    /// A call with no answer body (DELETE).
+    func call(_ method: String, _ path: String) async throws {
+        _ = try await send(method, path, body: nil)
+    }
+
+    private func send(_ method: String, _ path: String, body: Data?) async throws -> Data {
+        guard let url = URL(string: base + APIContract.prefix + path) else {
             throw Failure(description: "\(base) is not a URL (--server)")
         }
         var request = URLRequest(url: url)
@@ -45,7 +63,7 @@ struct APIClient {
         request.timeoutInterval = 10
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         if let body {
-            request.httpBody = try JSONSerialization.data(withJSONObject: body)
+            request.httpBody = body
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
         let data: Data
@@ -56,22 +74,17 @@ struct APIClient {
             throw Failure(description: "cannot reach vboot at \(base): \(error.localizedDescription) (--server)")
         }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        let object = data.isEmpty ? nil : try? JSONSerialization.jsonObject(with: data)
         guard (200..<300).contains(status) else {
-            let reason = (object as? [String: Any])?["error"] as? String ?? "HTTP \(status)"
+            let reason = (try? APIContract.decode(APIErrorBody.self, from: data))?.error ?? "HTTP \(status)"
             let hint = status == 401 && token == nil ? " (no token: pass --token or --token-file)" : ""
             throw Failure(description: "\(reason)\(hint)")
         }
-        return (status, object)
+        return data
     }
 
     /// The API's answer as indented JSON, for `--json`.
-    static func pretty(_ object: Any?) -> String {
-        guard let object,
-            let data = try? JSONSerialization.data(
-                withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        else { return "" }
-        return String(decoding: data, as: UTF8.self)
+    static func pretty(_ value: some Encodable) -> String {
+        String(decoding: APIContract.encode(value, pretty: true), as: UTF8.self)
     }
 
     /// A path segment for a machine: MAC or uuid:/serial:/hostname: selector, percent-encoded.

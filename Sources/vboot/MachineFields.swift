@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VBootAPI
 
 /// The machine fields `add` and `set` accept; turned into the API's JSON object.
 struct MachineFields: ParsableArguments {
@@ -13,14 +14,14 @@ struct MachineFields: ParsableArguments {
     @Option(help: "Reserved IPv4 address (--dhcp full).") var address: String?
     @Option(name: .customLong("var"), help: "Template variable NAME=VALUE; repeatable.") var variables: [String] = []
 
-    func object(existingVariables: [String: String] = [:]) throws -> [String: Any] {
-        var object: [String: Any] = [:]
+    func write(existingVariables: [String: String] = [:]) throws -> MachineWrite {
+        var write = MachineWrite()
         for (key, value) in [
             ("hostname", hostname), ("profile", profile), ("uuid", uuid), ("serial", serial),
             ("next_boot", nextBoot), ("once_completion", onceCompletion), ("proxy_strategy", proxyStrategy),
             ("address", address),
         ] {
-            if let value { object[key] = value }
+            if let value { write[text: key] = .set(value) }
         }
         if !variables.isEmpty {
             var merged = existingVariables
@@ -31,35 +32,24 @@ struct MachineFields: ParsableArguments {
                 }
                 merged[String(parts[0])] = String(parts[1])
             }
-            object["variables"] = merged
+            write.variables = .set(merged)
         }
-        return object
+        return write
     }
 }
 
 /// One line per machine, for `list`; the whole record for `show`.
 enum MachineText {
-    static func row(_ machine: [String: Any]) -> [String] {
+    static func row(_ machine: MachineResource) -> [String] {
         [
-            text(machine["mac"]), text(machine["hostname"]), text(machine["profile"]),
-            state(machine), text(machine["updated_at"]).prefix(19).replacingOccurrences(of: "T", with: " "),
+            machine.mac, machine.hostname ?? "-", machine.profile ?? "-", state(machine),
+            machine.updatedAt.prefix(19).replacingOccurrences(of: "T", with: " "),
         ]
     }
 
-    static func state(_ machine: [String: Any]) -> String {
-        let nextBoot = text(machine["next_boot"])
-        guard nextBoot == "once" else { return nextBoot }
-        let handedOut = machine["install_handed_out"] as? Bool ?? false
-        return handedOut ? "once (installing)" : "once (\(text(machine["once_completion"])))"
-    }
-
-    static func text(_ value: Any?) -> String {
-        switch value {
-        case let string as String: string
-        case let number as Int: String(number)
-        case let flag as Bool: flag ? "yes" : "no"
-        default: "-"
-        }
+    static func state(_ machine: MachineResource) -> String {
+        guard machine.nextBoot == "once" else { return machine.nextBoot }
+        return machine.installHandedOut ? "once (installing)" : "once (\(machine.onceCompletion))"
     }
 
     static func table(_ header: [String], _ rows: [[String]]) -> String {
@@ -73,16 +63,21 @@ enum MachineText {
         }.joined(separator: "\n")
     }
 
-    static func details(_ machine: [String: Any]) -> String {
-        var lines: [String] = []
-        for key in ["mac", "hostname", "uuid", "serial", "profile", "proxy_strategy", "created_at", "updated_at"] {
-            lines.append("\(key.padding(toLength: 15, withPad: " ", startingAt: 0)) \(text(machine[key]))")
-        }
-        lines.insert("next_boot       \(state(machine))", at: 5)
-        let variables = (machine["variables"] as? [String: String]) ?? [:]
-        for (name, value) in variables.sorted(by: { $0.key < $1.key }) {
+    static func details(_ machine: MachineResource) -> String {
+        let fields: [(String, String?)] = [
+            ("mac", machine.mac), ("hostname", machine.hostname), ("uuid", machine.uuid), ("serial", machine.serial),
+            ("profile", machine.profile), ("next_boot", state(machine)), ("proxy_strategy", machine.proxyStrategy),
+            ("created_at", machine.createdAt), ("updated_at", machine.updatedAt),
+        ]
+        var lines = fields.map { "\($0.0.padding(toLength: 15, withPad: " ", startingAt: 0)) \($0.1 ?? "-")" }
+        for (name, value) in machine.variables.sorted(by: { $0.key < $1.key }) {
             lines.append("var \(name) = \(value)")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// A machine as `add`, `set`, `show`, `once` and `local` print it.
+    static func print(_ machine: MachineResource, json: Bool) {
+        Swift.print(json ? APIClient.pretty(machine) : details(machine))
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import VBootAPI
 
 struct MachinesAdd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a machine by MAC.")
@@ -8,9 +9,9 @@ struct MachinesAdd: AsyncParsableCommand {
     @OptionGroup var api: APIOptions
 
     func run() async throws {
-        var object = try fields.object()
-        object["mac"] = mac
-        let (_, reply) = try await api.client().call("POST", "/machines", body: object)
-        print(api.json ? APIClient.pretty(reply) : MachineText.details(reply as? [String: Any] ?? [:]))
+        var write = try fields.write()
+        write.mac = .set(mac)
+        let machine = try await api.client().call("POST", "/machines", body: write, as: MachineResource.self)
+        MachineText.print(machine, json: api.json)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import VBootAPI
 
 struct MachinesList: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List the machines.")
@@ -6,11 +7,10 @@ struct MachinesList: AsyncParsableCommand {
     @OptionGroup var api: APIOptions
 
     func run() async throws {
-        let (_, object) = try await api.client().call("GET", "/machines")
-        if api.json { return print(APIClient.pretty(object)) }
-        let machines = ((object as? [String: Any])?["machines"] as? [[String: Any]]) ?? []
+        let list = try await api.client().call("GET", "/machines", as: MachineList.self)
+        if api.json { return print(APIClient.pretty(list)) }
         print(
             MachineText.table(
-                ["MAC", "HOSTNAME", "PROFILE", "NEXT BOOT", "UPDATED (UTC)"], machines.map(MachineText.row)))
+                ["MAC", "HOSTNAME", "PROFILE", "NEXT BOOT", "UPDATED (UTC)"], list.machines.map(MachineText.row)))
     }
 }

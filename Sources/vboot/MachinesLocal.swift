@@ -1,4 +1,5 @@
 import ArgumentParser
+import VBootAPI
 
 struct MachinesLocal: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -8,8 +9,10 @@ struct MachinesLocal: AsyncParsableCommand {
     @OptionGroup var api: APIOptions
 
     func run() async throws {
-        let (_, reply) = try await api.client().call(
-            "PATCH", "/machines/\(APIClient.segment(machine))", body: ["next_boot": "local"])
-        print(api.json ? APIClient.pretty(reply) : MachineText.details(reply as? [String: Any] ?? [:]))
+        var write = MachineWrite()
+        write.nextBoot = .set("local")
+        let changed = try await api.client().call(
+            "PATCH", "/machines/\(APIClient.segment(machine))", body: write, as: MachineResource.self)
+        MachineText.print(changed, json: api.json)
     }
 }

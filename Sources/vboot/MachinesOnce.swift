@@ -1,4 +1,5 @@
 import ArgumentParser
+import VBootAPI
 
 struct MachinesOnce: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,16 +12,17 @@ struct MachinesOnce: AsyncParsableCommand {
     @OptionGroup var api: APIOptions
 
     func run() async throws {
-        var object: [String: Any] = ["next_boot": "once"]
-        if let profile { object["profile"] = profile }
+        var write = MachineWrite()
+        write.nextBoot = .set("once")
+        if let profile { write.profile = .set(profile) }
         if let fetches {
             guard fetches >= 1 else { throw ValidationError("--fetches must be 1 or more") }
-            object["once_completion"] = "fetches:\(fetches)"
+            write.onceCompletion = .set("fetches:\(fetches)")
         } else {
-            object["once_completion"] = "callback"
+            write.onceCompletion = .set("callback")
         }
-        let (_, reply) = try await api.client().call(
-            "PATCH", "/machines/\(APIClient.segment(machine))", body: object)
-        print(api.json ? APIClient.pretty(reply) : MachineText.details(reply as? [String: Any] ?? [:]))
+        let changed = try await api.client().call(
+            "PATCH", "/machines/\(APIClient.segment(machine))", body: write, as: MachineResource.self)
+        MachineText.print(changed, json: api.json)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import VBootAPI
 
 struct MachinesRemove: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a machine.")
@@ -7,7 +8,7 @@ struct MachinesRemove: AsyncParsableCommand {
     @OptionGroup var api: APIOptions
 
     func run() async throws {
-        _ = try await api.client().call("DELETE", "/machines/\(APIClient.segment(machine))")
+        try await api.client().call("DELETE", "/machines/\(APIClient.segment(machine))")
         if !api.json { print("removed \(machine)") }
     }
 }

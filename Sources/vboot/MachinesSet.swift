@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VBootAPI
 
 struct MachinesSet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,21 +19,28 @@ struct MachinesSet: AsyncParsableCommand {
         var existing: [String: String] = [:]
         let touchesVariables = !fields.variables.isEmpty || unset.contains { $0.hasPrefix("var.") }
         if touchesVariables {
-            let (_, current) = try await client.call("GET", path)
-            existing = (current as? [String: Any])?["variables"] as? [String: String] ?? [:]
+            existing = try await client.call("GET", path, as: MachineResource.self).variables
         }
-        var object = try fields.object(existingVariables: existing)
+        var write = try fields.write(existingVariables: existing)
         for field in unset {
             if field.hasPrefix("var.") {
-                var variables = object["variables"] as? [String: String] ?? existing
+                var variables = write.variables.value ?? existing
                 variables[String(field.dropFirst(4))] = nil
-                object["variables"] = variables
+                write.variables = .set(variables)
             } else {
-                object[field.replacingOccurrences(of: "-", with: "_")] = NSNull()
+                let name = field.replacingOccurrences(of: "-", with: "_")
+                let clearable = MachineWrite.fields.filter {
+                    !["mac", "variables", "next_boot", "once_completion"].contains($0)
+                }
+                guard clearable.contains(name) else {
+                    throw ValidationError(
+                        "--unset \(field): expected one of \(clearable.joined(separator: ", ")) or var.NAME")
+                }
+                write[text: name] = .clear
             }
         }
-        guard !object.isEmpty else { throw ValidationError("nothing to change: give a field option or --unset") }
-        let (_, reply) = try await client.call("PATCH", path, body: object)
-        print(api.json ? APIClient.pretty(reply) : MachineText.details(reply as? [String: Any] ?? [:]))
+        guard !write.isEmpty else { throw ValidationError("nothing to change: give a field option or --unset") }
+        let changed = try await client.call("PATCH", path, body: write, as: MachineResource.self)
+        MachineText.print(changed, json: api.json)
     }
 }

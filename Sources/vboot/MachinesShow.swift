@@ -1,4 +1,5 @@
 import ArgumentParser
+import VBootAPI
 
 struct MachinesShow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -8,7 +9,8 @@ struct MachinesShow: AsyncParsableCommand {
     @OptionGroup var api: APIOptions
 
     func run() async throws {
-        let (_, object) = try await api.client().call("GET", "/machines/\(APIClient.segment(machine))")
-        print(api.json ? APIClient.pretty(object) : MachineText.details(object as? [String: Any] ?? [:]))
+        let found = try await api.client().call(
+            "GET", "/machines/\(APIClient.segment(machine))", as: MachineResource.self)
+        MachineText.print(found, json: api.json)
     }
 }

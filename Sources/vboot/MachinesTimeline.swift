@@ -1,4 +1,5 @@
 import ArgumentParser
+import VBootAPI
 
 struct MachinesTimeline: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -9,18 +10,16 @@ struct MachinesTimeline: AsyncParsableCommand {
     @OptionGroup var api: APIOptions
 
     func run() async throws {
-        let (_, object) = try await api.client().call(
-            "GET", "/machines/\(APIClient.segment(machine))/timeline?limit=\(limit)")
-        if api.json { return print(APIClient.pretty(object)) }
-        let events = ((object as? [String: Any])?["events"] as? [[String: Any]]) ?? []
+        let page = try await api.client().call(
+            "GET", "/machines/\(APIClient.segment(machine))/timeline?limit=\(limit)", as: TimelinePage.self)
+        if api.json { return print(APIClient.pretty(page)) }
         print(
             MachineText.table(
                 ["TIME (UTC)", "KIND", "OUTCOME", "WHAT"],
-                events.map { event in
+                page.events.map { event in
                     [
-                        MachineText.text(event["at"]).prefix(23).replacingOccurrences(of: "T", with: " "),
-                        MachineText.text(event["kind"]), MachineText.text(event["outcome"]),
-                        MachineText.text(event["summary"]),
+                        event.at.prefix(23).replacingOccurrences(of: "T", with: " "), event.kind, event.outcome,
+                        event.summary,
                     ]
                 }))
     }

@@ -1,4 +1,5 @@
 import DHCPv4
+import VBootAPI
 
 /// What `GET /boot.ipxe` answers, decided without I/O: for a machine the inventory found, from
 /// its `ScriptDecision`; for one it did not, from the unknown-machines policy. The HTTP side
@@ -12,9 +13,6 @@ public enum ScriptPlan: Hashable, Sendable {
     /// A script that only says why the request gets nothing of the machine it named by UUID or
     /// serial; `warning` is the server's log line.
     case explained(text: String, reason: String, warning: String)
-
-    /// Where the API lives; the installer calls `<server>/api/v1/machines/<mac>/done?token=…`.
-    public static let apiPrefix = "/api/v1"
 
     /// `serverURL`: `http://host:port` as the client reached the server.
     public static func known(
@@ -39,7 +37,7 @@ public enum ScriptPlan: Hashable, Sendable {
             let callback =
                 decision.action == .profile(machine.profile)
                 ? machine.onceToken.map {
-                    "\(serverURL)\(apiPrefix)/machines/\(machine.mac.hyphenated)/done?token=\($0)"
+                    "\(serverURL)\(APIContract.prefix)/machines/\(machine.mac.hyphenated)/done?token=\($0)"
                 }
                 : nil
             return .render(profile: name, callbackURL: callback)

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import Synchronization
+import VBootAPI
 
 /// DNS rebinding: a page from `evil.example`, whose name the attacker then points at vboot's
 /// address, reads the API from a browser on the LAN as a same-origin request. The browser still
@@ -81,10 +82,10 @@ struct APIHostCheck<Context: RequestContext>: RouterMiddleware {
             }
             return APIRoutes.json(
                 status: .misdirectedRequest,
-                [
-                    "error":
+                APIErrorBody(
+                    error:
                         "this API answers only to its own names (an IP address, localhost, the host name or --api-host)"
-                ])
+                ))
         }
         return try await next(request, context)
     }

@@ -4,12 +4,14 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import VBootAPI
 import VBootStore
 
-/// `/api/v1`: machines, profiles, timelines, the installer callback. JSON in and out; every
-/// refusal is `{"error": "..."}` with a status that says which kind.
+/// `/api/v1`: machines, profiles, timelines, the installer callback. The bodies are VBootAPI's
+/// contract types; every refusal is `APIErrorBody` (`{"error": "..."}`) with a status that says
+/// which kind.
 enum APIRoutes {
-    static let prefix = ScriptPlan.apiPrefix
+    static let prefix = APIContract.prefix
     /// Bodies are small JSON objects; anything bigger is a mistake or an attack.
     static let maximumBody = 256 * 1024
 
@@ -28,7 +30,8 @@ enum APIRoutes {
                     let reason =
                         access.token == nil && level == .write
                         ? "no API token is configured on this server" : "missing or wrong bearer token"
-                    return json(status: .unauthorized, ["error": reason], headers: [.wwwAuthenticate: "Bearer"])
+                    return json(
+                        status: .unauthorized, APIErrorBody(error: reason), headers: [.wwwAuthenticate: "Bearer"])
                 }
                 do { return try await handler(request, context) } catch { return failure(error) }
             }
@@ -38,7 +41,7 @@ enum APIRoutes {
             "\(prefix)/machines",
             use: guarded(.read) { _, _ throws(APIError) in
                 let machines = try await storeCall { try await inventory.store.machines() }
-                return json(["machines": machines.map(MachineJSON.object)])
+                return json(MachineList(machines: machines.map(MachineJSON.resource)))
             })
         router.post(
             "\(prefix)/machines",
@@ -49,30 +52,29 @@ enum APIRoutes {
                 let stored = try await storeCall {
                     try await inventory.store.machine(MachineSelector(mac: machine.mac))
                 }
-                return json(status: .created, MachineJSON.object(stored ?? machine))
+                return json(status: .created, MachineJSON.resource(stored ?? machine))
             })
         router.get(
             "\(prefix)/machines/:id",
             use: guarded(.read) { _, context throws(APIError) in
-                json(MachineJSON.object(try await find(context, inventory)))
+                json(MachineJSON.resource(try await find(context, inventory)))
             })
         router.patch(
             "\(prefix)/machines/:id",
             use: guarded(.write) { request, context throws(APIError) in
                 let machine = try await find(context, inventory)
-                let object = try await body(request)
+                let write = try await body(request)
                 // Validate against the current record first so a bad field is a 400, not a store error.
                 var preview = machine
-                try MachineJSON.apply(object, to: &preview, creating: false)
+                try MachineJSON.apply(write, to: &preview, creating: false)
                 try checkProfile(preview.profile, inventory)
-                let patch = JSONObject(object)
                 let updated = try await storeCall {
                     try await inventory.update(mac: machine.mac, by: "api") { current in
-                        try MachineJSON.apply(patch.object, to: &current, creating: false)
+                        try MachineJSON.apply(write, to: &current, creating: false)
                     }
                 }
                 guard let updated else { throw .notFound("machine \(machine.mac) was removed meanwhile") }
-                return json(MachineJSON.object(updated.machine))
+                return json(MachineJSON.resource(updated.machine))
             })
         router.delete(
             "\(prefix)/machines/:id",
@@ -98,36 +100,30 @@ enum APIRoutes {
             "\(prefix)/profiles",
             use: guarded(.read) { _, _ throws(APIError) in
                 let (profiles, errors) = inventory.profiles.all()
-                return json([
-                    "profiles": profiles.map { profile in
-                        [
-                            "name": profile.name, "title": profile.title,
-                            "variables": profile.variables.map { variable in
-                                [
-                                    "name": variable.name, "default": variable.defaultValue ?? NSNull(),
-                                    "description": variable.description,
-                                ] as [String: Any]
-                            },
-                        ] as [String: Any]
-                    },
-                    "errors": errors,
-                ])
+                return json(
+                    ProfileList(
+                        profiles: profiles.map { profile in
+                            ProfileResource(
+                                name: profile.name, title: profile.title,
+                                variables: profile.variables.map {
+                                    .init(name: $0.name, defaultValue: $0.defaultValue, description: $0.description)
+                                })
+                        }, errors: errors))
             })
         router.get(
             "\(prefix)/leases",
             use: guarded(.read) { _, _ throws(APIError) in
                 let now = WallClock.microsecondsNow()
                 let leases = try await storeCall { try await inventory.store.leases() }
-                return json([
-                    "leases": leases.map { lease in
-                        [
-                            "address": lease.address.description, "mac": lease.mac?.description ?? NSNull(),
-                            "state": lease.state.rawValue, "active": lease.isHeld(at: now),
-                            "expires_at": Timestamp.iso8601(lease.expiresAt), "hostname": lease.hostname ?? NSNull(),
-                            "server": lease.server,
-                        ] as [String: Any]
-                    }
-                ])
+                return json(
+                    LeaseList(
+                        leases: leases.map { lease in
+                            LeaseResource(
+                                address: lease.address.description, mac: lease.mac?.description,
+                                state: lease.state.rawValue, active: lease.isHeld(at: now),
+                                expiresAt: Timestamp.iso8601(lease.expiresAt), hostname: lease.hostname,
+                                server: lease.server)
+                        }))
             })
         registerCallback(on: router, environment)
         router.get("\(prefix)/openapi.json") { _, _ -> Response in
@@ -207,11 +203,11 @@ enum APIRoutes {
                 details: ["by": authorised ? "api token" : "install token"])
             inventory.logger.info(
                 "api: \(mac) install done (callback from \(address?.description ?? "?")); next boot local")
-            return json(["mac": mac.description, "next_boot": updated.nextBoot.rawValue, "changed": true])
+            return json(CallbackResult(mac: mac.description, nextBoot: updated.nextBoot.rawValue, changed: true))
         case .success(.alreadyDone):
             inventory.recorder.record(
                 .callback, .ok, mac: mac, address: address, summary: "repeated callback; already local")
-            return json(["mac": mac.description, "next_boot": "local", "changed": false])
+            return json(CallbackResult(mac: mac.description, nextBoot: NextBoot.local.rawValue, changed: false))
         case .failure(let refusal):
             // The machine's own timeline says why; the caller learns it only with the API token.
             inventory.recorder.record(.callback, .refused, mac: mac, address: address, summary: refusal.description)
@@ -239,15 +235,14 @@ enum APIRoutes {
         // Events still in the recorder's buffer belong in the answer.
         await inventory.recorder.flush()
         let events = try await storeCall { try await inventory.store.timeline(mac: mac, limit: limit, before: before) }
-        return json(["events": events.map(eventObject)])
+        return json(TimelinePage(events: events.map(event)))
     }
 
-    static func eventObject(_ event: BootEvent) -> [String: Any] {
-        [
-            "id": event.id, "mac": event.mac?.description ?? NSNull(), "address": event.address ?? NSNull(),
-            "at": Timestamp.iso8601(event.at), "kind": event.kind.rawValue, "outcome": event.outcome.rawValue,
-            "summary": event.summary, "details": event.details, "server": event.server,
-        ]
+    static func event(_ event: BootEvent) -> TimelineEvent {
+        TimelineEvent(
+            id: event.id, mac: event.mac?.description, address: event.address, at: Timestamp.iso8601(event.at),
+            kind: event.kind.rawValue, outcome: event.outcome.rawValue, summary: event.summary, details: event.details,
+            server: event.server)
     }
 
     // MARK: Plumbing
@@ -279,14 +274,14 @@ enum APIRoutes {
         do { _ = try inventory.profiles.profile(named: name) } catch { throw .badRequest("profile: \(error)") }
     }
 
-    static func body(_ request: Request) async throws(APIError) -> [String: Any] {
+    static func body(_ request: Request) async throws(APIError) -> MachineWrite {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: maximumBody)
         } catch {
             throw APIError(status: 413, reason: "request body larger than \(maximumBody) bytes")
         }
-        return try MachineJSON.parseObject(Data(buffer.readableBytesView))
+        return try MachineJSON.write(from: Data(buffer.readableBytesView))
     }
 
     /// Store failures become clear API errors: a taken selector is a 409, an outage a 503.
@@ -304,24 +299,17 @@ enum APIRoutes {
 
     static func failure(_ error: any Error) -> Response {
         let apiError = error as? APIError ?? APIError(status: 500, reason: "\(error)")
-        return json(status: HTTPResponse.Status(code: apiError.status), ["error": apiError.reason])
+        return json(status: HTTPResponse.Status(code: apiError.status), APIErrorBody(error: apiError.reason))
     }
 
-    static func json(status: HTTPResponse.Status = .ok, _ object: Any, headers: HTTPFields = [:]) -> Response {
-        let data =
-            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
-            ?? Data("{}".utf8)
+    static func json(
+        status: HTTPResponse.Status = .ok, _ value: some Encodable, headers: HTTPFields = [:]
+    ) -> Response {
+        let data = APIContract.encode(value)
         var fields = headers
         fields[.contentType] = "application/json"
         fields[.cacheControl] = "no-store"
         return Response(
             status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data + Data("\n".utf8))))
     }
-}
-
-/// A parsed JSON object carried into a store transaction. JSONSerialization's output is a tree
-/// of immutable values, never shared mutably.
-struct JSONObject: @unchecked Sendable {
-    let object: [String: Any]
-    init(_ object: [String: Any]) { self.object = object }
 }

@@ -1,6 +1,7 @@
 import BootPolicy
 import DHCPv4
 import Foundation
+import VBootAPI
 
 /// A request the API refuses, with the HTTP status and the reason shown to the caller.
 struct APIError: Error, CustomStringConvertible {
@@ -13,100 +14,61 @@ struct APIError: Error, CustomStringConvertible {
     static func conflict(_ reason: String) -> APIError { APIError(status: 409, reason: reason) }
 }
 
-/// Machine ⇄ the API's JSON object. Writes are validated field by field; an unknown field is an
-/// error, not ignored, so a typo never silently does nothing.
+/// Machine ⇄ the API's contract types. Writes are checked field by field; the contract has
+/// already refused unknown fields and values of the wrong JSON type.
 enum MachineJSON {
-    static let writableFields: Set<String> = [
-        "mac", "uuid", "serial", "hostname", "profile", "variables", "next_boot", "once_completion", "proxy_strategy",
-        "address",
-    ]
-
-    static func object(_ machine: Machine) -> [String: Any] {
-        [
-            "mac": machine.mac.description,
-            "uuid": machine.uuid ?? NSNull(),
-            "serial": machine.serial ?? NSNull(),
-            "hostname": machine.hostname ?? NSNull(),
-            "profile": machine.profile ?? NSNull(),
-            "variables": machine.variables,
-            "next_boot": machine.nextBoot.rawValue,
-            "once_completion": machine.onceCompletion.description,
-            "install_fetches": machine.onceFetches,
-            "install_handed_out": machine.nextBoot == .once && machine.onceFetches > 0,
-            "proxy_strategy": machine.proxyStrategy?.rawValue ?? NSNull(),
-            "address": machine.address?.description ?? NSNull(),
-            "created_at": Timestamp.iso8601(machine.createdAt),
-            "updated_at": Timestamp.iso8601(machine.updatedAt),
-        ]
+    static func resource(_ machine: Machine) -> MachineResource {
+        MachineResource(
+            mac: machine.mac.description, uuid: machine.uuid, serial: machine.serial, hostname: machine.hostname,
+            profile: machine.profile, variables: machine.variables, nextBoot: machine.nextBoot.rawValue,
+            onceCompletion: machine.onceCompletion.description, installFetches: machine.onceFetches,
+            installHandedOut: machine.nextBoot == .once && machine.onceFetches > 0,
+            proxyStrategy: machine.proxyStrategy?.rawValue, address: machine.address?.description,
+            createdAt: Timestamp.iso8601(machine.createdAt), updatedAt: Timestamp.iso8601(machine.updatedAt))
     }
 
-    /// Parses a request body into a JSON object, or says what is wrong with it.
-    static func parseObject(_ body: Data) throws(APIError) -> [String: Any] {
-        guard !body.isEmpty else { throw .badRequest("the request body is empty; expected a JSON object") }
-        let value: Any
-        do {
-            value = try JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed])
-        } catch {
-            throw .badRequest("malformed JSON: \((error as NSError).userInfo[NSDebugDescriptionErrorKey] ?? error)")
-        }
-        guard let object = value as? [String: Any] else { throw .badRequest("expected a JSON object") }
-        return object
+    /// A write from a request body, or a 400 with the contract's reason.
+    static func write(from body: Data) throws(APIError) -> MachineWrite {
+        do { return try APIContract.decode(MachineWrite.self, from: body) } catch { throw .badRequest(error.reason) }
     }
 
     /// A new machine from a POST body; `mac` is required.
-    static func create(from object: [String: Any]) throws(APIError) -> Machine {
-        guard let text = object["mac"] as? String else { throw .badRequest("mac: required, a MAC address string") }
+    static func create(from write: MachineWrite) throws(APIError) -> Machine {
+        guard let text = write.mac.value else { throw .badRequest("mac: required, a MAC address string") }
         guard let mac = HardwareAddress(text) else { throw .badRequest("mac: \"\(text)\" is not a MAC address") }
         var machine = Machine(mac: mac)
-        try apply(object, to: &machine, creating: true)
+        try apply(write, to: &machine, creating: true)
         return machine
     }
 
     /// Applies a PATCH (or the rest of a POST): present fields change, `null` clears.
-    static func apply(_ object: [String: Any], to machine: inout Machine, creating: Bool) throws(APIError) {
-        if let unknown = object.keys.sorted().first(where: { !writableFields.contains($0) }) {
-            throw .badRequest(
-                "unknown field \"\(unknown)\"; known: \(writableFields.sorted().joined(separator: ", "))")
-        }
-        if !creating, let mac = object["mac"] {
-            guard let text = mac as? String, HardwareAddress(text) == machine.mac else {
+    static func apply(_ write: MachineWrite, to machine: inout Machine, creating: Bool) throws(APIError) {
+        if !creating, write.mac != .unchanged {
+            guard let text = write.mac.value, HardwareAddress(text) == machine.mac else {
                 throw .badRequest("mac: cannot be changed; add a new machine and remove this one")
             }
         }
-        if let value = object["uuid"] { machine.uuid = try optionalText(value, "uuid", check: Validate.uuid) }
-        if let value = object["serial"] { machine.serial = try optionalText(value, "serial", check: Validate.serial) }
-        if let value = object["hostname"] {
-            machine.hostname = try optionalText(value, "hostname", check: Validate.hostname)
-        }
-        if let value = object["address"] {
-            machine.address = try optionalText(value, "address") { IPv4Address($0) == nil ? nil : $0 }.flatMap {
-                IPv4Address($0)
-            }
-        }
-        if let value = object["profile"] {
-            machine.profile = try optionalText(value, "profile", check: Validate.profile)
-        }
-        if let value = object["variables"] {
-            guard let variables = value as? [String: Any] else {
-                throw .badRequest("variables: expected an object of strings")
-            }
-            var checked: [String: String] = [:]
-            for (name, raw) in variables {
-                guard let text = raw as? String else { throw .badRequest("variables.\(name): expected a string") }
-                try Validate.variable(name: name, value: text)
-                checked[name] = text
-            }
-            machine.variables = checked
+        try change(write.uuid, "uuid", &machine.uuid, Validate.uuid)
+        try change(write.serial, "serial", &machine.serial, Validate.serial)
+        try change(write.hostname, "hostname", &machine.hostname, Validate.hostname)
+        try change(write.address, "address", &machine.address) { IPv4Address($0) }
+        try change(write.profile, "profile", &machine.profile, Validate.profile)
+        switch write.variables {
+        case .unchanged: break
+        case .clear: throw .badRequest("variables: expected an object of strings")
+        case .set(let variables):
+            for (name, text) in variables { try Validate.variable(name: name, value: text) }
+            machine.variables = variables
         }
         var completion: OnceCompletion?
-        if let value = object["once_completion"] {
-            guard let text = value as? String, let parsed = OnceCompletion(text) else {
+        if write.onceCompletion != .unchanged {
+            guard let parsed = write.onceCompletion.value.flatMap(OnceCompletion.init) else {
                 throw .badRequest("once_completion: expected \"callback\" or \"fetches:N\" with N ≥ 1")
             }
             completion = parsed
         }
-        if let value = object["next_boot"] {
-            guard let text = value as? String, let state = NextBoot(rawValue: text) else {
+        if write.nextBoot != .unchanged {
+            guard let state = write.nextBoot.value.flatMap(NextBoot.init(rawValue:)) else {
                 throw .badRequest(
                     "next_boot: expected one of \(NextBoot.allCases.map(\.rawValue).joined(separator: ", "))")
             }
@@ -114,27 +76,28 @@ enum MachineJSON {
         } else if let completion {
             machine.onceCompletion = completion
         }
-        if let value = object["proxy_strategy"] {
-            if value is NSNull {
-                machine.proxyStrategy = nil
-            } else {
-                guard let text = value as? String, let strategy = ProxyStrategy(rawValue: text) else {
-                    throw .badRequest(
-                        "proxy_strategy: expected null or one of \(ProxyStrategy.allCases.map(\.rawValue).joined(separator: ", "))"
-                    )
-                }
-                machine.proxyStrategy = strategy
-            }
+        let strategies = ProxyStrategy.allCases.map(\.rawValue).joined(separator: ", ")
+        try change(
+            write.proxyStrategy, "proxy_strategy", &machine.proxyStrategy, expected: "null or one of \(strategies)"
+        ) {
+            ProxyStrategy(rawValue: $0)
         }
     }
 
-    private static func optionalText(
-        _ value: Any, _ field: String, check: (String) -> String?
-    ) throws(APIError) -> String? {
-        if value is NSNull { return nil }
-        guard let text = value as? String else { throw .badRequest("\(field): expected a string or null") }
-        guard let normalised = check(text) else { throw .badRequest("\(field): \"\(text)\" is not valid") }
-        return normalised
+    /// A nullable field: `null` clears it, a value is checked (and normalised) by `check`.
+    private static func change<T>(
+        _ field: FieldChange<String>, _ name: String, _ target: inout T?, expected: String? = nil,
+        _ check: (String) -> T?
+    ) throws(APIError) {
+        switch field {
+        case .unchanged: return
+        case .clear: target = nil
+        case .set(let text):
+            guard let value = check(text) else {
+                throw .badRequest("\(name): \"\(text)\" is not valid" + (expected.map { "; expected \($0)" } ?? ""))
+            }
+            target = value
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 /// The API's OpenAPI 3.0 description, served at `/api/v1/openapi.json`. Kept beside the routes;
-/// a test checks that every route is described and every described path answers.
+/// tests check that every route is described and every described path answers, and that each
+/// schema fits VBootAPI's contract type (`OpenAPIContractTests`).
 enum OpenAPIDocument {
     static let json = #"""
         {
@@ -22,7 +23,7 @@ enum OpenAPIDocument {
               "NextBoot": {"type": "string", "enum": ["profile", "once", "local", "shell", "hold"]},
               "Machine": {
                 "type": "object",
-                "required": ["mac", "variables", "next_boot", "once_completion", "install_fetches", "install_handed_out", "created_at", "updated_at"],
+                "required": ["mac", "uuid", "serial", "hostname", "profile", "variables", "next_boot", "once_completion", "install_fetches", "install_handed_out", "proxy_strategy", "address", "created_at", "updated_at"],
                 "properties": {
                   "mac": {"type": "string", "example": "52:54:00:12:34:56"},
                   "uuid": {"type": "string", "nullable": true},
@@ -58,7 +59,7 @@ enum OpenAPIDocument {
               },
               "Event": {
                 "type": "object",
-                "required": ["id", "at", "kind", "outcome", "summary", "details", "server"],
+                "required": ["id", "mac", "address", "at", "kind", "outcome", "summary", "details", "server"],
                 "properties": {
                   "id": {"type": "integer"},
                   "mac": {"type": "string", "nullable": true},
@@ -71,7 +72,13 @@ enum OpenAPIDocument {
                   "server": {"type": "string"}
                 }
               },
-              "Events": {"type": "object", "required": ["events"], "properties": {"events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}}
+              "Events": {"type": "object", "required": ["events"], "properties": {"events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}},
+              "Machines": {"type": "object", "required": ["machines"], "properties": {"machines": {"type": "array", "items": {"$ref": "#/components/schemas/Machine"}}}},
+              "Profile": {"type": "object", "required": ["name", "title", "variables"], "properties": {"name": {"type": "string"}, "title": {"type": "string"}, "variables": {"type": "array", "items": {"type": "object", "required": ["name", "default", "description"], "properties": {"name": {"type": "string"}, "default": {"type": "string", "nullable": true}, "description": {"type": "string"}}}}}},
+              "Profiles": {"type": "object", "required": ["profiles", "errors"], "properties": {"profiles": {"type": "array", "items": {"$ref": "#/components/schemas/Profile"}}, "errors": {"type": "array", "items": {"type": "string"}}}},
+              "Lease": {"type": "object", "required": ["address", "mac", "state", "active", "expires_at", "hostname", "server"], "properties": {"address": {"type": "string"}, "mac": {"type": "string", "nullable": true}, "state": {"type": "string", "enum": ["offered", "bound", "declined", "released"]}, "active": {"type": "boolean"}, "expires_at": {"type": "string", "format": "date-time"}, "hostname": {"type": "string", "nullable": true}, "server": {"type": "string"}}},
+              "Leases": {"type": "object", "required": ["leases"], "properties": {"leases": {"type": "array", "items": {"$ref": "#/components/schemas/Lease"}}}},
+              "CallbackResult": {"type": "object", "required": ["mac", "next_boot", "changed"], "properties": {"mac": {"type": "string"}, "next_boot": {"$ref": "#/components/schemas/NextBoot"}, "changed": {"type": "boolean", "description": "false when the install was already done"}}}
             },
             "responses": {
               "BadRequest": {"description": "Malformed JSON, an unknown field or an invalid value; the reason is in `error`", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
@@ -83,7 +90,7 @@ enum OpenAPIDocument {
           "security": [{"bearer": []}],
           "paths": {
             "/machines": {
-              "get": {"summary": "All machines", "responses": {"200": {"description": "The inventory", "content": {"application/json": {"schema": {"type": "object", "required": ["machines"], "properties": {"machines": {"type": "array", "items": {"$ref": "#/components/schemas/Machine"}}}}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}},
+              "get": {"summary": "All machines", "responses": {"200": {"description": "The inventory", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Machines"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}},
               "post": {"summary": "Add a machine", "requestBody": {"required": true, "content": {"application/json": {"schema": {"allOf": [{"$ref": "#/components/schemas/MachineWrite"}], "required": ["mac"]}}}}, "responses": {"201": {"description": "Added", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Machine"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "409": {"$ref": "#/components/responses/Conflict"}}}
             },
             "/machines/{id}": {
@@ -98,18 +105,18 @@ enum OpenAPIDocument {
             },
             "/machines/{id}/done": {
               "parameters": [{"$ref": "#/components/parameters/id"}, {"name": "token", "in": "query", "required": false, "description": "The install's own token (from the done_url rendered into the install script)", "schema": {"type": "string"}}],
-              "get": {"summary": "Installer callback (wget-friendly; also on the boot port): a once machine whose install was handed out goes to local; the install's token repeats with changed false", "security": [{}, {"bearer": []}], "responses": {"200": {"description": "Done (changed: false when it already was)", "content": {"application/json": {"schema": {"type": "object"}}}}, "403": {"description": "Without the API token, every refusal: unknown machine, wrong token, no install in flight (they look alike)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}, "404": {"description": "With the API token: no such machine", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}, "409": {"description": "With the API token: not installing", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}},
-              "post": {"summary": "Installer callback", "security": [{}, {"bearer": []}], "responses": {"200": {"description": "Done (changed: false when it already was)", "content": {"application/json": {"schema": {"type": "object"}}}}, "403": {"description": "Without the API token, every refusal: unknown machine, wrong token, no install in flight (they look alike)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}, "404": {"description": "With the API token: no such machine", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}, "409": {"description": "With the API token: not installing", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}
+              "get": {"summary": "Installer callback (wget-friendly; also on the boot port): a once machine whose install was handed out goes to local; the install's token repeats with changed false", "security": [{}, {"bearer": []}], "responses": {"200": {"description": "Done (changed: false when it already was)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CallbackResult"}}}}, "403": {"description": "Without the API token, every refusal: unknown machine, wrong token, no install in flight (they look alike)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}, "404": {"description": "With the API token: no such machine", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}, "409": {"description": "With the API token: not installing", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}},
+              "post": {"summary": "Installer callback", "security": [{}, {"bearer": []}], "responses": {"200": {"description": "Done (changed: false when it already was)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CallbackResult"}}}}, "403": {"description": "Without the API token, every refusal: unknown machine, wrong token, no install in flight (they look alike)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}, "404": {"description": "With the API token: no such machine", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}, "409": {"description": "With the API token: not installing", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}
             },
             "/timeline": {
               "parameters": [{"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/before"}],
               "get": {"summary": "All machines' events, newest first", "responses": {"200": {"description": "Events", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Events"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}}
             },
             "/profiles": {
-              "get": {"summary": "Profiles in boot-scripts/profiles with their variables", "responses": {"200": {"description": "Profiles, and files that could not be read", "content": {"application/json": {"schema": {"type": "object", "required": ["profiles", "errors"], "properties": {"profiles": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "title": {"type": "string"}, "variables": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "default": {"type": "string", "nullable": true}, "description": {"type": "string"}}}}}}}, "errors": {"type": "array", "items": {"type": "string"}}}}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}}
+              "get": {"summary": "Profiles in boot-scripts/profiles with their variables", "responses": {"200": {"description": "Profiles, and files that could not be read", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Profiles"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}}
             },
             "/leases": {
-              "get": {"summary": "The --dhcp full lease table: one row per address", "responses": {"200": {"description": "Leases", "content": {"application/json": {"schema": {"type": "object", "required": ["leases"], "properties": {"leases": {"type": "array", "items": {"type": "object", "properties": {"address": {"type": "string"}, "mac": {"type": "string", "nullable": true}, "state": {"type": "string", "enum": ["offered", "bound", "declined", "released"]}, "active": {"type": "boolean"}, "expires_at": {"type": "string", "format": "date-time"}, "hostname": {"type": "string", "nullable": true}, "server": {"type": "string"}}}}}}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}}
+              "get": {"summary": "The --dhcp full lease table: one row per address", "responses": {"200": {"description": "Leases", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Leases"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}}
             },
             "/openapi.json": {
               "get": {"summary": "This document", "security": [{}], "responses": {"200": {"description": "OpenAPI 3.0", "content": {"application/json": {"schema": {"type": "object"}}}}}}

@@ -1,6 +1,7 @@
 import BootPolicy
 import DHCPv4
 import Foundation
+import VBootAPI
 import Yams
 
 /// Typed reads from the YAML tree; every failure names the line and column of the node.
@@ -53,8 +54,8 @@ struct ConfigReader {
 
     /// One `machines:` entry, validated by the same rules as the API; errors point at the field.
     func machine(_ node: Node) throws(ConfigError) -> Machine {
-        let entries = try mapping(node, "a machine", known: MachineJSON.writableFields.sorted())
-        var object: [String: Any] = [:]
+        let entries = try mapping(node, "a machine", known: MachineWrite.fields.sorted())
+        var write = MachineWrite()
         var marks: [String: Node] = [:]
         for (key, value) in entries {
             marks[key] = value
@@ -63,16 +64,16 @@ struct ConfigReader {
                 for (name, item) in try mapping(value, "variables", known: nil) {
                     variables[name] = try string(item, "variables.\(name)")
                 }
-                object[key] = variables
+                write.variables = .set(variables)
             } else if value.scalar?.tag == Tag(.null) || (value.scalar?.string == "~" || value.scalar?.string == "null")
             {
-                object[key] = NSNull()
+                write[text: key] = .clear
             } else {
-                object[key] = try string(value, key)
+                write[text: key] = .set(try string(value, key))
             }
         }
         do {
-            return try MachineJSON.create(from: object)
+            return try MachineJSON.create(from: write)
         } catch {
             // The API's reasons start with the field name ("hostname: …", "variables.x: …").
             let field = error.reason.prefix { $0 != ":" && $0 != "." && $0 != " " }
