@@ -74,7 +74,7 @@ struct APIHostCheck<Context: RequestContext>: RouterMiddleware {
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         guard policy.allows(request.head.authority) else {
-            counters.increment("api_host_refused")
+            counters.increment(.apiHostRefused)
             if logged.claim() {
                 logger.warning(
                     "api: refused a request for Host \(request.head.authority ?? "") (not an IP, localhost, this host's name or an --api-host name: DNS rebinding?); further refusals are only counted (api_host_refused)"

@@ -176,7 +176,7 @@ enum APIRoutes {
                 mac = try await find(context, inventory).mac
             }
         } catch let error where !authorised && (error.status == 400 || error.status == 404) {
-            counters.increment("api_callbacks_refused")
+            counters.increment(.apiCallbacksRefused)
             throw callbackRefused
         }
         let outcome = try await storeCall {
@@ -192,7 +192,7 @@ enum APIRoutes {
         switch outcome {
         case .none:
             guard authorised else {
-                counters.increment("api_callbacks_refused")
+                counters.increment(.apiCallbacksRefused)
                 throw callbackRefused
             }
             throw .notFound("no machine \(mac)")
@@ -212,7 +212,7 @@ enum APIRoutes {
             // The machine's own timeline says why; the caller learns it only with the API token.
             inventory.recorder.record(.callback, .refused, mac: mac, address: address, summary: refusal.description)
             guard authorised else {
-                counters.increment("api_callbacks_refused")
+                counters.increment(.apiCallbacksRefused)
                 throw callbackRefused
             }
             throw APIError(status: 409, reason: refusal.description)

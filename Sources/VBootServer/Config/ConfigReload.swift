@@ -79,7 +79,7 @@ final class ConfigReloader: Service, Sendable {
             file = try ConfigFile.load(path: reload.path)
             fresh = try reload.configuration(file)
         } catch {
-            counters.increment("config_reloads_refused")
+            counters.increment(.configReloadsRefused)
             logger.error("config: \(trigger): not reloaded, keeping the running settings: \(error)")
             return false
         }
@@ -90,7 +90,7 @@ final class ConfigReloader: Service, Sendable {
                 "config: \(restartOnly.joined(separator: ", ")) changed in \(reload.path): restart vboot to apply")
         }
         let sync = await inventory.syncDeclaredMachines(file.machines)
-        counters.increment("config_reloads")
+        counters.increment(.configReloads)
         logger.notice(
             "config: \(trigger): reloaded \(reload.path)\(changed.isEmpty ? "" : " (changed: \(changed.joined(separator: ", ")))"); machines: \(sync)"
         )

@@ -18,12 +18,12 @@ final class DHCPHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        environment.counters.increment("dhcp_packets_received")
+        environment.counters.increment(.dhcpPacketsReceived)
         let request: DHCPMessage
         do {
             request = try DHCPMessage(parsing: envelope.data)
         } catch {
-            environment.counters.increment("dhcp_packets_malformed")
+            environment.counters.increment(.dhcpPacketsMalformed)
             environment.logger.debug(
                 "proxydhcp: dropped malformed packet from \(envelope.remoteAddress.compact): \(error)")
             return
@@ -69,7 +69,7 @@ final class DHCPHandler: ChannelInboundHandler {
                     bootSummary: boot.summary, channel: context.channel))
             return
         case .silence:
-            environment.counters.increment("dhcp_silent")
+            environment.counters.increment(.dhcpSilent)
         case .reply(let reply, let destination):
             var buffer = context.channel.allocator.buffer(capacity: DHCPMessage.minimumBOOTPLength + 64)
             reply.encode(into: &buffer, minimumLength: DHCPMessage.minimumBOOTPLength)
@@ -77,7 +77,7 @@ final class DHCPHandler: ChannelInboundHandler {
             // Flushed once per read batch (channelReadComplete): the replies to one recvmmsg
             // leave in one sendmmsg.
             context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: address, data: buffer)), promise: nil)
-            environment.counters.increment("dhcp_replies_sent")
+            environment.counters.increment(.dhcpRepliesSent)
             line += " [to \(address.ipv4?.description ?? "?"):\(address.port ?? 0)]"
         }
         if let entry = effect.timeline {
@@ -98,7 +98,7 @@ final class DHCPHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A send to an unreachable host and the like: log, keep listening.
-        environment.counters.increment("dhcp_socket_errors")
+        environment.counters.increment(.dhcpSocketErrors)
         environment.logger.debug("proxydhcp: socket error \(error)")
     }
 

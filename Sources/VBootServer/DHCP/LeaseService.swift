@@ -54,7 +54,7 @@ final class LeaseService: Sendable {
     @discardableResult
     func submit(_ job: Job) -> Bool {
         if case .dropped = continuation.yield(job) {
-            counters.increment("dhcp_queue_dropped")
+            counters.increment(.dhcpQueueDropped)
             if let count = drops.hit(now: WallClock.microsecondsNow()) {
                 logger.warning(
                     "dhcp: \(count) messages dropped, \(queueLimit) already wait for the store (--dhcp-queue-limit); counted as dhcp_queue_dropped"
@@ -80,7 +80,7 @@ final class LeaseService: Sendable {
         do {
             let outcome = try await handle(request, source: job.source, server: job.server, boot: job.boot)
             guard let reply = outcome.reply else {
-                counters.increment("dhcp_silent")
+                counters.increment(.dhcpSilent)
                 logger.info("dhcp: \(outcome.summary)")
                 return
             }
@@ -88,7 +88,7 @@ final class LeaseService: Sendable {
             var buffer = job.channel.allocator.buffer(capacity: DHCPMessage.minimumBOOTPLength + 64)
             reply.encode(into: &buffer, minimumLength: DHCPMessage.minimumBOOTPLength)
             job.channel.writeAndFlush(AddressedEnvelope(remoteAddress: destination, data: buffer), promise: nil)
-            counters.increment("dhcp_replies_sent")
+            counters.increment(.dhcpRepliesSent)
             let bootSummary = job.boot != nil && reply.messageType != .nak ? "; \(job.bootSummary)" : ""
             inventory.recorder.record(
                 .dhcp, reply.messageType == .nak ? .refused : .ok, mac: mac,
@@ -97,7 +97,7 @@ final class LeaseService: Sendable {
                 details: ["address": reply.yiaddr.isAny ? "" : reply.yiaddr.description, "mode": "full"])
             logger.info("dhcp: \(outcome.summary)\(bootSummary)")
         } catch {
-            counters.increment("dhcp_store_errors")
+            counters.increment(.dhcpStoreErrors)
             logger.error("dhcp: \(mac): no answer, the store failed: \(error)")
         }
     }
@@ -173,7 +173,7 @@ final class LeaseService: Sendable {
                     }
                     return Outcome(reply: reply(.offer, address), summary: "\(mac) \(type) → OFFER \(address)")
                 }
-                counters.increment("dhcp_claims_lost")
+                counters.increment(.dhcpClaimsLost)
             }
             return Outcome(reply: nil, summary: "\(mac) \(type): every candidate was taken meanwhile")
         case .acknowledge(let address):
@@ -207,7 +207,7 @@ final class LeaseService: Sendable {
             )
             return Outcome(reply: nil, summary: "\(mac) declined \(address) (quarantined)")
         case .distrust(let reason):
-            let counter = request.messageType == .release ? "dhcp_release_refused" : "dhcp_decline_refused"
+            let counter: CounterName = request.messageType == .release ? .dhcpReleaseRefused : .dhcpDeclineRefused
             counters.increment(counter)
             if let count = refusals.hit(now: now) {
                 logger.warning(

@@ -22,6 +22,7 @@ final class HTTPConnectionTable: Sendable {
         self.limits = limits
         self.counters = counters
         self.logger = logger
+        counters.gauge(.httpConnectionsOpen) { [state] in state.withLockedValue { $0.count.total } }
     }
 
     /// Counts the connection in, or says which limit refuses it.
@@ -30,11 +31,8 @@ final class HTTPConnectionTable: Sendable {
             guard let refusal = state.count.admit(client, limits: limits) else { return (nil, nil) }
             return (refusal, state.notices[refusal.rawValue, default: LimitNotice()].hit(at: .now()))
         }
-        guard let refusal else {
-            counters.adjust(gauge: "http_connections_open", by: 1)
-            return nil
-        }
-        counters.increment("http_connections_refused{reason=\"\(refusal.rawValue)\"}")
+        guard let refusal else { return nil }
+        counters.increment(.httpConnectionsRefused, reason: refusal.rawValue)
         if let notice {
             logger.warning(
                 notice == 1
@@ -47,13 +45,12 @@ final class HTTPConnectionTable: Sendable {
 
     func release(_ client: String) {
         state.withLockedValue { $0.count.release(client) }
-        counters.adjust(gauge: "http_connections_open", by: -1)
     }
 
     /// A connection closed by its HTTPConnectionDeadline.
     func expired(_ expiry: HTTPConnectionDeadline.Expiry, client: String) {
         let notice = state.withLockedValue { $0.notices[expiry.rawValue, default: LimitNotice()].hit(at: .now()) }
-        counters.increment("http_connections_closed{reason=\"\(expiry.rawValue)\"}")
+        counters.increment(.httpConnectionsClosed, reason: expiry.rawValue)
         guard let notice else { return }
         switch (expiry, notice) {
         case (.request, 1):

@@ -143,25 +143,25 @@ enum HTTPService {
                     mac: mac, query: query, serverURL: serverURL, address: context.remoteIPv4),
                 scripts: environment.scripts)
         } catch {
-            environment.counters.increment("http_script_errors")
+            environment.counters.increment(.httpScriptErrors)
             environment.logger.error("http: script for \(mac?.description ?? "unknown MAC"): \(error)")
             // iPXE shows the text of a failed script fetch; make it say what to fix.
             return plain(.internalServerError, "vboot: \(error)\n")
         }
         switch result {
         case .refused(let reason):
-            environment.counters.increment("http_scripts_refused")
+            environment.counters.increment(.httpScriptsRefused)
             environment.logger.info("http: \(mac?.description ?? "no MAC") script refused: \(reason)")
             return plain(.forbidden, "vboot: \(reason)\n")
         case .explained(let text, let reason):
             // A script that says why: iPXE runs a script only from a 200 reply.
-            environment.counters.increment("http_scripts_refused")
+            environment.counters.increment(.httpScriptsRefused)
             environment.logger.info("http: \(mac?.description ?? "no MAC") script refused: \(reason); sent why")
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         case .script(let text, let summary):
-            environment.counters.increment("http_scripts_served")
+            environment.counters.increment(.httpScriptsServed)
             environment.logger.info(
                 "http: \(mac?.description ?? "no MAC") script \(summary)\(query["uuid"].map { " uuid \($0)" } ?? "")")
             return Response(
@@ -229,7 +229,7 @@ enum HTTPService {
             headers[.contentRange] = "bytes */\(file.size)"
             return Response(status: .rangeNotSatisfiable, headers: headers)
         }
-        environment.counters.increment("http_files_served")
+        environment.counters.increment(.httpFilesServed)
         environment.inventory.recorder.record(
             .asset, .ok, address: context.remoteIPv4,
             summary: "\(request.method) /\(area.rawValue)/\(path)",

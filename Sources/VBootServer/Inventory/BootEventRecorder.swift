@@ -44,7 +44,7 @@ final class BootEventRecorder: Service, Sendable {
         self.pruneInterval = pruneInterval
         self.isKnown = isKnown
         unknownGate = LimitGate(
-            name: "timeline: events of machines not in the inventory", counter: "timeline_unknown_events_limited",
+            name: "timeline: events of machines not in the inventory", counter: .timelineUnknownEventsLimited,
             perSource: limits.unknownEventsPerSecondPerSource, global: limits.unknownEventsPerSecond, per: 1_000_000,
             counters: counters, logger: logger)
     }
@@ -60,7 +60,7 @@ final class BootEventRecorder: Service, Sendable {
     ) {
         // Full: the event is dropped before any of it is built.
         guard pending.withLockedValue({ $0.count < Self.bufferLimit }) else {
-            counters.increment("timeline_events_dropped")
+            counters.increment(.timelineEventsDropped)
             return
         }
         let now = WallClock.microsecondsNow()
@@ -77,7 +77,7 @@ final class BootEventRecorder: Service, Sendable {
             buffer.append(event)
             return true
         }
-        if !stored { counters.increment("timeline_events_dropped") }
+        if !stored { counters.increment(.timelineEventsDropped) }
     }
 
     func run() async throws {
@@ -104,9 +104,9 @@ final class BootEventRecorder: Service, Sendable {
         guard !batch.isEmpty else { return }
         do {
             try await store.record(batch)
-            counters.increment("timeline_events_recorded", by: batch.count)
+            counters.increment(.timelineEventsRecorded, by: batch.count)
         } catch {
-            counters.increment("timeline_events_dropped", by: batch.count)
+            counters.increment(.timelineEventsDropped, by: batch.count)
             logger.warning("timeline: \(batch.count) events not stored: \(error)")
         }
     }

@@ -11,7 +11,7 @@ extension Inventory {
         guard registrations.admit(source: source?.description, now: now) else { return false }
         let limit = configuration.unauthenticatedLimits.unassignedMachineLimit
         guard directory.unassignedCount < limit else {
-            counters.increment("registrations_unassigned_full")
+            counters.increment(.registrationsUnassignedFull)
             if let count = unassignedFull.hit(now: now) {
                 logger.warning(
                     "inventory: \(limit) machines without a profile already (--unassigned-machine-limit); \(count) not registered since the last notice, counted as registrations_unassigned_full"

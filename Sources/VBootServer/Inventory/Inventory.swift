@@ -60,7 +60,7 @@ public final class Inventory: Service, Sendable {
         self.counters = counters
         let limits = configuration.unauthenticatedLimits
         registrations = LimitGate(
-            name: "inventory: registrations of unknown machines", counter: "registrations_limited",
+            name: "inventory: registrations of unknown machines", counter: .registrationsLimited,
             perSource: limits.registrationsPerMinutePerSource, global: limits.registrationsPerMinute, per: 60_000_000,
             counters: counters, logger: logger)
         recorder = BootEventRecorder(

@@ -21,7 +21,7 @@ final class LimitGate: Sendable {
     let global: Double
     /// Tokens per microsecond are `rate / per`.
     let per: Double
-    private let counter: String
+    private let counter: CounterName
     private let counters: ServerCounters
     private let logger: Logger
     private let state: NIOLockedValueBox<Buckets>
@@ -31,7 +31,7 @@ final class LimitGate: Sendable {
 
     /// `perSource` and `global` are events per `per` microseconds; each bucket holds that many.
     init(
-        name: String, counter: String, perSource: Double, global: Double, per: Int64, counters: ServerCounters,
+        name: String, counter: CounterName, perSource: Double, global: Double, per: Int64, counters: ServerCounters,
         logger: Logger
     ) {
         self.name = name
@@ -79,7 +79,7 @@ final class LimitGate: Sendable {
             counters.increment(counter)
             if let log {
                 logger.warning(
-                    "\(name): over the limit (\(perSource) per source, \(global) in all, per \(Int64(per) / 1_000_000) s); \(log) not kept since the last notice, counted as \(counter)"
+                    "\(name): over the limit (\(perSource) per source, \(global) in all, per \(Int64(per) / 1_000_000) s); \(log) not kept since the last notice, counted as \(counter.rawValue)"
                 )
             }
         }

@@ -47,7 +47,7 @@ final class HeapTrimmer: Service, Sendable {
         let released = vboot_heap_trim() == 1
         let after = ProcessMemory.current()
         afterLastTrim.withLockedValue { $0 = (after.residentBytes, after.heapFreeBytes) }
-        counters.increment("heap_trims")
+        counters.increment(.heapTrims)
         logger.debug("memory: heap trimmed, resident \(before.residentBytes >> 20) -> \(after.residentBytes >> 20) MiB")
         return released
     }

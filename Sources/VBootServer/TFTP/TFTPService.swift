@@ -92,12 +92,12 @@ struct TFTPEnvironment: Sendable {
         engine = TFTPTransferEngine(
             counters: counters, logger: logger, recorder: recorder, activeTransfers: active, sharedFiles: shared,
             notices: notices)
-        counters.gauge("tftp_transfers_active") { active.count }
-        counters.gauge("tftp_transfers_limit") { configuration.maximumTFTPTransfers }
-        counters.gauge("tftp_transfers_per_address_limit") { resources.maximumTransfersPerAddress }
-        counters.gauge("tftp_read_ahead_bytes") { active.readAheadBytes }
-        counters.gauge("tftp_read_ahead_budget_bytes") { resources.readAheadBudget }
-        counters.gauge("tftp_shared_copies_bytes") { shared.totalBytes }
+        counters.gauge(.tftpTransfersActive) { active.count }
+        counters.gauge(.tftpTransfersLimit) { configuration.maximumTFTPTransfers }
+        counters.gauge(.tftpTransfersPerAddressLimit) { resources.maximumTransfersPerAddress }
+        counters.gauge(.tftpReadAheadBytes) { active.readAheadBytes }
+        counters.gauge(.tftpReadAheadBudgetBytes) { resources.readAheadBudget }
+        counters.gauge(.tftpSharedCopiesBytes) { shared.totalBytes }
     }
 }
 
@@ -154,12 +154,12 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         do {
             packet = try TFTPPacket(parsing: envelope.data)
         } catch {
-            counters.increment("tftp_packets_malformed")
+            counters.increment(.tftpPacketsMalformed)
             environment.logger.debug("tftp: dropped malformed packet from \(client.compact): \(error)")
             return
         }
         let reject = { (error: TFTPError) in
-            counters.increment("tftp_requests_refused")
+            counters.increment(.tftpRequestsRefused)
             context.writeAndFlush(
                 self.wrapOutboundOut(AddressedEnvelope(remoteAddress: client, data: TFTPPacket.error(error).encoded())),
                 promise: nil)
@@ -196,12 +196,12 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         case .admitted:
             break
         case .duplicate:
-            counters.increment("tftp_duplicate_requests")
+            counters.increment(.tftpDuplicateRequests)
             environment.logger.debug(
                 "tftp: \(client.compact) \(request.filename): repeated request, transfer already running")
             return
         case .busy:
-            counters.increment("tftp_transfer_limit_hits")
+            counters.increment(.tftpTransferLimitHits)
             environment.notices.hit(
                 "transfers", logger: environment.logger,
                 "tftp: \(client.compact) \(request.filename): \(limit) transfers already running (--max-tftp-transfers); refused"
@@ -210,7 +210,7 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         case .addressBusy:
             // Code 0 with a message (RFC 1350 §5): 3 means disk full on a write, and clients
             // report it as such.
-            counters.increment("tftp_per_address_limit_hits")
+            counters.increment(.tftpPerAddressLimitHits)
             environment.notices.hit(
                 "per-address", logger: environment.logger,
                 "tftp: \(client.compact) \(request.filename): \(perAddress) transfers already running from this address (--max-tftp-transfers-per-address); refused"
@@ -237,14 +237,14 @@ final class TFTPListenerHandler: ChannelInboundHandler {
                     wanted: wanted, needed: min(parameters.blockSize, file.size))
             else {
                 environment.activeTransfers.release(client)
-                counters.increment("tftp_read_ahead_budget_hits")
+                counters.increment(.tftpReadAheadBudgetHits)
                 environment.notices.hit(
                     "read-ahead", logger: environment.logger,
                     "tftp: \(client.compact) \(request.filename): read-ahead budget of \(environment.configuration.tftpResources.readAheadBudget) bytes spent (--tftp-read-ahead-budget); refused"
                 )
                 return reject(TFTPError(.notDefined, "server busy, retry"))
             }
-            if granted < wanted { counters.increment("tftp_read_ahead_reduced") }
+            if granted < wanted { counters.increment(.tftpReadAheadReduced) }
             readAhead = granted
             do {
                 source = .file(try FileReader(path: file.path))
@@ -272,7 +272,7 @@ final class TFTPListenerHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        environment.counters.increment("tftp_socket_errors")
+        environment.counters.increment(.tftpSocketErrors)
         environment.logger.debug("tftp: socket error \(error)")
     }
 }

@@ -189,7 +189,7 @@ final class TFTPTransferEngine: @unchecked Sendable {
         epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event)
         let slot = TFTPTransferSlot(fd: fd, peer: peer, start: start)
         slots[fd] = slot
-        counters.increment("tftp_transfers_started")
+        counters.increment(.tftpTransfersStarted)
         perform(slot.transfer.start(now: .now), for: slot)
     }
 
@@ -226,7 +226,7 @@ final class TFTPTransferEngine: @unchecked Sendable {
             return
         }
         guard let packet = try? TFTPPacket(parsing: receiveBuffer) else {
-            counters.increment("tftp_packets_malformed")
+            counters.increment(.tftpPacketsMalformed)
             return
         }
         perform(slot.transfer.receive(packet, now: .now), for: slot)
@@ -256,17 +256,17 @@ final class TFTPTransferEngine: @unchecked Sendable {
             }
         case .complete:
             let seconds = slot.elapsedSeconds
-            counters.increment("tftp_transfers_completed")
-            counters.increment("tftp_bytes_sent", by: slot.transfer.fileSize)
+            counters.increment(.tftpTransfersCompleted)
+            counters.increment(.tftpBytesSent, by: slot.transfer.fileSize)
             slot.timeline(.ok, "sent \(slot.transfer.fileSize) bytes", seconds: seconds, recorder: recorder)
             logger.info(
                 "tftp: \(slot.peerAddress.compact) \(slot.name): sent \(slot.transfer.fileSize) bytes in \(String(format: "%.3f", seconds)) s (\(slot.optionSummary))"
             )
             close(slot)
         case .abort(let error):
-            counters.increment("tftp_transfers_failed")
+            counters.increment(.tftpTransfersFailed)
             if slot.transfer.expired {
-                counters.increment("tftp_transfers_expired")
+                counters.increment(.tftpTransfersExpired)
                 notices.hit(
                     "lifetime", logger: logger,
                     "tftp: \(slot.peerAddress.compact) \(slot.name): \(error.message) (--tftp-transfer-lifetime); ended"
@@ -278,12 +278,12 @@ final class TFTPTransferEngine: @unchecked Sendable {
             send(TFTPPacket.error(error).encoded(), on: slot.fd, to: slot.peer)
             close(slot)
         case .sizeProbeEnded:
-            counters.increment("tftp_size_probes")
+            counters.increment(.tftpSizeProbes)
             slot.timeline(.aborted, "size probe (\(slot.transfer.fileSize) bytes)", recorder: recorder)
             logger.debug("tftp: \(slot.peerAddress.compact) \(slot.name): size probe (\(slot.transfer.fileSize) bytes)")
             close(slot)
         case .clientEnded(let error):
-            counters.increment("tftp_transfers_failed")
+            counters.increment(.tftpTransfersFailed)
             let what = "client ended the transfer: \(error.code) \(error.message)"
             slot.timeline(.failed, what, recorder: recorder)
             logger.warning("tftp: \(slot.peerAddress.compact) \(slot.name): \(what)")

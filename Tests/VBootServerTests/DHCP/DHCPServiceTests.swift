@@ -50,7 +50,7 @@ struct DHCPServiceTests {
             client.send(garbage, to: UInt16(server.port("pxe")))
         }
         #expect(client.receive(timeout: .milliseconds(300)) == nil)
-        #expect(server.server.counters["dhcp_packets_malformed"] == 3)
+        #expect(server.server.counters[.dhcpPacketsMalformed] == 3)
         // Still answering.
         client.send(Self.request().encoded().bytes, to: UInt16(server.port("pxe")))
         #expect(client.receive() != nil)
@@ -65,7 +65,7 @@ struct DHCPServiceTests {
         let client = try UDPClient()
         client.send(request.encoded().bytes, to: UInt16(server.port("pxe")))
         #expect(client.receive(timeout: .milliseconds(300)) == nil)
-        #expect(server.server.counters["dhcp_silent"] == 1)
+        #expect(server.server.counters[.dhcpSilent] == 1)
         await server.stop()
     }
 }

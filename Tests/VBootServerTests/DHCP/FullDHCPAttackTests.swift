@@ -54,10 +54,10 @@ struct FullDHCPAttackTests {
         attacker.send(Self.message(.release, ciaddr: Self.victimAddress).encoded().bytes, to: port)
         attacker.send(Self.message(.decline, requested: Self.victimAddress).encoded().bytes, to: port)
         try await Self.waitFor {
-            server.server.counters["dhcp_release_refused"] + server.server.counters["dhcp_decline_refused"] == 2
+            server.server.counters[.dhcpReleaseRefused] + server.server.counters[.dhcpDeclineRefused] == 2
         }
-        #expect(server.server.counters["dhcp_release_refused"] == 1)
-        #expect(server.server.counters["dhcp_decline_refused"] == 1)
+        #expect(server.server.counters[.dhcpReleaseRefused] == 1)
+        #expect(server.server.counters[.dhcpDeclineRefused] == 1)
         let lease = try #require(try await store.leases(macs: [Self.victim], addresses: []).first)
         #expect(lease.state == .bound && lease.address == Self.victimAddress)
 

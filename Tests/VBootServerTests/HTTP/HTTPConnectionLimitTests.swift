@@ -46,7 +46,7 @@ import Testing
             let seconds = try #require(time, "connection \(index) was still open after 4 s")
             #expect(seconds > 0.5 && seconds < 2.5, "connection \(index) closed after \(seconds) s")
         }
-        #expect(server.server.counters["http_connections_closed{reason=\"request_timeout\"}"] == 12)
+        #expect(server.server.counters[.httpConnectionsClosed, reason: "request_timeout"] == 12)
         #expect(log.text.components(separatedBy: "--http-request-timeout").count == 2, "logged once")
         let metrics = try await HTTPServiceTests.get("/metrics", port: server.port("api"))
         #expect(
@@ -72,7 +72,7 @@ import Testing
         }
         let seconds = try #require(closedAfter.first ?? nil, "still open 4 s after its response")
         #expect(seconds > 0.5 && seconds < 2.5, "closed after \(seconds) s")
-        #expect(server.server.counters["http_connections_closed{reason=\"idle_timeout\"}"] == 1)
+        #expect(server.server.counters[.httpConnectionsClosed, reason: "idle_timeout"] == 1)
         await server.stop()
     }
 
@@ -90,11 +90,11 @@ import Testing
         let (refused, otherHost, afterClose) = try await HTTPServiceTests.offThePool {
             () throws -> ([String], String, String) in
             let held = try (0..<3).map { _ in try RawClient.connect(port: port) }
-            try Self.waitFor { counters.gauge("http_connections_open") == 3 }
+            try Self.waitFor { counters.gauge(.httpConnectionsOpen) == 3 }
             let refused = try (0..<3).map { _ in try RawClient.connect(port: port).readToClose(timeout: .seconds(3)) }
             let otherHost = try RawClient.get("/health", port: port, from: "127.0.0.2")
             held[0].close()
-            try Self.waitFor { counters.gauge("http_connections_open") == 2 }
+            try Self.waitFor { counters.gauge(.httpConnectionsOpen) == 2 }
             let afterClose = try RawClient.get("/health", port: port)
             held.dropFirst().forEach { $0.close() }
             return (refused, otherHost, afterClose)
@@ -105,11 +105,11 @@ import Testing
         }
         #expect(otherHost.hasPrefix("HTTP/1.1 200") && otherHost.hasSuffix("ok\n"))
         #expect(afterClose.hasPrefix("HTTP/1.1 200") && afterClose.hasSuffix("ok\n"))
-        #expect(counters["http_connections_refused{reason=\"per_client_limit\"}"] == 3)
+        #expect(counters[.httpConnectionsRefused, reason: "per_client_limit"] == 3)
         #expect(log.text.components(separatedBy: "--max-http-connections-per-client").count == 2, "logged once")
         let apiPort = server.port("api")
         let metrics = try await HTTPServiceTests.offThePool { () throws -> String in
-            try Self.waitFor { counters.gauge("http_connections_open") == 0 }
+            try Self.waitFor { counters.gauge(.httpConnectionsOpen) == 0 }
             return try RawClient.get("/metrics", port: apiPort)
         }
         #expect(metrics.contains("vboot_http_connections_refused_total{reason=\"per_client_limit\"} 3\n"))
@@ -132,17 +132,17 @@ import Testing
             let held = try ["127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.2"].map {
                 try RawClient.connect(port: port, from: $0)
             }
-            try Self.waitFor { counters.gauge("http_connections_open") == 4 }
+            try Self.waitFor { counters.gauge(.httpConnectionsOpen) == 4 }
             let refused = try RawClient.connect(port: port, from: "127.0.0.3").readToClose(timeout: .seconds(3))
             held[3].close()
-            try Self.waitFor { counters.gauge("http_connections_open") == 3 }
+            try Self.waitFor { counters.gauge(.httpConnectionsOpen) == 3 }
             let afterClose = try RawClient.get("/health", port: port, from: "127.0.0.3")
             held.prefix(3).forEach { $0.close() }
             return (refused, afterClose)
         }
         #expect(refused.hasPrefix("HTTP/1.1 503"), "\(refused.debugDescription)")
         #expect(afterClose.hasPrefix("HTTP/1.1 200"))
-        #expect(counters["http_connections_refused{reason=\"total_limit\"}"] == 1)
+        #expect(counters[.httpConnectionsRefused, reason: "total_limit"] == 1)
         await server.stop()
     }
 
@@ -170,7 +170,7 @@ import Testing
         // Not `body == content` in the macro: its diff of two 8 MiB arrays runs for many minutes.
         let intact = body == content
         #expect(intact)
-        #expect(server.server.counters["http_connections_closed{reason=\"request_timeout\"}"] == 0)
+        #expect(server.server.counters[.httpConnectionsClosed, reason: "request_timeout"] == 0)
         await server.stop()
     }
 
@@ -295,10 +295,11 @@ import Testing
 
     @Test func labelsFollowTotalAndGaugesHaveNone() {
         let counters = ServerCounters()
-        counters.increment("http_connections_refused{reason=\"total_limit\"}")
-        counters.increment("http_files_served", by: 2)
-        counters.adjust(gauge: "http_connections_open", by: 3)
-        counters.adjust(gauge: "http_connections_open", by: -1)
+        counters.increment(.httpConnectionsRefused, reason: "total_limit")
+        counters.increment(.httpFilesServed, by: 2)
+        // Two listeners' tables: the gauge is their sum.
+        counters.gauge(.httpConnectionsOpen) { 1 }
+        counters.gauge(.httpConnectionsOpen) { 1 }
         #expect(
             counters.prometheusText() == """
                 vboot_http_connections_refused_total{reason="total_limit"} 1

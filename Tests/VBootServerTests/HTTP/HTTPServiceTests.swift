@@ -31,7 +31,7 @@ struct HTTPServiceTests {
                 == "#!ipxe\necho machine 52-54-00-aa-00-01 uuid 1234-abcd from http://127.0.0.1:\(port)\n")
         let other = try await Self.get("/boot.ipxe?mac=52-54-00-aa-00-99", port: port)
         #expect(String(decoding: other.body, as: UTF8.self) == "#!ipxe\necho default for 52-54-00-aa-00-99\n")
-        #expect(server.server.counters["http_scripts_served"] == 2)
+        #expect(server.server.counters[.httpScriptsServed] == 2)
         await server.stop()
     }
 

@@ -21,7 +21,7 @@ struct BootEventRecorderTests {
         let mac = HardwareAddress("52:54:00:00:00:01")!
         let flood = BootEventRecorder.bufferLimit + 500
         for n in 0..<flood { recorder.record(.dhcp, .ok, mac: mac, summary: "packet \(n)") }
-        #expect(counters["timeline_events_dropped"] == 500)
+        #expect(counters[.timelineEventsDropped] == 500)
         await recorder.flush()
         let stored = try await store.timeline(mac: mac, limit: flood, before: nil)
         #expect(stored.count == BootEventRecorder.bufferLimit)
@@ -62,7 +62,7 @@ struct BootEventRecorderTests {
         let elapsed = ContinuousClock.now - started
         #expect(Double(total) <= 52 + 50 * Double(elapsed.components.seconds + 1))
         #expect(total < 200)
-        #expect(counters["timeline_unknown_events_limited"] == 2000 - total)
+        #expect(counters[.timelineUnknownEventsLimited] == 2000 - total)
         // The known machine, during the flood: every event.
         for n in 0..<100 { recorder.record(.dhcp, .ok, mac: known, source: "10.0.0.9", summary: "known \(n)") }
         await recorder.flush()

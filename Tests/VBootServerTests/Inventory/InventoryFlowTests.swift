@@ -178,7 +178,7 @@ struct InventoryFlowTests {
         let all = try await HTTPCall.run("GET", "/api/v1/machines?limit=1000", port: api, token: Self.token)
         let registered = (all.json["machines"] as? [Any])?.count ?? 0
         #expect((5...5 + refilled).contains(registered), "registered \(registered) in \(refilled) refills")
-        #expect(server.server.counters["registrations_limited"] == 40 - registered)
+        #expect(server.server.counters[.registrationsLimited] == 40 - registered)
         let stored = try await HTTPCall.run("GET", "/api/v1/machines/02:66:00:00:00:00", port: api, token: Self.token)
         #expect(stored.json["uuid"] is NSNull)
         #expect(stored.json["serial"] as? String == "SN31mRED")

@@ -100,7 +100,7 @@ struct ScriptSelectorAttackTests {
             ])
         #expect((events[1]["summary"] as? String)?.contains("52:54:00:bb:00:01") == true, "\(events[1])")
         #expect((events[2]["summary"] as? String)?.contains("without a MAC") == true, "\(events[2])")
-        #expect(server.server.counters["http_scripts_refused"] == 2)
+        #expect(server.server.counters[.httpScriptsRefused] == 2)
         await server.stop()
     }
 

@@ -21,8 +21,8 @@ struct HeapTrimmerTests {
         let counters = ServerCounters()
         let trimmer = HeapTrimmer(counters: counters, logger: Logger(label: "test"))
         #expect(trimmer.trimIfWorthIt())
-        #expect(counters["heap_trims"] == 1)
+        #expect(counters[.heapTrims] == 1)
         #expect(!trimmer.trimIfWorthIt())
-        #expect(counters["heap_trims"] == 1)
+        #expect(counters[.heapTrims] == 1)
     }
 }

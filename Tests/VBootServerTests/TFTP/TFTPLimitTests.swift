@@ -80,7 +80,7 @@ struct TFTPLimitTests {
         // A Bool: on failure, swift-testing's diff of two big arrays runs for minutes.
         let intact = bytes == content
         #expect(intact)
-        #expect(server.server.counters["tftp_per_address_limit_hits"] == 1)
+        #expect(server.server.counters[.tftpPerAddressLimitHits] == 1)
         #expect(Self.metric("tftp_transfers_per_address_limit", server) == 2)
         #expect(await Self.eventually { Self.metric("tftp_transfers_active", server) == 2 })
         await server.stop()
@@ -119,7 +119,7 @@ struct TFTPLimitTests {
         #expect(error == nil)
         let intact = bytes == content
         #expect(intact)
-        #expect(server.server.counters["tftp_transfers_expired"] == 1)
+        #expect(server.server.counters[.tftpTransfersExpired] == 1)
         await server.stop()
     }
 
@@ -148,7 +148,7 @@ struct TFTPLimitTests {
         }
         #expect(ended == TFTPError(.notDefined, "transfer not finished within 1 s"))
         #expect((4...7).contains(blocks))
-        #expect(server.server.counters["tftp_transfers_expired"] == 1)
+        #expect(server.server.counters[.tftpTransfersExpired] == 1)
         #expect(await Self.eventually { Self.metric("tftp_transfers_active", server) == 0 })
         await server.stop()
     }
@@ -174,7 +174,7 @@ struct TFTPLimitTests {
         let held = try #require(Self.metric("tftp_read_ahead_bytes", server))
         #expect(held <= 1 << 20)
         #expect(held >= 8 * 65464, "every transfer has at least its block")
-        #expect(server.server.counters["tftp_read_ahead_reduced"] == 8)
+        #expect(server.server.counters[.tftpReadAheadReduced] == 8)
         await server.stop()
     }
 
@@ -195,7 +195,7 @@ struct TFTPLimitTests {
         #expect(download.error == nil)
         let intact = download.bytes == content
         #expect(intact)
-        #expect(server.server.counters["tftp_read_ahead_reduced"] == 1)
+        #expect(server.server.counters[.tftpReadAheadReduced] == 1)
         #expect(await Self.eventually { Self.metric("tftp_read_ahead_bytes", server) == 0 })
         await server.stop()
     }

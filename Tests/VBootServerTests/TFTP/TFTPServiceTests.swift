@@ -194,7 +194,7 @@ struct TFTPServiceTests {
             client.send(garbage, to: UInt16(server.port("tftp")))
         }
         #expect(client.receive(timeout: .milliseconds(300)) == nil, "malformed requests get no answer")
-        #expect(server.server.counters["tftp_packets_malformed"] == 3)
+        #expect(server.server.counters[.tftpPacketsMalformed] == 3)
         #expect(try Self.download("ok", port: server.port("tftp")).bytes == [7, 7, 7])
         await server.stop()
     }
@@ -265,7 +265,7 @@ extension TFTPServiceTests {
         client.send(request, to: UInt16(server.port("tftp")))
         let first = try #require(client.receive())
         #expect(client.receive(timeout: .milliseconds(300)) == nil, "no DATA 1 from a second transfer")
-        #expect(server.server.counters["tftp_duplicate_requests"] == 1)
+        #expect(server.server.counters[.tftpDuplicateRequests] == 1)
         // The transfer itself goes on.
         client.send(TFTPPacket.acknowledgement(block: 1).encoded().bytes, to: first.port)
         #expect(client.receive() != nil)
