@@ -43,7 +43,7 @@ enum HTTPService {
             }
         }
         registerHealth(on: router)
-        APIRoutes.registerCallback(on: router, environment)
+        router.addRoutes(CallbackRoute.collection(environment), atPath: RouterPath(APIRoutes.prefix))
         let host = environment.configuration.listenAddress?.description ?? "0.0.0.0"
         // The boot listener never has TLS: iPXE and installers fetch plain HTTP.
         return application(

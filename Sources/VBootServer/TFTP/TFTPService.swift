@@ -148,127 +148,143 @@ final class TFTPListenerHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        let counters = environment.counters
         let client = envelope.remoteAddress
         let packet: TFTPPacket
         do {
             packet = try TFTPPacket(parsing: envelope.data)
         } catch {
-            counters.increment(.tftpPacketsMalformed)
+            environment.counters.increment(.tftpPacketsMalformed)
             environment.logger.debug("tftp: dropped malformed packet from \(client.compact): \(error)")
             return
         }
-        let reject = { (error: TFTPError) in
-            counters.increment(.tftpRequestsRefused)
+        switch start(packet, from: client, to: envelope.metadata?.packetInfo?.destinationAddress.ipv4) {
+        case .success(let start?):
+            environment.engine.begin(start)
+        case .success(nil):
+            return
+        case .failure(let error):
+            environment.counters.increment(.tftpRequestsRefused)
             context.writeAndFlush(
-                self.wrapOutboundOut(AddressedEnvelope(remoteAddress: client, data: TFTPPacket.error(error).encoded())),
+                wrapOutboundOut(AddressedEnvelope(remoteAddress: client, data: TFTPPacket.error(error).encoded())),
                 promise: nil)
         }
+    }
+
+    /// The transfer a packet starts, nil for a repeated request, or the error that answers it.
+    private func start(
+        _ packet: TFTPPacket, from client: SocketAddress, to destination: DHCPv4.IPv4Address?
+    ) -> Result<TFTPTransferEngine.Start?, TFTPError> {
         let request: TFTPRequest
-        switch packet {
-        case .readRequest(let read):
-            request = read
-        case .writeRequest(let write):
-            environment.logger.info("tftp: \(client.compact) refused write of \(write.filename): read-only server")
-            return reject(TFTPError(.accessViolation, "vboot serves files read-only"))
-        case .data, .acknowledgement, .error, .optionAcknowledgement:
-            // Stray packet for a finished transfer: RFC 1350 §4 says answer with an error.
-            return reject(TFTPError(.unknownTransferID, "no transfer on this port"))
-        }
-        let mode = request.mode.lowercased()
-        guard mode == "octet" || mode == "netascii" else {
-            return reject(TFTPError(.illegalOperation, "transfer mode \(request.mode) is not supported"))
+        switch packet.readRequest {
+        case .success(let read): request = read
+        case .failure(let error):
+            environment.logger.debug("tftp: \(client.compact) refused: \(error.message)")
+            return .failure(error)
         }
         let file: BootFileStore.File
         switch environment.store.resolveTFTP(request.filename) {
-        case .success(let found):
-            file = found
+        case .success(let found): file = found
         case .failure(let failure):
             environment.logger.info("tftp: \(client.compact) \(request.filename): \(failure)")
             switch failure {
-            case .notFound: return reject(TFTPError(.fileNotFound, "file not found"))
-            case .refused(let why): return reject(TFTPError(.accessViolation, why))
+            case .notFound: return .failure(TFTPError(.fileNotFound, "file not found"))
+            case .refused(let why): return .failure(TFTPError(.accessViolation, why))
             }
         }
-        let limit = environment.configuration.maximumTFTPTransfers
-        let perAddress = environment.configuration.tftpResources.maximumTransfersPerAddress
+        switch admit(client, request.filename) {
+        case .admitted: break
+        case .repeated: return .success(nil)
+        case .refused(let error): return .failure(error)
+        }
+        let parameters = TFTPTransferParameters.negotiate(
+            request.options, fileSize: file.size, limits: environment.configuration.tftpLimits)
+        let source: TFTPBlockSource
+        let readAhead: Int
+        switch blockSource(file, parameters, client, request.filename) {
+        case .success(let found): (source, readAhead) = found
+        case .failure(let error):
+            environment.activeTransfers.release(client)
+            return .failure(error)
+        }
+        // Answer from the address the client wrote to, so its replies match (RFC 1350 §4).
+        var local: DHCPv4.IPv4Address = environment.configuration.listenAddress ?? .any
+        if let destination, destination != .broadcast, !destination.isAny { local = destination }
+        let transfer = TFTPReadTransfer(
+            fileSize: file.size, parameters: parameters,
+            lifetime: environment.configuration.tftpResources.transferLifetime)
+        return .success(
+            TFTPTransferEngine.Start(
+                transfer: transfer, source: source, peer: client, local: local, name: request.filename,
+                readAheadSize: readAhead))
+    }
+
+    private enum Admission {
+        case admitted
+        /// The client's retry of a request whose transfer runs: no answer.
+        case repeated
+        case refused(TFTPError)
+    }
+
+    private func admit(_ client: SocketAddress, _ filename: String) -> Admission {
+        let counters = environment.counters
         switch environment.activeTransfers.admit(client) {
         case .admitted:
-            break
+            return .admitted
         case .duplicate:
             counters.increment(.tftpDuplicateRequests)
-            environment.logger.debug(
-                "tftp: \(client.compact) \(request.filename): repeated request, transfer already running")
-            return
+            environment.logger.debug("tftp: \(client.compact) \(filename): repeated request, transfer already running")
+            return .repeated
         case .busy:
             counters.increment(.tftpTransferLimitHits)
             environment.notices.hit(
                 "transfers", logger: environment.logger,
-                "tftp: \(client.compact) \(request.filename): \(limit) transfers already running (--max-tftp-transfers); refused"
+                "tftp: \(client.compact) \(filename): \(environment.configuration.maximumTFTPTransfers) transfers already running (--max-tftp-transfers); refused"
             )
-            return reject(TFTPError(.notDefined, "server busy, retry"))
+            return .refused(TFTPError(.notDefined, "server busy, retry"))
         case .addressBusy:
             // Code 0 with a message (RFC 1350 §5): 3 means disk full on a write, and clients
             // report it as such.
             counters.increment(.tftpPerAddressLimitHits)
             environment.notices.hit(
                 "per-address", logger: environment.logger,
-                "tftp: \(client.compact) \(request.filename): \(perAddress) transfers already running from this address (--max-tftp-transfers-per-address); refused"
+                "tftp: \(client.compact) \(filename): \(environment.configuration.tftpResources.maximumTransfersPerAddress) transfers already running from this address (--max-tftp-transfers-per-address); refused"
             )
-            return reject(TFTPError(.notDefined, "too many transfers from your address"))
+            return .refused(TFTPError(.notDefined, "too many transfers from your address"))
         }
-        let parameters = TFTPTransferParameters.negotiate(
-            request.options, fileSize: file.size, limits: environment.configuration.tftpLimits)
-        let crowded = environment.activeTransfers.count > TFTPTransferSlot.generousReadAheadLimit
-        let source: TFTPBlockSource
-        var readAhead = 0
+    }
+
+    /// Where the blocks come from: the shared in-memory copy, else the file with a read-ahead
+    /// buffer from the budget.
+    private func blockSource(
+        _ file: BootFileStore.File, _ parameters: TFTPTransferParameters, _ client: SocketAddress, _ filename: String
+    ) -> Result<(TFTPBlockSource, readAhead: Int), TFTPError> {
+        let active = environment.activeTransfers
         let copy = environment.sharedFiles.acquire(file.path)
-        if let copy, copy.data.readableBytes == file.size {
-            source = .shared(copy)
-        } else {
-            // Changed since it was resolved: this transfer reads the file as it was sized.
-            if let copy { environment.sharedFiles.release(copy) }
-            let wanted = min(
-                max(
-                    TFTPTransferSlot.readAheadSize(for: parameters, crowded: crowded),
-                    parameters.blockSize * parameters.windowSize), file.size)
-            guard
-                let granted = environment.activeTransfers.reserveReadAhead(
-                    wanted: wanted, needed: min(parameters.blockSize, file.size))
-            else {
-                environment.activeTransfers.release(client)
-                counters.increment(.tftpReadAheadBudgetHits)
-                environment.notices.hit(
-                    "read-ahead", logger: environment.logger,
-                    "tftp: \(client.compact) \(request.filename): read-ahead budget of \(environment.configuration.tftpResources.readAheadBudget) bytes spent (--tftp-read-ahead-budget); refused"
-                )
-                return reject(TFTPError(.notDefined, "server busy, retry"))
-            }
-            if granted < wanted { counters.increment(.tftpReadAheadReduced) }
-            readAhead = granted
-            do {
-                source = .file(try FileReader(path: file.path))
-            } catch {
-                environment.activeTransfers.giveBackReadAhead(granted)
-                environment.activeTransfers.release(client)
-                environment.logger.error("tftp: \(client.compact) \(request.filename): \(error)")
-                return reject(TFTPError(.accessViolation, "cannot read file"))
-            }
+        if let copy, copy.data.readableBytes == file.size { return .success((.shared(copy), 0)) }
+        // Changed since it was resolved: this transfer reads the file as it was sized.
+        if let copy { environment.sharedFiles.release(copy) }
+        let crowded = active.count > TFTPTransferSlot.generousReadAheadLimit
+        let wanted = min(
+            max(
+                TFTPTransferSlot.readAheadSize(for: parameters, crowded: crowded),
+                parameters.blockSize * parameters.windowSize), file.size)
+        guard let granted = active.reserveReadAhead(wanted: wanted, needed: min(parameters.blockSize, file.size))
+        else {
+            environment.counters.increment(.tftpReadAheadBudgetHits)
+            environment.notices.hit(
+                "read-ahead", logger: environment.logger,
+                "tftp: \(client.compact) \(filename): read-ahead budget of \(environment.configuration.tftpResources.readAheadBudget) bytes spent (--tftp-read-ahead-budget); refused"
+            )
+            return .failure(TFTPError(.notDefined, "server busy, retry"))
         }
-        // Answer from the address the client wrote to, so its replies match (RFC 1350 §4).
-        var local: DHCPv4.IPv4Address = environment.configuration.listenAddress ?? .any
-        if let destination = envelope.metadata?.packetInfo?.destinationAddress.ipv4, destination != .broadcast,
-            !destination.isAny
-        {
-            local = destination
+        if granted < wanted { environment.counters.increment(.tftpReadAheadReduced) }
+        do {
+            return .success((.file(try FileReader(path: file.path)), granted))
+        } catch {
+            active.giveBackReadAhead(granted)
+            environment.logger.error("tftp: \(client.compact) \(filename): \(error)")
+            return .failure(TFTPError(.accessViolation, "cannot read file"))
         }
-        let transfer = TFTPReadTransfer(
-            fileSize: file.size, parameters: parameters,
-            lifetime: environment.configuration.tftpResources.transferLifetime)
-        environment.engine.begin(
-            TFTPTransferEngine.Start(
-                transfer: transfer, source: source, peer: client, local: local, name: request.filename,
-                readAheadSize: readAhead))
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
