@@ -43,10 +43,7 @@ final class TFTPTransferEngine: @unchecked Sendable {
     // Touched only by the engine thread.
     private var slots: [Int32: TFTPTransferSlot] = [:]
     private var receiveBuffer = ByteBuffer()
-    private var headers: UnsafeMutableRawBufferPointer
-    private var lockstepScratch: UnsafeMutableRawBufferPointer
-    private var messages: [vboot_mmsghdr] = []
-    private var vectors: [iovec] = []
+    private let sender = TFTPDatagramSender()
 
     init(
         counters: ServerCounters, logger: Logger, recorder: BootEventRecorder, activeTransfers: ActiveTransfers,
@@ -58,14 +55,10 @@ final class TFTPTransferEngine: @unchecked Sendable {
         self.activeTransfers = activeTransfers
         self.sharedFiles = sharedFiles
         self.notices = notices
-        headers = .allocate(byteCount: 4 * 64, alignment: 4)
-        lockstepScratch = .allocate(byteCount: 1472, alignment: 16)
         receiveBuffer = ByteBufferAllocator().buffer(capacity: Self.receiveCapacity)
     }
 
     deinit {
-        headers.deallocate()
-        lockstepScratch.deallocate()
         if epoll >= 0 { Glibc.close(epoll) }
         if wakeup >= 0 { Glibc.close(wakeup) }
     }
@@ -291,9 +284,8 @@ final class TFTPTransferEngine: @unchecked Sendable {
         }
     }
 
-    /// The window as one sendmmsg (one per piece of a window bigger than the chunk). Each DATA datagram is two pieces: its 4-octet header from
-    /// a reused array and its block straight from the file's bytes (cached copy or read-ahead
-    /// chunk), so the kernel copies each block once, from where it already is.
+    /// The window as one sendmmsg (`TFTPDatagramSender`), one per piece of a window bigger than
+    /// the read-ahead chunk.
     private func sendBlocks(_ blocks: ClosedRange<Int>, for slot: TFTPTransferSlot) -> Bool {
         // A file's read-ahead chunk may hold less than the window (the budget's grant): the
         // window then goes out in pieces, the chunk refilled between them.
@@ -308,82 +300,17 @@ final class TFTPTransferEngine: @unchecked Sendable {
     }
 
     private func sendSpan(_ blocks: ClosedRange<Int>, for slot: TFTPTransferSlot) -> Bool {
-        let count = blocks.count
-        if messages.count < count {
-            messages = [vboot_mmsghdr](repeating: vboot_mmsghdr(), count: count)
-            vectors = [iovec](repeating: iovec(), count: 2 * count)
-            headers.deallocate()
-            headers = .allocate(byteCount: 4 * count, alignment: 4)
-        }
-        let span =
-            slot.transfer.byteRange(ofBlock: blocks.lowerBound)
-            .lowerBound..<slot.transfer.byteRange(ofBlock: blocks.upperBound).upperBound
-        var peer = slot.peer
-        let fd = slot.fd
-        if count == 1 {
-            // Lockstep: one contiguous datagram and sendto, cheaper than a message vector.
-            return slot.withBytes(span) { base in
-                let length = 4 + span.count
-                if lockstepScratch.count < length {
-                    lockstepScratch.deallocate()
-                    lockstepScratch = .allocate(byteCount: length, alignment: 16)
-                }
-                let packet = lockstepScratch.baseAddress!
-                packet.storeBytes(of: TFTPOpcode.data.rawValue.bigEndian, as: UInt16.self)
-                packet.storeBytes(
-                    of: UInt16(truncatingIfNeeded: blocks.lowerBound).bigEndian, toByteOffset: 2, as: UInt16.self)
-                if let base { (packet + 4).copyMemory(from: base, byteCount: span.count) }
-                send(UnsafeRawBufferPointer(start: packet, count: length), on: fd, to: peer)
-            }
-        }
+        let transfer = slot.transfer
+        let span = transfer.byteRange(ofBlock: blocks.lowerBound).lowerBound..<transfer.byteRange(
+            ofBlock: blocks.upperBound
+        ).upperBound
         return slot.withBytes(span) { base in
-            withUnsafeMutablePointer(to: &peer) { peerPointer in
-                vectors.withUnsafeMutableBufferPointer { vectors in
-                    messages.withUnsafeMutableBufferPointer { messages in
-                        for (index, block) in blocks.enumerated() {
-                            let range = slot.transfer.byteRange(ofBlock: block)
-                            let header = headers.baseAddress! + 4 * index
-                            header.storeBytes(of: TFTPOpcode.data.rawValue.bigEndian, as: UInt16.self)
-                            header.storeBytes(
-                                of: UInt16(truncatingIfNeeded: block).bigEndian, toByteOffset: 2, as: UInt16.self)
-                            vectors[2 * index] = iovec(iov_base: header, iov_len: 4)
-                            if let base {
-                                vectors[2 * index + 1] = iovec(
-                                    iov_base: UnsafeMutableRawPointer(
-                                        mutating: base + (range.lowerBound - span.lowerBound)),
-                                    iov_len: range.count)
-                            }
-                            messages[index] = vboot_mmsghdr()
-                            messages[index].msg_hdr.msg_name = UnsafeMutableRawPointer(peerPointer)
-                            messages[index].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
-                            messages[index].msg_hdr.msg_iov = vectors.baseAddress! + 2 * index
-                            messages[index].msg_hdr.msg_iovlen = range.isEmpty ? 1 : 2
-                        }
-                        var sent = 0
-                        // A full socket buffer drops the rest of the window; the client's ACK or
-                        // the timer brings it back (as a lost datagram would).
-                        while sent < count {
-                            let n = vboot_sendmmsg(fd, messages.baseAddress! + sent, UInt32(count - sent), 0)
-                            guard n > 0 else { break }
-                            sent += Int(n)
-                        }
-                    }
-                }
-            }
+            sender.sendData(blocks, from: base, byteRange: transfer.byteRange(ofBlock:), on: slot.fd, to: slot.peer)
         }
     }
 
     private func send(_ buffer: ByteBuffer, on fd: Int32, to peer: sockaddr_in) {
-        buffer.withUnsafeReadableBytes { send($0, on: fd, to: peer) }
-    }
-
-    private func send(_ bytes: UnsafeRawBufferPointer, on fd: Int32, to peer: sockaddr_in) {
-        var peer = peer
-        _ = withUnsafePointer(to: &peer) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                sendto(fd, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
+        buffer.withUnsafeReadableBytes { sender.send($0, on: fd, to: peer) }
     }
 
     private func close(_ slot: TFTPTransferSlot) {
