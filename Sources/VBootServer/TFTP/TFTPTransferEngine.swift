@@ -301,9 +301,11 @@ final class TFTPTransferEngine: @unchecked Sendable {
 
     private func sendSpan(_ blocks: ClosedRange<Int>, for slot: TFTPTransferSlot) -> Bool {
         let transfer = slot.transfer
-        let span = transfer.byteRange(ofBlock: blocks.lowerBound).lowerBound..<transfer.byteRange(
-            ofBlock: blocks.upperBound
-        ).upperBound
+        let span =
+            transfer.byteRange(ofBlock: blocks.lowerBound)
+            .lowerBound..<transfer.byteRange(
+                ofBlock: blocks.upperBound
+            ).upperBound
         return slot.withBytes(span) { base in
             sender.sendData(blocks, from: base, byteRange: transfer.byteRange(ofBlock:), on: slot.fd, to: slot.peer)
         }

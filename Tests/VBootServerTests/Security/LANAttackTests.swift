@@ -109,7 +109,7 @@ final class CapturedLog: Sendable {
         "vboot.lab:8080", "vboot.lab", "10.0.0.2:8080", "[fd00::2]:8080", "[fd00::2]", "boot-1.example.org:80",
     ])
     func plainHostsAreKept(host: String) {
-        #expect(HTTPService.serverURL(host: host, fallback: Self.fallback) == "http://" + host)
+        #expect(ScriptRoute.serverURL(host: host, fallback: Self.fallback) == "http://" + host)
     }
 
     @Test(arguments: [
@@ -117,10 +117,10 @@ final class CapturedLog: Sendable {
         "[fd00::2", "[zz]:80", "evil.example/path", "", "vboot.lab:123456", "${net0/ip}",
     ])
     func anythingElseFallsBack(host: String) {
-        #expect(HTTPService.serverURL(host: host, fallback: Self.fallback) == "http://10.0.0.2:8080")
+        #expect(ScriptRoute.serverURL(host: host, fallback: Self.fallback) == "http://10.0.0.2:8080")
     }
 
     @Test func noHostFallsBack() {
-        #expect(HTTPService.serverURL(host: nil, fallback: Self.fallback) == "http://10.0.0.2:8080")
+        #expect(ScriptRoute.serverURL(host: nil, fallback: Self.fallback) == "http://10.0.0.2:8080")
     }
 }
