@@ -28,49 +28,13 @@ public struct DHCPService: Service {
         let role = self.role
         let environment = self.environment
         let port = self.port
-        // One socket per interface, bound to its device: a broadcast reply must leave by the
-        // interface the request came in on, and a host without a default route has no route
-        // for 255.255.255.255 at all.
-        // With --listen, only the interfaces that carry that address answer: announcing it on
-        // another segment would send clients to an address they cannot reach.
-        let configuration = environment.configuration
-        let interfaces =
-            configuration.interface.map { [$0] }
-            ?? InterfaceAddresses.ipv4InterfaceNames(owning: configuration.listenAddress)
-        guard !interfaces.isEmpty else {
-            throw StartupError("proxyDHCP: no interface with an IPv4 address to listen on")
-        }
-        let name = "proxydhcp \(port)"
+        let interfaces = try Self.interfaces(environment.configuration)
         let full = role == .dhcp ? environment.leases : nil
         // Full DHCP: the listener queues what needs the store; one consumer, owned here, answers.
         async let consumer: Void = full?.run() ?? ()
         try await ListenerLoop.run(
-            name: name, logger: environment.logger,
-            bind: {
-                var channels: [any Channel] = []
-                do {
-                    for interface in interfaces {
-                        channels.append(
-                            try await UDPSocket.bind(
-                                group: MultiThreadedEventLoopGroup.singleton, host: "0.0.0.0", port: port,
-                                interface: interface
-                            ) { channel in
-                                channel.eventLoop.makeCompletedFuture {
-                                    try channel.pipeline.syncOperations.addHandler(
-                                        DHCPHandler(role: role, environment: environment))
-                                }
-                            })
-                    }
-                } catch {
-                    for channel in channels { try? await channel.close() }
-                    throw StartupError(
-                        "proxyDHCP cannot listen on UDP port \(port): \(error)"
-                            + (BindAdvice.text(port: port, error: error)
-                                ?? " (another DHCP server, or a second vboot, on this host?)")
-                    )
-                }
-                return channels
-            },
+            name: "proxydhcp \(port)", logger: environment.logger,
+            bind: { try await Self.bind(port: port, on: interfaces, role: role, environment) },
             onBound: { channels in
                 let bound = channels.first?.localAddress?.port ?? port
                 onBound(bound)
@@ -81,6 +45,46 @@ public struct DHCPService: Service {
         // Stopped: what is queued gets no answer (clients retransmit to whoever serves next).
         full?.finish()
         await consumer
+    }
+
+    /// One socket per interface, bound to its device: a broadcast reply must leave by the
+    /// interface the request came in on, and a host without a default route has no route for
+    /// 255.255.255.255 at all. With --listen, only the interfaces that carry that address answer:
+    /// announcing it on another segment would send clients to an address they cannot reach.
+    static func interfaces(_ configuration: ServerConfiguration) throws -> [String] {
+        let interfaces =
+            configuration.interface.map { [$0] }
+            ?? InterfaceAddresses.ipv4InterfaceNames(owning: configuration.listenAddress)
+        guard !interfaces.isEmpty else {
+            throw StartupError("proxyDHCP: no interface with an IPv4 address to listen on")
+        }
+        return interfaces
+    }
+
+    static func bind(
+        port: Int, on interfaces: [String], role: ProxyDHCPResponder.Port, _ environment: DHCPEnvironment
+    ) async throws -> [any Channel] {
+        var channels: [any Channel] = []
+        do {
+            for interface in interfaces {
+                channels.append(
+                    try await UDPSocket.bind(
+                        group: MultiThreadedEventLoopGroup.singleton, host: "0.0.0.0", port: port, interface: interface
+                    ) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(
+                                DHCPHandler(role: role, environment: environment))
+                        }
+                    })
+            }
+        } catch {
+            for channel in channels { try? await channel.close() }
+            throw StartupError(
+                "proxyDHCP cannot listen on UDP port \(port): \(error)"
+                    + (BindAdvice.text(port: port, error: error)
+                        ?? " (another DHCP server, or a second vboot, on this host?)"))
+        }
+        return channels
     }
 }
 

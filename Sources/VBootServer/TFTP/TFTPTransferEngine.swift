@@ -234,19 +234,7 @@ final class TFTPTransferEngine: @unchecked Sendable {
         case .sendOptionAcknowledgement(let options):
             send(TFTPPacket.optionAcknowledgement(options).encoded(), on: slot.fd, to: slot.peer)
         case .sendBlocks(let blocks):
-            if !sendBlocks(blocks, for: slot) {
-                perform(.abort(TFTPError(.notDefined, "file shrank while being read")), for: slot)
-                return
-            }
-            // Read the next window's bytes now, while the client works on this one, not after
-            // its ACK arrives (a 64 KiB pread on the round trip cost windowed transfers ~10 %).
-            let next = slot.transfer.highestSent + 1
-            if next <= slot.transfer.lastBlock {
-                let last = min(next + slot.transfer.parameters.windowSize - 1, slot.transfer.lastBlock)
-                slot.prefetch(
-                    slot.transfer.byteRange(ofBlock: next)
-                        .lowerBound..<slot.transfer.byteRange(ofBlock: last).upperBound)
-            }
+            sendWindow(blocks, for: slot)
         case .complete:
             let seconds = slot.elapsedSeconds
             counters.increment(.tftpTransfersCompleted)
@@ -257,19 +245,7 @@ final class TFTPTransferEngine: @unchecked Sendable {
             )
             close(slot)
         case .abort(let error):
-            counters.increment(.tftpTransfersFailed)
-            if slot.transfer.expired {
-                counters.increment(.tftpTransfersExpired)
-                notices.hit(
-                    "lifetime", logger: logger,
-                    "tftp: \(slot.peerAddress.compact) \(slot.name): \(error.message) (--tftp-transfer-lifetime); ended"
-                )
-            }
-            let position = "at block \(slot.transfer.highestAcknowledged) of \(slot.transfer.lastBlock)"
-            slot.timeline(.failed, "\(error.message) \(position)", recorder: recorder)
-            logger.warning("tftp: \(slot.peerAddress.compact) \(slot.name): \(error.message) \(position)")
-            send(TFTPPacket.error(error).encoded(), on: slot.fd, to: slot.peer)
-            close(slot)
+            abort(slot, error)
         case .sizeProbeEnded:
             counters.increment(.tftpSizeProbes)
             slot.timeline(.aborted, "size probe (\(slot.transfer.fileSize) bytes)", recorder: recorder)
@@ -282,6 +258,36 @@ final class TFTPTransferEngine: @unchecked Sendable {
             logger.warning("tftp: \(slot.peerAddress.compact) \(slot.name): \(what)")
             close(slot)
         }
+    }
+
+    private func sendWindow(_ blocks: ClosedRange<Int>, for slot: TFTPTransferSlot) {
+        guard sendBlocks(blocks, for: slot) else {
+            return perform(.abort(TFTPError(.notDefined, "file shrank while being read")), for: slot)
+        }
+        // Read the next window's bytes now, while the client works on this one, not after
+        // its ACK arrives (a 64 KiB pread on the round trip cost windowed transfers ~10 %).
+        let next = slot.transfer.highestSent + 1
+        if next <= slot.transfer.lastBlock {
+            let last = min(next + slot.transfer.parameters.windowSize - 1, slot.transfer.lastBlock)
+            slot.prefetch(
+                slot.transfer.byteRange(ofBlock: next).lowerBound..<slot.transfer.byteRange(ofBlock: last).upperBound)
+        }
+    }
+
+    /// Ends the transfer with `error`, sent to the client (RFC 1350 §7).
+    private func abort(_ slot: TFTPTransferSlot, _ error: TFTPError) {
+        counters.increment(.tftpTransfersFailed)
+        if slot.transfer.expired {
+            counters.increment(.tftpTransfersExpired)
+            notices.hit(
+                "lifetime", logger: logger,
+                "tftp: \(slot.peerAddress.compact) \(slot.name): \(error.message) (--tftp-transfer-lifetime); ended")
+        }
+        let position = "at block \(slot.transfer.highestAcknowledged) of \(slot.transfer.lastBlock)"
+        slot.timeline(.failed, "\(error.message) \(position)", recorder: recorder)
+        logger.warning("tftp: \(slot.peerAddress.compact) \(slot.name): \(error.message) \(position)")
+        send(TFTPPacket.error(error).encoded(), on: slot.fd, to: slot.peer)
+        close(slot)
     }
 
     /// The window as one sendmmsg (`TFTPDatagramSender`), one per piece of a window bigger than
