@@ -161,17 +161,37 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         EventLoopSizing.applyCPUAffinity()
-        // A bad config file fails here, before anything binds, with file:line:column and the reason.
-        let file: ConfigFile?
+        let file = try loadFile()
+        var configuration = try makeConfiguration(file: file)
+        let logger = Self.bootstrapLogging(level: configuration.logLevel)
         do {
-            file = try config.map { try ConfigFile.load(path: $0) }
+            configuration.apiAccess.token = try prepare(configuration, logger: logger)
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
+        let reload = file.map { reloading($0, token: configuration.apiAccess.token) }
+        let server = VBootServer(configuration: configuration, logger: logger, configReload: reload)
+        do {
+            try await server.run()
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
+    }
+
+    /// A bad config file fails here, before anything binds, with file:line:column and the reason.
+    func loadFile() throws -> ConfigFile? {
+        do {
+            return try config.map { try ConfigFile.load(path: $0) }
         } catch {
             // The file's own message (file:line:column: reason), not the command's usage.
             FileHandle.standardError.write(Data("vboot serve: \(error)\n".utf8))
             throw ExitCode(78)  // EX_CONFIG
         }
-        var configuration = try makeConfiguration(file: file)
-        let level = configuration.logLevel
+    }
+
+    static func bootstrapLogging(level: Logger.Level) -> Logger {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -179,44 +199,34 @@ struct Serve: AsyncParsableCommand {
         }
         var logger = Logger(label: "vboot")
         logger.logLevel = level
-        do {
-            let tokenPath =
-                configuration.apiTokenFile
-                ?? (configuration.dataDirectory ?? Self.defaultDataDirectory) + "/" + APITokenFile.defaultName
-            if let account = try serviceAccount(configuration: configuration, logger: logger) {
-                // Replaces this process: the same command runs again as `account`, which then
-                // checks what it can reach.
-                try PrivilegeDrop.become(account, configuration: configuration, logger: logger) {
-                    try APITokenFile.loadOrCreate(path: tokenPath, logger: logger)
-                }
-            }
-            PrivilegeDrop.logCurrent(logger: logger)
-            for warning in try VBootServer(configuration: configuration, logger: logger).validate() {
-                logger.warning("\(warning)")
-            }
-            configuration.apiAccess.token =
-                try PrivilegeDrop.inheritedAPIToken() ?? APITokenFile.loadOrCreate(path: tokenPath, logger: logger)
-        } catch {
-            logger.critical("\(error)")
-            throw ExitCode.failure
-        }
-        var reload: ConfigReload?
-        if let file {
-            // The same order on reload: defaults, the file, then the flags (the token stays).
-            let flags = self
-            let token = configuration.apiAccess.token
-            reload = ConfigReload(path: file.path, machines: file.machines) { reloaded in
-                var fresh = try flags.makeConfiguration(file: reloaded)
-                fresh.apiAccess.token = token
-                return fresh
+        return logger
+    }
+
+    /// Drops privileges (started as root), checks the configuration, and returns the API token.
+    func prepare(_ configuration: ServerConfiguration, logger: Logger) throws -> String? {
+        let tokenPath =
+            configuration.apiTokenFile
+            ?? (configuration.dataDirectory ?? Self.defaultDataDirectory) + "/" + APITokenFile.defaultName
+        if let account = try serviceAccount(configuration: configuration, logger: logger) {
+            // Replaces this process: the same command runs again as `account`, which then
+            // checks what it can reach.
+            try PrivilegeDrop.become(account, configuration: configuration, logger: logger) {
+                try APITokenFile.loadOrCreate(path: tokenPath, logger: logger)
             }
         }
-        let server = VBootServer(configuration: configuration, logger: logger, configReload: reload)
-        do {
-            try await server.run()
-        } catch {
-            logger.critical("\(error)")
-            throw ExitCode.failure
+        PrivilegeDrop.logCurrent(logger: logger)
+        for warning in try VBootServer(configuration: configuration, logger: logger).validate() {
+            logger.warning("\(warning)")
+        }
+        return try PrivilegeDrop.inheritedAPIToken() ?? APITokenFile.loadOrCreate(path: tokenPath, logger: logger)
+    }
+
+    /// The same order on reload: defaults, the file, then the flags (the token stays).
+    func reloading(_ file: ConfigFile, token: String?) -> ConfigReload {
+        ConfigReload(path: file.path, machines: file.machines) { [self] reloaded in
+            var fresh = try makeConfiguration(file: reloaded)
+            fresh.apiAccess.token = token
+            return fresh
         }
     }
 }
