@@ -92,10 +92,9 @@ let package = Package(
             name: "vboot",
             dependencies: [
                 "VBootAPI",
-                "VBootServer", "VBootStore", "BootPolicy", "DHCPv4", "Firmware",
+                "VBootServer", "BootPolicy", "DHCPv4", "Firmware",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
@@ -126,14 +125,12 @@ let package = Package(
                 "VBootServer", "VBootStore", "VBootAPI", "BootPolicy", "DHCPv4", "TFTP",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
         .testTarget(

@@ -27,6 +27,8 @@ public enum APIContract {
             throw APIContractError("malformed JSON: \(underlying ?? context.debugDescription)")
         } catch DecodingError.typeMismatch(_, let context) where context.codingPath.isEmpty {
             throw APIContractError("expected a JSON object")
+        } catch DecodingError.valueNotFound(_, let context) where context.codingPath.isEmpty {
+            throw APIContractError("expected a JSON object")
         } catch DecodingError.typeMismatch(let expected, let context), DecodingError.valueNotFound(
             let expected, let context)
         {

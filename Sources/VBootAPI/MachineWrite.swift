@@ -11,10 +11,7 @@ public enum FieldChange<Value: Hashable & Sendable>: Hashable, Sendable {
 /// refused, not ignored, so a typo never silently does nothing. The server checks the values.
 public struct MachineWrite: Codable, Hashable, Sendable {
     /// The fields a write may name, as the JSON and the config file's `machines:` write them.
-    public static let fields = [
-        "mac", "uuid", "serial", "hostname", "profile", "variables", "next_boot", "once_completion", "proxy_strategy",
-        "address",
-    ]
+    public static let fields = textFields.keys.sorted() + ["variables"]
 
     public var mac: FieldChange<String> = .unchanged
     public var uuid: FieldChange<String> = .unchanged

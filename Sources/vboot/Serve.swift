@@ -70,7 +70,7 @@ struct Serve: AsyncParsableCommand {
     @Option(.logLevel) var logLevel: Logger.Level?
     @Option(.user) var user: String?
 
-    /// The flags as given, by setting (`ServeFlagTests` checks that every setting is here).
+    /// The flags as given, by setting (`ServeSettingsTests` checks that every setting is here).
     var given: [(SettingKey, [String])] {
         [
             (.listen, one(listen)), (.interface, one(interface)), (.dhcp, one(dhcp?.rawValue)),

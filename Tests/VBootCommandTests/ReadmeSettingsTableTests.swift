@@ -12,7 +12,10 @@ struct ReadmeSettingsTableTests {
     static let end = "<!-- end of settings table -->\n"
 
     static func rendered() -> String {
-        func cell(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|") }
+        func cell(_ text: String) -> String {
+            text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "<", with: "&lt;")
+                .replacingOccurrences(of: ">", with: "&gt;")
+        }
         var lines = ["| flag | config key | default | reload | what |", "|---|---|---|---|---|"]
         for key in SettingKey.allCases {
             let setting = key.setting

@@ -36,6 +36,18 @@ struct ServeSettingsTests {
         #expect(configuration.dhcpMode == .off && configuration.dataDirectory == "/var/lib/vboot")
     }
 
+    @Test func flagPairsAddToTheFilesAndATLSPairComesFromOnePlace() throws {
+        let file = try ConfigFile.parse(
+            "pxe_strategy: {bios: boot-server}\napi: {tls_cert: /c, tls_key: /k}\n", path: "/etc/vboot/vboot.yaml")
+        let configuration = try Serve.parse(["--pxe-strategy", "uefi=boot-server"]).makeConfiguration(file: file)
+        #expect(configuration.proxyStrategies.strategy(for: .bios) == .bootServer)
+        #expect(configuration.proxyStrategies.strategy(for: .uefi) == .bootServer)
+        #expect(configuration.apiTLS == APITLSFiles(certificate: "/c", key: "/k"))
+        #expect(throws: (any Error).self) {
+            try Serve.parse(["--api-tls-cert", "/other.crt"]).makeConfiguration(file: file)
+        }
+    }
+
     @Test func repeatedFlagsMakeAListAndTheLastSingleValueWins() throws {
         let serve = try Serve.parse([
             "--ipxe-dir", "a", "--ipxe-dir", "b", "--http-port", "1", "--http-port", "2",
@@ -77,10 +89,14 @@ struct ServeSettingsTests {
     @Test(arguments: SettingKey.allCases)
     func aDocumentedDefaultValueIsTheDefault(key: SettingKey) throws {
         guard case .value(let value) = key.setting.default else { return }
-        let serve = try Serve.parse(["--\(key.setting.flag)", value])
+        // The pool's settings only count with a pool.
+        let pool =
+            key.rawValue.hasPrefix("pool.")
+            ? ["--dhcp-range", "10.0.0.10-10.0.0.20", "--dhcp-netmask", "255.255.255.0"] : []
+        let serve = try Serve.parse(["--\(key.setting.flag)", value] + pool)
         var configuration = try serve.makeConfiguration(file: nil)
         configuration.givenSettings = SettingValues()
-        var untouched = try Serve.parse([]).makeConfiguration(file: nil)
+        var untouched = try Serve.parse(pool).makeConfiguration(file: nil)
         untouched.givenSettings = SettingValues()
         #expect(String(describing: configuration) == String(describing: untouched), "--\(key.setting.flag) \(value)")
     }

@@ -56,7 +56,9 @@ public struct ConfigFile: Sendable {
             throw ConfigError(path: path, line: 0, column: 0, reason: "\(error)")
         }
         var file = ConfigFile(path: path)
+        var sections: [String: Node] = [:]
         for (key, node) in try reader.mapping(root, "the top level", known: topLevelKeys) {
+            sections[key] = node
             switch key {
             case "variables":
                 for (name, value) in try reader.mapping(node, key, known: nil) {
@@ -83,7 +85,7 @@ public struct ConfigFile: Sendable {
             }
         }
         if (file.settings[.apiTLSCert] == nil) != (file.settings[.apiTLSKey] == nil) {
-            throw reader.error(at: root, "api.tls_cert and api.tls_key go together")
+            throw reader.error(at: sections["api"] ?? root, "api: tls_cert and tls_key go together")
         }
         return file
     }

@@ -18,10 +18,19 @@ public struct SettingValues: Sendable, Hashable {
         values[key] = given
     }
 
-    /// `other`'s values win where it has them (flags over the file).
+    /// `other`'s values win where it has them (flags over the file). KEY=VALUE settings add up,
+    /// `other`'s pairs last (a flag's `uefi=boot-server` keeps the file's `bios=`); a TLS
+    /// certificate and its key come from the same place.
     public func overlaid(with other: SettingValues) -> SettingValues {
         var merged = self
-        merged.values.merge(other.values) { _, flag in flag }
+        if other.values[.apiTLSCert] != nil || other.values[.apiTLSKey] != nil {
+            merged.values[.apiTLSCert] = nil
+            merged.values[.apiTLSKey] = nil
+        }
+        merged.values.merge(other.values) { file, flag in file + flag }
+        for key in merged.values.keys where key.setting.form != .pairs && other.values[key] != nil {
+            merged.values[key] = other.values[key]
+        }
         return merged
     }
 

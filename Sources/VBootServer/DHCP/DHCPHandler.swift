@@ -71,12 +71,11 @@ final class DHCPHandler: ChannelInboundHandler {
         case .silence:
             environment.counters.increment(.dhcpSilent)
         case .reply(let reply, let destination):
-            var buffer = context.channel.allocator.buffer(capacity: DHCPMessage.minimumBOOTPLength + 64)
-            reply.encode(into: &buffer, minimumLength: DHCPMessage.minimumBOOTPLength)
-            let address = SocketAddress.ipv4(destination)
+            let envelope = reply.datagram(to: destination, allocator: context.channel.allocator)
+            let address = envelope.remoteAddress
             // Flushed once per read batch (channelReadComplete): the replies to one recvmmsg
             // leave in one sendmmsg.
-            context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: address, data: buffer)), promise: nil)
+            context.write(wrapOutboundOut(envelope), promise: nil)
             environment.counters.increment(.dhcpRepliesSent)
             line += " [to \(address.ipv4?.description ?? "?"):\(address.port ?? 0)]"
         }
@@ -107,5 +106,15 @@ final class DHCPHandler: ChannelInboundHandler {
         if let listen = environment.configuration.listenAddress, !listen.isAny { return listen }
         guard let info = envelope.metadata?.packetInfo else { return nil }
         return environment.interfaces.address(ofInterface: info.interfaceIndex)
+    }
+}
+
+extension DHCPMessage {
+    /// The reply as a datagram, padded to `minimumBOOTPLength`,
+    /// to where `ReplyDestination` says.
+    func datagram(to destination: ReplyDestination, allocator: ByteBufferAllocator) -> AddressedEnvelope<ByteBuffer> {
+        var buffer = allocator.buffer(capacity: DHCPMessage.minimumBOOTPLength + 64)
+        encode(into: &buffer, minimumLength: DHCPMessage.minimumBOOTPLength)
+        return AddressedEnvelope(remoteAddress: .ipv4(destination), data: buffer)
     }
 }

@@ -84,10 +84,9 @@ final class LeaseService: Sendable {
                 logger.info("dhcp: \(outcome.summary)")
                 return
             }
-            let destination = SocketAddress.ipv4(ReplyDestination.forServerReply(reply, to: request))
-            var buffer = job.channel.allocator.buffer(capacity: DHCPMessage.minimumBOOTPLength + 64)
-            reply.encode(into: &buffer, minimumLength: DHCPMessage.minimumBOOTPLength)
-            job.channel.writeAndFlush(AddressedEnvelope(remoteAddress: destination, data: buffer), promise: nil)
+            let envelope = reply.datagram(
+                to: ReplyDestination.forServerReply(reply, to: request), allocator: job.channel.allocator)
+            job.channel.writeAndFlush(envelope, promise: nil)
             counters.increment(.dhcpRepliesSent)
             let bootSummary = job.boot != nil && reply.messageType != .nak ? "; \(job.bootSummary)" : ""
             inventory.recorder.record(

@@ -1,4 +1,4 @@
-/// Every counter on `/metrics`, exported as `vboot_<name>_total` (with a `reason` label where
+/// Every vboot counter on `/metrics`, exported as `vboot_<name>_total` (with a `reason` label where
 /// the call gives one). One list, so the code, the tests and the dashboards name the same thing.
 public enum CounterName: String, CaseIterable, Sendable {
     case apiCallbacksRefused = "api_callbacks_refused", apiHostRefused = "api_host_refused"

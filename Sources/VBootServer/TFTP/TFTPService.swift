@@ -178,7 +178,12 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         switch packet.readRequest {
         case .success(let read): request = read
         case .failure(let error):
-            environment.logger.debug("tftp: \(client.compact) refused: \(error.message)")
+            // A write is someone's mistake worth a line; stray packets are noise.
+            if case .writeRequest(let write) = packet {
+                environment.logger.info("tftp: \(client.compact) refused write of \(write.filename): read-only server")
+            } else {
+                environment.logger.debug("tftp: \(client.compact) refused: \(error.message)")
+            }
             return .failure(error)
         }
         let file: BootFileStore.File

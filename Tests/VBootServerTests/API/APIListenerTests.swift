@@ -81,7 +81,7 @@ struct APIListenerTests {
         #expect(configuration.apiTLS == APITLSFiles(certificate: "/etc/vboot/api.crt", key: "/etc/vboot/api.key"))
         for (text, reason) in [
             ("api: {listen: [vboot.lab:80]}", "ADDRESS:PORT"), ("api: {hosts: [\"a b\"]}", "a DNS name"),
-            ("api: {tls_cert: a.crt}", "api.tls_cert and api.tls_key go together"),
+            ("api: {tls_cert: a.crt}", "api: tls_cert and tls_key go together"),
         ] {
             #expect(throws: ConfigError.self, "\(text)") { try ConfigFile.parse(text, path: "x.yaml") }
             do { _ = try ConfigFile.parse(text, path: "x.yaml") } catch {

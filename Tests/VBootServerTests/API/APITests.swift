@@ -14,6 +14,7 @@ struct APITests {
         let cases: [(body: String, reason: String)] = [
             ("{\"mac\": ", "malformed JSON"),
             ("[1, 2]", "expected a JSON object"),
+            ("null", "expected a JSON object"),
             ("", "body is empty"),
             (#"{"hostname": "x"}"#, "mac: required"),
             (#"{"mac": "52:54:00:zz:00:01"}"#, "is not a MAC address"),

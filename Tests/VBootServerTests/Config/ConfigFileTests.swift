@@ -69,6 +69,23 @@ struct ConfigFileTests {
         #expect(file.machines[1].proxyStrategy == .bootFileInOffer)
     }
 
+    @Test func pathsAreRelativeToTheFileURLsAreNot() throws {
+        let base = ServerConfiguration()
+        for (text, expected) in [
+            ("database: sqlite:state/v.sqlite", DatabaseLocation.sqlite(path: "/etc/vboot/state/v.sqlite")),
+            ("database: /var/v.sqlite", .sqlite(path: "/var/v.sqlite")),
+        ] {
+            let file = try ConfigFile.parse(text, path: "/etc/vboot/vboot.yaml")
+            #expect(try ServerConfiguration.merged(base: base, file: file).database == expected, "\(text)")
+        }
+        let remote = try ConfigFile.parse("database: postgres://v:s@db.lan/v", path: "/etc/vboot/vboot.yaml")
+        #expect(remote.settings[.database] == ["postgres://v:s@db.lan/v"])
+        let tls = try ConfigFile.parse("api: {tls_cert: tls/a.crt, tls_key: tls/a.key}", path: "/etc/vboot/vboot.yaml")
+        #expect(
+            try ServerConfiguration.merged(base: base, file: tls).apiTLS
+                == APITLSFiles(certificate: "/etc/vboot/tls/a.crt", key: "/etc/vboot/tls/a.key"))
+    }
+
     @Test func unauthenticatedTrafficLimitsAreRead() throws {
         let file = try ConfigFile.parse(
             "dhcp_queue_limit: 7\nunknown_event_rate: 3\nregistration_rate_total: 9\nunassigned_machine_limit: 50\n",
