@@ -1,25 +1,49 @@
 import CoreMetrics
 import NIOConcurrencyHelpers
+import Synchronization
 
 /// One server's metrics, behind swift-metrics' API: this object is the `MetricsFactory` its
 /// counters are made with (explicitly, not the process-wide bootstrap, so servers in one process,
-/// as in the tests, keep their own) and the store `/metrics` renders in Prometheus text.
+/// as in the tests, keep their own) and the store `/metrics` renders in Prometheus text. A
+/// counter is an atomic: counting a packet takes no lock and builds no name.
 public final class ServerCounters: MetricsFactory, Sendable {
-    /// Counter values by exported series (`vboot_x_total{reason="y"}`).
-    private let values = NIOLockedValueBox<[String: Int64]>([:])
-    /// swift-metrics counters by name and reason, made once each.
-    private let counters = NIOLockedValueBox<[String: Counter]>([:])
+    /// Every counter made, by exported series (`vboot_x_total{reason="y"}`).
+    private let stored = NIOLockedValueBox<[String: StoredCounter]>([:])
+    /// The counters without a reason, made up front; read without a lock.
+    private let counters: [CounterName: Counter]
+    /// Counters with a reason, made on first use.
+    private let labelled = NIOLockedValueBox<[String: Counter]>([:])
     private let readers = NIOLockedValueBox<[GaugeName: [@Sendable () -> Int]]>([:])
 
-    public init() {}
+    public init() {
+        let stored = self.stored
+        var counters: [CounterName: Counter] = [:]
+        for name in CounterName.allCases {
+            let series = Self.series(name, reason: nil)
+            let handler = StoredCounter(series: series)
+            stored.withLockedValue { $0[series] = handler }
+            counters[name] = Counter(
+                label: series, dimensions: [], handler: handler, factory: NOOPMetricsHandler.instance)
+        }
+        self.counters = counters
+    }
 
     public func increment(_ name: CounterName, reason: String? = nil, by amount: Int = 1) {
-        counter(name, reason: reason).increment(by: amount)
+        guard let reason else { return counters[name]!.increment(by: amount) }
+        let series = Self.series(name, reason: reason)
+        let counter = labelled.withLockedValue { made in
+            if let counter = made[series] { return counter }
+            let counter = Counter(
+                label: "vboot_\(name.rawValue)_total", dimensions: [("reason", reason)], factory: self)
+            made[series] = counter
+            return counter
+        }
+        counter.increment(by: amount)
     }
 
     /// A counter's value (tests, and the log lines that quote one).
     public subscript(_ name: CounterName, reason reason: String? = nil) -> Int {
-        Int(values.withLockedValue { $0[Self.series(name, reason: reason)] ?? 0 })
+        Int(stored.withLockedValue { $0[Self.series(name, reason: reason)] }?.value ?? 0)
     }
 
     /// Registers a part's reading of `name`; `/metrics` shows the sum of the readings.
@@ -31,24 +55,17 @@ public final class ServerCounters: MetricsFactory, Sendable {
         readers.withLockedValue { $0[name] ?? [] }.reduce(0) { $0 + $1() }
     }
 
-    /// Prometheus exposition format: the counters, then the gauges, one series per line.
+    /// Prometheus exposition format: the counters that have counted, then the gauges, one
+    /// series per line.
     public func prometheusText() -> String {
-        let counters = values.withLockedValue { $0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }
+        let counters = stored.withLockedValue { $0 }.compactMap { series, counter -> (String, Int64)? in
+            let value = counter.value
+            return value == 0 ? nil : (series, value)
+        }.sorted { $0.0 < $1.0 }.map { "\($0.0) \($0.1)\n" }
         let gauges = GaugeName.allCases.compactMap { name -> String? in
             readers.withLockedValue({ $0[name] }) == nil ? nil : "vboot_\(name.rawValue) \(gauge(name))\n"
         }
         return (counters + gauges).joined()
-    }
-
-    private func counter(_ name: CounterName, reason: String?) -> Counter {
-        let series = Self.series(name, reason: reason)
-        return counters.withLockedValue { made in
-            if let counter = made[series] { return counter }
-            let counter = Counter(
-                label: "vboot_\(name.rawValue)_total", dimensions: reason.map { [("reason", $0)] } ?? [], factory: self)
-            made[series] = counter
-            return counter
-        }
     }
 
     static func series(_ name: CounterName, reason: String?) -> String {
@@ -59,7 +76,13 @@ public final class ServerCounters: MetricsFactory, Sendable {
 
     public func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
         let labels = dimensions.map { "\($0.0)=\"\($0.1)\"" }.joined(separator: ",")
-        return StoredCounter(series: labels.isEmpty ? label : "\(label){\(labels)}", values: values)
+        let series = labels.isEmpty ? label : "\(label){\(labels)}"
+        return stored.withLockedValue { stored in
+            if let existing = stored[series] { return existing }
+            let counter = StoredCounter(series: series)
+            stored[series] = counter
+            return counter
+        }
     }
 
     /// vboot keeps whole numbers only; other kinds of metric are not exported.
@@ -85,16 +108,14 @@ public final class ServerCounters: MetricsFactory, Sendable {
     public func destroyTimer(_ handler: any TimerHandler) {}
 }
 
-/// A counter's value in its server's table.
+/// One counter's value.
 private final class StoredCounter: CounterHandler, Sendable {
     let series: String
-    let values: NIOLockedValueBox<[String: Int64]>
+    private let count = Atomic<Int64>(0)
 
-    init(series: String, values: NIOLockedValueBox<[String: Int64]>) {
-        self.series = series
-        self.values = values
-    }
+    init(series: String) { self.series = series }
 
-    func increment(by amount: Int64) { values.withLockedValue { $0[series, default: 0] += amount } }
-    func reset() { values.withLockedValue { $0[series] = 0 } }
+    var value: Int64 { count.load(ordering: .relaxed) }
+    func increment(by amount: Int64) { count.add(amount, ordering: .relaxed) }
+    func reset() { count.store(0, ordering: .relaxed) }
 }
