@@ -25,7 +25,18 @@ public enum DHCPExchange {
         /// Who sent it, for the per-source limit on unknown machines: a relay (giaddr), else the
         /// sender's address; nil for a broadcast from a client without one.
         public var source: String?
-        public var details: [String: String]
+        var client: BootClient
+        var port: ProxyDHCPResponder.Port
+        /// The boot file offered, when there was an offer.
+        var offered: String?
+
+        /// Built only when the event is kept: a storm of unknown machines is mostly counted,
+        /// not recorded, and building this per packet cost the proxy a sixth of its throughput.
+        public var details: [String: String] {
+            var details = ["port": port.description, "firmware": "\(client.architecture) \(client.program)"]
+            if let offered { details["offered"] = offered }
+            return details
+        }
     }
 
     public enum Action: Sendable {
@@ -70,7 +81,7 @@ public enum DHCPExchange {
             let recorded = !decision.isRoutineSilence || context.machine?.nextBoot == .hold
             let timeline = decision.client.flatMap { client in
                 recorded
-                    ? TimelineEntry(outcome: .refused, mac: client.mac, source: sender, details: details(client, port))
+                    ? TimelineEntry(outcome: .refused, mac: client.mac, source: sender, client: client, port: port)
                     : nil
             }
             return Effect(
@@ -79,17 +90,12 @@ public enum DHCPExchange {
         }
         let destination = ReplyDestination.forReply(to: request, from: (source.address, source.port), port: port)
         let timeline = decision.client.map { client in
-            var details = details(client, port)
-            details["offered"] = reply.bootFileName
-            return TimelineEntry(outcome: .ok, mac: client.mac, source: sender, details: details)
+            TimelineEntry(
+                outcome: .ok, mac: client.mac, source: sender, client: client, port: port, offered: reply.bootFileName)
         }
         return Effect(
             learnedAddress: learned, action: .reply(reply, to: destination), decision: decision, timeline: timeline,
             logLevel: .info)
-    }
-
-    private static func details(_ client: BootClient, _ port: ProxyDHCPResponder.Port) -> [String: String] {
-        ["port": port.description, "firmware": "\(client.architecture) \(client.program)"]
     }
 
     /// A relay's giaddr, else the datagram's IPv4 source; nil for a broadcast from a client

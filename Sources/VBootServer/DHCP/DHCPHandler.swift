@@ -59,7 +59,8 @@ final class DHCPHandler: ChannelInboundHandler {
     ) {
         let inventory = environment.inventory
         if let address = effect.learnedAddress { inventory.addresses.learn(address, is: request.clientHardwareAddress) }
-        var line = "proxydhcp: \(effect.decision.summary)"
+        // The log line is built only at a level that prints it.
+        var sentTo: SocketAddress?
         switch effect.action {
         case .lease(let boot):
             // The lease service's consumer writes the reply (NIO channels accept writes from any thread).
@@ -77,18 +78,23 @@ final class DHCPHandler: ChannelInboundHandler {
             // leave in one sendmmsg.
             context.write(wrapOutboundOut(envelope), promise: nil)
             environment.counters.increment(.dhcpRepliesSent)
-            line += " [to \(address.ipv4?.description ?? "?"):\(address.port ?? 0)]"
+            sentTo = address
         }
         if let entry = effect.timeline {
             inventory.recorder.record(
                 .dhcp, entry.outcome, mac: entry.mac, source: entry.source, summary: effect.decision.summary,
                 details: entry.details)
         }
-        switch effect.logLevel {
-        case .debug: environment.logger.debug("\(line)")
-        case .info: environment.logger.info("\(line)")
-        case .warning: environment.logger.warning("\(line)")
-        }
+        let level: Logger.Level =
+            switch effect.logLevel {
+            case .debug: .debug
+            case .info: .info
+            case .warning: .warning
+            }
+        environment.logger.log(
+            level: level,
+            "proxydhcp: \(effect.decision.summary)\(sentTo.map { " [to \($0.ipv4?.description ?? "?"):\($0.port ?? 0)]" } ?? "")"
+        )
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
