@@ -27,14 +27,14 @@ public enum DHCPExchange {
         public var source: String?
         var client: BootClient
         var port: ProxyDHCPResponder.Port
-        /// The boot file offered, when there was an offer.
-        var offered: String?
+        /// The offer, when there was one (its boot file name is read only for the details).
+        var offer: DHCPMessage?
 
         /// Built only when the event is kept: a storm of unknown machines is mostly counted,
         /// not recorded, and building this per packet cost the proxy a sixth of its throughput.
         public var details: [String: String] {
             var details = ["port": port.description, "firmware": "\(client.architecture) \(client.program)"]
-            if let offered { details["offered"] = offered }
+            if let offer { details["offered"] = offer.bootFileName }
             return details
         }
     }
@@ -91,7 +91,7 @@ public enum DHCPExchange {
         let destination = ReplyDestination.forReply(to: request, from: (source.address, source.port), port: port)
         let timeline = decision.client.map { client in
             TimelineEntry(
-                outcome: .ok, mac: client.mac, source: sender, client: client, port: port, offered: reply.bootFileName)
+                outcome: .ok, mac: client.mac, source: sender, client: client, port: port, offer: reply)
         }
         return Effect(
             learnedAddress: learned, action: .reply(reply, to: destination), decision: decision, timeline: timeline,
