@@ -29,6 +29,9 @@ public struct TFTPTransferParameters: Hashable, Sendable {
     /// Empty: no OACK, the transfer starts with DATA block 1 (RFC 2347 §3).
     public var acknowledgedOptions: [TFTPOption]
 
+    /// The client asked for its own retransmission timeout (RFC 2349), which the server then keeps.
+    public var timeoutNegotiated: Bool { acknowledgedOptions.contains { $0.name.lowercased() == "timeout" } }
+
     /// RFC 1350 §1.
     public static let defaultBlockSize = 512
     /// RFC 2348 §2.

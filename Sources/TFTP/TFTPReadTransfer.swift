@@ -3,8 +3,13 @@
 ///
 /// Blocks are numbered from 1 as `Int`; the wire carries the low 16 bits, so files past
 /// 65535 blocks roll over to block 0 as the common clients (EDK2, iPXE, curl, tftp-hpa) expect.
-/// Duplicate or stale ACKs never trigger a send (RFC 1123 §4.2.3.1, Sorcerer's Apprentice);
-/// only the retransmission timer resends, with exponential backoff.
+/// The retransmission timer follows the measured round trip (`TFTPRoundTripEstimate`) unless the
+/// client negotiated a timeout, and backs off exponentially. A duplicate ACK resends the blocks
+/// after it at once, but only when it shows loss: once per acknowledged block, never when it may
+/// answer a block the server sent twice, and only when the blocks after it have been out for
+/// half a round trip (an ACK sent twice back to back shows nothing). The Sorcerer's Apprentice
+/// (RFC 1123 §4.2.3.1) is a duplicate ACK answered by duplicate DATA answered by a duplicate ACK;
+/// each of these rules breaks that loop on its own.
 public struct TFTPReadTransfer: Sendable {
     public enum Action: Hashable, Sendable {
         /// Send the OACK (RFC 2347) and wait for ACK 0.
@@ -38,6 +43,9 @@ public struct TFTPReadTransfer: Sendable {
     public private(set) var highestAcknowledged = 0
     public private(set) var retries = 0
     public private(set) var retransmittedBlocks = 0
+    /// Windows resent because a duplicate ACK showed them lost, before the timer.
+    public private(set) var promptResends = 0
+    public private(set) var roundTrip: TFTPRoundTripEstimate
     /// When the timer should next fire, as a point on the injected clock: the next retransmission,
     /// or the end of the lifetime if that comes first.
     public var deadline: ContinuousClock.Instant? {
@@ -52,6 +60,20 @@ public struct TFTPReadTransfer: Sendable {
     private var awaitingOptionAcknowledgement: Bool
     private var currentTimeout: Duration
     private var finished = false
+    /// The window being timed: when it was sent and its last block (0: the OACK). Only a window
+    /// sent once is timed.
+    private var timing: (sentAt: ContinuousClock.Instant, throughBlock: Int)?
+    /// The highest block sent more than once. Resends start after the last ACK, so whether an
+    /// acknowledged block went out twice is known when its ACK arrives.
+    private var resentThrough = 0
+    private var optionAcknowledgementResent = false
+    /// The last acknowledged block (or the OACK) went out twice: a repeated ACK of it may answer
+    /// the copy, and shows no loss.
+    private var acknowledgedTwice = false
+    /// The acknowledged block whose duplicate ACK already had its prompt resend.
+    private var promptlyResentAfter: Int?
+    /// When the blocks after the last acknowledged one last went out.
+    private var windowSentAt: ContinuousClock.Instant?
 
     /// The last block: a file that fills its last block exactly ends with an empty one.
     public var lastBlock: Int { fileSize / parameters.blockSize + 1 }
@@ -65,7 +87,12 @@ public struct TFTPReadTransfer: Sendable {
         self.lifetime = lifetime
         self.awaitingOptionAcknowledgement = !parameters.acknowledgedOptions.isEmpty
         self.currentTimeout = parameters.timeout
+        self.roundTrip = TFTPRoundTripEstimate(ceiling: parameters.timeout)
     }
+
+    /// The timeout after progress: the client's own if it negotiated one (RFC 2349), else the
+    /// measured one.
+    private var baseTimeout: Duration { parameters.timeoutNegotiated ? parameters.timeout : roundTrip.timeout }
 
     /// Byte range of `block` in the file.
     public func byteRange(ofBlock block: Int) -> Range<Int> {
@@ -77,7 +104,10 @@ public struct TFTPReadTransfer: Sendable {
     public mutating func start(now: ContinuousClock.Instant) -> Action {
         retransmitAt = now + currentTimeout
         expiry = lifetime.map { now + $0 }
-        if awaitingOptionAcknowledgement { return .sendOptionAcknowledgement(parameters.acknowledgedOptions) }
+        if awaitingOptionAcknowledgement {
+            timing = (now, 0)
+            return .sendOptionAcknowledgement(parameters.acknowledgedOptions)
+        }
         return sendWindow(now: now)
     }
 
@@ -113,10 +143,26 @@ public struct TFTPReadTransfer: Sendable {
         // Double up to 16 s, but never below the negotiated timeout (RFC 2349 allows up to 255 s).
         currentTimeout = min(currentTimeout * 2, max(.seconds(16), parameters.timeout))
         self.retransmitAt = now + currentTimeout
-        if awaitingOptionAcknowledgement { return .sendOptionAcknowledgement(parameters.acknowledgedOptions) }
+        if awaitingOptionAcknowledgement {
+            timing = nil
+            optionAcknowledgementResent = true
+            return .sendOptionAcknowledgement(parameters.acknowledgedOptions)
+        }
+        return resendWindow(now: now)
+    }
+
+    /// The blocks after the last acknowledged one again, as one window (its tail may be new).
+    /// Not timed: an ACK may answer either copy (Karn, RFC 6298 §3).
+    private mutating func resendWindow(now: ContinuousClock.Instant) -> Action {
         let range = (highestAcknowledged + 1)...min(highestAcknowledged + parameters.windowSize, lastBlock)
-        retransmittedBlocks += range.count
+        let resent = min(range.upperBound, highestSent)
+        if resent >= range.lowerBound {
+            retransmittedBlocks += resent - range.lowerBound + 1
+            resentThrough = max(resentThrough, resent)
+        }
         highestSent = max(highestSent, range.upperBound)
+        timing = nil
+        windowSentAt = now
         return .sendBlocks(range)
     }
 
@@ -124,36 +170,55 @@ public struct TFTPReadTransfer: Sendable {
         if awaitingOptionAcknowledgement {
             guard wireBlock == 0 else { return .wait }
             awaitingOptionAcknowledgement = false
-            progress(now: now)
+            acknowledgedTwice = optionAcknowledgementResent
+            progress(through: 0, now: now)
             return sendWindow(now: now)
         }
         // Map the 16-bit number onto the blocks in flight: highestAcknowledged ... highestSent.
         let distance = Int(wireBlock &- UInt16(truncatingIfNeeded: highestAcknowledged))
         let block = highestAcknowledged + distance
         guard distance > 0, block <= highestSent else {
-            // A repeated ACK is never answered with data (that is the Sorcerer's Apprentice), but
-            // it shows the client is alive and waiting: undo the backoff so the timer resends soon,
-            // instead of after up to 16 s with clients that ignore repeated DATA.
-            if distance == 0, let current = retransmitAt {
-                currentTimeout = parameters.timeout
-                retransmitAt = min(current, now + parameters.timeout)
-            }
-            return .wait
+            return distance == 0 ? repeatedAcknowledgement(now: now) : .wait
         }
         highestAcknowledged = block
-        progress(now: now)
+        acknowledgedTwice = block <= resentThrough
+        progress(through: block, now: now)
         if block == lastBlock {
             finish()
             return .complete
         }
-        // An ACK short of the window's end means loss: RFC 7440 §4 restarts after it.
-        if block < highestSent { retransmittedBlocks += min(highestSent, block + parameters.windowSize) - block }
+        // An ACK short of the window's end means loss: RFC 7440 §4 restarts after it, and that
+        // is this block's prompt resend.
+        if block < highestSent {
+            promptlyResentAfter = block
+            return resendWindow(now: now)
+        }
         return sendWindow(now: now)
     }
 
-    private mutating func progress(now: ContinuousClock.Instant) {
+    /// The last ACK again: the client timed out waiting (its blocks were lost), or it answers a
+    /// block it was sent twice, or (windowed) the window's first block was lost.
+    private mutating func repeatedAcknowledgement(now: ContinuousClock.Instant) -> Action {
+        guard let current = retransmitAt else { return .wait }
+        // Either way the client is alive and waiting: undo the backoff.
+        currentTimeout = baseTimeout
+        retransmitAt = min(current, now + currentTimeout)
+        guard !acknowledgedTwice, promptlyResentAfter != highestAcknowledged, let windowSentAt,
+            now - windowSentAt >= (roundTrip.smoothed ?? roundTrip.timeout) / 2
+        else { return .wait }
+        promptlyResentAfter = highestAcknowledged
+        promptResends += 1
+        retransmitAt = now + currentTimeout
+        return resendWindow(now: now)
+    }
+
+    private mutating func progress(through block: Int, now: ContinuousClock.Instant) {
+        if let timing, block >= timing.throughBlock {
+            roundTrip.add(now - timing.sentAt)
+            self.timing = nil
+        }
         retries = 0
-        currentTimeout = parameters.timeout
+        currentTimeout = baseTimeout
         retransmitAt = now + currentTimeout
     }
 
@@ -162,10 +227,13 @@ public struct TFTPReadTransfer: Sendable {
         retransmitAt = nil
     }
 
+    /// The window after the last acknowledged block, all of it sent for the first time.
     private mutating func sendWindow(now: ContinuousClock.Instant) -> Action {
         let first = highestAcknowledged + 1
         let last = min(highestAcknowledged + parameters.windowSize, lastBlock)
         highestSent = max(highestSent, last)
+        if timing == nil { timing = (now, last) }
+        windowSentAt = now
         return .sendBlocks(first...last)
     }
 }

@@ -31,7 +31,8 @@ struct TFTPReadTransferTests {
         #expect(t.deadline == at(.seconds(1)))
         #expect(t.receive(ack(1), now: at(.milliseconds(10))) == .sendBlocks(2...2))
         #expect(t.highestAcknowledged == 1)
-        #expect(t.deadline == at(.milliseconds(1010)))
+        // A 10 ms round trip: the next timeout is the 200 ms floor, not the configured second.
+        #expect(t.deadline == at(.milliseconds(210)))
         #expect(t.receive(ack(2), now: at(.milliseconds(20))) == .complete)
         #expect(t.highestAcknowledged == 2)
         #expect(t.deadline == nil)
@@ -100,18 +101,38 @@ struct TFTPReadTransferTests {
         #expect(t.retransmittedBlocks == 2)
     }
 
-    @Test("A duplicate ACK sends nothing (Sorcerer's Apprentice)")
+    @Test("A duplicate ACK of a block sent once resends the window after it, once")
     func duplicateAck() {
         var t = transfer(fileSize: 512 * 20, windowSize: 4)
         _ = t.start(now: at(.zero))
         #expect(t.receive(ack(4), now: at(.milliseconds(100))) == .sendBlocks(5...8))
-        let deadline = t.deadline
-        #expect(t.receive(ack(4), now: at(.milliseconds(200))) == .wait)
+        // ACK 4 again 10 ms later, under half the 100 ms round trip: sent twice, not a loss.
+        #expect(t.receive(ack(4), now: at(.milliseconds(110))) == .wait)
+        #expect(t.promptResends == 0)
+        // The client timed out waiting for 5...8 (or lost block 5): its ACK 4 again.
+        #expect(t.receive(ack(4), now: at(.milliseconds(200))) == .sendBlocks(5...8))
+        #expect(t.promptResends == 1)
+        #expect(t.retransmittedBlocks == 4)
+        // Further copies of ACK 4 wait for the timer.
         #expect(t.receive(ack(4), now: at(.milliseconds(300))) == .wait)
         #expect(t.highestSent == 8)
         #expect(t.highestAcknowledged == 4)
+        #expect(t.retransmittedBlocks == 4)
+    }
+
+    @Test("A duplicate ACK that may answer a block sent twice sends nothing (Sorcerer's Apprentice)")
+    func duplicateAckOfResentBlock() {
+        var t = transfer(fileSize: 512 * 20)
+        _ = t.start(now: at(.zero))
+        // ACK 1 is slow: the timer sends block 1 again, then the first ACK 1 arrives.
+        #expect(t.timerFired(now: at(.seconds(1))) == .sendBlocks(1...1))
+        #expect(t.receive(ack(1), now: at(.milliseconds(1100))) == .sendBlocks(2...2))
+        // The client's ACK of the second copy of block 1 is no sign of loss.
+        let deadline = t.deadline
+        #expect(t.receive(ack(1), now: at(.milliseconds(1101))) == .wait)
         #expect(t.deadline == deadline)
-        #expect(t.retransmittedBlocks == 0)
+        #expect(t.promptResends == 0)
+        #expect(t.receive(ack(2), now: at(.milliseconds(1102))) == .sendBlocks(3...3))
     }
 
     @Test("Stale ACKs and ACKs for blocks never sent are ignored")
@@ -345,22 +366,24 @@ struct TFTPReadTransferTests {
 }
 
 extension TFTPReadTransferTests {
-    /// A client that ignores repeated DATA re-sends its ACK when it times out; that ACK must not
-    /// trigger a send, but must undo the backoff so the timer resends within one timeout.
+    /// A client re-sends its ACK when it times out. When that ACK may answer a block sent twice it
+    /// must not trigger a send, but must undo the backoff so the timer resends within one timeout.
     @Test func repeatedACKUndoesBackoffWithoutSending() {
         var transfer = TFTPReadTransfer(
             fileSize: 5000, parameters: TFTPTransferParameters(blockSize: 512, timeout: .seconds(1)))
         #expect(transfer.start(now: at(.zero)) == .sendBlocks(1...1))
-        #expect(transfer.receive(.acknowledgement(block: 1), now: at(.milliseconds(10))) == .sendBlocks(2...2))
-        // DATA 2 lost twice: timer at +1.01 s, then the backoff doubles to 2 s.
-        #expect(transfer.timerFired(now: at(.milliseconds(1010))) == .sendBlocks(2...2))
-        #expect(transfer.deadline == at(.milliseconds(3010)))
-        // The client's own timeout: ACK 1 again. No send, deadline pulled in to now + 1 s.
-        #expect(transfer.receive(.acknowledgement(block: 1), now: at(.milliseconds(1500))) == .wait)
-        #expect(transfer.deadline == at(.milliseconds(2500)))
+        // DATA 1 lost: the timer resends it (backoff 2 s), and its ACK comes.
+        #expect(transfer.timerFired(now: at(.seconds(1))) == .sendBlocks(1...1))
+        #expect(transfer.receive(.acknowledgement(block: 1), now: at(.milliseconds(1010))) == .sendBlocks(2...2))
+        // DATA 2 lost twice: the timer at +1.01 s, then the backoff doubles to 2 s.
+        #expect(transfer.timerFired(now: at(.milliseconds(2010))) == .sendBlocks(2...2))
+        #expect(transfer.deadline == at(.milliseconds(4010)))
+        // ACK 1 again: block 1 went out twice, so no send, but the deadline comes in to now + 1 s.
+        #expect(transfer.receive(.acknowledgement(block: 1), now: at(.milliseconds(2500))) == .wait)
+        #expect(transfer.deadline == at(.milliseconds(3500)))
         // A stale ACK (older than the last) changes nothing.
-        #expect(transfer.receive(.acknowledgement(block: 0), now: at(.milliseconds(1600))) == .wait)
-        #expect(transfer.deadline == at(.milliseconds(2500)))
+        #expect(transfer.receive(.acknowledgement(block: 0), now: at(.milliseconds(2600))) == .wait)
+        #expect(transfer.deadline == at(.milliseconds(3500)))
     }
 }
 

@@ -129,7 +129,9 @@ public enum SettingKey: String, CaseIterable, Sendable {
         case .maxTFTPTransfers:
             Setting(
                 flag: "max-tftp-transfers", valueName: "N", default: .value("1024"),
-                help: "Concurrent TFTP transfers; more get \"server busy\" and retry.", example: "1024",
+                help:
+                    "Concurrent TFTP transfers; a request beyond them gets no answer, and the client's retransmission is served once a place is free.",
+                example: "1024",
                 apply: Setting.integer(1...65536, \.configuration.maximumTFTPTransfers))
         case .maxTFTPTransfersPerAddress:
             Setting(

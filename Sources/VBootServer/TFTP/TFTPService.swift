@@ -170,7 +170,8 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         }
     }
 
-    /// The transfer a packet starts, nil for a repeated request, or the error that answers it.
+    /// The transfer a packet starts, nil when it gets no answer (a repeat, or no place now), or the
+    /// error that answers it.
     private func start(
         _ packet: TFTPPacket, from client: SocketAddress, to destination: DHCPv4.IPv4Address?
     ) -> Result<TFTPTransferEngine.Start?, TFTPError> {
@@ -198,7 +199,7 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         }
         switch admit(client, request.filename) {
         case .admitted: break
-        case .repeated: return .success(nil)
+        case .unanswered: return .success(nil)
         case .refused(let error): return .failure(error)
         }
         let parameters = TFTPTransferParameters.negotiate(
@@ -206,7 +207,10 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         let source: TFTPBlockSource
         let readAhead: Int
         switch blockSource(file, parameters, client, request.filename) {
-        case .success(let found): (source, readAhead) = found
+        case .success(let found?): (source, readAhead) = found
+        case .success(nil):
+            environment.activeTransfers.release(client)
+            return .success(nil)
         case .failure(let error):
             environment.activeTransfers.release(client)
             return .failure(error)
@@ -225,8 +229,9 @@ final class TFTPListenerHandler: ChannelInboundHandler {
 
     private enum Admission {
         case admitted
-        /// The client's retry of a request whose transfer runs: no answer.
-        case repeated
+        /// No answer: the client's retry of a request whose transfer runs, or a request the
+        /// server has no place for now (the client's retransmission comes back later).
+        case unanswered
         case refused(TFTPError)
     }
 
@@ -238,14 +243,17 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         case .duplicate:
             counters.increment(.tftpDuplicateRequests)
             environment.logger.debug("tftp: \(client.compact) \(filename): repeated request, transfer already running")
-            return .repeated
+            return .unanswered
         case .busy:
+            // Silence, not an error: a firmware that reads an ERROR gives up on that boot entry,
+            // one that hears nothing sends its RRQ again seconds later, when places are free (a
+            // 1,000-machine storm lost a third of its machines to "server busy").
             counters.increment(.tftpTransferLimitHits)
             environment.notices.hit(
                 "transfers", logger: environment.logger,
-                "tftp: \(client.compact) \(filename): \(environment.configuration.maximumTFTPTransfers) transfers already running (--max-tftp-transfers); refused"
+                "tftp: \(client.compact) \(filename): \(environment.configuration.maximumTFTPTransfers) transfers already running (--max-tftp-transfers); request left for the client to retry"
             )
-            return .refused(TFTPError(.notDefined, "server busy, retry"))
+            return .unanswered
         case .addressBusy:
             // Code 0 with a message (RFC 1350 §5): 3 means disk full on a write, and clients
             // report it as such.
@@ -259,10 +267,11 @@ final class TFTPListenerHandler: ChannelInboundHandler {
     }
 
     /// Where the blocks come from: the shared in-memory copy, else the file with a read-ahead
-    /// buffer from the budget.
+    /// buffer from the budget; nil while the budget has no block to spare (no answer: the
+    /// client's retransmission comes back later).
     private func blockSource(
         _ file: BootFileStore.File, _ parameters: TFTPTransferParameters, _ client: SocketAddress, _ filename: String
-    ) -> Result<(TFTPBlockSource, readAhead: Int), TFTPError> {
+    ) -> Result<(TFTPBlockSource, readAhead: Int)?, TFTPError> {
         let active = environment.activeTransfers
         let copy = environment.sharedFiles.acquire(file.path)
         if let copy, copy.data.readableBytes == file.size { return .success((.shared(copy), 0)) }
@@ -278,9 +287,9 @@ final class TFTPListenerHandler: ChannelInboundHandler {
             environment.counters.increment(.tftpReadAheadBudgetHits)
             environment.notices.hit(
                 "read-ahead", logger: environment.logger,
-                "tftp: \(client.compact) \(filename): read-ahead budget of \(environment.configuration.tftpResources.readAheadBudget) bytes spent (--tftp-read-ahead-budget); refused"
+                "tftp: \(client.compact) \(filename): read-ahead budget of \(environment.configuration.tftpResources.readAheadBudget) bytes spent (--tftp-read-ahead-budget); request left for the client to retry"
             )
-            return .failure(TFTPError(.notDefined, "server busy, retry"))
+            return .success(nil)
         }
         if granted < wanted { environment.counters.increment(.tftpReadAheadReduced) }
         do {
