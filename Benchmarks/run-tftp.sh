@@ -9,6 +9,10 @@
 #   sudo Benchmarks/run-tftp.sh --quick    # 16 MiB file, 1 run
 #   options: --size MIB  --runs N  --servers "vboot tftpd-hpa atftpd dnsmasq"
 #            --vboot PATH  --out FILE (also write the table there)  --keep (keep the temp dir)
+#            --loss PERCENT  loss recovery instead of throughput: a 1 MiB file (unless --size), the
+#                 client losing PERCENT of what it receives and of its ACKs and re-sending its
+#                 ACK after 300 ms, as the same seeded pattern for every server (run N: seed N);
+#                 80 s per transfer. Scenarios f-h; the table adds each transfer's p50/max time.
 #            --pin split|same|none  CPU placement: split (default) = server on CPU 0, client on
 #                 CPU 1 (every request crosses CPUs, as from a remote client); same = both on
 #                 CPU 0; none = leave it to the scheduler (lockstep results then swing ~4x
@@ -28,18 +32,21 @@ KEEP=0
 PIN=split
 CONCURRENT=32
 DEADLINE=120
+LOSS=""
+SIZE_GIVEN=""
 
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) SIZE_MIB=16; RUNS=1; DEADLINE=60 ;;
-        --size) SIZE_MIB="$2"; shift ;;
+        --size) SIZE_MIB="$2"; SIZE_GIVEN=1; shift ;;
+        --loss) LOSS="$2"; shift ;;
         --runs) RUNS="$2"; shift ;;
         --servers) SERVERS="$2"; shift ;;
         --vboot) VBOOT="$2"; shift ;;
         --out) OUT="$2"; shift ;;
         --keep) KEEP=1 ;;
         --pin) PIN="$2"; shift ;;
-        -h|--help) sed -n 2,13p "$0"; exit 0 ;;
+        -h|--help) sed -n 2,17p "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -192,12 +199,23 @@ SCENARIOS=(
     "d|${CONCURRENT}x blksize 1468|-n $CONCURRENT -b 1468"
     "e|${CONCURRENT}x blksize 1468 window 16|-n $CONCURRENT -b 1468 -w 16"
 )
+if [ -n "$LOSS" ]; then
+    awk -v l="$LOSS" 'BEGIN { exit !(l > 0 && l <= 50) }' || { echo "--loss: 0 < PERCENT <= 50" >&2; exit 2; }
+    [ -n "$SIZE_GIVEN" ] || SIZE_MIB=1
+    DEADLINE=80
+    # -S is appended per run (the run number), so every server meets the same losses.
+    SCENARIOS=(
+        "f|1x blksize 1468, ${LOSS}% loss|-n 1 -b 1468 -r 0.3 -R 20 -L $LOSS"
+        "g|8x blksize 1468, ${LOSS}% loss|-n 8 -b 1468 -r 0.3 -R 20 -L $LOSS"
+        "h|1x blksize 1468 window 4, ${LOSS}% loss|-n 1 -b 1468 -w 4 -r 0.3 -R 20 -L $LOSS"
+    )
+fi
 RESULTS="$TMP/results.tsv"
 
 run_all() {
-    local server sc id label args run line before after rss
+    local server sc id label args run line before after rss seed
     : >"$RESULTS"
-    run_ceiling
+    [ -n "$LOSS" ] || run_ceiling
     for server in $SERVERS; do
         log "== $server"
         start_server "$server"
@@ -206,7 +224,9 @@ run_all() {
             for run in $(seq 1 "$RUNS"); do
                 before=$(cpu_ns "$SERVER_PID")
                 # shellcheck disable=SC2086
-                line=$("${CLI_PIN[@]}" ip netns exec "$NS" "$TMP/tftp-load" -f bench.bin -l "$TMP/root/bench.bin" -s -d "$DEADLINE" $args || true)
+                seed=()
+                [ -z "$LOSS" ] || seed=(-S "$run")
+                line=$("${CLI_PIN[@]}" ip netns exec "$NS" "$TMP/tftp-load" -f bench.bin -l "$TMP/root/bench.bin" -s -d "$DEADLINE" $args "${seed[@]}" || true)
                 after=$(cpu_ns "$SERVER_PID")
                 log "$server $id run $run: $line"
                 # scenario server run cpu_s rest-of-line
@@ -229,7 +249,7 @@ report() {
         echo "TFTP benchmark $date: file ${SIZE_MIB} MiB, ${RUNS} run(s) per cell, $(nproc) CPUs ($cpu_model), kernel $(uname -r)"
         echo "vboot: $VBOOT; CPU pinning: $PIN; MB/s = 10^6 bytes/s of verified file content; CPU s/GiB = server user+sys per GiB served"
         echo
-        awk -F'\t' -v scen="$(printf '%s\n' "${SCENARIOS[@]}")" -v servers="$SERVERS" '
+        awk -F'\t' -v scen="$(printf '%s\n' "${SCENARIOS[@]}")" -v servers="$SERVERS" -v loss="$LOSS" '
         function kv(line, key,   m) { if (match(line, key "=[^ ]*")) { m = substr(line, RSTART, RLENGTH); sub(/^[^=]*=/, "", m); return m } return "" }
         function sortn(a, n,   i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t } }
         BEGIN { ns = split(scen, sl, "\n"); nv = split(servers, sv, " ") }
@@ -241,6 +261,8 @@ report() {
             ok[k] += kv(line, "ok"); bad[k] += kv(line, "failed"); rt[k] += kv(line, "retransmits")
             cpu[k] += $4; bytes[k] += kv(line, "bytes")
             win[k] += kv(line, "window_accepted"); oack[k] += kv(line, "oack")
+            if (kv(line, "ok") + 0 > 0) { np[k]++; p50[k, np[k]] = kv(line, "xfer_p50_s") + 0 }
+            if (kv(line, "xfer_max_s") + 0 > slowest[k]) slowest[k] = kv(line, "xfer_max_s") + 0
         }
         END {
             printf "%-34s %-10s %-26s %-7s %-9s %-8s %-8s %s\n", "scenario", "server", "MB/s median (min-max)", "vboot/", "ok/fail", "retrans", "CPU s/", "max RSS"
@@ -262,12 +284,17 @@ report() {
                     if (want_opt && oack[k] == 0) note = " [options ignored]"
                     ratio = (sv[i] == "vboot" && best > 0) ? sprintf("%.2fx", med[k] / best) : ""
                     cpg = bytes[k] > 0 ? sprintf("%.2f", cpu[k] / (bytes[k] / 1073741824)) : "-"
-                    printf "%-34s %-10s %-26s %-7s %-9s %-8d %-8s %.1f%s\n", id ") " label, sv[i],
+                    times = ""
+                    if (loss && np[k]) {
+                        delete a; for (j = 1; j <= np[k]; j++) a[j] = p50[k, j]; sortn(a, np[k])
+                        times = sprintf("  transfer p50 %.1f s, slowest %.1f s", (np[k] % 2) ? a[(np[k] + 1) / 2] : (a[np[k] / 2] + a[np[k] / 2 + 1]) / 2, slowest[k])
+                    }
+                    printf "%-34s %-10s %-26s %-7s %-9s %-8d %-8s %.1f%s%s\n", id ") " label, sv[i],
                         sprintf("%.1f (%.1f-%.1f)", med[k], lo[k], hi[k]), ratio, ok[k] "/" bad[k], rt[k], cpg,
-                        rss[id, sv[i]] / 1024, note
+                        rss[id, sv[i]] / 1024, note, times
                 }
             }
-            printf "\nRaw UDP on the same path and pinning (Benchmarks/udp-ceiling.c, no TFTP server):\n"
+            if (!loss) printf "\nRaw UDP on the same path and pinning (Benchmarks/udp-ceiling.c, no TFTP server):\n"
             for (m = 1; m <= 2; m++) {
                 mode = m == 1 ? "pingpong" : "blast"; if (!cn[mode]) continue
                 delete a; for (j = 1; j <= cn[mode]; j++) a[j] = cv[mode, j]; sortn(a, cn[mode])

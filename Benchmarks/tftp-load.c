@@ -12,6 +12,11 @@
  * the file; a mismatch fails that transfer. Each transfer has a deadline; every loop is bounded
  * in iterations and in time.
  *
+ * Loss (-L PERCENT): there is no netem on the benchmark machine, so the client plays the lossy
+ * path itself: it discards that share of the datagrams it receives, and of the ACKs it would
+ * send, from a seeded generator per transfer (-S SEED), so runs against different servers lose
+ * alike. Its own retransmission (-r) then has to recover, as does the server's.
+ *
  * Output: one line of key=value pairs (MB = 10^6 bytes), e.g.
  *   bytes=... seconds=... mbps=... ok=32 failed=0 retransmits=0 ...
  *
@@ -49,6 +54,8 @@ struct opts {
     int port, n, blksize, windowsize, tsize, timeout_opt;
     double retransmit_s, deadline_s;
     int max_retries, verbose;
+    double loss; /* share of datagrams lost each way, 0 to 0.5 */
+    unsigned seed;
 };
 
 struct xfer {
@@ -64,8 +71,21 @@ struct xfer {
     double last_progress, deadline;
     long timeouts, gap_acks, dup_data, stray;
     int win_accepted, oack_seen;
+    uint64_t rng; /* xorshift64 state, for -L */
+    long lost_in, lost_out;
+    double finished; /* when the last block arrived */
     char why[96];
 };
+
+static double g_loss;
+
+/* One draw in [0, 1) from the transfer's own generator (xorshift64). */
+static double draw(struct xfer *x) {
+    x->rng ^= x->rng << 13;
+    x->rng ^= x->rng >> 7;
+    x->rng ^= x->rng << 17;
+    return (double)(x->rng >> 11) / 9007199254740992.0;
+}
 
 static double now_s(void) {
     struct timespec ts;
@@ -77,7 +97,8 @@ static void usage(const char *argv0) {
     fprintf(stderr,
             "usage: %s -f REMOTE -l LOCAL [-H host] [-p port] [-n transfers] [-b blksize]\n"
             "          [-w windowsize] [-s (request tsize)] [-T timeout-option-seconds]\n"
-            "          [-r retransmit-seconds] [-d deadline-seconds] [-R max-retries] [-v]\n"
+            "          [-r retransmit-seconds] [-d deadline-seconds] [-R max-retries]\n"
+            "          [-L loss-percent (each way, 0-50)] [-S seed] [-v]\n"
             "  -b/-w/-T 0 (default): option not requested; lockstep 512 when none is given.\n",
             argv0);
     exit(2);
@@ -121,8 +142,12 @@ static void send_rrq(const struct opts *o, struct xfer *x) {
 
 static void send_ack(struct xfer *x, uint64_t block) {
     unsigned char b[4] = {0, OP_ACK, (unsigned char)((block >> 8) & 0xff), (unsigned char)(block & 0xff)};
-    send(x->fd, b, 4, 0); /* connected to the server's TID: no route lookup per ACK */
     x->in_window = 0;
+    if (g_loss > 0 && draw(x) < g_loss) {
+        x->lost_out++;
+        return;
+    }
+    send(x->fd, b, 4, 0); /* connected to the server's TID: no route lookup per ACK */
 }
 
 static void send_error_to(int fd, const struct sockaddr_in *to, int code, const char *msg) {
@@ -266,6 +291,7 @@ static void on_datagram(const struct opts *o, struct xfer *x, const unsigned cha
     if (plen < (size_t)x->blksize) { /* last block */
         send_ack(x, x->next - 1);
         x->state = ST_OK;
+        x->finished = t;
         return;
     }
     if (++x->in_window >= x->windowsize) send_ack(x, x->next - 1);
@@ -274,7 +300,7 @@ static void on_datagram(const struct opts *o, struct xfer *x, const unsigned cha
 int main(int argc, char **argv) {
     struct opts o = {.host = "127.0.0.1", .port = 69, .n = 1, .retransmit_s = 1.0, .deadline_s = 120, .max_retries = 8};
     int c;
-    while ((c = getopt(argc, argv, "H:p:f:l:n:b:w:sT:r:d:R:v")) != -1) {
+    while ((c = getopt(argc, argv, "H:p:f:l:n:b:w:sT:r:d:R:L:S:v")) != -1) {
         switch (c) {
         case 'H': o.host = optarg; break;
         case 'p': o.port = atoi(optarg); break;
@@ -288,14 +314,18 @@ int main(int argc, char **argv) {
         case 'r': o.retransmit_s = atof(optarg); break;
         case 'd': o.deadline_s = atof(optarg); break;
         case 'R': o.max_retries = atoi(optarg); break;
+        case 'L': o.loss = atof(optarg) / 100.0; break;
+        case 'S': o.seed = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'v': o.verbose = 1; break;
         default: usage(argv[0]);
         }
     }
     if (!o.remote || !o.local || o.n < 1 || o.n > MAX_TRANSFERS || o.blksize < 0 || o.blksize > MAX_BLKSIZE ||
         (o.blksize > 0 && o.blksize < 8) || o.windowsize < 0 || o.windowsize > 65535 || o.port < 1 ||
-        o.port > 65535 || o.retransmit_s <= 0 || o.deadline_s <= 0 || o.max_retries < 0)
+        o.port > 65535 || o.retransmit_s <= 0 || o.deadline_s <= 0 || o.max_retries < 0 || o.loss < 0 ||
+        o.loss > 0.5)
         usage(argv[0]);
+    g_loss = o.loss;
 
     int lfd = open(o.local, O_RDONLY);
     struct stat st;
@@ -343,6 +373,7 @@ int main(int argc, char **argv) {
         int rb = 4 << 20;
         setsockopt(x->fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb);
         x->server = srv;
+        x->rng = ((uint64_t)o.seed << 20) + (uint64_t)i * 0x9E3779B97F4A7C15ull + 1; /* never 0 */
         x->state = ST_RRQ;
         x->blksize = 512;
         x->windowsize = 1;
@@ -435,6 +466,10 @@ int main(int argc, char **argv) {
                 continue;
             }
             for (int m = 0; m < got; m++) {
+                if (o.loss > 0 && draw(x) < o.loss) {
+                    x->lost_in++;
+                    continue;
+                }
                 on_datagram(&o, x, bufs + (size_t)m * RECV_BUF, msgs[m].msg_len, &froms[m], file, fsize, t);
                 if (x->state != ST_RRQ && x->state != ST_RUN) break;
             }
@@ -450,9 +485,15 @@ int main(int argc, char **argv) {
 
     uint64_t bytes = 0;
     long ok = 0, failed = 0, timeouts = 0, gap_acks = 0, dup = 0, stray = 0, win = 0, oack = 0;
+    long lost_in = 0, lost_out = 0;
+    double *took = calloc((size_t)o.n, sizeof *took); /* seconds per finished transfer */
+    int finished = 0;
     const char *first_why = "";
     for (int i = 0; i < o.n; i++) {
         struct xfer *x = &xs[i];
+        lost_in += x->lost_in;
+        lost_out += x->lost_out;
+        if (x->state == ST_OK) took[finished++] = x->finished - t0;
         if (x->state == ST_RRQ || x->state == ST_RUN) fail(x, "unfinished");
         bytes += x->bytes;
         if (x->state == ST_OK && x->bytes == (uint64_t)fsize)
@@ -476,9 +517,18 @@ int main(int argc, char **argv) {
                  (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
                  (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
                  (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+    /* Each finished transfer's time, sorted: the median and the slowest. */
+    for (int i = 1; i < finished; i++)
+        for (int j = i; j > 0 && took[j - 1] > took[j]; j--) {
+            double swap = took[j];
+            took[j] = took[j - 1];
+            took[j - 1] = swap;
+        }
+    double p50 = finished ? took[(finished - 1) / 2] : 0, slowest = finished ? took[finished - 1] : 0;
     printf("bytes=%llu seconds=%.3f mbps=%.2f ok=%ld failed=%ld retransmits=%ld gap_acks=%ld dup_data=%ld "
-           "stray=%ld oack=%ld window_accepted=%ld client_cpu=%.3f first_error=\"%s\"\n",
+           "stray=%ld oack=%ld window_accepted=%ld lost_in=%ld lost_out=%ld xfer_p50_s=%.3f xfer_max_s=%.3f "
+           "client_cpu=%.3f first_error=\"%s\"\n",
            (unsigned long long)bytes, secs, secs > 0 ? (double)bytes / secs / 1e6 : 0.0, ok, failed, timeouts,
-           gap_acks, dup, stray, oack, win, cpu, first_why);
+           gap_acks, dup, stray, oack, win, lost_in, lost_out, p50, slowest, cpu, first_why);
     return failed ? 1 : 0;
 }
