@@ -187,13 +187,9 @@ public struct TFTPReadTransfer: Sendable {
             finish()
             return .complete
         }
+        // An ACK short of the window's end means loss: RFC 7440 §4 restarts after it (the client
+        // drops what follows a gap), and that is this block's prompt resend.
         if block < highestSent {
-            // The client may be acknowledging a copy (its block went out twice): the blocks after
-            // it are on their way, and resending them would make it see copies and ACK short
-            // again, window after window. Only fill the window.
-            if acknowledgedTwice { return sendNewBlocks(now: now) }
-            // Otherwise an ACK short of the window's end means loss: RFC 7440 §4 restarts after
-            // it, and that is this block's prompt resend.
             promptlyResentAfter = block
             return resendWindow(now: now)
         }
@@ -229,15 +225,6 @@ public struct TFTPReadTransfer: Sendable {
     private mutating func finish() {
         finished = true
         retransmitAt = nil
-    }
-
-    /// The blocks of the window after the last acknowledged one that were never sent, if any.
-    private mutating func sendNewBlocks(now: ContinuousClock.Instant) -> Action {
-        let last = min(highestAcknowledged + parameters.windowSize, lastBlock)
-        guard last > highestSent else { return .wait }
-        let first = highestSent + 1
-        highestSent = last
-        return .sendBlocks(first...last)
     }
 
     /// The window after the last acknowledged block, all of it sent for the first time.
