@@ -188,7 +188,7 @@ stop_sampler() {
 show_counters() {
     nsx curl -s --max-time 5 http://127.0.0.1:8081/metrics | awk '
         /^#/ { next }
-        /tftp_transfers_(completed|started|failed)|tftp_size_probes|tftp_duplicate|tftp_requests_refused|dhcp_replies_sent|dhcp_packets_received|dhcp_silent|http_scripts_served|http_files_served|timeline_events_dropped|heap_trims|_errors|malformed|refused/ {
+        /tftp_transfers_(completed|started|failed)|tftp_size_probes|tftp_duplicate|tftp_requests_refused|dhcp_replies_sent|dhcp_packets_received|dhcp_silent|http_scripts_served|http_files_served|timeline_events_dropped|heap_trims|_errors|malformed|refused|limit_hits|budget_hits/ {
             sub(/^vboot_/, ""); sub(/_total /, " "); printf "    %-36s %s\n", $1, $2 }
         /^(process_resident_memory_bytes|vboot_heap_in_use_bytes|vboot_heap_free_bytes) / {
             sub(/^vboot_/, ""); printf "    %-36s %.1f MiB\n", $1, $2 / 1048576 }' || true
