@@ -223,9 +223,10 @@ run_all() {
             IFS='|' read -r id label args <<<"$sc"
             for run in $(seq 1 "$RUNS"); do
                 before=$(cpu_ns "$SERVER_PID")
-                # shellcheck disable=SC2086
                 seed=()
                 [ -z "$LOSS" ] || seed=(-S "$run")
+                # $args holds several options: split on purpose.
+                # shellcheck disable=SC2086
                 line=$("${CLI_PIN[@]}" ip netns exec "$NS" "$TMP/tftp-load" -f bench.bin -l "$TMP/root/bench.bin" -s -d "$DEADLINE" $args "${seed[@]}" || true)
                 after=$(cpu_ns "$SERVER_PID")
                 log "$server $id run $run: $line"

@@ -6,8 +6,13 @@ public struct TFTPRoundTripEstimate: Hashable, Sendable {
     /// The lowest timeout: below it a client that pauses to write a block out would see its
     /// blocks twice.
     public static let floor = Duration.milliseconds(200)
-    /// RFC 6298's G: how late a timer may fire (the TFTP engine looks at its timers every 10 ms).
+    /// RFC 6298's G: how late a timer may fire. The TFTP engine looks at its timers this often.
     public static let granularity = Duration.milliseconds(10)
+    /// RFC 6298 §2.3's gains: α = 1/8 for the smoothed round trip, β = 1/4 for its variation.
+    static let alpha = 0.125
+    static let beta = 0.25
+    /// RFC 6298's K: how many variations above the smoothed round trip the timeout sits.
+    static let k = 4
 
     public let ceiling: Duration
     public private(set) var smoothed: Duration?
@@ -18,7 +23,7 @@ public struct TFTPRoundTripEstimate: Hashable, Sendable {
     /// The timeout to wait for an ACK now: the ceiling until the first sample.
     public var timeout: Duration {
         guard let smoothed else { return ceiling }
-        let estimate = smoothed + max(Self.granularity, variation * 4)
+        let estimate = smoothed + max(Self.granularity, variation * Self.k)
         return min(ceiling, max(Self.floor, estimate))
     }
 
@@ -31,7 +36,7 @@ public struct TFTPRoundTripEstimate: Hashable, Sendable {
             return
         }
         let difference = previous > sample ? previous - sample : sample - previous
-        variation = variation * 0.75 + difference * 0.25
-        smoothed = previous * 0.875 + sample * 0.125
+        variation = variation * (1 - Self.beta) + difference * Self.beta
+        smoothed = previous * (1 - Self.alpha) + sample * Self.alpha
     }
 }

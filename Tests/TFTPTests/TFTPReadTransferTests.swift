@@ -127,12 +127,13 @@ struct TFTPReadTransferTests {
         // ACK 1 is slow: the timer sends block 1 again, then the first ACK 1 arrives.
         #expect(t.timerFired(now: at(.seconds(1))) == .sendBlocks(1...1))
         #expect(t.receive(ack(1), now: at(.milliseconds(1100))) == .sendBlocks(2...2))
-        // The client's ACK of the second copy of block 1 is no sign of loss.
-        let deadline = t.deadline
-        #expect(t.receive(ack(1), now: at(.milliseconds(1101))) == .wait)
-        #expect(t.deadline == deadline)
+        // The client's ACK of the second copy of block 1 is no sign of loss, even long after
+        // block 2 went out (past the half round trip that would hide a doubled ACK): no send,
+        // only the timer comes in to a timeout from now.
+        #expect(t.receive(ack(1), now: at(.milliseconds(1700))) == .wait)
+        #expect(t.deadline == at(.milliseconds(2700)))
         #expect(t.promptResends == 0)
-        #expect(t.receive(ack(2), now: at(.milliseconds(1102))) == .sendBlocks(3...3))
+        #expect(t.receive(ack(2), now: at(.milliseconds(1702))) == .sendBlocks(3...3))
     }
 
     @Test("Stale ACKs and ACKs for blocks never sent are ignored")
@@ -176,23 +177,80 @@ struct TFTPReadTransferTests {
         _ = t.receive(ack(2), now: at(.milliseconds(500)))  // 3...6 out, deadline 1.5 s
         #expect(t.deadline == at(.milliseconds(1500)))
 
-        var now = at(.milliseconds(1600))
+        var now = at(.milliseconds(1500))
         #expect(t.timerFired(now: now) == .sendBlocks(3...6))
         #expect(t.retries == 1)
         #expect(t.retransmittedBlocks == 2 + 4)
         #expect(t.deadline == now + .seconds(2))
-        // Each further expiry doubles the interval, up to 16 s.
+        // Each further expiry doubles the interval, up to 16 s; the last one ends at the give-up,
+        // 1 + 2 + 4 + 8 + 16 + 16 + 16 = 63 s after the last progress.
         for (retry, interval) in [(2, 4), (3, 8), (4, 16), (5, 16), (6, 16)] {
             now = t.deadline!
             #expect(t.timerFired(now: now) == .sendBlocks(3...6))
             #expect(t.retries == retry)
             #expect(t.deadline == now + .seconds(interval))
         }
-        // Progress resets the backoff.
+        #expect(t.deadline == at(.milliseconds(500)) + t.patience)
+        // Progress on the resent window keeps the backoff (Karn: that ACK measures nothing) ...
         now = now + .milliseconds(100)
         #expect(t.receive(ack(6), now: now) == .sendBlocks(7...10))
         #expect(t.retries == 0)
-        #expect(t.deadline == now + .seconds(1))
+        #expect(t.deadline == now + .seconds(16))
+        // ... until a window sent once is acknowledged: 10 ms, so the 200 ms floor.
+        now = now + .milliseconds(10)
+        #expect(t.receive(ack(10), now: now) == .sendBlocks(11...14))
+        #expect(t.deadline == now + .milliseconds(200))
+    }
+
+    @Test("A path slower than the timer keeps the backed-off timer until a window sent once is acknowledged")
+    func karnKeepsTheBackoff() {
+        var t = transfer(fileSize: 512 * 20)
+        _ = t.start(now: at(.zero))
+        #expect(t.receive(ack(1), now: at(.milliseconds(10))) == .sendBlocks(2...2))
+        #expect(t.deadline == at(.milliseconds(210)))
+        // The path now takes 500 ms: the timer resends block 2, then the first copy's ACK comes,
+        // 300 ms after the resend (too late to answer it on a 10 ms path).
+        #expect(t.timerFired(now: at(.milliseconds(210))) == .sendBlocks(2...2))
+        #expect(t.receive(ack(2), now: at(.milliseconds(510))) == .sendBlocks(3...3))
+        // Resetting to 200 ms would resend every block before its ACK, for ever; 400 ms stays.
+        #expect(t.deadline == at(.milliseconds(910)))
+        #expect(t.timerFired(now: at(.milliseconds(910))) == .sendBlocks(3...3))
+        #expect(t.receive(ack(3), now: at(.milliseconds(1010))) == .sendBlocks(4...4))
+        #expect(t.deadline == at(.milliseconds(1810)))
+        // Block 4 went out once: its ACK after 500 ms is a sample, and the timer now covers it.
+        #expect(t.receive(ack(4), now: at(.milliseconds(1510))) == .sendBlocks(5...5))
+        #expect(t.roundTrip.timeout > .milliseconds(500))
+        #expect(t.deadline == at(.milliseconds(1510)) + t.roundTrip.timeout)
+    }
+
+    @Test("An ACK one round trip after the resend answers it: the loss was real, the backoff ends")
+    func ackOfTheResendResetsTheBackoff() {
+        var t = transfer(fileSize: 512 * 20)
+        _ = t.start(now: at(.zero))
+        #expect(t.receive(ack(1), now: at(.milliseconds(10))) == .sendBlocks(2...2))
+        #expect(t.timerFired(now: at(.milliseconds(210))) == .sendBlocks(2...2))
+        #expect(t.deadline == at(.milliseconds(610)))
+        #expect(t.receive(ack(2), now: at(.milliseconds(220))) == .sendBlocks(3...3))
+        #expect(t.deadline == at(.milliseconds(420)))
+    }
+
+    @Test("Twice in a row an ACK short of the window may answer a copy: only the blocks out go again (EDK2)")
+    func shortAcksOfResentBlocksRealign() {
+        var t = transfer(fileSize: 512 * 20, windowSize: 4)
+        _ = t.start(now: at(.zero))
+        #expect(t.receive(ack(4), now: at(.milliseconds(10))) == .sendBlocks(5...8))
+        // Block 8 is lost; the timer resends 5...8. EDK2 has 5...7 and answers the copy of 5 with
+        // ACK 7 at once, counting its next window from there; the first 8 is still on its way.
+        #expect(t.timerFired(now: at(.milliseconds(210))) == .sendBlocks(5...8))
+        // Once, a whole window restarts (a client that drops what follows a gap needs it) ...
+        #expect(t.receive(ack(7), now: at(.milliseconds(211))) == .sendBlocks(8...11))
+        // ... but EDK2 answers the copy of 8 with ACK 8, short again: only 9...11, already out,
+        // go again, and their copies draw ACK 11, the end of what is out.
+        #expect(t.receive(ack(8), now: at(.milliseconds(212))) == .sendBlocks(9...11))
+        #expect(t.highestSent == 11)
+        #expect(t.receive(ack(11), now: at(.milliseconds(213))) == .sendBlocks(12...15))
+        // An ACK short of a window of blocks sent once restarts a whole window.
+        #expect(t.receive(ack(13), now: at(.milliseconds(220))) == .sendBlocks(14...17))
     }
 
     @Test("Backoff never shortens a longer negotiated timeout")
@@ -217,12 +275,15 @@ struct TFTPReadTransferTests {
     @Test("Gives up with an ERROR after maximumRetries expiries")
     func abortAfterRetries() {
         var t = transfer(fileSize: 5000, maximumRetries: 3)
+        #expect(t.patience == .seconds(15))
         _ = t.start(now: at(.zero))
         for retry in 1...3 {
             #expect(t.timerFired(now: t.deadline!) == .sendBlocks(1...1))
             #expect(t.retries == retry)
         }
-        #expect(t.timerFired(now: t.deadline!) == .abort(TFTPError(.notDefined, "timed out after 3 retransmissions")))
+        #expect(t.deadline == at(.seconds(15)))
+        let timedOut = TFTPError(.notDefined, "timed out: no acknowledgement for 15 s")
+        #expect(t.timerFired(now: t.deadline!) == .abort(timedOut))
         #expect(t.deadline == nil)
         #expect(t.timerFired(now: at(.seconds(3600))) == .wait)
         #expect(t.receive(ack(1), now: at(.seconds(3600))) == .wait)
@@ -246,7 +307,8 @@ struct TFTPReadTransferTests {
         #expect(t.retries == 1)
         #expect(t.receive(ack(0), now: at(.milliseconds(1100))) == .sendBlocks(1...1))
         #expect(t.retries == 0)
-        #expect(t.deadline == at(.milliseconds(2100)))
+        // The resent OACK's ACK measures nothing: the backed-off 2 s stays (Karn).
+        #expect(t.deadline == at(.milliseconds(3100)))
         #expect(t.byteRange(ofBlock: 3) == 2936..<3000)
         // A repeated ACK 0 is now a duplicate.
         #expect(t.receive(ack(0), now: at(.milliseconds(1200))) == .wait)
@@ -367,23 +429,27 @@ struct TFTPReadTransferTests {
 
 extension TFTPReadTransferTests {
     /// A client re-sends its ACK when it times out. When that ACK may answer a block sent twice it
-    /// must not trigger a send, but must undo the backoff so the timer resends within one timeout.
-    @Test func repeatedACKUndoesBackoffWithoutSending() {
+    /// must not trigger a send, but the timer need not wait out its backoff: it comes in to one
+    /// timeout from now.
+    @Test func repeatedACKBringsTheTimerInWithoutSending() {
         var transfer = TFTPReadTransfer(
             fileSize: 5000, parameters: TFTPTransferParameters(blockSize: 512, timeout: .seconds(1)))
         #expect(transfer.start(now: at(.zero)) == .sendBlocks(1...1))
-        // DATA 1 lost: the timer resends it (backoff 2 s), and its ACK comes.
+        // DATA 1 lost: the timer resends it (backoff 2 s), and its ACK comes; the backoff stays.
         #expect(transfer.timerFired(now: at(.seconds(1))) == .sendBlocks(1...1))
         #expect(transfer.receive(.acknowledgement(block: 1), now: at(.milliseconds(1010))) == .sendBlocks(2...2))
-        // DATA 2 lost twice: the timer at +1.01 s, then the backoff doubles to 2 s.
-        #expect(transfer.timerFired(now: at(.milliseconds(2010))) == .sendBlocks(2...2))
-        #expect(transfer.deadline == at(.milliseconds(4010)))
-        // ACK 1 again: block 1 went out twice, so no send, but the deadline comes in to now + 1 s.
-        #expect(transfer.receive(.acknowledgement(block: 1), now: at(.milliseconds(2500))) == .wait)
-        #expect(transfer.deadline == at(.milliseconds(3500)))
+        #expect(transfer.deadline == at(.milliseconds(3010)))
+        // DATA 2 lost twice: the timer at +2 s, then the backoff doubles to 4 s.
+        #expect(transfer.timerFired(now: at(.milliseconds(3010))) == .sendBlocks(2...2))
+        #expect(transfer.deadline == at(.milliseconds(7010)))
+        // ACK 1 again, well past half a round trip: block 1 went out twice, so no send, but the
+        // deadline comes in to now + 1 s.
+        #expect(transfer.receive(.acknowledgement(block: 1), now: at(.milliseconds(3700))) == .wait)
+        #expect(transfer.promptResends == 0)
+        #expect(transfer.deadline == at(.milliseconds(4700)))
         // A stale ACK (older than the last) changes nothing.
-        #expect(transfer.receive(.acknowledgement(block: 0), now: at(.milliseconds(2600))) == .wait)
-        #expect(transfer.deadline == at(.milliseconds(3500)))
+        #expect(transfer.receive(.acknowledgement(block: 0), now: at(.milliseconds(3800))) == .wait)
+        #expect(transfer.deadline == at(.milliseconds(4700)))
     }
 }
 
@@ -421,6 +487,23 @@ extension TFTPReadTransferTests {
     /// The worst case for a client that goes silent: the longest timeout the server accepts
     /// (TFTPServerLimits.maximumTimeoutSeconds, 10 s), then six retransmissions backed off to
     /// 16 s: 10 + 6 × 16 = 106 s.
+    @Test("A silent client is dropped after the configured timeout's backoff, however short the measured timer")
+    func silentClientOnAFastPath() {
+        var t = transfer(fileSize: 512 * 20)
+        _ = t.start(now: at(.zero))
+        #expect(t.receive(ack(1), now: at(.milliseconds(10))) == .sendBlocks(2...2))
+        var last = at(.zero)
+        var resends = 0
+        while let deadline = t.deadline {
+            last = deadline
+            guard case .sendBlocks = t.timerFired(now: deadline) else { break }
+            resends += 1
+        }
+        // 63 s, as with the 1 s timer alone; from 200 ms the timer resends more often on the way.
+        #expect(last == at(.milliseconds(10)) + .seconds(63))
+        #expect(resends > 6)
+    }
+
     @Test("A silent client at the longest accepted timeout is dropped after 106 s")
     func silentClientWorstCase() {
         let limits = TFTPServerLimits()

@@ -130,7 +130,7 @@ public enum SettingKey: String, CaseIterable, Sendable {
             Setting(
                 flag: "max-tftp-transfers", valueName: "N", default: .value("1024"),
                 help:
-                    "Concurrent TFTP transfers; a request beyond them gets no answer, and the client's retransmission is served once a place is free.",
+                    "Concurrent TFTP transfers; a request beyond them gets no answer, so the client retransmits it (and is served if a place is free by then) instead of giving up on an ERROR.",
                 example: "1024",
                 apply: Setting.integer(1...65536, \.configuration.maximumTFTPTransfers))
         case .maxTFTPTransfersPerAddress:
@@ -145,7 +145,7 @@ public enum SettingKey: String, CaseIterable, Sendable {
             Setting(
                 flag: "tftp-transfer-lifetime", valueName: "SECONDS", default: .value("300"),
                 help:
-                    "A TFTP transfer not finished within this is ended with an ERROR (a 1 GiB image at 10 MB/s takes 100 s); a client that goes silent is dropped sooner, after its retransmissions: at most 10 + 6 × 16 = 106 s.",
+                    "A TFTP transfer not finished within this is ended with an ERROR (a 1 GiB image at 10 MB/s takes 100 s); a client that goes silent is dropped sooner: 63 s after its last ACK (six retransmissions from 1 s, doubling up to 16 s), at most 10 + 6 × 16 = 106 s when it asked for a 10 s timeout.",
                 example: "300",
                 apply: Setting.seconds(
                     TFTPResourceLimits.lifetimeSecondsRange, \.configuration.tftpResources.transferLifetime))

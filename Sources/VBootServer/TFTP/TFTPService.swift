@@ -255,8 +255,11 @@ final class TFTPListenerHandler: ChannelInboundHandler {
             )
             return .unanswered
         case .addressBusy:
-            // Code 0 with a message (RFC 1350 §5): 3 means disk full on a write, and clients
-            // report it as such.
+            // Unlike a full server, this answers: the limit is the host's own doing (a flood, or
+            // a client that leaks transfers), silence would only bring its retransmissions back,
+            // and the message tells its operator why. A machine needs two (EDK2's size probe and
+            // its download). Code 0 with a message (RFC 1350 §5): 3 means disk full
+            // on a write, and clients report it as such.
             counters.increment(.tftpPerAddressLimitHits)
             environment.notices.hit(
                 "per-address", logger: environment.logger,

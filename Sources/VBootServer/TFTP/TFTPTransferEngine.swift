@@ -26,7 +26,8 @@ final class TFTPTransferEngine: @unchecked Sendable {
         var readAheadSize: Int
     }
 
-    static let scanInterval = Duration.milliseconds(10)
+    /// How often the timers are looked at: the granularity the round-trip estimate allows for.
+    static let scanInterval = TFTPRoundTripEstimate.granularity
 
     private let counters: ServerCounters
     private let logger: Logger
