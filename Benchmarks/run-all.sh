@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the benchmarks one after another: run-tftp.sh, run-proxy.sh, run-http.sh and run-storm.sh.
+# Runs the benchmarks one after another: run-tftp.sh, run-proxy.sh, run-dhcp.sh, run-http.sh and
+# run-storm.sh.
 # Other arguments go to each script unchanged (e.g. --quick, --vboot PATH,
 # --pin split). Each table is also written to DIR/<name>.txt. Needs root. See Benchmarks/README.md.
 #
@@ -25,7 +26,7 @@ mkdir -p "$DIR"
 
 SUMMARY=()
 STATUS=0
-for name in tftp proxy http storm; do
+for name in tftp proxy dhcp http storm; do
     script="$HERE/run-$name.sh"
     if [ ! -f "$script" ]; then
         SUMMARY+=("$name: skipped (no $script)")
