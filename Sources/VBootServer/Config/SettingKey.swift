@@ -169,7 +169,7 @@ public enum SettingKey: String, CaseIterable, Sendable {
             Setting(
                 flag: "dhcp-queue-limit", valueName: "N", default: .value("1024"),
                 help:
-                    "--dhcp full: messages waiting for the lease store (one consumer); more are dropped, counted as dhcp_queue_dropped (clients retransmit).",
+                    "--dhcp full: messages waiting for the lease store (one consumer), those that finish an exchange (REQUEST, RELEASE, DECLINE, INFORM) before DISCOVERs; more are dropped, a REQUEST in place of the oldest DISCOVER, counted as dhcp_queue_dropped (clients retransmit).",
                 example: "1024",
                 apply: Setting.integer(1...10_000_000, \.configuration.unauthenticatedLimits.dhcpQueueLimit))
         case .unknownEventRate:

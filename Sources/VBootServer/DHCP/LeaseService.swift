@@ -6,8 +6,8 @@ import NIOCore
 import VBootStore
 
 /// `--dhcp full`'s lease service: the one writer of this process's leases. The DHCP listener
-/// queues each message; one consumer runs `LeasePlanner`'s plan against the lease table and
-/// sends the reply. The store's conditional claim makes each allocation atomic, across servers
+/// queues each message (`LeaseQueue`: those that finish an exchange first); one consumer runs
+/// `LeasePlanner`'s plan against the lease table and sends the reply. The store's conditional claim makes each allocation atomic, across servers
 /// sharing a database.
 final class LeaseService: Sendable {
     let pool: AddressPool
@@ -35,44 +35,56 @@ final class LeaseService: Sendable {
         var channel: any Channel
     }
 
-    private let queue: AsyncStream<Job>
-    private let continuation: AsyncStream<Job>.Continuation
+    private let pending: NIOLockedValueBox<LeaseQueue<Job>>
+    /// Wakes the consumer when `pending` has work; one signal stands for any number of jobs.
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
 
     init(pool: AddressPool, inventory: Inventory, counters: ServerCounters, logger: Logger, queueLimit: Int = 1024) {
         self.pool = pool
         self.inventory = inventory
         self.counters = counters
         self.logger = logger
-        (queue, continuation) = AsyncStream.makeStream(of: Job.self, bufferingPolicy: .bufferingOldest(queueLimit))
+        pending = NIOLockedValueBox(LeaseQueue(limit: queueLimit))
+        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.queueLimit = queueLimit
     }
 
     let queueLimit: Int
 
     /// Called on the event loop; never blocks. False when the queue is full (the message is
-    /// dropped and counted: the client retransmits).
+    /// dropped and counted: the client retransmits). A message that finishes an exchange takes
+    /// the place of a waiting DISCOVER, which is dropped and counted instead.
     @discardableResult
     func submit(_ job: Job) -> Bool {
-        if case .dropped = continuation.yield(job) {
-            counters.increment(.dhcpQueueDropped)
-            if let count = drops.hit(now: WallClock.microsecondsNow()) {
-                logger.warning(
-                    "dhcp: \(count) messages dropped, \(queueLimit) already wait for the store (--dhcp-queue-limit); counted as dhcp_queue_dropped"
-                )
-            }
-            return false
+        let admission = pending.withLockedValue {
+            $0.enqueue(job, startsExchange: job.request.messageType == .discover)
         }
+        if admission != .queued { countDrop() }
+        guard admission != .dropped else { return false }
+        wake.yield()
         return true
+    }
+
+    private func countDrop() {
+        counters.increment(.dhcpQueueDropped)
+        if let count = drops.hit(now: WallClock.microsecondsNow()) {
+            logger.warning(
+                "dhcp: \(count) messages dropped, \(queueLimit) already wait for the store (--dhcp-queue-limit); counted as dhcp_queue_dropped"
+            )
+        }
     }
 
     /// The one consumer of the queue, for the life of the DHCP service.
     func run() async {
-        for await job in queue {
-            await serve(job)
+        for await _ in wakeups {
+            while let job = pending.withLockedValue({ $0.dequeue() }) {
+                await serve(job)
+            }
         }
     }
 
-    func finish() { continuation.finish() }
+    func finish() { wake.finish() }
 
     private func serve(_ job: Job) async {
         let request = job.request
