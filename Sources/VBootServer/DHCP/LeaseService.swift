@@ -7,8 +7,8 @@ import VBootStore
 
 /// `--dhcp full`'s lease service: the one writer of this process's leases. The DHCP listener
 /// queues each message (`LeaseQueue`: those that finish an exchange first); one consumer runs
-/// `LeasePlanner`'s plan against the lease table and sends the reply. The store's conditional claim makes each allocation atomic, across servers
-/// sharing a database.
+/// `LeasePlanner`'s plan against the lease table and sends the reply. The store's conditional
+/// claim makes each allocation atomic, across servers sharing a database.
 final class LeaseService: Sendable {
     let pool: AddressPool
     let inventory: Inventory
