@@ -1,5 +1,6 @@
 /*
- * boot-storm: N machines run vboot's whole network boot chain at the same time.
+ * boot-storm: N machines run the whole network boot chain at the same time, against vboot or
+ * against dnsmasq + nginx.
  *
  * Written from RFC 2131/2132 (DHCP), RFC 4578 (options 93, 94, 97), PXE 2.1, RFC 1350, 2347,
  * 2348, 2349 and 7440 (TFTP), RFC 9112 (HTTP/1.1), and the golden request packets in
@@ -17,7 +18,9 @@
  *             last block received in order (once per gap); on a timeout it resends its last ACK
  *             (or the RRQ), at most --retries times. Every byte is compared with --ipxe.
  *   3. ipxe   iPXE's DHCPDISCOVER (user class 77 "iPXE", option 175, option 61): the OFFER's
- *             boot file must be an http:// URL holding mac=<the client's MAC>.
+ *             boot file must be an http:// URL holding the client's MAC (52-54-00-...), after
+ *             ${mac}, ${mac:hexhyp} and ${mac:hex} are expanded in it as iPXE expands settings in
+ *             a DHCP filename (a static stack names per-machine scripts that way).
  *   4. script HTTP/1.1 GET of that URL (Connection: keep-alive, Content-Length): status 200 and
  *             the client's MAC in the script. Its `kernel` and `initrd` lines name two URLs.
  *   5. assets HTTP GET of the kernel, then the initrd, on the same connection when the server
@@ -385,6 +388,40 @@ static const char *check_offer(struct client *c, const unsigned char *p, size_t 
     return NULL;
 }
 
+/* iPXE expands settings in a DHCP filename before fetching it (autoboot: expand_settings).
+ * The MAC is the only setting a static stack needs; anything else is not simulated. */
+static int expand_settings(const struct client *c, const char *in, char *out, size_t cap) {
+    char colons[18];
+    snprintf(colons, sizeof colons, "%02x:%02x:%02x:%02x:%02x:%02x", c->mac[0], c->mac[1], c->mac[2], c->mac[3],
+             c->mac[4], c->mac[5]);
+    size_t o = 0;
+    while (*in) {
+        const char *rep = NULL;
+        size_t skip = 0;
+        if (strncmp(in, "${mac}", 6) == 0 || strncmp(in, "${mac:hex}", 10) == 0) {
+            rep = colons;
+            skip = in[5] == '}' ? 6 : 10;
+        } else if (strncmp(in, "${mac:hexhyp}", 13) == 0) {
+            rep = c->mac_h;
+            skip = 13;
+        } else if (strncmp(in, "${", 2) == 0) {
+            return -1;
+        }
+        if (rep) {
+            size_t l = strlen(rep);
+            if (o + l >= cap) return -1;
+            memcpy(out + o, rep, l);
+            o += l;
+            in += skip;
+        } else {
+            if (o + 1 >= cap) return -1;
+            out[o++] = *in++;
+        }
+    }
+    out[o] = 0;
+    return 0;
+}
+
 static void on_dhcp_reply(const unsigned char *p, size_t len, double t) {
     if (len < 8) {
         G.dhcp_stray++;
@@ -417,14 +454,18 @@ static void on_dhcp_reply(const unsigned char *p, size_t len, double t) {
         c->mark[M_DHCP] = t;
         start_tftp(c, 1, t);
     } else {
-        char want[32];
-        snprintf(want, sizeof want, "mac=%s", c->mac_h);
+        char expanded[sizeof file];
+        if (expand_settings(c, file, expanded, sizeof expanded) != 0) {
+            fail(c, "cannot expand the settings in \"%.80s\"", file);
+            return;
+        }
+        memcpy(file, expanded, sizeof file);
         if (strncmp(file, "http://", 7) != 0) {
             fail(c, "iPXE was offered \"%.60s\", not an http:// URL", file);
             return;
         }
-        if (!strcasestr(file, want)) {
-            fail(c, "script URL \"%.80s\" does not hold %s", file, want);
+        if (!strcasestr(file, c->mac_h)) {
+            fail(c, "script URL \"%.80s\" does not hold %s", file, c->mac_h);
             return;
         }
         if (parse_url(file, strlen(file), &c->urls[0]) != 0) {

@@ -63,34 +63,17 @@ esac
 [ "$(id -u)" = 0 ] || { echo "run as root (network namespace, cgroup)" >&2; exit 2; }
 
 # --- tools ---------------------------------------------------------------------------------------
-# wrk and curl come through apt-get install (no services). Installing the nginx package starts
-# a service on port 80 outside the namespace, so the nginx binary is fetched with
-# apt-get download and unpacked with dpkg-deb -x into /var/cache/vboot-bench/nginx (its
-# libraries, libssl3, libpcre2-8-0, zlib1g and libcrypt1, are installed with apt-get).
-# An installed /usr/sbin/nginx is used first. It only ever runs with our own config and pid file.
-PEER_CACHE=/var/cache/vboot-bench
+# wrk and curl come through apt-get install (no services); nginx as need_nginx (lib/common.sh)
+# fetches it.
 install_tools() {
-    local need_apt=() lib
+    local need_apt=()
     command -v wrk >/dev/null || need_apt+=(wrk)
     command -v curl >/dev/null || need_apt+=(curl)
-    for lib in libssl3 libpcre2-8-0 zlib1g libcrypt1; do
-        dpkg -s "$lib" >/dev/null 2>&1 || need_apt+=("$lib")
-    done
     if [ ${#need_apt[@]} -gt 0 ]; then
         log "apt-get install ${need_apt[*]}"
         DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need_apt[@]}" >&2
     fi
-    NGINX=/usr/sbin/nginx
-    if [ ! -x "$NGINX" ]; then
-        mkdir -p "$PEER_CACHE/nginx"
-        if ! ls "$PEER_CACHE"/nginx_*.deb >/dev/null 2>&1; then
-            log "apt-get download nginx"
-            (cd "$PEER_CACHE" && apt-get download nginx >&2)
-        fi
-        [ -x "$PEER_CACHE/nginx/usr/sbin/nginx" ] || dpkg-deb -x "$(ls "$PEER_CACHE"/nginx_*.deb | head -1)" "$PEER_CACHE/nginx"
-        NGINX="$PEER_CACHE/nginx/usr/sbin/nginx"
-    fi
-    NGINX_VERSION=$("$NGINX" -v 2>&1 | sed 's/.*nginx\///')
+    need_nginx
     WRK_VERSION=$(wrk -v 2>&1 | awk 'NR == 1 { print $2 }' || true)
 }
 

@@ -66,7 +66,6 @@ esac
 # tftpd-hpa and atftpd conflict as Debian packages, and installing either enables a service on
 # port 69. So: take dnsmasq from dnsmasq-base (no service), and unpack tftpd-hpa and atftpd
 # with dpkg-deb -x into a cache directory (their libraries are installed with apt-get).
-PEER_CACHE=/var/cache/vboot-bench
 install_peers() {
     local need_apt=()
     command -v dnsmasq >/dev/null || need_apt+=(dnsmasq-base)

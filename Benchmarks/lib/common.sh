@@ -15,6 +15,12 @@ pick_vboot() {
     local newer
     newer=$(find "$REPO/Sources" "$REPO/Package.swift" -newer "$VBOOT" -type f 2>/dev/null | wc -l)
     [ "$newer" = 0 ] || log "warning: $newer source files are newer than $VBOOT"
+    # Started as root, vboot drops to the vboot user once its ports are bound (README: Security),
+    # as the Debian package's unit runs it; the package creates that user, a source build does not.
+    if ! id vboot >/dev/null 2>&1; then
+        log "adduser --system vboot (the user vboot drops to)"
+        adduser --system --group --home /var/lib/vboot --no-create-home vboot >&2
+    fi
 }
 
 # SIGTERM, up to 5 s to exit, then SIGKILL.
@@ -40,4 +46,32 @@ cg_add() { [ -z "$CG" ] || echo "$1" >"$CG/cgroup.procs"; }
 cpu_ns() {
     if [ -n "$CG" ]; then cat "$CG/cpuacct.usage"
     else awk -v t="$TICKS" '{ sub(/^.*\) /, ""); printf "%.0f\n", ($12 + $13 + $14 + $15) * 1e9 / t }' "/proc/$1/stat"; fi
+}
+
+# Sets NGINX and NGINX_VERSION. Installing the nginx package starts a service on port 80 outside
+# the namespace, so the nginx binary is fetched with apt-get download and unpacked with
+# dpkg-deb -x into /var/cache/vboot-bench/nginx (its libraries, libssl3, libpcre2-8-0, zlib1g
+# and libcrypt1, are installed with apt-get). An installed /usr/sbin/nginx is used first. It
+# only ever runs with our own config and pid file.
+PEER_CACHE=/var/cache/vboot-bench
+need_nginx() {
+    local need_apt=() lib
+    for lib in libssl3 libpcre2-8-0 zlib1g libcrypt1; do
+        dpkg -s "$lib" >/dev/null 2>&1 || need_apt+=("$lib")
+    done
+    if [ ${#need_apt[@]} -gt 0 ]; then
+        log "apt-get install ${need_apt[*]}"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need_apt[@]}" >&2
+    fi
+    NGINX=/usr/sbin/nginx
+    if [ ! -x "$NGINX" ]; then
+        mkdir -p "$PEER_CACHE/nginx"
+        if ! ls "$PEER_CACHE"/nginx_*.deb >/dev/null 2>&1; then
+            log "apt-get download nginx"
+            (cd "$PEER_CACHE" && apt-get download nginx >&2)
+        fi
+        [ -x "$PEER_CACHE/nginx/usr/sbin/nginx" ] || dpkg-deb -x "$(ls "$PEER_CACHE"/nginx_*.deb | head -1)" "$PEER_CACHE/nginx"
+        NGINX="$PEER_CACHE/nginx/usr/sbin/nginx"
+    fi
+    NGINX_VERSION=$("$NGINX" -v 2>&1 | sed 's/.*nginx\///')
 }
