@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # proxyDHCP benchmark: vboot against dnsmasq, under a PXE boot storm.
 #
-# Runs each server by hand, in the foreground, in a fresh network namespace, one after another,
-# and drives it from a second namespace (joined by a veth pair) with Benchmarks/pxe-storm.c.
+# Runs each server by hand, in the foreground, in a network namespace of its own, both at once,
+# and drives them from a third namespace (a veth pair to each) with Benchmarks/pxe-storm.c, the
+# servers taking turns run by run (interleaved: drift in the machine's load falls on both).
 # Needs root (network namespaces, ports 67 and 4011). See Benchmarks/README.md.
 #
 #   sudo Benchmarks/run-proxy.sh            # 3 runs of 5 s per cell
@@ -86,60 +87,66 @@ install_peers() {
 }
 
 # --- namespaces, client ---------------------------------------------------------------------------
-# Two namespaces joined by a veth pair: servers in NS_S on SRV_IF (10.254.0.1/24), the client in
-# NS_C on CLI_IF (10.254.0.2/24). Not loopback: dnsmasq does no DHCP on a loopback interface, and
-# between two addresses of one namespace the kernel routes through lo, past vboot's sockets, which
-# are bound to their interface (SO_BINDTODEVICE).
-NS_S="vbpxs$$"
+# Each server in a namespace of its own (NS_S[name]) on SRV_IF[name] (10.254.K.1/24), the client
+# in NS_C on CLI_IF[name] (10.254.K.2/24), one veth pair per server, so both servers run for the
+# whole benchmark and the client turns from one to the other between runs. Not loopback: dnsmasq
+# does no DHCP on a loopback interface, and between two addresses of one namespace the kernel
+# routes through lo, past vboot's sockets, which are bound to their interface (SO_BINDTODEVICE).
 NS_C="vbpxc$$"
-SRV_IF="vbpx$$s"
-CLI_IF="vbpx$$c"
-SRV_IP=10.254.0.1
-CLI_IP=10.254.0.2
+declare -A NS_S SRV_IF CLI_IF SRV_IP CLI_IP PID
+K=0
+for server in $SERVERS; do
+    NS_S[$server]="vbpx$K$$"
+    SRV_IF[$server]="vbpx$K$$s"
+    CLI_IF[$server]="vbpx$K$$c"
+    SRV_IP[$server]="10.254.$K.1"
+    CLI_IP[$server]="10.254.$K.2"
+    K=$((K + 1))
+done
 TMP="$(mktemp -d /tmp/vbproxy.XXXXXX)"
 chmod 755 "$TMP" # vboot, started as root, reads it as the vboot user
 # The simulated machines share one source address: lift vboot's per-address caps (README:
 # Security, Limits), or the benchmark measures the caps instead of the server.
 BENCH_LIMITS=(--max-tftp-transfers-per-address 4096 --max-http-connections-per-client 100000)
-SERVER_PID=""
-CG=""
 cleanup() {
-    stop_server || true
-    ip netns del "$NS_S" 2>/dev/null || true
+    local server
+    for server in "${!PID[@]}"; do SERVER_PID="${PID[$server]}"; stop_server || true; done
+    for server in $SERVERS; do ip netns del "${NS_S[$server]}" 2>/dev/null || true; done
     ip netns del "$NS_C" 2>/dev/null || true
-    [ -z "$CG" ] || rmdir "$CG" 2>/dev/null || true
     if [ "$KEEP" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 setup() {
-    ip netns add "$NS_S"
+    local server ns smac cmac
     ip netns add "$NS_C"
-    ip link add "$SRV_IF" type veth peer name "$CLI_IF"
-    ip link set "$SRV_IF" netns "$NS_S"
-    ip link set "$CLI_IF" netns "$NS_C"
-    local ns
-    for ns in "$NS_S" "$NS_C"; do
+    ip -n "$NS_C" link set lo up
+    ip netns exec "$NS_C" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 || true
+    for server in $SERVERS; do
+        ns="${NS_S[$server]}"
+        ip netns add "$ns"
         ip -n "$ns" link set lo up
         ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 || true
+        ip link add "${SRV_IF[$server]}" type veth peer name "${CLI_IF[$server]}"
+        ip link set "${SRV_IF[$server]}" netns "$ns"
+        ip link set "${CLI_IF[$server]}" netns "$NS_C"
+        ip -n "$ns" addr add "${SRV_IP[$server]}/24" dev "${SRV_IF[$server]}"
+        ip -n "$NS_C" addr add "${CLI_IP[$server]}/24" dev "${CLI_IF[$server]}"
+        ip -n "$ns" link set "${SRV_IF[$server]}" up
+        ip -n "$NS_C" link set "${CLI_IF[$server]}" up
+        # Static neighbours: no ARP traffic or neighbour state changes during the runs.
+        smac=$(ip -n "$ns" -o link show "${SRV_IF[$server]}" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+        cmac=$(ip -n "$NS_C" -o link show "${CLI_IF[$server]}" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+        ip -n "$ns" neigh replace "${CLI_IP[$server]}" lladdr "$cmac" dev "${SRV_IF[$server]}" nud permanent
+        ip -n "$NS_C" neigh replace "${SRV_IP[$server]}" lladdr "$smac" dev "${CLI_IF[$server]}" nud permanent
     done
-    ip -n "$NS_S" addr add "$SRV_IP/24" dev "$SRV_IF"
-    ip -n "$NS_C" addr add "$CLI_IP/24" dev "$CLI_IF"
-    ip -n "$NS_S" link set "$SRV_IF" up
-    ip -n "$NS_C" link set "$CLI_IF" up
-    # Static neighbours: no ARP traffic or neighbour state changes during the runs.
-    local smac cmac
-    smac=$(ip -n "$NS_S" -o link show "$SRV_IF" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
-    cmac=$(ip -n "$NS_C" -o link show "$CLI_IF" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
-    ip -n "$NS_S" neigh replace "$CLI_IP" lladdr "$cmac" dev "$SRV_IF" nud permanent
-    ip -n "$NS_C" neigh replace "$SRV_IP" lladdr "$smac" dev "$CLI_IF" nud permanent
     mkdir -p "$TMP/vboot-data"
     chmod 755 "$TMP"
     cc -O2 -Wall -Wextra -Werror -o "$TMP/pxe-storm" "$HERE/pxe-storm.c"
 }
 
-nss() { ip netns exec "$NS_S" "$@"; }
+nss() { local server="$1"; shift; ip netns exec "${NS_S[$server]}" "$@"; }
 
 # --- servers -------------------------------------------------------------------------------------
 # Equivalent answers from both: UEFI PXE gets ipxe.efi in the OFFER, iPXE gets an HTTP script URL,
@@ -150,29 +157,28 @@ nss() { ip netns exec "$NS_S" "$@"; }
 # not x86-64_EFI (7, what EDK2 sends): with a service for the client's own architecture dnsmasq
 # 2.90 leaves the file out of the OFFER on purpose and sends UEFI clients to port 4011 instead
 # ("pxe_uefi_workaround"); without one it puts the `--dhcp-boot` file in the OFFER, as vboot does.
-URL="http://$SRV_IP:8080/boot.ipxe"
 start_server() {
-    local name="$1"
+    local name="$1" ns="${NS_S[$1]}" ip="${SRV_IP[$1]}" dev="${SRV_IF[$1]}" pid
     case "$name" in
         vboot)
-            "${SRV_PIN[@]}" ip netns exec "$NS_S" "$VBOOT" serve "${BENCH_LIMITS[@]}" --dhcp proxy --listen "$SRV_IP" --interface "$SRV_IF" \
+            "${SRV_PIN[@]}" ip netns exec "$ns" "$VBOOT" serve "${BENCH_LIMITS[@]}" --dhcp proxy --listen "$ip" --interface "$dev" \
                 --ipxe-dir /usr/lib/ipxe --boot-scripts "$REPO/boot-scripts" --data-dir "$TMP/vboot-data" \
                 --log-level warning >"$TMP/vboot.log" 2>&1 &
             ;;
         dnsmasq)    # single process; --quiet-dhcp: no log line per packet (vboot logs at warning)
-            "${SRV_PIN[@]}" ip netns exec "$NS_S" dnsmasq -k --conf-file=/dev/null --port=0 --interface="$SRV_IF" \
-                --bind-interfaces --dhcp-range="$SRV_IP,proxy" --pxe-service=BC_EFI,"vboot",ipxe.efi \
-                --dhcp-userclass=set:ipxe,iPXE --dhcp-boot=tag:ipxe,"$URL" --dhcp-boot=tag:!ipxe,ipxe.efi \
+            "${SRV_PIN[@]}" ip netns exec "$ns" dnsmasq -k --conf-file=/dev/null --port=0 --interface="$dev" \
+                --bind-interfaces --dhcp-range="$ip,proxy" --pxe-service=BC_EFI,"vboot",ipxe.efi \
+                --dhcp-userclass=set:ipxe,iPXE --dhcp-boot=tag:ipxe,"http://$ip:8080/boot.ipxe" --dhcp-boot=tag:!ipxe,ipxe.efi \
                 --quiet-dhcp --log-facility="$TMP/dnsmasq.log" --pid-file= --user=nobody >"$TMP/dnsmasq.out" 2>&1 &
             ;;
         *) echo "unknown server $name" >&2; return 1 ;;
     esac
-    SERVER_PID=$!   # not via a shell function: ip netns exec execs the server, so this is its PID
-    cg_add "$SERVER_PID"
+    pid=$!   # not via a shell function: ip netns exec execs the server, so this is its PID
+    PID[$name]="$pid"
     for _ in $(seq 1 100); do
-        if nss ss -H -lunp 'sport = :4011' | grep -q "pid=$SERVER_PID," &&
-            nss ss -H -lunp 'sport = :67' | grep -q "pid=$SERVER_PID,"; then return 0; fi
-        kill -0 "$SERVER_PID" 2>/dev/null || break
+        if nss "$name" ss -H -lunp 'sport = :4011' | grep -q "pid=$pid," &&
+            nss "$name" ss -H -lunp 'sport = :67' | grep -q "pid=$pid,"; then return 0; fi
+        kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
     echo "$name did not start" >&2
@@ -184,12 +190,14 @@ start_server() {
 # from other processes: what the server and the client did not use (within a few % of 0 on a
 # quiet machine).
 machine_busy_ns() { awk -v t="$TICKS" '/^cpu / { printf "%.0f\n", ($2 + $3 + $4 + $7 + $8) * 1e9 / t }' /proc/stat; }
-# Before a run: wait (at most QUIET_WAIT s) until processes other than the server (vboot may still
+# CPU time of both servers in ns (each one process; /proc/PID/stat).
+servers_cpu_ns() { local server sum=0; for server in "${!PID[@]}"; do sum=$((sum + $(cpu_ns "${PID[$server]}"))); done; echo "$sum"; }
+# Before a run: wait (at most QUIET_WAIT s) until processes other than the servers (vboot may still
 # be writing the last run's timeline) use less than 20% of a CPU.
 wait_quiet() {
     local waited=0 a b sa sb busy
     while true; do
-        a=$(machine_busy_ns); sa=$(cpu_ns "$SERVER_PID"); sleep 0.5; b=$(machine_busy_ns); sb=$(cpu_ns "$SERVER_PID")
+        a=$(machine_busy_ns); sa=$(servers_cpu_ns); sleep 0.5; b=$(machine_busy_ns); sb=$(servers_cpu_ns)
         busy=$(( (b - a - (sb - sa)) / 5000000 ))   # percent of one CPU
         if [ "$busy" -lt 20 ]; then break; fi
         if [ "$waited" -ge "$QUIET_WAIT" ]; then log "machine still busy ($busy% of a CPU); running anyway"; break; fi
@@ -202,10 +210,10 @@ hwm_reset() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 # UDP datagrams the kernel dropped in the server namespace: socket receive buffer full.
 # shellcheck disable=SC2016
-udp_drops() { nss awk '/^Udp:/ && $2 ~ /^[0-9]/ { print $6 }' /proc/net/snmp; }
+udp_drops() { nss "$1" awk '/^Udp:/ && $2 ~ /^[0-9]/ { print $6 }' /proc/net/snmp; }
 # vboot's counters, one "name value" a line.
 vboot_metrics() {
-    nss curl -s -m 5 "http://127.0.0.1:8081/metrics" 2>/dev/null | sed -n 's/^vboot_\(.*\)_total \([0-9]*\)$/\1 \2/p' || true
+    nss vboot curl -s -m 5 "http://127.0.0.1:8081/metrics" 2>/dev/null | sed -n 's/^vboot_\(.*\)_total \([0-9]*\)$/\1 \2/p' || true
 }
 
 # --- runs ----------------------------------------------------------------------------------------
@@ -213,33 +221,41 @@ RESULTS="$TMP/results.tsv"
 COUNTERS="$TMP/counters.tsv"
 
 storm_args() {
-    local kind="$1" c="$2"
-    local args=(-H "$SRV_IP" -B "$CLI_IP" -k "$kind" -c "$c" -n "$MACS" -d "$DURATION" -W "$WARMUP" -R "$RAMP" -t "$TIMEOUT_MS")
-    [ "$MODE" = relay ] || args+=(-m broadcast -I "$CLI_IF")
+    local server="$1" kind="$2" c="$3"
+    local args=(-H "${SRV_IP[$server]}" -B "${CLI_IP[$server]}" -k "$kind" -c "$c" -n "$MACS" -d "$DURATION" -W "$WARMUP" -R "$RAMP" -t "$TIMEOUT_MS")
+    [ "$MODE" = relay ] || args+=(-m broadcast -I "${CLI_IF[$server]}")
     echo "${args[@]}"
 }
 
+# Both servers run throughout; for each cell, RUNS rounds, each round one run per server, the
+# order reversing round by round.
 run_all() {
-    local server kind c run line before after mb_before mb_after d_before d_after rss m_before m_after
+    local server kind c run order line before after mb_before mb_after d_before d_after m_before m_after
     : >"$RESULTS"
     : >"$COUNTERS"
     for server in $SERVERS; do
-        log "== $server"
         start_server "$server"
+        log "$server: PID ${PID[$server]}, ${SRV_IP[$server]} in ${NS_S[$server]}"
         # One short unrecorded storm: first-use costs (page faults, lazy initialisation) out of the way.
-        local warm=(-H "$SRV_IP" -B "$CLI_IP" -k mix -c 16 -n "$MACS" -d 1)
-        [ "$MODE" = relay ] || warm+=(-m broadcast -I "$CLI_IF")
-        "${CLI_PIN[@]}" ip netns exec "$NS_C" "$TMP/pxe-storm" "${warm[@]}" >/dev/null 2>&1 || true
-        for kind in $KINDS; do
-            for c in $LEVELS; do
-                hwm_reset "$SERVER_PID"
+        # shellcheck disable=SC2046
+        "${CLI_PIN[@]}" ip netns exec "$NS_C" "$TMP/pxe-storm" $(storm_args "$server" mix 16 | sed 's/-d [0-9.]*/-d 1/') \
+            >/dev/null 2>&1 || true
+    done
+    for kind in $KINDS; do
+        for c in $LEVELS; do
+            for server in $SERVERS; do
+                hwm_reset "${PID[$server]}"
                 [ "$server" != vboot ] || m_before=$(vboot_metrics)
-                for run in $(seq 1 "$RUNS"); do
+            done
+            for run in $(seq 1 "$RUNS"); do
+                order="$SERVERS"
+                [ $((run % 2)) = 1 ] || order=$(awk '{ for (j = NF; j >= 1; j--) printf "%s%s", $j, (j > 1 ? " " : "") }' <<<"$SERVERS")
+                for server in $order; do
                     [ "$QUIET_WAIT" = 0 ] || wait_quiet
-                    before=$(cpu_ns "$SERVER_PID"); mb_before=$(machine_busy_ns); d_before=$(udp_drops)
+                    before=$(cpu_ns "${PID[$server]}"); mb_before=$(machine_busy_ns); d_before=$(udp_drops "$server")
                     # shellcheck disable=SC2046
-                    line=$("${CLI_PIN[@]}" ip netns exec "$NS_C" "$TMP/pxe-storm" $(storm_args "$kind" "$c") || true)
-                    after=$(cpu_ns "$SERVER_PID"); mb_after=$(machine_busy_ns); d_after=$(udp_drops)
+                    line=$("${CLI_PIN[@]}" ip netns exec "$NS_C" "$TMP/pxe-storm" $(storm_args "$server" "$kind" "$c") || true)
+                    after=$(cpu_ns "${PID[$server]}"); mb_after=$(machine_busy_ns); d_after=$(udp_drops "$server")
                     log "$server $kind x$c run $run: $line"
                     # kind c server run cpu_s machine_busy_s drops rest-of-line
                     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$c" "$server" "$run" \
@@ -247,17 +263,16 @@ run_all() {
                         "$(awk -v a="$mb_after" -v b="$mb_before" 'BEGIN { printf "%.3f", (a - b) / 1e9 }')" \
                         "$((d_after - d_before))" "$line" >>"$RESULTS"
                 done
-                rss=$(hwm_kib "$SERVER_PID")
-                printf 'rss\t%s\t%s\t%s\t%s\n' "$kind" "$c" "$server" "$rss" >>"$RESULTS"
-                if [ "$server" = vboot ]; then
-                    m_after=$(vboot_metrics)
-                    # Per cell: counter deltas.
-                    awk -v cell="$kind x$c" 'NR == FNR { b[$1] = $2; next } { printf "%s\t%s\t%d\n", cell, $1, $2 - b[$1] }' \
-                        <(echo "$m_before") <(echo "$m_after") >>"$COUNTERS"
-                fi
+            done
+            for server in $SERVERS; do
+                printf 'rss\t%s\t%s\t%s\t%s\n' "$kind" "$c" "$server" "$(hwm_kib "${PID[$server]}")" >>"$RESULTS"
+                [ "$server" = vboot ] || continue
+                m_after=$(vboot_metrics)
+                # Per cell: counter deltas.
+                awk -v cell="$kind x$c" 'NR == FNR { b[$1] = $2; next } { printf "%s\t%s\t%d\n", cell, $1, $2 - b[$1] }' \
+                    <(echo "$m_before") <(echo "$m_after") >>"$COUNTERS"
             done
         done
-        stop_server
     done
 }
 
@@ -335,7 +350,6 @@ report() {
 install_peers
 pick_vboot
 setup
-cg_setup vbproxy
-log "namespaces $NS_S/$NS_C, temp $TMP, vboot $VBOOT, ${RUNS}x${DURATION}s, kinds $KINDS, outstanding $LEVELS, pin $PIN, mode $MODE"
+log "namespaces ${NS_S[*]} (servers) and $NS_C (client), temp $TMP, vboot $VBOOT, ${RUNS}x${DURATION}s, kinds $KINDS, outstanding $LEVELS, pin $PIN, mode $MODE"
 run_all
 report
