@@ -161,7 +161,6 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         EventLoopSizing.applyCPUAffinity()
-        EventLoopExecutor.install()
         let file = try loadFile()
         var configuration = try makeConfiguration(file: file)
         let logger = Self.bootstrapLogging(level: configuration.logLevel)
