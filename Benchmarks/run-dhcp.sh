@@ -92,20 +92,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 setup() {
-    ip netns add "$NS_S"
-    ip netns add "$NS_C"
-    ip link add "$SRV_IF" type veth peer name "$CLI_IF"
-    ip link set "$SRV_IF" netns "$NS_S"
-    ip link set "$CLI_IF" netns "$NS_C"
-    local ns
-    for ns in "$NS_S" "$NS_C"; do
-        ip -n "$ns" link set lo up
-        ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 || true
-    done
-    ip -n "$NS_S" addr add "$SRV_IP/16" dev "$SRV_IF"
-    ip -n "$NS_C" addr add "$CLI_IP/16" dev "$CLI_IF"
-    ip -n "$NS_S" link set "$SRV_IF" up
-    ip -n "$NS_C" link set "$CLI_IF" up
+    veth_link "$NS_S" "$SRV_IF" "$SRV_IP/16" "$NS_C" "$CLI_IF" "$CLI_IP/16"
 }
 
 # A fresh lease store for every run: each run starts from an empty table, as the first run would.

@@ -119,27 +119,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 setup() {
-    local server ns smac cmac
-    ip netns add "$NS_C"
-    ip -n "$NS_C" link set lo up
-    ip netns exec "$NS_C" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 || true
+    local server
     for server in $SERVERS; do
-        ns="${NS_S[$server]}"
-        ip netns add "$ns"
-        ip -n "$ns" link set lo up
-        ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 || true
-        ip link add "${SRV_IF[$server]}" type veth peer name "${CLI_IF[$server]}"
-        ip link set "${SRV_IF[$server]}" netns "$ns"
-        ip link set "${CLI_IF[$server]}" netns "$NS_C"
-        ip -n "$ns" addr add "${SRV_IP[$server]}/24" dev "${SRV_IF[$server]}"
-        ip -n "$NS_C" addr add "${CLI_IP[$server]}/24" dev "${CLI_IF[$server]}"
-        ip -n "$ns" link set "${SRV_IF[$server]}" up
-        ip -n "$NS_C" link set "${CLI_IF[$server]}" up
-        # Static neighbours: no ARP traffic or neighbour state changes during the runs.
-        smac=$(ip -n "$ns" -o link show "${SRV_IF[$server]}" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
-        cmac=$(ip -n "$NS_C" -o link show "${CLI_IF[$server]}" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
-        ip -n "$ns" neigh replace "${CLI_IP[$server]}" lladdr "$cmac" dev "${SRV_IF[$server]}" nud permanent
-        ip -n "$NS_C" neigh replace "${SRV_IP[$server]}" lladdr "$smac" dev "${CLI_IF[$server]}" nud permanent
+        veth_link "${NS_S[$server]}" "${SRV_IF[$server]}" "${SRV_IP[$server]}/24" "$NS_C" "${CLI_IF[$server]}" "${CLI_IP[$server]}/24"
     done
     mkdir -p "$TMP/vboot-data"
     chmod 755 "$TMP"

@@ -125,27 +125,9 @@ trap 'exit 130' INT TERM
 nss() { ip netns exec "$NS_S" "$@"; }
 
 setup() {
-    ip netns add "$NS_S"
-    ip netns add "$NS_C"
-    ip link add "$SRV_IF" type veth peer name "$CLI_IF"
-    ip link set "$SRV_IF" netns "$NS_S"
-    ip link set "$CLI_IF" netns "$NS_C"
-    local ns
-    for ns in "$NS_S" "$NS_C"; do
-        ip -n "$ns" link set lo up
-        ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 || true
-    done
-    ip -n "$NS_S" addr add "$SRV_IP/24" dev "$SRV_IF"
-    ip -n "$NS_C" addr add "$CLI_IP/24" dev "$CLI_IF"
-    ip -n "$NS_S" link set "$SRV_IF" up
-    ip -n "$NS_C" link set "$CLI_IF" up
+    veth_link "$NS_S" "$SRV_IF" "$SRV_IP/24" "$NS_C" "$CLI_IF" "$CLI_IP/24"
     ip -n "$NS_C" route add local "$CLIENT_NET.0.0/16" dev lo
     ip -n "$NS_S" route add "$CLIENT_NET.0.0/16" via "$CLI_IP" dev "$SRV_IF"
-    local smac cmac
-    smac=$(ip -n "$NS_S" -o link show "$SRV_IF" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
-    cmac=$(ip -n "$NS_C" -o link show "$CLI_IF" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
-    ip -n "$NS_S" neigh replace "$CLI_IP" lladdr "$cmac" dev "$SRV_IF" nud permanent
-    ip -n "$NS_C" neigh replace "$SRV_IP" lladdr "$smac" dev "$CLI_IF" nud permanent
     mkdir -p "$TMP/ipxe" "$TMP/assets/storm" "$TMP/scripts" "$TMP/www/scripts" "$TMP/nginx/tmp"
     ln -s ../assets "$TMP/www/assets"
     cp "$IPXE_EFI" "$TMP/ipxe/ipxe.efi"

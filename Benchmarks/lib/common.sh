@@ -75,3 +75,27 @@ need_nginx() {
     fi
     NGINX_VERSION=$("$NGINX" -v 2>&1 | sed 's/.*nginx\///')
 }
+
+# veth_link NS_A IF_A ADDR_A/LEN NS_B IF_B ADDR_B/LEN: a veth pair between two namespaces (each
+# made here unless it exists, with lo up and IPv6 off), addressed and up, with static neighbours
+# on both sides so that no ARP happens during a run.
+veth_link() {
+    local na="$1" ia="$2" aa="$3" nb="$4" ib="$5" ab="$6" ns ma mb
+    for ns in "$na" "$nb"; do
+        [ -e "/run/netns/$ns" ] && continue
+        ip netns add "$ns"
+        ip -n "$ns" link set lo up
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 || true
+    done
+    ip link add "$ia" type veth peer name "$ib"
+    ip link set "$ia" netns "$na"
+    ip link set "$ib" netns "$nb"
+    ip -n "$na" addr add "$aa" dev "$ia"
+    ip -n "$nb" addr add "$ab" dev "$ib"
+    ip -n "$na" link set "$ia" up
+    ip -n "$nb" link set "$ib" up
+    ma=$(ip -n "$na" -o link show "$ia" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+    mb=$(ip -n "$nb" -o link show "$ib" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+    ip -n "$na" neigh replace "${ab%/*}" lladdr "$mb" dev "$ia" nud permanent
+    ip -n "$nb" neigh replace "${aa%/*}" lladdr "$ma" dev "$ib" nud permanent
+}
