@@ -189,7 +189,6 @@ wait_quiet() {
 }
 # Peak RSS: reset VmHWM before a cell (clear_refs 5), read it after.
 hwm_reset() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
-hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 # UDP datagrams the kernel dropped in the server namespace: socket receive buffer full.
 # shellcheck disable=SC2016
 udp_drops() { nss "$1" awk '/^Udp:/ && $2 ~ /^[0-9]/ { print $6 }' /proc/net/snmp; }

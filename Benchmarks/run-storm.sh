@@ -269,8 +269,6 @@ servers_cpu_ns() {
     for pid in "${SERVER_PIDS[@]}"; do sum=$((sum + $(cpu_ns "$pid"))); done
     echo "$sum"
 }
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; } # peak RSS since start
 # Peak RSS summed over the server's processes (pages that nginx's master and workers share count
 # once per process).
 servers_hwm_kib() {

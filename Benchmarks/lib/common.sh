@@ -99,3 +99,6 @@ veth_link() {
     ip -n "$na" neigh replace "${ab%/*}" lladdr "$mb" dev "$ia" nud permanent
     ip -n "$nb" neigh replace "${aa%/*}" lladdr "$ma" dev "$ib" nud permanent
 }
+
+# Peak RSS of a process since it started (or since clear_refs 5), KiB.
+hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
