@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "TFTP", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         .target(
             name: "BootPolicy",
-            dependencies: ["DHCPv4", "VBootAPI", .product(name: "Mustache", package: "swift-mustache")]
+            dependencies: ["DHCPv4", "TFTP", "VBootAPI", .product(name: "Mustache", package: "swift-mustache")]
         ),
         // The inventory: machines, timelines, leases. SQLite embedded, PostgreSQL shared.
         .target(
@@ -109,7 +109,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BootPolicyTests",
-            dependencies: ["BootPolicy", "DHCPv4", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["BootPolicy", "DHCPv4", "TFTP", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(name: "FirmwareTests", dependencies: ["Firmware"], exclude: ["Fixtures"]),
         .testTarget(

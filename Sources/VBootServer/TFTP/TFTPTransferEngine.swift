@@ -31,10 +31,9 @@ final class TFTPTransferEngine: @unchecked Sendable {
 
     private let counters: ServerCounters
     private let logger: Logger
-    private let recorder: BootEventRecorder
+    private let log: TFTPTransferLog
     private let activeTransfers: ActiveTransfers
     private let sharedFiles: SharedFileCopies
-    private let notices: LimitNotices
     private let incoming = NIOLockedValueBox<(starts: [Start], stopping: Bool)>(([], false))
     private var epoll: Int32 = -1
     private var wakeup: Int32 = -1
@@ -47,15 +46,13 @@ final class TFTPTransferEngine: @unchecked Sendable {
     private let sender = TFTPDatagramSender()
 
     init(
-        counters: ServerCounters, logger: Logger, recorder: BootEventRecorder, activeTransfers: ActiveTransfers,
-        sharedFiles: SharedFileCopies, notices: LimitNotices
+        log: TFTPTransferLog, activeTransfers: ActiveTransfers, sharedFiles: SharedFileCopies
     ) {
-        self.counters = counters
-        self.logger = logger
-        self.recorder = recorder
+        counters = log.counters
+        logger = log.logger
+        self.log = log
         self.activeTransfers = activeTransfers
         self.sharedFiles = sharedFiles
-        self.notices = notices
         receiveBuffer = ByteBufferAllocator().buffer(capacity: Self.receiveCapacity)
     }
 
@@ -237,28 +234,23 @@ final class TFTPTransferEngine: @unchecked Sendable {
         case .sendBlocks(let blocks):
             sendWindow(blocks, for: slot)
         case .complete:
-            let seconds = slot.elapsedSeconds
-            counters.increment(.tftpTransfersCompleted)
-            counters.increment(.tftpBytesSent, by: slot.transfer.fileSize)
-            slot.timeline(.ok, "sent \(slot.transfer.fileSize) bytes", seconds: seconds, recorder: recorder)
-            logger.info(
-                "tftp: \(slot.peerAddress.compact) \(slot.name): sent \(slot.transfer.fileSize) bytes in \(String(format: "%.3f", seconds)) s (\(slot.optionSummary))"
-            )
-            close(slot)
+            finish(slot, .completed)
         case .abort(let error):
-            abort(slot, error)
+            // Sent to the client (RFC 1350 §7).
+            send(TFTPPacket.error(error).encoded(), on: slot.fd, to: slot.peer)
+            finish(slot, .aborted(error, expired: slot.transfer.expired))
         case .sizeProbeEnded:
-            counters.increment(.tftpSizeProbes)
-            slot.timeline(.aborted, "size probe (\(slot.transfer.fileSize) bytes)", recorder: recorder)
-            logger.debug("tftp: \(slot.peerAddress.compact) \(slot.name): size probe (\(slot.transfer.fileSize) bytes)")
-            close(slot)
+            finish(slot, .sizeProbe)
         case .clientEnded(let error):
-            counters.increment(.tftpTransfersFailed)
-            let what = "client ended the transfer: \(error.code) \(error.message)"
-            slot.timeline(.failed, what, recorder: recorder)
-            logger.warning("tftp: \(slot.peerAddress.compact) \(slot.name): \(what)")
-            close(slot)
+            finish(slot, .clientEnded(error))
         }
+    }
+
+    private func finish(_ slot: TFTPTransferSlot, _ end: TFTPTransferReport.End) {
+        log.record(
+            TFTPTransferReport(end, transfer: slot.transfer, file: slot.name, seconds: slot.elapsedSeconds),
+            client: slot.peerAddress)
+        close(slot)
     }
 
     private func sendWindow(_ blocks: ClosedRange<Int>, for slot: TFTPTransferSlot) {
@@ -273,22 +265,6 @@ final class TFTPTransferEngine: @unchecked Sendable {
             slot.prefetch(
                 slot.transfer.byteRange(ofBlock: next).lowerBound..<slot.transfer.byteRange(ofBlock: last).upperBound)
         }
-    }
-
-    /// Ends the transfer with `error`, sent to the client (RFC 1350 §7).
-    private func abort(_ slot: TFTPTransferSlot, _ error: TFTPError) {
-        counters.increment(.tftpTransfersFailed)
-        if slot.transfer.expired {
-            counters.increment(.tftpTransfersExpired)
-            notices.hit(
-                "lifetime", logger: logger,
-                "tftp: \(slot.peerAddress.compact) \(slot.name): \(error.message) (--tftp-transfer-lifetime); ended")
-        }
-        let position = "at block \(slot.transfer.highestAcknowledged) of \(slot.transfer.lastBlock)"
-        slot.timeline(.failed, "\(error.message) \(position)", recorder: recorder)
-        logger.warning("tftp: \(slot.peerAddress.compact) \(slot.name): \(error.message) \(position)")
-        send(TFTPPacket.error(error).encoded(), on: slot.fd, to: slot.peer)
-        close(slot)
     }
 
     /// The window as one sendmmsg (`TFTPDatagramSender`), one per piece of a window bigger than

@@ -1,4 +1,3 @@
-import BootPolicy
 import Glibc
 import NIOCore
 import TFTP
@@ -96,23 +95,6 @@ final class TFTPTransferSlot {
     var elapsedSeconds: Double {
         let elapsed = ContinuousClock.now - started
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    }
-
-    var optionSummary: String {
-        let p = transfer.parameters
-        let resent = transfer.retransmittedBlocks > 0 ? ", \(transfer.retransmittedBlocks) blocks resent" : ""
-        return "blksize \(p.blockSize), windowsize \(p.windowSize)\(resent)"
-    }
-
-    func timeline(_ outcome: BootEvent.Outcome, _ what: String, seconds: Double? = nil, recorder: BootEventRecorder) {
-        let p = transfer.parameters
-        var details = [
-            "file": name, "size": String(transfer.fileSize), "blksize": String(p.blockSize),
-            "windowsize": String(p.windowSize),
-        ]
-        if let seconds { details["duration_ms"] = String(Int((seconds * 1000).rounded())) }
-        if transfer.retransmittedBlocks > 0 { details["resent_blocks"] = String(transfer.retransmittedBlocks) }
-        recorder.record(.tftp, outcome, address: peerAddress.ipv4, summary: "\(name): \(what)", details: details)
     }
 
     /// Closes the file and frees the chunk; the slot is done (the engine gives back the budget

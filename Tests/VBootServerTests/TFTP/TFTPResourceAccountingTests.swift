@@ -1,29 +1,13 @@
+import BootPolicy
 import Foundation
 import Testing
 
 @testable import VBootServer
 
-/// The accounting behind the TFTP limits, as values: admission per address, the read-ahead
-/// budget, shared copies that stay within their total, and how often a hit limit is logged.
+/// The accounting behind the TFTP limits: the default read-ahead budget under a storm, shared
+/// copies that stay within their total, and how often a hit limit is logged.
 @Suite("TFTP resource accounting")
 struct TFTPResourceAccountingTests {
-    @Test func admissionCapsEachAddressAndTheTotal() {
-        var admission = TFTPAdmission(limit: 3, perAddressLimit: 2)
-        let a1 = TFTPAdmission.Peer(address: 1, port: 1000)
-        let a2 = TFTPAdmission.Peer(address: 1, port: 1001)
-        let a3 = TFTPAdmission.Peer(address: 1, port: 1002)
-        #expect(admission.admit(a1) == .admitted)
-        #expect(admission.admit(a1) == .duplicate)
-        #expect(admission.admit(a2) == .admitted)
-        #expect(admission.admit(a3) == .addressBusy)
-        #expect(admission.admit(.init(address: 2, port: 1000)) == .admitted)
-        #expect(admission.admit(.init(address: 3, port: 1000)) == .busy)
-        admission.release(a1)
-        admission.release(a1)
-        #expect(admission.admit(a3) == .admitted)
-        #expect(admission.count == 3)
-    }
-
     /// The worst case: 1024 transfers of blksize 65464 × windowsize 64 (4 MiB each)
     /// would want 4 GiB; the default budget holds them all in 256 MiB, each with at least a block.
     @Test func a1024TransferStormStaysWithinTheBudget() {
@@ -44,13 +28,6 @@ struct TFTPResourceAccountingTests {
         for bytes in grants { budget.giveBack(bytes) }
         #expect(budget.granted == 0 && budget.holders == 0)
         #expect(budget.grant(wanted: window, needed: 65464) == window)
-    }
-
-    @Test func aBudgetTooSmallForItsSlotsRefuses() {
-        var budget = TFTPReadAheadBudget(total: 100_000, slots: 4)
-        #expect(budget.grant(wanted: 1 << 20, needed: 65464) == 65464)
-        #expect(budget.grant(wanted: 1 << 20, needed: 65464) == nil)
-        #expect(budget.grant(wanted: 1 << 20, needed: 512) == 512, "the others keep their reserve")
     }
 
     @Test func pinnedSharedCopiesAreNeverDroppedAndTheTotalHolds() throws {
