@@ -55,6 +55,7 @@ struct Serve: AsyncParsableCommand {
     @Option(.tftpTransferLifetime) var tftpTransferLifetime: String?
     @Option(.tftpReadAheadBudget) var tftpReadAheadBudget: String?
     @Option(.tftpSharedCopies) var tftpSharedCopies: String?
+    @Option(.tftpThreads) var tftpThreads: String?
     @Option(.dhcpQueueLimit) var dhcpQueueLimit: String?
     @Option(.unknownEventRate) var unknownEventRate: String?
     @Option(.unknownEventRateTotal) var unknownEventRateTotal: String?
@@ -85,7 +86,8 @@ struct Serve: AsyncParsableCommand {
             (.apiTLSKey, one(apiTlsKey)), (.maxTFTPTransfers, one(maxTftpTransfers)),
             (.maxTFTPTransfersPerAddress, one(maxTftpTransfersPerAddress)),
             (.tftpTransferLifetime, one(tftpTransferLifetime)), (.tftpReadAheadBudget, one(tftpReadAheadBudget)),
-            (.tftpSharedCopies, one(tftpSharedCopies)), (.dhcpQueueLimit, one(dhcpQueueLimit)),
+            (.tftpSharedCopies, one(tftpSharedCopies)),
+            (.tftpThreads, one(tftpThreads)), (.dhcpQueueLimit, one(dhcpQueueLimit)),
             (.unknownEventRate, one(unknownEventRate)), (.unknownEventRateTotal, one(unknownEventRateTotal)),
             (.registrationRate, one(registrationRate)), (.registrationRateTotal, one(registrationRateTotal)),
             (.unassignedMachineLimit, one(unassignedMachineLimit)), (.maxHTTPConnections, one(maxHttpConnections)),

@@ -34,10 +34,12 @@ public struct ServerConfiguration: Sendable {
     public var dataDirectory: String?
     public var proxyStrategies = ProxyStrategies()
     public var tftpLimits = TFTPServerLimits()
-    /// Concurrent TFTP transfers; further requests get an error and retry. EDK2's size probe
-    /// holds a place until its ERROR arrives, which in a storm can be after the real RRQ: 512
-    /// refused 627 of 500 machines' transfers at once.
+    /// Concurrent TFTP transfers; further requests get no answer and the client retries. EDK2's
+    /// size probe holds a place until its ERROR arrives, which in a storm can be after the real
+    /// RRQ: 512 refused 627 of 500 machines' transfers at once.
     public var maximumTFTPTransfers = 1024
+    /// TFTP transfer engines (threads), each running its share of the transfers.
+    public var tftpThreads = UsableCPUs.count
     /// Per-address transfers, transfer lifetime, read-ahead and shared-copy memory.
     public var tftpResources = TFTPResourceLimits()
     /// Queue, rate and count limits on what unauthenticated traffic can make vboot keep.

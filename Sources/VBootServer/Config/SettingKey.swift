@@ -13,7 +13,7 @@ public enum SettingKey: String, CaseIterable, Sendable {
     case unknownMachines = "unknown_machines", pxeStrategy = "pxe_strategy"
     case maxTFTPTransfers = "max_tftp_transfers", maxTFTPTransfersPerAddress = "max_tftp_transfers_per_address"
     case tftpTransferLifetime = "tftp_transfer_lifetime", tftpReadAheadBudget = "tftp_read_ahead_budget"
-    case tftpSharedCopies = "tftp_shared_copies"
+    case tftpSharedCopies = "tftp_shared_copies", tftpThreads = "tftp_threads"
     case dhcpQueueLimit = "dhcp_queue_limit", unknownEventRate = "unknown_event_rate"
     case unknownEventRateTotal = "unknown_event_rate_total", registrationRate = "registration_rate"
     case registrationRateTotal = "registration_rate_total", unassignedMachineLimit = "unassigned_machine_limit"
@@ -141,6 +141,13 @@ public enum SettingKey: String, CaseIterable, Sendable {
                 example: "16",
                 apply: Setting.integer(
                     TFTPResourceLimits.perAddressRange, \.configuration.tftpResources.maximumTransfersPerAddress))
+        case .tftpThreads:
+            Setting(
+                flag: "tftp-threads", valueName: "N", default: .described("one per CPU vboot may use"),
+                help:
+                    "Threads running TFTP transfers; each new transfer goes to the one running the fewest, and stays there.",
+                example: "4",
+                apply: Setting.integer(1...256, \.configuration.tftpThreads))
         case .tftpTransferLifetime:
             Setting(
                 flag: "tftp-transfer-lifetime", valueName: "SECONDS", default: .value("300"),

@@ -12,7 +12,7 @@ struct TFTPEnvironment: Sendable {
     let activeTransfers: ActiveTransfers
     let sharedFiles: SharedFileCopies
     let notices = LimitNotices()
-    let engine: TFTPTransferEngine
+    let engines: TFTPEngines
 
     init(
         configuration: ServerConfiguration, store: BootFileStore, recorder: BootEventRecorder,
@@ -34,9 +34,10 @@ struct TFTPEnvironment: Sendable {
                 maximumFileSize: min(TFTPResourceLimits.largestSharedFile, resources.sharedFileCopies),
                 maximumTotal: resources.sharedFileCopies))
         sharedFiles = shared
-        engine = TFTPTransferEngine(
-            log: TFTPTransferLog(counters: counters, logger: logger, recorder: recorder, notices: notices),
-            activeTransfers: active, sharedFiles: shared)
+        let log = TFTPTransferLog(counters: counters, logger: logger, recorder: recorder, notices: notices)
+        engines = TFTPEngines(count: configuration.tftpThreads) {
+            TFTPTransferEngine(name: $0, log: log, activeTransfers: active, sharedFiles: shared)
+        }
         counters.gauge(.tftpTransfersActive) { active.count }
         counters.gauge(.tftpTransfersLimit) { configuration.maximumTFTPTransfers }
         counters.gauge(.tftpTransfersPerAddressLimit) { resources.maximumTransfersPerAddress }

@@ -26,7 +26,7 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         }
         switch start(packet, from: client, to: envelope.metadata?.packetInfo?.destinationAddress.ipv4) {
         case .success(let start?):
-            environment.engine.begin(start)
+            environment.engines.begin(start)
         case .success(nil):
             return
         case .failure(let error):

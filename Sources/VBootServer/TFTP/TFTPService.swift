@@ -19,7 +19,7 @@ public struct TFTPService: Service {
 
     public func run() async throws {
         let environment = self.environment
-        try environment.engine.start()
+        try await environment.engines.start()
         let configuration = environment.configuration
         let host = configuration.listenAddress?.description ?? "0.0.0.0"
         let port = configuration.tftpPort
@@ -51,9 +51,9 @@ public struct TFTPService: Service {
                     environment.logger.info("tftp: listening on \(host) UDP \(bound)")
                 })
         } catch {
-            await environment.engine.stop()
+            await environment.engines.stop()
             throw error
         }
-        await environment.engine.stop()
+        await environment.engines.stop()
     }
 }

@@ -16,6 +16,7 @@ import TFTP
 /// speed. Here a block costs one recvfrom and one sendto (a window: one sendmmsg, each
 /// block read by the kernel from where it lies) with buffers reused for the engine's life; what
 /// to send and when still comes from `TFTPReadTransfer`. Timers are the transfers' deadlines, checked every 10 ms.
+/// `TFTPEngines` runs one per CPU; a transfer stays on the engine it started on.
 final class TFTPTransferEngine: @unchecked Sendable {
     struct Start: Sendable {
         var transfer: TFTPReadTransfer
@@ -39,6 +40,9 @@ final class TFTPTransferEngine: @unchecked Sendable {
     private var wakeup: Int32 = -1
     private let stopped = NIOLockedValueBox<CheckedContinuation<Void, Never>?>(nil)
     private let finished = Atomic<Bool>(false)
+    /// Transfers handed to this engine and not yet ended: what `TFTPEngines` balances by.
+    private let load = Atomic<Int>(0)
+    private let name: String
 
     // Touched only by the engine thread.
     private var slots: [Int32: TFTPTransferSlot] = [:]
@@ -46,8 +50,10 @@ final class TFTPTransferEngine: @unchecked Sendable {
     private let sender = TFTPDatagramSender()
 
     init(
-        log: TFTPTransferLog, activeTransfers: ActiveTransfers, sharedFiles: SharedFileCopies
+        name: String = "vboot-tftp", log: TFTPTransferLog, activeTransfers: ActiveTransfers,
+        sharedFiles: SharedFileCopies
     ) {
+        self.name = name
         counters = log.counters
         logger = log.logger
         self.log = log
@@ -65,7 +71,13 @@ final class TFTPTransferEngine: @unchecked Sendable {
     func start() throws {
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         wakeup = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
-        guard epoll >= 0, wakeup >= 0 else { throw StartupError("TFTP cannot create its epoll set: errno \(errno)") }
+        guard epoll >= 0, wakeup >= 0 else {
+            let error = errno
+            // Left as never started: `stop` then returns at once.
+            for fd in [epoll, wakeup] where fd >= 0 { Glibc.close(fd) }
+            (epoll, wakeup) = (-1, -1)
+            throw StartupError("TFTP cannot create its epoll set: errno \(error)")
+        }
         var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: wakeup))
         epoll_ctl(epoll, EPOLL_CTL_ADD, wakeup, &event)
         let thread = Thread { [self] in
@@ -73,7 +85,7 @@ final class TFTPTransferEngine: @unchecked Sendable {
             finished.store(true, ordering: .releasing)
             stopped.withLockedValue { $0.take() }?.resume()
         }
-        thread.name = "vboot-tftp"
+        thread.name = name
         thread.start()
     }
 
@@ -92,8 +104,12 @@ final class TFTPTransferEngine: @unchecked Sendable {
         }
     }
 
+    /// Transfers running on this engine (or handed to it and about to start).
+    var transfers: Int { load.load(ordering: .relaxed) }
+
     /// Hands a new transfer to the engine (from the port-69 listener).
     func begin(_ start: Start) {
+        load.add(1, ordering: .relaxed)
         incoming.withLockedValue { $0.starts.append(start) }
         signal()
     }
@@ -185,6 +201,7 @@ final class TFTPTransferEngine: @unchecked Sendable {
     }
 
     private func abandon(_ start: Start) {
+        load.subtract(1, ordering: .relaxed)
         switch start.source {
         case .file(let reader):
             reader.close()
@@ -305,6 +322,7 @@ final class TFTPTransferEngine: @unchecked Sendable {
 
     /// Closes the socket (which leaves the epoll set) and frees the client's place.
     private func end(_ slot: TFTPTransferSlot) {
+        load.subtract(1, ordering: .relaxed)
         Glibc.close(slot.fd)
         slot.release()
         switch slot.source {

@@ -69,3 +69,15 @@ struct TFTPResourceAccountingTests {
         #expect(schedule.hit(now: t0 + .seconds(200)) == 2)
     }
 }
+
+extension TFTPResourceAccountingTests {
+    /// A new transfer goes to the engine running the fewest, the first of equals.
+    @Test func aNewTransferGoesToTheLeastLoadedEngine() {
+        #expect(TFTPEngines.leastLoaded([0]) == 0)
+        #expect(TFTPEngines.leastLoaded([2, 1, 1]) == 1)
+        #expect(TFTPEngines.leastLoaded([3, 3, 0]) == 2)
+        var loads = [0, 0, 0]
+        for _ in 0..<7 { loads[TFTPEngines.leastLoaded(loads)] += 1 }
+        #expect(loads == [3, 2, 2])
+    }
+}

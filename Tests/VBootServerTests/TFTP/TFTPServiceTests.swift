@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import TFTP
 import Testing
@@ -103,6 +104,46 @@ struct TFTPServiceTests {
         #expect(download.error == nil)
         #expect(download.bytes == content)
         #expect(download.dataPackets == 100_000 / 512 + 1)
+        await server.stop()
+    }
+
+    /// `count` downloads of "kernel" at once, each on a thread of its own (a blocked cooperative
+    /// thread would starve the server under test).
+    static func downloadsAtOnce(
+        _ count: Int, port: Int, options: @escaping @Sendable (Int) -> [TFTPOption]
+    ) async -> [Result<Download, any Error>] {
+        await withCheckedContinuation { continuation in
+            let results = NIOLockedValueBox<[Int: Result<Download, any Error>]>([:])
+            let group = DispatchGroup()
+            for index in 0..<count {
+                group.enter()
+                Thread {
+                    let result = Result { try download("kernel", port: port, options: options(index)) }
+                    results.withLockedValue { $0[index] = result }
+                    group.leave()
+                }.start()
+            }
+            group.notify(queue: .global()) {
+                continuation.resume(returning: results.withLockedValue { $0.sorted { $0.key < $1.key }.map(\.value) })
+            }
+        }
+    }
+
+    /// Transfers at once on three engines (threads): each arrives whole, windowed and lockstep,
+    /// from the shared copy and from disk.
+    @Test func concurrentTransfersOnSeveralEnginesArriveIntact() async throws {
+        let server = try TestServer { configuration, _ in
+            configuration.tftpThreads = 3
+            configuration.tftpResources.sharedFileCopies = 0
+        }
+        let content = randomBytes(300_000, seed: 7)
+        try server.write(content, to: "assets/kernel")
+        try await server.start(expecting: ["tftp"])
+        let results = await Self.downloadsAtOnce(8, port: server.port("tftp")) {
+            $0.isMultiple(of: 2) ? [] : [TFTPOption("blksize", "1400"), TFTPOption("windowsize", "8")]
+        }
+        #expect(results.count == 8)
+        #expect(results.allSatisfy { (try? $0.get()).map { $0.error == nil && $0.bytes == content } == true })
         await server.stop()
     }
 
