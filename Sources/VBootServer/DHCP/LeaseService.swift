@@ -118,23 +118,35 @@ final class LeaseService: Sendable {
         var summary: String
     }
 
+    /// One message against the lease table: what it asked, from where, and when.
+    private struct Exchange {
+        var request: DHCPMessage
+        /// The datagram's source address.
+        var source: IPv4Address
+        var server: IPv4Address
+        /// The proxy answer for a network-boot client, merged into OFFER and ACK.
+        var boot: DHCPMessage?
+        var now: Int64
+        var mac: HardwareAddress { request.clientHardwareAddress }
+        var type: String { request.messageType.map { "\($0)" } ?? "?" }
+    }
+
     /// `boot`: the proxy answer for a network-boot client (nil for plain DHCP clients and
     /// machines on hold), merged into OFFER and ACK. `source`: the datagram's source address.
     func handle(
         _ request: DHCPMessage, source: IPv4Address = .any, server: IPv4Address, boot: DHCPMessage?
     ) async throws -> Outcome {
-        let now = WallClock.microsecondsNow()
-        let mac = request.clientHardwareAddress
-        let store = inventory.store
+        let exchange = Exchange(
+            request: request, source: source, server: server, boot: boot, now: WallClock.microsecondsNow())
+        return try await carryOut(try await plan(exchange), exchange)
+    }
+
+    /// The planner's decision on the rows it needs. A DISCOVER without a reservation reads free
+    /// addresses a window at a time from the cursor, until one is found or the range is done;
+    /// the previous and requested addresses come first in every window's plan.
+    private func plan(_ exchange: Exchange) async throws -> LeasePlanner.Plan {
+        let (request, mac, store) = (exchange.request, exchange.mac, inventory.store)
         let reservations = inventory.directory.reservations()
-        let type = request.messageType.map { "\($0)" } ?? "?"
-        let hostname = request.option(.hostName).map { String(decoding: $0, as: UTF8.self) }
-        let clientID = Lease.clientID(of: request)
-        func reply(_ kind: DHCPMessageType, _ address: IPv4Address?, message: String? = nil) -> DHCPMessage {
-            DHCPServerReply.make(
-                kind, to: request, address: address, pool: pool, server: server,
-                boot: kind == .nak ? nil : boot, message: message)
-        }
         let named = [request.requestedIPAddress, request.ciaddr.isAny ? nil : request.ciaddr, reservations[mac]]
             .compactMap { $0 }
         /// The rows the planner needs for `named` plus `window`, and those of the MACs holding
@@ -144,62 +156,34 @@ final class LeaseService: Sendable {
             let offerers = Set(rows.filter { $0.state == .offered && $0.mac != mac }.compactMap(\.mac))
             if !offerers.isEmpty { rows += try await store.leases(macs: Array(offerers), addresses: []) }
             let state = LeasePlanner.State(
-                server: server, pool: pool, leases: rows, reservations: reservations, now: now, scan: window)
-            return LeasePlanner.plan(request, source: source, state: state)
+                server: exchange.server, pool: pool, leases: rows, reservations: reservations, now: exchange.now,
+                scan: window)
+            return LeasePlanner.plan(request, source: exchange.source, state: state)
         }
-
+        guard request.messageType == .discover, reservations[mac] == nil else { return try await plan(scanning: []) }
+        let size = UInt32(pool.size)
+        let start = cursor.withLockedValue { $0 } % size
+        var scanned: UInt32 = 0
         var planned: LeasePlanner.Plan
-        if request.messageType == .discover, reservations[mac] == nil {
-            // Free addresses a window at a time from the cursor, until one is found or the range
-            // is done; the previous and requested addresses come first in every window's plan.
-            let size = UInt32(pool.size)
-            let start = cursor.withLockedValue { $0 } % size
-            var scanned: UInt32 = 0
-            repeat {
-                let count = min(UInt32(Self.scanWindow), size - scanned)
-                let window = (0..<count).map {
-                    IPv4Address(rawValue: pool.first.rawValue + (start + scanned + $0) % size)
-                }
-                scanned += count
-                planned = try await plan(scanning: window)
-            } while scanned < size && { if case .ignore = planned { true } else { false } }()
-        } else {
-            planned = try await plan(scanning: [])
-        }
+        repeat {
+            let count = min(UInt32(Self.scanWindow), size - scanned)
+            let window = (0..<count).map { IPv4Address(rawValue: pool.first.rawValue + (start + scanned + $0) % size) }
+            scanned += count
+            planned = try await plan(scanning: window)
+        } while scanned < size && { if case .ignore = planned { true } else { false } }()
+        return planned
+    }
 
+    /// Writes what the plan says to the lease table; the reply (if any) and the line for the log.
+    private func carryOut(_ planned: LeasePlanner.Plan, _ exchange: Exchange) async throws -> Outcome {
+        let (mac, type, now, store) = (exchange.mac, exchange.type, exchange.now, inventory.store)
         switch planned {
         case .offer(let candidates):
-            for address in candidates {
-                let lease = Lease(
-                    address: address, mac: mac, state: .offered,
-                    expiresAt: now + microseconds(seconds: pool.offerSeconds),
-                    hostname: hostname, server: inventory.configuration.serverName, updatedAt: now, clientID: clientID)
-                if try await store.claim(lease, now: now) {
-                    offers.withLockedValue { table in
-                        if table.count >= 65536 { table.removeAll(keepingCapacity: true) }
-                        table[mac] = address
-                    }
-                    if pool.isDynamic(address) {
-                        cursor.withLockedValue { $0 = address.rawValue - pool.first.rawValue }
-                    }
-                    return Outcome(reply: reply(.offer, address), summary: "\(mac) \(type) → OFFER \(address)")
-                }
-                counters.increment(.dhcpClaimsLost)
-            }
-            return Outcome(reply: nil, summary: "\(mac) \(type): every candidate was taken meanwhile")
+            return try await offer(candidates, exchange)
         case .acknowledge(let address):
-            let lease = Lease(
-                address: address, mac: mac, state: .bound, expiresAt: now + microseconds(seconds: pool.leaseSeconds),
-                hostname: hostname, server: inventory.configuration.serverName, updatedAt: now, clientID: clientID)
-            guard try await store.claim(lease, now: now) else {
-                return Outcome(
-                    reply: reply(.nak, nil, message: "\(address) is taken"),
-                    summary: "\(mac) \(type) \(address) → NAK (taken meanwhile)")
-            }
-            inventory.addresses.learn(address, is: mac)
-            return Outcome(reply: reply(.ack, address), summary: "\(mac) \(type) → ACK \(address)")
+            return try await bind(address, exchange)
         case .refuse(let reason):
-            return Outcome(reply: reply(.nak, nil, message: reason), summary: "\(mac) \(type) → NAK: \(reason)")
+            return Outcome(reply: reply(.nak, exchange, message: reason), summary: "\(mac) \(type) → NAK: \(reason)")
         case .withdrawOffer:
             if let offered = offers.withLockedValue({ $0.removeValue(forKey: mac) }) {
                 try await store.dropLease(address: offered, mac: mac, state: .offered)
@@ -211,26 +195,82 @@ final class LeaseService: Sendable {
         case .decline(let address):
             _ = try await store.updateLease(
                 address: address, mac: mac, state: .declined,
-                expiresAt: now + microseconds(seconds: pool.declineQuarantineSeconds),
-                now: now)
+                expiresAt: now + microseconds(seconds: pool.declineQuarantineSeconds), now: now)
             logger.warning(
                 "dhcp: \(mac) declined \(address): something else uses it; quarantined for \(pool.declineQuarantineSeconds) s"
             )
             return Outcome(reply: nil, summary: "\(mac) declined \(address) (quarantined)")
         case .distrust(let reason):
-            let counter: CounterName = request.messageType == .release ? .dhcpReleaseRefused : .dhcpDeclineRefused
-            counters.increment(counter)
-            if let count = refusals.hit(now: now) {
-                logger.warning(
-                    "dhcp: ignored \(count) RELEASE/DECLINE not shown to come from the lease's holder (spoofed?), e.g. \(reason); counted as dhcp_release_refused / dhcp_decline_refused"
-                )
-            }
-            return Outcome(reply: nil, summary: "\(mac) \(type) ignored: \(reason)")
+            return distrusted(reason, exchange)
         case .inform:
-            return Outcome(reply: reply(.ack, nil), summary: "\(mac) INFORM → ACK")
+            return Outcome(reply: reply(.ack, exchange), summary: "\(mac) INFORM → ACK")
         case .ignore(let reason):
             return Outcome(reply: nil, summary: "\(mac) \(type): \(reason)")
         }
+    }
+
+    /// Claims the first candidate still free (another server may have taken some meanwhile).
+    private func offer(_ candidates: [IPv4Address], _ exchange: Exchange) async throws -> Outcome {
+        let mac = exchange.mac
+        for address in candidates {
+            guard
+                try await inventory.store.claim(
+                    lease(address, .offered, pool.offerSeconds, exchange), now: exchange.now)
+            else {
+                counters.increment(.dhcpClaimsLost)
+                continue
+            }
+            offers.withLockedValue { table in
+                if table.count >= 65536 { table.removeAll(keepingCapacity: true) }
+                table[mac] = address
+            }
+            if pool.isDynamic(address) {
+                cursor.withLockedValue { $0 = address.rawValue - pool.first.rawValue }
+            }
+            return Outcome(
+                reply: reply(.offer, exchange, address: address), summary: "\(mac) \(exchange.type) → OFFER \(address)")
+        }
+        return Outcome(reply: nil, summary: "\(mac) \(exchange.type): every candidate was taken meanwhile")
+    }
+
+    private func bind(_ address: IPv4Address, _ exchange: Exchange) async throws -> Outcome {
+        let (mac, type) = (exchange.mac, exchange.type)
+        guard try await inventory.store.claim(lease(address, .bound, pool.leaseSeconds, exchange), now: exchange.now)
+        else {
+            return Outcome(
+                reply: reply(.nak, exchange, message: "\(address) is taken"),
+                summary: "\(mac) \(type) \(address) → NAK (taken meanwhile)")
+        }
+        inventory.addresses.learn(address, is: mac)
+        return Outcome(reply: reply(.ack, exchange, address: address), summary: "\(mac) \(type) → ACK \(address)")
+    }
+
+    /// A RELEASE or DECLINE not shown to come from the lease's holder: counted, logged now and then.
+    private func distrusted(_ reason: String, _ exchange: Exchange) -> Outcome {
+        let counter: CounterName = exchange.request.messageType == .release ? .dhcpReleaseRefused : .dhcpDeclineRefused
+        counters.increment(counter)
+        if let count = refusals.hit(now: exchange.now) {
+            logger.warning(
+                "dhcp: ignored \(count) RELEASE/DECLINE not shown to come from the lease's holder (spoofed?), e.g. \(reason); counted as dhcp_release_refused / dhcp_decline_refused"
+            )
+        }
+        return Outcome(reply: nil, summary: "\(exchange.mac) \(exchange.type) ignored: \(reason)")
+    }
+
+    private func reply(
+        _ kind: DHCPMessageType, _ exchange: Exchange, address: IPv4Address? = nil, message: String? = nil
+    ) -> DHCPMessage {
+        DHCPServerReply.make(
+            kind, to: exchange.request, address: address, pool: pool, server: exchange.server,
+            boot: kind == .nak ? nil : exchange.boot, message: message)
+    }
+
+    private func lease(_ address: IPv4Address, _ state: Lease.State, _ seconds: UInt32, _ exchange: Exchange) -> Lease {
+        Lease(
+            address: address, mac: exchange.mac, state: state, expiresAt: exchange.now + microseconds(seconds: seconds),
+            hostname: exchange.request.option(.hostName).map { String(decoding: $0, as: UTF8.self) },
+            server: inventory.configuration.serverName, updatedAt: exchange.now,
+            clientID: Lease.clientID(of: exchange.request))
     }
 
     /// Lease times are configured in seconds; the lease table keeps wall-clock microseconds.
