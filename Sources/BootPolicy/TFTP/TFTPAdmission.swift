@@ -2,7 +2,8 @@ import TFTP
 
 /// Which read requests may start a transfer now, as a value: one transfer per client address
 /// and port (a second RRQ from the same port is that client's retry), at most `limit` in all and
-/// at most `perAddressLimit` from one IP address, so one host cannot take every slot.
+/// at most `perAddressLimit` from one IP address, so one host cannot take every slot (a machine
+/// needs two at once: EDK2's size probe and its download).
 public struct TFTPAdmission: Sendable {
     public enum Decision: Hashable, Sendable { case admitted, duplicate, busy, addressBusy }
 

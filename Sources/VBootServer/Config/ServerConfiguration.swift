@@ -39,7 +39,7 @@ public struct ServerConfiguration: Sendable {
     /// RRQ: 512 refused 627 of 500 machines' transfers at once.
     public var maximumTFTPTransfers = 1024
     /// TFTP transfer engines (threads), each running its share of the transfers.
-    public var tftpThreads = UsableCPUs.count
+    public var tftpThreads = min(UsableCPUs.count, 256)
     /// Per-address transfers, transfer lifetime, read-ahead and shared-copy memory.
     public var tftpResources = TFTPResourceLimits()
     /// Queue, rate and count limits on what unauthenticated traffic can make vboot keep.

@@ -1,7 +1,7 @@
 /// The transfer engines: one thread each, one per CPU by default (`--tftp-threads`). A new
 /// transfer goes to the engine running the fewest and stays there, so each transfer's state
 /// machine is still touched by one thread only; 32 windowed transfers on one thread ran at
-/// 0.77× atftpd, which spreads them over every core.
+/// 0.95× atftpd, which spreads them over every core, and at 1.31–1.37× on two.
 final class TFTPEngines: Sendable {
     let engines: [TFTPTransferEngine]
 

@@ -35,7 +35,7 @@ final class TFTPTransferEngine: @unchecked Sendable {
     private let log: TFTPTransferLog
     private let activeTransfers: ActiveTransfers
     private let sharedFiles: SharedFileCopies
-    private let incoming = NIOLockedValueBox<(starts: [Start], stopping: Bool)>(([], false))
+    private let incoming = NIOLockedValueBox<(starts: [Start], stopping: Bool, ended: Bool)>(([], false, false))
     private var epoll: Int32 = -1
     private var wakeup: Int32 = -1
     private let stopped = NIOLockedValueBox<CheckedContinuation<Void, Never>?>(nil)
@@ -71,17 +71,17 @@ final class TFTPTransferEngine: @unchecked Sendable {
     func start() throws {
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         wakeup = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
-        guard epoll >= 0, wakeup >= 0 else {
+        var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: wakeup))
+        guard epoll >= 0, wakeup >= 0, epoll_ctl(epoll, EPOLL_CTL_ADD, wakeup, &event) == 0 else {
             let error = errno
             // Left as never started: `stop` then returns at once.
             for fd in [epoll, wakeup] where fd >= 0 { Glibc.close(fd) }
             (epoll, wakeup) = (-1, -1)
             throw StartupError("TFTP cannot create its epoll set: errno \(error)")
         }
-        var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: wakeup))
-        epoll_ctl(epoll, EPOLL_CTL_ADD, wakeup, &event)
         let thread = Thread { [self] in
             run()
+            shutDown()
             finished.store(true, ordering: .releasing)
             stopped.withLockedValue { $0.take() }?.resume()
         }
@@ -104,14 +104,33 @@ final class TFTPTransferEngine: @unchecked Sendable {
         }
     }
 
-    /// Transfers running on this engine (or handed to it and about to start).
-    var transfers: Int { load.load(ordering: .relaxed) }
+    /// Transfers running on this engine (or handed to it and about to start); `Int.max` once
+    /// its loop has ended, so no new transfer is given to it.
+    var transfers: Int { incoming.withLockedValue { $0.ended } ? Int.max : load.load(ordering: .relaxed) }
 
-    /// Hands a new transfer to the engine (from the port-69 listener).
+    /// Hands a new transfer to the engine (from the port-69 listener); an engine whose loop has
+    /// ended gives the transfer's place back at once (the client's retry finds another).
     func begin(_ start: Start) {
         load.add(1, ordering: .relaxed)
-        incoming.withLockedValue { $0.starts.append(start) }
+        let taken = incoming.withLockedValue { state in
+            if !state.ended { state.starts.append(start) }
+            return !state.ended
+        }
+        guard taken else { return abandon(start) }
         signal()
+    }
+
+    /// After the loop, for whatever reason it ended: every transfer's place goes back, and so do
+    /// those handed over meanwhile.
+    private func shutDown() {
+        let starts = incoming.withLockedValue { state in
+            state.ended = true
+            defer { state.starts = [] }
+            return state.starts
+        }
+        for start in starts { abandon(start) }
+        for slot in slots.values { end(slot) }
+        slots = [:]
     }
 
     private func signal() {
@@ -130,8 +149,12 @@ final class TFTPTransferEngine: @unchecked Sendable {
                 nextScan = scanTimers(now: now)
             }
             let wait = nextScan - now
-            let milliseconds = max(
-                0, Int32(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000) + 1)
+            // With no transfer there is no timer: sleep until the eventfd brings one.
+            let milliseconds =
+                slots.isEmpty
+                ? -1
+                : max(
+                    0, Int32(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000) + 1)
             let count = epoll_wait(epoll, &events, Int32(events.count), milliseconds)
             guard count >= 0 else {
                 if errno == EINTR { continue }
@@ -149,8 +172,6 @@ final class TFTPTransferEngine: @unchecked Sendable {
                     }
                     if stopping {
                         for start in starts { abandon(start) }
-                        for slot in slots.values { end(slot) }
-                        slots = [:]
                         return
                     }
                     for start in starts { open(start) }

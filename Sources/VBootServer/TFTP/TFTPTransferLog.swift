@@ -12,19 +12,20 @@ struct TFTPTransferLog: Sendable {
     var notices: LimitNotices
 
     func record(_ report: TFTPTransferReport, client: SocketAddress) {
-        let line = "tftp: \(client.compact) \(report.file): \(report.what)"
+        // Built only when a line is printed (a size probe's is debug).
+        func line() -> String { "tftp: \(client.compact) \(report.file): \(report.what)" }
         switch report.end {
         case .completed:
             counters.increment(.tftpTransfersCompleted)
             counters.increment(.tftpBytesSent, by: report.fileSize)
             logger.info(
-                "\(line) in \(String(format: "%.3f", report.seconds)) s (\(report.optionSummary))")
+                "\(line()) in \(String(format: "%.3f", report.seconds)) s (\(report.optionSummary))")
         case .sizeProbe:
             counters.increment(.tftpSizeProbes)
-            logger.debug("\(line)")
+            logger.debug("\(line())")
         case .clientEnded:
             counters.increment(.tftpTransfersFailed)
-            logger.warning("\(line)")
+            logger.warning("\(line())")
         case .aborted(let error, let expired):
             counters.increment(.tftpTransfersFailed)
             if expired {
@@ -33,7 +34,7 @@ struct TFTPTransferLog: Sendable {
                     "lifetime", logger: logger,
                     "tftp: \(client.compact) \(report.file): \(error.message) (--tftp-transfer-lifetime); ended")
             }
-            logger.warning("\(line)")
+            logger.warning("\(line())")
         }
         recorder.record(
             .tftp, report.outcome, address: client.ipv4, summary: report.summary, details: report.details)

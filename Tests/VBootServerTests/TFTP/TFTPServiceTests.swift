@@ -130,7 +130,8 @@ struct TFTPServiceTests {
     }
 
     /// Transfers at once on three engines (threads): each arrives whole, windowed and lockstep,
-    /// from the shared copy and from disk.
+    /// read from disk, and every place is given back. (Which engine takes each is
+    /// `TFTPEngines.leastLoaded`, tested as a value.)
     @Test func concurrentTransfersOnSeveralEnginesArriveIntact() async throws {
         let server = try TestServer { configuration, _ in
             configuration.tftpThreads = 3
@@ -144,6 +145,12 @@ struct TFTPServiceTests {
         }
         #expect(results.count == 8)
         #expect(results.allSatisfy { (try? $0.get()).map { $0.error == nil && $0.bytes == content } == true })
+        // The last ACK reaches the server after the client is done.
+        #expect(
+            await TFTPLimitTests.eventually {
+                TFTPLimitTests.metric("tftp_transfers_completed_total", server) == 8
+                    && TFTPLimitTests.metric("tftp_transfers_active", server) == 0
+            })
         await server.stop()
     }
 
