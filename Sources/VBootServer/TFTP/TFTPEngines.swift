@@ -34,7 +34,4 @@ final class TFTPEngines: Sendable {
         for index in loads.indices where loads[index] < loads[least] { least = index }
         return least
     }
-
-    /// Transfers running now, over all engines.
-    var transfers: Int { engines.reduce(0) { $0 + $1.transfers } }
 }

@@ -49,9 +49,9 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         case .failure(let error): return .failure(error)
         }
         switch admit(client, request.filename) {
-        case .admitted: break
-        case .unanswered: return .success(nil)
-        case .refused(let error): return .failure(error)
+        case .start: break
+        case .none: return .success(nil)
+        case .error(let error): return .failure(error)
         }
         let parameters = TFTPTransferParameters.negotiate(
             request.options, fileSize: file.size, limits: environment.configuration.tftpLimits)
@@ -105,22 +105,11 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         }
     }
 
-    private enum Admission {
-        case admitted
-        /// No answer: the client's retry of a request whose transfer runs, or a request the
-        /// server has no place for now (the client's retransmission comes back later).
-        case unanswered
-        case refused(TFTPError)
-    }
-
-    private func admit(_ client: SocketAddress, _ filename: String) -> Admission {
+    /// What BootPolicy's admission answers, recorded.
+    private func admit(_ client: SocketAddress, _ filename: String) -> TFTPAdmission.Decision.Answer {
         let decision = environment.activeTransfers.admit(client)
         record(decision, client, filename)
-        switch decision.answer {
-        case .start: return .admitted
-        case .none: return .unanswered
-        case .error(let error): return .refused(error)
-        }
+        return decision.answer
     }
 
     private func record(_ decision: TFTPAdmission.Decision, _ client: SocketAddress, _ filename: String) {
