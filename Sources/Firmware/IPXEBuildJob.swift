@@ -4,8 +4,8 @@ import Foundation
 /// `manifest.json`.
 public struct IPXEBuildJob: Sendable {
     public var source: String?
-    public var embed: String
-    public var server: String
+    /// The embedded script's template and vboot's URL for it; nil builds iPXE without one.
+    public var embed: (templateFile: String, server: String)?
     public var targets: [String]
     public var out: String
     public var recipe: String
@@ -17,12 +17,11 @@ public struct IPXEBuildJob: Sendable {
     public var debugcon = false
 
     public init(
-        source: String?, embed: String, server: String, targets: [String], out: String, recipe: String, cache: String,
-        jobs: Int
+        source: String?, embed: (templateFile: String, server: String)?, targets: [String], out: String, recipe: String,
+        cache: String, jobs: Int
     ) {
         self.source = source
         self.embed = embed
-        self.server = server
         self.targets = targets
         self.out = out
         self.recipe = recipe
@@ -40,8 +39,9 @@ public struct IPXEBuildJob: Sendable {
         public var commit: String
         public var source: String
         public var configHash: String
-        public var scriptHash: String
-        public var server: String
+        /// Nil for a build without an embedded script (and then no server either).
+        public var scriptHash: String?
+        public var server: String?
         public var files: [File]
     }
 
@@ -57,13 +57,13 @@ public struct IPXEBuildJob: Sendable {
 
     /// The plan this job would run, without touching the source or the cache.
     public func plan(commit: String, lock: IPXELock) throws -> IPXEBuildPlan {
-        let template = try String(contentsOfFile: embed, encoding: .utf8)
+        let script = try embed.map { (try String(contentsOfFile: $0.templateFile, encoding: .utf8), $0.server) }
         var headers = try Self.headers(inRecipe: recipe)
         if debugcon {
             headers["console.h", default: ""] += "\n/* vboot rom build --debugcon */\n#define CONSOLE_DEBUGCON\n"
         }
         return try IPXEBuildPlan.make(
-            commit: commit, targets: targets, server: server, embedTemplate: template, headers: headers,
+            commit: commit, targets: targets, embed: script, headers: headers,
             sourceDateEpoch: lock.epoch ?? 1)
     }
 
@@ -128,7 +128,7 @@ public struct IPXEBuildJob: Sendable {
         }
         let manifest = Manifest(
             commit: plan.commit, source: source, configHash: plan.configHash, scriptHash: plan.scriptHash,
-            server: server, files: files)
+            server: embed?.server, files: files)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(manifest).write(to: URL(fileURLWithPath: "\(out)/manifest.json"), options: .atomic)

@@ -175,7 +175,9 @@ public struct IPXEBuildPlan: Hashable, Sendable {
     public var targets: [IPXEBuildTarget]
     /// `config/local/<name>` → contents.
     public var headers: [String: String]
-    public var embeddedScript: String
+    /// Nil builds iPXE with none: an EFI binary then runs `autoexec.ipxe` from where it was
+    /// loaded, as iPXE's signed `ipxe.efi` does (`vboot serve` answers it).
+    public var embeddedScript: String?
     public var sourceDateEpoch: Int
 
     /// All goals for one `make` run: every BIN directory is built in the same invocation, since
@@ -205,7 +207,10 @@ public struct IPXEBuildPlan: Hashable, Sendable {
 
     /// What make is told besides the goals.
     public var makeVariables: [String: String] {
-        var variables = ["EMBED": Self.embeddedScriptName, "GITVERSION": String(commit.prefix(8))]
+        // An empty EMBED builds no embedded image; a change either way rebuilds only that image.
+        var variables = [
+            "EMBED": embeddedScript == nil ? "" : Self.embeddedScriptName, "GITVERSION": String(commit.prefix(8)),
+        ]
         for arch in crossArchitectures { variables["CROSS_COMPILE_\(arch.rawValue)"] = arch.crossCompilePrefix }
         return variables
     }
@@ -218,25 +223,28 @@ public struct IPXEBuildPlan: Hashable, Sendable {
         )
     }
 
-    public var scriptHash: String { Checksum.sha256(Array(embeddedScript.utf8)) }
+    public var scriptHash: String? { embeddedScript.map { Checksum.sha256(Array($0.utf8)) } }
 
     /// Build tree name under the cache: one per (commit, config).
     public var treeName: String { "\(commit.prefix(12))-\(configHash.prefix(12))" }
 
     public static func make(
-        commit: String, targets: [String], server: String, embedTemplate: String, headers: [String: String],
+        commit: String, targets: [String], embed: (template: String, server: String)?, headers: [String: String],
         sourceDateEpoch: Int
     ) throws(PlanError) -> IPXEBuildPlan {
-        guard server.hasPrefix("http://") || server.hasPrefix("https://"),
-            let url = URL(string: server), url.host != nil, !server.contains(" ")
-        else { throw .badServerURL(server) }
+        var script: String?
+        if let (template, server) = embed {
+            guard server.hasPrefix("http://") || server.hasPrefix("https://"),
+                let url = URL(string: server), url.host != nil, !server.contains(" ")
+            else { throw .badServerURL(server) }
+            let trimmed = server.hasSuffix("/") ? String(server.dropLast()) : server
+            script = template.replacingOccurrences(of: "{{server}}", with: trimmed)
+        }
         var parsed: [IPXEBuildTarget] = []
         for text in targets {
             for target in try IPXEBuildTarget.parse(text) where !parsed.contains(target) { parsed.append(target) }
         }
         guard !parsed.isEmpty else { throw .noTargets }
-        let trimmed = server.hasSuffix("/") ? String(server.dropLast()) : server
-        let script = embedTemplate.replacingOccurrences(of: "{{server}}", with: trimmed)
         return IPXEBuildPlan(
             commit: commit, targets: parsed, headers: headers, embeddedScript: script,
             sourceDateEpoch: sourceDateEpoch)

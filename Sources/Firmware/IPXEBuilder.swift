@@ -139,7 +139,9 @@ public struct IPXEBuilder: Sendable {
         try FileManager.default.createDirectory(atPath: local, withIntermediateDirectories: true)
         for (name, contents) in plan.headers { try Self.writeIfChanged(contents, to: "\(local)/\(name)") }
         // Rewritten only when it changed: make then rebuilds just the embedded image.
-        try Self.writeIfChanged(plan.embeddedScript, to: "\(tree)/src/\(IPXEBuildPlan.embeddedScriptName)")
+        if let script = plan.embeddedScript {
+            try Self.writeIfChanged(script, to: "\(tree)/src/\(IPXEBuildPlan.embeddedScriptName)")
+        }
         return tree
     }
 

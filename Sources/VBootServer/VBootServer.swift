@@ -32,6 +32,21 @@ public final class VBootServer: Sendable {
         self.configReload = configReload
     }
 
+    /// What vboot answers `autoexec.ipxe` with, and a line for each way it is not what an admin
+    /// may expect.
+    private func autoexec(_ store: BootFileStore) -> IPXEAutoexec {
+        let autoexec = IPXEAutoexec(template: ShippedFiles.embeddedScriptTemplate())
+        if autoexec.template == nil {
+            logger.info("\(ShippedFiles.directory("ipxe"))/embed.ipxe not found: autoexec.ipxe will not be served")
+        }
+        if case .success(let file) = store.resolve(.assets, IPXEAutoexec.fileName) {
+            logger.warning(
+                "\(file.path) is not served over TFTP: vboot answers autoexec.ipxe with its embedded script (ipxe/embed.ipxe)"
+            )
+        }
+        return autoexec
+    }
+
     /// The services, ready for a ServiceGroup. `onBound` reports each listener's port.
     func services(
         inventory: Inventory, tls: TLSConfiguration? = nil,
@@ -39,6 +54,7 @@ public final class VBootServer: Sendable {
     ) throws -> [any Service] {
         let store = BootFileStore(
             ipxeDirectories: configuration.ipxeDirectories, assetsRoot: configuration.assetsDirectory)
+        let autoexec = autoexec(store)
         var services: [any Service] = []
         if configuration.dhcpMode != .off {
             var environment = DHCPEnvironment(
@@ -61,14 +77,14 @@ public final class VBootServer: Sendable {
         services.append(
             TFTPService(
                 environment: TFTPEnvironment(
-                    configuration: configuration, store: store, recorder: inventory.recorder, counters: counters,
-                    logger: logger)
+                    configuration: configuration, store: store, autoexec: autoexec, recorder: inventory.recorder,
+                    counters: counters, logger: logger)
             ) {
                 onBound("tftp", $0)
             })
         let http = HTTPService.Environment(
             configuration: configuration, store: store,
-            scripts: BootScriptSource(directory: configuration.bootScriptsDirectory),
+            scripts: BootScriptSource(directory: configuration.bootScriptsDirectory), autoexec: autoexec,
             inventory: inventory, counters: counters, logger: logger)
         services.append(HTTPService.makeApplication(http) { onBound("http", $0) })
         for (index, listener) in APIListenAddress.effective(configuration.apiListen).enumerated() {

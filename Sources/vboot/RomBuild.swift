@@ -21,7 +21,13 @@ struct RomBuild: AsyncParsableCommand {
     @Option(help: "The embedded script template (default: embed.ipxe in the recipe).") var embed: String?
 
     @Option(help: "vboot's HTTP address as the machines will see it, e.g. http://10.0.0.2:8080.")
-    var server: String
+    var server: String?
+
+    @Flag(
+        help:
+            "Build without an embedded script: an EFI binary then runs autoexec.ipxe from where it was loaded, which vboot serve answers with the same script (as for iPXE's own signed ipxe.efi)."
+    )
+    var noEmbed = false
 
     @Option(
         name: .customLong("target"),
@@ -39,13 +45,18 @@ struct RomBuild: AsyncParsableCommand {
 
     func validate() throws {
         if source != nil && ref != nil { throw ValidationError("give --source DIR or --ref REF, not both") }
+        if noEmbed && (server != nil || embed != nil) {
+            throw ValidationError("--no-embed builds without a script: no --server or --embed")
+        }
+        if !noEmbed && server == nil { throw ValidationError("--server URL is needed for the embedded script") }
     }
 
     func run() async throws {
         do {
             let recipe = recipe ?? ShippedFiles.directory("ipxe")
             var job = IPXEBuildJob(
-                source: source, embed: embed ?? recipe + "/embed.ipxe", server: server,
+                source: source,
+                embed: server.map { (templateFile: embed ?? recipe + "/embed.ipxe", server: $0) },
                 targets: targets.isEmpty ? IPXEBuildPlan.defaultTargets : targets,
                 out: out, recipe: recipe, cache: cache, jobs: jobs)
             job.debugcon = debugcon

@@ -25,7 +25,7 @@ struct IPXEBuildIntegrationTests {
             func finish() {}
         }
         var job = IPXEBuildJob(
-            source: source, embed: "\(root)/ipxe/embed.ipxe", server: "http://10.0.0.2:8080",
+            source: source, embed: (templateFile: "\(root)/ipxe/embed.ipxe", server: "http://10.0.0.2:8080"),
             targets: ["ipxe.efi", "ipxe-arm64.efi", "undionly.kpxe", "virtio-net"], out: "\(work)/out",
             recipe: "\(root)/ipxe", cache: environment["VBOOT_IPXE_CACHE"] ?? "\(work)/cache",
             jobs: ProcessInfo.processInfo.activeProcessorCount)
@@ -44,12 +44,24 @@ struct IPXEBuildIntegrationTests {
         #expect(arm64.subsystem == .efiApplication)
 
         // A new server URL: same tree, only the embedded image is rebuilt.
-        job.server = "http://10.0.0.3:8080"
+        job.embed = (templateFile: "\(root)/ipxe/embed.ipxe", server: "http://10.0.0.3:8080")
         job.out = "\(work)/out2"
         let started = Date()
         _ = try job.run(progress: Quiet())
         #expect(Date().timeIntervalSince(started) < 60, "a script change relinks, it does not rebuild")
         let relinked = try Data(contentsOf: URL(fileURLWithPath: "\(work)/out2/ipxe.efi"))
         #expect(relinked.range(of: Data("http://10.0.0.3:8080".utf8)) != nil)
+
+        // No script (`--no-embed`: the binary runs autoexec.ipxe): the same tree, nothing of it inside.
+        job.embed = nil
+        job.targets = ["ipxe.efi"]
+        job.out = "\(work)/out3"
+        _ = try job.run(progress: Quiet())
+        let plain = try Data(contentsOf: URL(fileURLWithPath: "\(work)/out3/ipxe.efi"))
+        #expect(plain.range(of: Data("set user-class vboot".utf8)) == nil)
+        #expect(relinked.range(of: Data("set user-class vboot".utf8)) != nil)
+        let manifest = try JSONDecoder().decode(
+            IPXEBuildJob.Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: "\(work)/out3/manifest.json")))
+        #expect(manifest.scriptHash == nil && manifest.server == nil)
     }
 }

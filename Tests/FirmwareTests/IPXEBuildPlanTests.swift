@@ -13,7 +13,7 @@ struct IPXEBuildPlanTests {
         headers: [String: String] = ["general.h": "#define PING_CMD\n"]
     ) throws -> IPXEBuildPlan {
         try IPXEBuildPlan.make(
-            commit: commit, targets: targets, server: server, embedTemplate: template, headers: headers,
+            commit: commit, targets: targets, embed: (template, server), headers: headers,
             sourceDateEpoch: 1_772_812_135)
     }
 
@@ -31,6 +31,20 @@ struct IPXEBuildPlanTests {
                 "virtio-net.combined.rom",
             ])
         #expect(plan.makeVariables == ["EMBED": "vboot-embed.ipxe", "GITVERSION": "12798ec2"])
+    }
+
+    @Test func withoutAnEmbeddedScriptMakeGetsAnEmptyEmbed() throws {
+        let plan = try IPXEBuildPlan.make(
+            commit: Self.commit, targets: ["ipxe.efi"], embed: nil, headers: [:], sourceDateEpoch: 1)
+        #expect(plan.embeddedScript == nil)
+        #expect(plan.scriptHash == nil)
+        #expect(plan.makeVariables == ["EMBED": "", "GITVERSION": "12798ec2"])
+        // Same tree as the build with a script: only the embedded image differs.
+        #expect(
+            plan.configHash
+                == (try IPXEBuildPlan.make(
+                    commit: Self.commit, targets: ["ipxe.efi"], embed: (Self.template, "http://10.0.0.2"), headers: [:],
+                    sourceDateEpoch: 1)).configHash)
     }
 
     @Test(arguments: [
@@ -96,13 +110,15 @@ struct IPXEBuildPlanTests {
         #expect(lock.url == "https://github.com/ipxe/ipxe.git")
         #expect(lock.commit.count == 40)
         let job = IPXEBuildJob(
-            source: nil, embed: "\(root)/ipxe/embed.ipxe", server: "http://10.0.0.2:8080", targets: ["ipxe.efi"],
+            source: nil, embed: (templateFile: "\(root)/ipxe/embed.ipxe", server: "http://10.0.0.2:8080"),
+            targets: ["ipxe.efi"],
             out: "/nonexistent", recipe: "\(root)/ipxe", cache: "/nonexistent", jobs: 1)
         let plan = try job.plan(commit: lock.commit, lock: lock)
         #expect(Set(plan.headers.keys) == ["general.h", "console.h"])
-        #expect(plan.embeddedScript.contains("set vboot-server http://10.0.0.2:8080"))
-        #expect(plan.embeddedScript.contains("set user-class vboot"))
-        #expect(!plan.embeddedScript.contains("{{"))
+        let script = try #require(plan.embeddedScript)
+        #expect(script.contains("set vboot-server http://10.0.0.2:8080"))
+        #expect(script.contains("set user-class vboot"))
+        #expect(!script.contains("{{"))
         #expect(plan.sourceDateEpoch == lock.epoch)
     }
 }

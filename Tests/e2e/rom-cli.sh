@@ -175,6 +175,19 @@ check "inject --ovmf-vars refuses a file that is not a VARS store" \
     contains 'FV.Signature at offset 0x28' fails "$VBOOT" rom inject --ovmf-vars "$WORK/not-vars.rom" --http-url http://192.0.2.1/x.efi
 check "inject --ovmf-vars left that file alone" cmp "$WORK/not-vars.rom" "$ROMS/efi-e1000.rom"
 
+# usage_error COMMAND...: ArgumentParser refused the arguments (exit status 64, a message on stderr).
+usage_error() {
+    local status=0
+    "$@" >"$WORK/fails.out" 2>"$WORK/fails.err" || status=$?
+    cat "$WORK/fails.out" "$WORK/fails.err"
+    [ "$status" -eq 64 ] || { echo "expected exit status 64 (a usage error), got $status"; return 1; }
+}
+check "rom build: the embedded script needs --server" \
+    contains 'needs --server|--server URL is needed' usage_error "$VBOOT" rom build --target ipxe.efi --out "$WORK/never"
+check "rom build --no-embed takes no --server" \
+    contains 'no --server or --embed' usage_error "$VBOOT" rom build --no-embed --server http://192.0.2.1 --out "$WORK/never"
+check "rom build refused those before building anything" test ! -e "$WORK/never"
+
 check "vm run: OVMF reaches its own PXE client (KVM falls back to TCG when it cannot run OVMF)" \
     "$VBOOT" vm run --rom none --until "Start PXE over IPv4" --timeout 120 --quiet
 

@@ -34,12 +34,13 @@ LOG_LEVEL=${E2E_LOG_LEVEL:-debug}
 DI_DIR=/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64
 DI_ARM64_DIR=/usr/lib/debian-installer/images/12/arm64/text/debian-installer/arm64
 HTTP_PORT=8080
-# What scenarios i and l-q boot of vboot's own iPXE build.
+# What scenarios i and l-q boot of vboot's own iPXE build (r: ipxe.efi built again without a
+# script, into no-embed/).
 IPXE_TARGETS=(ipxe.efi snponly.efi ipxe-arm64.efi virtio-net)
 
 # ---------------------------------------------------------------------------------------------
 # Scenarios: firmware, option ROM, MAC, seconds allowed from QEMU start, what must appear.
-ALL=(a b c d e f g h i j k l m n o p q)
+ALL=(a b c d e f g h i j k l m n o p q r)
 declare -A DESC FW ROM MAC LIMIT EXTRA IPXE
 DESC[a]="OVMF, no option ROM: UEFI PXE -> proxyDHCP -> TFTP ipxe.efi -> iPXE -> per-MAC script"
 FW[a]=uefi ROM[a]=none MAC[a]=52:54:00:e2:e0:0a LIMIT[a]=240
@@ -77,6 +78,8 @@ DESC[p]="arm64: AAVMF on qemu-system-aarch64 -M virt, no ROM: UEFI PXE (arch 11)
 FW[p]=aavmf ROM[p]=none MAC[p]=52:54:00:e2:e0:19 LIMIT[p]=420 IPXE[p]=ipxe-arm64.efi
 DESC[q]="arm64: AAVMF, no ROM -> vboot's ipxe-arm64.efi -> Debian 12 arm64 installer kernel+initrd"
 FW[q]=aavmf ROM[q]=none MAC[q]=52:54:00:e2:e0:1a LIMIT[q]=600 IPXE[q]=ipxe-arm64.efi
+DESC[r]="OVMF, no ROM: TFTP vboot's ipxe.efi built without a script (rom build --no-embed, as iPXE's signed ipxe.efi) -> autoexec.ipxe from vboot over TFTP -> per-MAC script"
+FW[r]=uefi ROM[r]=none MAC[r]=52:54:00:e2:e0:1b LIMIT[r]=240 IPXE[r]=no-embed/ipxe.efi
 
 hyphen_mac() { echo "${1//:/-}"; }
 marker() { echo "vboot-e2e per-mac script $1"; }
@@ -98,7 +101,7 @@ write_machine_script() {
     local s=$1 dir=$2 file
     file="$dir/$(hyphen_mac "${MAC[$s]}").ipxe"
     case $s in
-        a | b | e | f | g | h | i | k | l | n | o | p)
+        a | b | e | f | g | h | i | k | l | n | o | p | r)
             cat >"$file" <<EOF
 #!ipxe
 echo $(marker "$s") \${net0/mac} {{mac}}
@@ -142,8 +145,8 @@ assert_tftp_sent() {
     echo "[$s] vboot log: ${line:0:200}"
 }
 
-# assert_embedded_script: the guest ran vboot's embedded script (ipxe/embed.ipxe), so the iPXE
-# that booted is vboot's build, not a stock one
+# assert_embedded_script: the guest ran vboot's embedded script (ipxe/embed.ipxe): built into
+# vboot's iPXE, or (r) sent as autoexec.ipxe to an iPXE without one
 assert_embedded_script() {
     rig_plain "$RIG_DIR/$s.serial" | grep -F "vboot: fetching this machine's script from http://$BOOT_IP:$HTTP_PORT" \
         >/dev/null || fail "the serial output lacks the embedded script's 'vboot: fetching this machine's script' line"
@@ -216,9 +219,10 @@ for f in /usr/share/OVMF/OVMF_CODE_4M.fd /usr/share/OVMF/OVMF_VARS_4M.fd /usr/li
     "$DI_DIR/linux" "$DI_DIR/initrd.gz" "$ROOT/boot-scripts/default.ipxe"; do
     [ -f "$f" ] || summary_all_failed "e2e: missing file: $f"
 done
-NEED_BUILT=0 NEED_ARM64=0
+NEED_BUILT=0 NEED_ARM64=0 NEED_NO_EMBED=0
 for s in "${SELECTED[@]}"; do
     if [[ -n ${IPXE[$s]:-} || ${ROM[$s]} == built:* ]]; then NEED_BUILT=1; fi
+    if [[ ${IPXE[$s]:-} == no-embed/* ]]; then NEED_NO_EMBED=1; fi
     if [ "${FW[$s]}" = aavmf ]; then NEED_ARM64=1; fi
 done
 if [ "$NEED_ARM64" = 1 ]; then
@@ -248,12 +252,12 @@ done
 # vboot's own iPXE (scenarios i, l-q): built once for the rig's server address, which every rig
 # shares (each lives in namespaces of its own).
 IPXE_OUT=${VBOOT_IPXE_OUT:-}
+lock_tag=$(sed -n 's/^tag=//p' "$ROOT/ipxe/ipxe.lock")
+source=${VBOOT_IPXE_SOURCE:-}
+tarball=$ROOT/../shared/third_party/ipxe-$lock_tag.tar.xz
+[ -n "$source" ] || [ ! -f "$tarball" ] || source=$tarball
 if [ "$NEED_BUILT" = 1 ] && [ -z "$IPXE_OUT" ]; then
     IPXE_OUT=$RUN_DIR/ipxe
-    lock_tag=$(sed -n 's/^tag=//p' "$ROOT/ipxe/ipxe.lock")
-    source=${VBOOT_IPXE_SOURCE:-}
-    tarball=$ROOT/../shared/third_party/ipxe-$lock_tag.tar.xz
-    [ -n "$source" ] || [ ! -f "$tarball" ] || source=$tarball
     from=${source:-"a clone of the URL in ipxe/ipxe.lock"}
     echo "vboot e2e: building vboot's iPXE (${IPXE_TARGETS[*]}) from $from; log $RUN_DIR/rom-build.log"
     build=(rom build --server "http://${RIG_NET:-10.77.0}.2:$HTTP_PORT" --recipe "$ROOT/ipxe"
@@ -262,12 +266,26 @@ if [ "$NEED_BUILT" = 1 ] && [ -z "$IPXE_OUT" ]; then
     for t in "${IPXE_TARGETS[@]}"; do build+=(--target "$t"); done
     "$VBOOT" "${build[@]}" >"$RUN_DIR/rom-build.log" 2>&1 ||
         summary_all_failed "e2e: vboot rom build failed: $(tail -n 20 "$RUN_DIR/rom-build.log")"
+fi
+# r: the same tree without the script (only the embedded image is rebuilt).
+if [ "$NEED_NO_EMBED" = 1 ] && [ ! -f "$IPXE_OUT/no-embed/ipxe.efi" ]; then
+    plain=(rom build --no-embed --recipe "$ROOT/ipxe" --out "$IPXE_OUT/no-embed"
+        --cache "${VBOOT_IPXE_CACHE:-$RUN_DIR/ipxe-cache}" --target ipxe.efi)
+    [ -z "$source" ] || plain+=(--source "$source")
+    "$VBOOT" "${plain[@]}" >>"$RUN_DIR/rom-build.log" 2>&1 ||
+        summary_all_failed "e2e: vboot rom build --no-embed failed: $(tail -n 20 "$RUN_DIR/rom-build.log")"
     tail -n 1 "$RUN_DIR/rom-build.log" | sed 's/^/vboot e2e: /'
 fi
 if [ "$NEED_BUILT" = 1 ]; then
     for t in ipxe.efi snponly.efi ipxe-arm64.efi virtio-net.rom virtio-net.combined.rom; do
         [ -f "$IPXE_OUT/$t" ] || summary_all_failed "e2e: vboot's iPXE build lacks $IPXE_OUT/$t"
     done
+fi
+if [ "$NEED_NO_EMBED" = 1 ]; then
+    # What r is about: a binary with no script of its own (the text of embed.ipxe is not in it).
+    [ -f "$IPXE_OUT/no-embed/ipxe.efi" ] || summary_all_failed "e2e: no $IPXE_OUT/no-embed/ipxe.efi"
+    ! grep -aqF 'set user-class vboot' "$IPXE_OUT/no-embed/ipxe.efi" ||
+        summary_all_failed "e2e: $IPXE_OUT/no-embed/ipxe.efi has a script built in"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -427,6 +445,13 @@ run_scenario() {
             ;;
         l | m | n | p | q)
             assert_tftp_sent "${IPXE[$s]}"
+            assert_embedded_script
+            ;;
+        r)
+            # The binary has no script (checked after the build): the chain's lines come from the
+            # autoexec.ipxe vboot sent.
+            assert_tftp_sent ipxe.efi
+            assert_tftp_sent autoexec.ipxe
             assert_embedded_script
             ;;
         g)

@@ -15,6 +15,13 @@ public enum ShippedFiles {
         return installed
     }
 
+    /// The iPXE recipe's embedded-script template (`ipxe/embed.ipxe`), which `vboot rom build`
+    /// compiles in and `vboot serve` answers `autoexec.ipxe` with; nil when there is none.
+    public static func embeddedScriptTemplate() -> String? {
+        guard let data = FileManager.default.contents(atPath: directory("ipxe") + "/embed.ipxe") else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// `PREFIX/share/vboot/NAME` for the running binary `PREFIX/bin/vboot`; nil if it is not in a `bin`.
     static func installedDirectory(_ name: String) -> String? {
         guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else {

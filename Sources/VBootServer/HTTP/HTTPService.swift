@@ -14,6 +14,7 @@ enum HTTPService {
         var configuration: ServerConfiguration
         var store: BootFileStore
         var scripts: BootScriptSource
+        var autoexec: IPXEAutoexec
         var inventory: Inventory
         var counters: ServerCounters
         var logger: Logger
@@ -33,8 +34,14 @@ enum HTTPService {
         for method in [HTTPRequest.Method.get, .head] {
             router.on("/ipxe/:file", method: method) { request, context -> Response in
                 let name = context.parameters.get("file") ?? ""
+                if name == IPXEAutoexec.fileName {
+                    return try AutoexecRoute.answer(request, context: context, environment)
+                }
                 return try await FileRoute.serve(
                     .ipxe, name, request: request, context: context, environment: environment)
+            }
+            router.on(RouterPath(IPXEAutoexec.httpPaths[0]), method: method) { request, context -> Response in
+                try AutoexecRoute.answer(request, context: context, environment)
             }
             router.on("/assets/**", method: method) { request, context -> Response in
                 let path = context.parameters.getCatchAll().joined(separator: "/")

@@ -16,11 +16,7 @@ enum ScriptRoute {
         var query: [String: String] = [:]
         for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
         let mac = query["mac"].flatMap(HardwareAddress.init)
-        let serverURL = serverURL(
-            host: request.head.authority,
-            fallback:
-                "\(environment.configuration.listenAddress?.description ?? "localhost"):\(environment.configuration.httpPort)"
-        )
+        let serverURL = serverURL(host: request.head.authority, environment)
         let result: Inventory.ScriptResult
         do {
             result = try await environment.inventory.script(
@@ -68,6 +64,14 @@ enum ScriptRoute {
     /// quotes: text a client could splice into its script's commands) gives way to `fallback`.
     static func serverURL(host: String?, fallback: String) -> String {
         "http://" + (host.flatMap { isPlainAuthority($0) ? $0 : nil } ?? fallback)
+    }
+
+    /// `serverURL` with the listener's own address (`--listen`, else `localhost`) as the fallback.
+    static func serverURL(host: String?, _ environment: HTTPService.Environment) -> String {
+        let configuration = environment.configuration
+        return serverURL(
+            host: host, fallback: "\(configuration.listenAddress?.description ?? "localhost"):\(configuration.httpPort)"
+        )
     }
 
     static func isPlainAuthority(_ authority: String) -> Bool {

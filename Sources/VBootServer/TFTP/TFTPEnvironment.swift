@@ -6,6 +6,7 @@ import NIOCore
 struct TFTPEnvironment: Sendable {
     var configuration: ServerConfiguration
     var store: BootFileStore
+    var autoexec: IPXEAutoexec
     var recorder: BootEventRecorder
     var counters: ServerCounters
     var logger: Logger
@@ -15,11 +16,12 @@ struct TFTPEnvironment: Sendable {
     let engines: TFTPEngines
 
     init(
-        configuration: ServerConfiguration, store: BootFileStore, recorder: BootEventRecorder,
-        counters: ServerCounters, logger: Logger
+        configuration: ServerConfiguration, store: BootFileStore, autoexec: IPXEAutoexec,
+        recorder: BootEventRecorder, counters: ServerCounters, logger: Logger
     ) {
         self.configuration = configuration
         self.store = store
+        self.autoexec = autoexec
         self.recorder = recorder
         self.counters = counters
         self.logger = logger

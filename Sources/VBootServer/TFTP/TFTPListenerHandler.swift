@@ -42,10 +42,13 @@ final class TFTPListenerHandler: ChannelInboundHandler {
     private func start(
         _ packet: TFTPPacket, from client: SocketAddress, to destination: DHCPv4.IPv4Address?
     ) -> Result<TFTPTransferEngine.Start?, TFTPError> {
+        // Answer from the address the client wrote to, so its replies match (RFC 1350 §4).
+        var local: DHCPv4.IPv4Address = environment.configuration.listenAddress ?? .any
+        if let destination, destination != .broadcast, !destination.isAny { local = destination }
         let request: TFTPRequest
-        let file: BootFileStore.File
-        switch resolve(packet, from: client) {
-        case .success(let found): (request, file) = found
+        let payload: Payload
+        switch resolve(packet, from: client, at: local) {
+        case .success(let found): (request, payload) = found
         case .failure(let error): return .failure(error)
         }
         switch admit(client, request.filename) {
@@ -54,10 +57,10 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         case .error(let error): return .failure(error)
         }
         let parameters = TFTPTransferParameters.negotiate(
-            request.options, fileSize: file.size, limits: environment.configuration.tftpLimits)
+            request.options, fileSize: payload.size, limits: environment.configuration.tftpLimits)
         let source: TFTPBlockSource
         let readAhead: Int
-        switch blockSource(file, parameters, client, request.filename) {
+        switch blockSource(payload, parameters, client, request.filename) {
         case .success(let found?): (source, readAhead) = found
         case .success(nil):
             environment.activeTransfers.release(client)
@@ -66,11 +69,8 @@ final class TFTPListenerHandler: ChannelInboundHandler {
             environment.activeTransfers.release(client)
             return .failure(error)
         }
-        // Answer from the address the client wrote to, so its replies match (RFC 1350 §4).
-        var local: DHCPv4.IPv4Address = environment.configuration.listenAddress ?? .any
-        if let destination, destination != .broadcast, !destination.isAny { local = destination }
         let transfer = TFTPReadTransfer(
-            fileSize: file.size, parameters: parameters,
+            fileSize: payload.size, parameters: parameters,
             lifetime: environment.configuration.tftpResources.transferLifetime)
         return .success(
             TFTPTransferEngine.Start(
@@ -78,10 +78,23 @@ final class TFTPListenerHandler: ChannelInboundHandler {
                 readAheadSize: readAhead))
     }
 
-    /// The read request and the file it names, or the error that answers the packet.
+    /// What a transfer sends: a file, or bytes made for the request.
+    private enum Payload {
+        case file(BootFileStore.File)
+        case generated(ByteBuffer)
+
+        var size: Int {
+            switch self {
+            case .file(let file): file.size
+            case .generated(let data): data.readableBytes
+            }
+        }
+    }
+
+    /// The read request and what it gets, or the error that answers the packet.
     private func resolve(
-        _ packet: TFTPPacket, from client: SocketAddress
-    ) -> Result<(TFTPRequest, BootFileStore.File), TFTPError> {
+        _ packet: TFTPPacket, from client: SocketAddress, at local: DHCPv4.IPv4Address
+    ) -> Result<(TFTPRequest, Payload), TFTPError> {
         let request: TFTPRequest
         switch packet.readRequest {
         case .success(let read): request = read
@@ -94,8 +107,11 @@ final class TFTPListenerHandler: ChannelInboundHandler {
             }
             return .failure(error)
         }
+        if IPXEAutoexec.isTFTPName(request.filename) {
+            return autoexec(request, from: client, at: local).map { (request, .generated($0)) }
+        }
         switch environment.store.resolveTFTP(request.filename) {
-        case .success(let file): return .success((request, file))
+        case .success(let file): return .success((request, .file(file)))
         case .failure(let failure):
             environment.logger.info("tftp: \(client.compact) \(request.filename): \(failure)")
             switch failure {
@@ -103,6 +119,20 @@ final class TFTPListenerHandler: ChannelInboundHandler {
             case .refused(let why): return .failure(TFTPError(.accessViolation, why))
             }
         }
+    }
+
+    /// `autoexec.ipxe` for a client that reached this server at `local`: the script sends it
+    /// to vboot's HTTP listener at the same address.
+    private func autoexec(
+        _ request: TFTPRequest, from client: SocketAddress, at local: DHCPv4.IPv4Address
+    ) -> Result<ByteBuffer, TFTPError> {
+        let autoexec = environment.autoexec
+        if let script = autoexec.script(reachedAt: local, httpPort: environment.configuration.httpPort) {
+            return .success(ByteBuffer(string: script))
+        }
+        let why = autoexec.template == nil ? "no ipxe/embed.ipxe to make it from" : "no server address to put in it"
+        environment.logger.info("tftp: \(client.compact) \(request.filename): not found (\(why))")
+        return .failure(TFTPError(.fileNotFound, "file not found"))
     }
 
     /// What BootPolicy's admission answers, recorded.
@@ -136,12 +166,17 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         }
     }
 
-    /// Where the blocks come from: the shared in-memory copy, else the file with a read-ahead
-    /// buffer from the budget; nil while the budget has no block to spare (no answer: the
+    /// Where the blocks come from: generated bytes as they are, a file's shared in-memory copy,
+    /// else the file with a read-ahead buffer from the budget; nil while the budget has no block to spare (no answer: the
     /// client's retransmission comes back later).
     private func blockSource(
-        _ file: BootFileStore.File, _ parameters: TFTPTransferParameters, _ client: SocketAddress, _ filename: String
+        _ payload: Payload, _ parameters: TFTPTransferParameters, _ client: SocketAddress, _ filename: String
     ) -> Result<(TFTPBlockSource, readAhead: Int)?, TFTPError> {
+        let file: BootFileStore.File
+        switch payload {
+        case .file(let found): file = found
+        case .generated(let data): return .success((.generated(data), 0))
+        }
         let active = environment.activeTransfers
         let copy = environment.sharedFiles.acquire(file.path)
         if let copy, copy.data.readableBytes == file.size { return .success((.shared(copy), 0)) }

@@ -229,6 +229,8 @@ final class TFTPTransferEngine: @unchecked Sendable {
             activeTransfers.giveBackReadAhead(start.readAheadSize)
         case .shared(let copy):
             sharedFiles.release(copy)
+        case .generated:
+            break
         }
         activeTransfers.release(start.peer)
     }
@@ -349,6 +351,7 @@ final class TFTPTransferEngine: @unchecked Sendable {
         switch slot.source {
         case .file: activeTransfers.giveBackReadAhead(slot.readAheadSize)
         case .shared(let copy): sharedFiles.release(copy)
+        case .generated: break
         }
         activeTransfers.release(slot.peerAddress)
     }

@@ -188,6 +188,24 @@ struct HTTPServiceTests {
         await server.stop()
     }
 
+    /// `autoexec.ipxe` beside the binary and at the root: vboot's embedded script for the name the
+    /// client used (a `Host` header that could splice commands in gives way to `--listen`).
+    @Test func autoexecIsTheEmbeddedScriptForTheHostAsked() async throws {
+        let server = try TestServer()
+        try await server.start(expecting: ["http"])
+        let port = server.port("http")
+        let template = try String(contentsOfFile: "ipxe/embed.ipxe", encoding: .utf8)
+        for path in ["/ipxe/autoexec.ipxe", "/autoexec.ipxe"] {
+            let reply = try await HTTPCall.run("GET", path, port: port, headers: ["Host": "boot.example:8080"])
+            #expect(reply.status == 200, "\(path)")
+            #expect(reply.text == template.replacingOccurrences(of: "{{server}}", with: "http://boot.example:8080"))
+        }
+        let spliced = try await HTTPCall.run("GET", "/autoexec.ipxe", port: port, headers: ["Host": "x;shell"])
+        #expect(spliced.text.contains("set vboot-server http://127.0.0.1:0\n"))
+        #expect(!spliced.text.contains("x;shell"))
+        await server.stop()
+    }
+
     /// Issue 11: `/ipxe/` is not a file server for the iPXE directories (`/boot` by default, with
     /// kernels and initramfs images): only iPXE binary names, and the files a `vboot rom build`
     /// manifest lists in its own directory. Anything else is a 404, so nothing confirms it exists.

@@ -263,6 +263,39 @@ struct TFTPServiceTests {
         await server.stop()
     }
 
+    /// An iPXE without an embedded script asks for `autoexec.ipxe` beside itself (`/` dropped) and
+    /// at the root: both get vboot's embedded script (`ipxe/embed.ipxe`) pointing at vboot's HTTP
+    /// listener on the address the request came to.
+    @Test(arguments: ["autoexec.ipxe", "/autoexec.ipxe"])
+    func autoexecIsTheEmbeddedScriptForThisServer(name: String) async throws {
+        let server = try TestServer { configuration, _ in configuration.httpPort = 8080 }
+        try await server.start(expecting: ["tftp"])
+        let text = String(decoding: try Self.download(name, port: server.port("tftp")).bytes, as: UTF8.self)
+        let template = try String(contentsOfFile: "ipxe/embed.ipxe", encoding: .utf8)
+        #expect(text == template.replacingOccurrences(of: "{{server}}", with: "http://127.0.0.1:8080"))
+        #expect(text.contains("set vboot-server http://127.0.0.1:8080\n"))
+        await server.stop()
+    }
+
+    /// A generated transfer gives its place back like a file's: one place per address, three
+    /// downloads in a row.
+    @Test func autoexecTransfersGiveTheirPlaceBack() async throws {
+        let server = try TestServer { configuration, _ in
+            configuration.tftpResources.maximumTransfersPerAddress = 1
+        }
+        try await server.start(expecting: ["tftp"])
+        for round in 1...3 {
+            let download = try Self.download("autoexec.ipxe", port: server.port("tftp"))
+            #expect(download.error == nil && !download.bytes.isEmpty, "round \(round)")
+            #expect(
+                await TFTPLimitTests.eventually {
+                    TFTPLimitTests.metric("tftp_transfers_completed_total", server) == round
+                        && TFTPLimitTests.metric("tftp_transfers_active", server) == 0
+                })
+        }
+        await server.stop()
+    }
+
     @Test func strangerGetsUnknownTIDAndTransferContinues() async throws {
         let server = try TestServer()
         let content = randomBytes(2000, seed: 5)
