@@ -159,6 +159,9 @@ public struct IPXEBuildPlan: Hashable, Sendable {
         case unknownTarget(String, known: [String])
         case badServerURL(String)
         case noTargets
+        /// Without a script only an EFI application fetches `autoexec.ipxe` (`efiprefix.c`);
+        /// anything else would be a stock iPXE.
+        case scriptlessNeedsEFIApplications([String])
 
         public var description: String {
             switch self {
@@ -167,6 +170,8 @@ public struct IPXEBuildPlan: Hashable, Sendable {
             case .badServerURL(let url):
                 "--server \(url): expected http://HOST[:PORT] (vboot's HTTP address as the machines see it)"
             case .noTargets: "no targets"
+            case .scriptlessNeedsEFIApplications(let names):
+                "--no-embed: \(names.joined(separator: ", ")) would run no script (only EFI applications such as ipxe.efi and snponly.efi fetch autoexec.ipxe)"
             }
         }
     }
@@ -245,6 +250,12 @@ public struct IPXEBuildPlan: Hashable, Sendable {
             for target in try IPXEBuildTarget.parse(text) where !parsed.contains(target) { parsed.append(target) }
         }
         guard !parsed.isEmpty else { throw .noTargets }
+        let notApplications = parsed.filter {
+            if case .efiApplication = $0 { false } else { true }
+        }
+        if script == nil, !notApplications.isEmpty {
+            throw .scriptlessNeedsEFIApplications(notApplications.map(\.outputName))
+        }
         return IPXEBuildPlan(
             commit: commit, targets: parsed, headers: headers, embeddedScript: script,
             sourceDateEpoch: sourceDateEpoch)
@@ -252,4 +263,6 @@ public struct IPXEBuildPlan: Hashable, Sendable {
 
     /// `vboot rom build` with no `--target`.
     public static let defaultTargets = ["ipxe.efi", "snponly.efi", "undionly.kpxe", "virtio-net"]
+    /// `vboot rom build --no-embed` with no `--target`: the binaries that run `autoexec.ipxe`.
+    public static let defaultScriptlessTargets = ["ipxe.efi", "snponly.efi"]
 }

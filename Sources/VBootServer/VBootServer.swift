@@ -35,9 +35,11 @@ public final class VBootServer: Sendable {
     /// What vboot answers `autoexec.ipxe` with, and a line for each way it is not what an admin
     /// may expect.
     private func autoexec(_ store: BootFileStore) -> IPXEAutoexec {
-        let autoexec = IPXEAutoexec(template: ShippedFiles.embeddedScriptTemplate())
+        let template = ShippedFiles.embeddedScriptTemplate
+        let autoexec = IPXEAutoexec(template: ShippedFiles.contents(template))
         if autoexec.template == nil {
-            logger.info("\(ShippedFiles.directory("ipxe"))/embed.ipxe not found: autoexec.ipxe will not be served")
+            logger.info(
+                "no \(ShippedFiles.candidates(template).joined(separator: " or ")): autoexec.ipxe will not be served")
         }
         if case .success(let file) = store.resolve(.assets, IPXEAutoexec.fileName) {
             logger.warning(

@@ -25,7 +25,7 @@ struct RomBuild: AsyncParsableCommand {
 
     @Flag(
         help:
-            "Build without an embedded script: an EFI binary then runs autoexec.ipxe from where it was loaded, which vboot serve answers with the same script (as for iPXE's own signed ipxe.efi)."
+            "Build without an embedded script: an EFI application (default targets ipxe.efi, snponly.efi; nothing else) then runs autoexec.ipxe from where it was loaded, which vboot serve answers with the same script (as for iPXE's own signed ipxe.efi)."
     )
     var noEmbed = false
 
@@ -54,10 +54,11 @@ struct RomBuild: AsyncParsableCommand {
     func run() async throws {
         do {
             let recipe = recipe ?? ShippedFiles.directory("ipxe")
+            let defaults = noEmbed ? IPXEBuildPlan.defaultScriptlessTargets : IPXEBuildPlan.defaultTargets
             var job = IPXEBuildJob(
                 source: source,
                 embed: server.map { (templateFile: embed ?? recipe + "/embed.ipxe", server: $0) },
-                targets: targets.isEmpty ? IPXEBuildPlan.defaultTargets : targets,
+                targets: targets.isEmpty ? defaults : targets,
                 out: out, recipe: recipe, cache: cache, jobs: jobs)
             job.debugcon = debugcon
             job.ref = ref

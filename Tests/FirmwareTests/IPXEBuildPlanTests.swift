@@ -47,6 +47,19 @@ struct IPXEBuildPlanTests {
                     sourceDateEpoch: 1)).configHash)
     }
 
+    /// Only EFI applications fetch `autoexec.ipxe`: a script-less BIOS or NIC build is refused.
+    @Test func withoutAScriptOnlyEFIApplications() throws {
+        #expect(throws: IPXEBuildPlan.PlanError.scriptlessNeedsEFIApplications(["undionly.kpxe", "virtio-net.rom"])) {
+            try IPXEBuildPlan.make(
+                commit: Self.commit, targets: ["ipxe-arm64.efi", "undionly.kpxe", "virtio-net:legacy"], embed: nil,
+                headers: [:], sourceDateEpoch: 1)
+        }
+        let plan = try IPXEBuildPlan.make(
+            commit: Self.commit, targets: IPXEBuildPlan.defaultScriptlessTargets, embed: nil, headers: [:],
+            sourceDateEpoch: 1)
+        #expect(plan.targets.map(\.outputName) == ["ipxe.efi", "snponly.efi"])
+    }
+
     @Test(arguments: [
         ("e1000", "8086100e"), ("e1000e", "808610d3"), ("rtl8139", "10ec8139"), ("virtio-net", "1af41000"),
     ])

@@ -186,7 +186,10 @@ check "rom build: the embedded script needs --server" \
     contains 'needs --server|--server URL is needed' usage_error "$VBOOT" rom build --target ipxe.efi --out "$WORK/never"
 check "rom build --no-embed takes no --server" \
     contains 'no --server or --embed' usage_error "$VBOOT" rom build --no-embed --server http://192.0.2.1 --out "$WORK/never"
-check "rom build refused those before building anything" test ! -e "$WORK/never"
+check "rom build --no-embed refuses targets that would run no script" \
+    contains 'undionly.kpxe would run no script' fails "$VBOOT" rom build --no-embed --recipe "$ROOT/ipxe" \
+    --target ipxe.efi --target undionly.kpxe --out "$WORK/never" --cache "$WORK/never-cache"
+check "rom build refused those before building anything" test ! -e "$WORK/never" -a ! -e "$WORK/never-cache"
 
 check "vm run: OVMF reaches its own PXE client (KVM falls back to TCG when it cannot run OVMF)" \
     "$VBOOT" vm run --rom none --until "Start PXE over IPv4" --timeout 120 --quiet

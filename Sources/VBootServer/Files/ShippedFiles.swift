@@ -15,11 +15,24 @@ public enum ShippedFiles {
         return installed
     }
 
-    /// The iPXE recipe's embedded-script template (`ipxe/embed.ipxe`), which `vboot rom build`
-    /// compiles in and `vboot serve` answers `autoexec.ipxe` with; nil when there is none.
-    public static func embeddedScriptTemplate() -> String? {
-        guard let data = FileManager.default.contents(atPath: directory("ipxe") + "/embed.ipxe") else { return nil }
-        return String(decoding: data, as: UTF8.self)
+    /// The iPXE recipe's embedded-script template, which `vboot rom build` compiles in and
+    /// `vboot serve` answers `autoexec.ipxe` with.
+    public static let embeddedScriptTemplate = "ipxe/embed.ipxe"
+
+    /// Where a shipped file is looked for: `./PATH`, then the installed copy.
+    public static func candidates(_ path: String) -> [String] {
+        ["./" + path] + (installedDirectory(path).map { [$0] } ?? [])
+    }
+
+    /// The contents of the first of `candidates(path)` that can be read; nil when none can (a
+    /// `./ipxe` of binaries without `embed.ipxe` does not hide the installed one).
+    public static func contents(_ path: String) -> String? {
+        for candidate in candidates(path) {
+            if let data = FileManager.default.contents(atPath: candidate) {
+                return String(decoding: data, as: UTF8.self)
+            }
+        }
+        return nil
     }
 
     /// `PREFIX/share/vboot/NAME` for the running binary `PREFIX/bin/vboot`; nil if it is not in a `bin`.
