@@ -18,8 +18,10 @@ public struct ProxyDHCPResponder: Sendable {
         public var serverAddress: IPv4Address
         /// The port clients reach vboot's HTTP service at, on `serverAddress`.
         public var httpPort: Int
-        /// iPXE binary names present in the boot-file store.
+        /// Boot file names present in the boot-file store: iPXE binaries, shim and GRUB.
         public var availableBinaries: Set<String>
+        /// What machines load first unless their own `loader` says otherwise.
+        public var loader: BootLoader
         public var strategies: ProxyStrategies
         /// What the inventory says about the requesting MAC; nil = not in the inventory.
         public var machine: MachineBootHint?
@@ -29,8 +31,9 @@ public struct ProxyDHCPResponder: Sendable {
         public init(
             serverAddress: IPv4Address, httpPort: Int, availableBinaries: Set<String>,
             strategies: ProxyStrategies = ProxyStrategies(), machine: MachineBootHint? = nil,
-            answersUnknownMachines: Bool = true
+            answersUnknownMachines: Bool = true, loader: BootLoader = .ipxe
         ) {
+            self.loader = loader
             self.serverAddress = serverAddress
             self.httpPort = httpPort
             self.availableBinaries = availableBinaries
@@ -107,6 +110,12 @@ public struct ProxyDHCPResponder: Sendable {
         switch client.program {
         case .ipxe:
             boot = (context.httpURL("/boot.ipxe?mac=\(client.mac.hyphenated)"), pxeClientVendorClass, "script")
+        case .pxe where (context.machine?.loader ?? context.loader) == .grub:
+            // Secure Boot: the signed shim over TFTP; GRUB has no HTTP, so HTTP boot stays iPXE.
+            guard let shim = GRUBChain.select(for: client.architecture, available: context.availableBinaries) else {
+                return missingShim(client: client)
+            }
+            boot = (shim, pxeClientVendorClass, "tftp")
         case .uefiHTTP, .pxe:
             guard let binary = IPXEBinaries.select(for: client.architecture, available: context.availableBinaries)
             else {
@@ -211,12 +220,26 @@ public struct ProxyDHCPResponder: Sendable {
         Decision(reply: nil, client: nil, summary: why, isRoutineSilence: routine)
     }
 
+    private static func missingShim(client: BootClient) -> Decision {
+        missing(
+            GRUBChain.shimCandidates(for: client.architecture), for: client,
+            none: "loader grub: no signed shim exists for this architecture",
+            install: "loader grub: ",
+            "apt install debian-installer-12-netboot-amd64, or shim-signed and grub-efi-amd64-signed")
+    }
+
     private static func missingBinary(client: BootClient) -> Decision {
-        let names = IPXEBinaries.candidates(for: client.architecture)
+        missing(
+            IPXEBinaries.candidates(for: client.architecture), for: client,
+            none: "no iPXE build exists for this architecture", install: "", "apt install ipxe, or vboot rom build")
+    }
+
+    /// Silence that an admin must see: which files would have answered, and where they come from.
+    private static func missing(
+        _ names: [String], for client: BootClient, none: String, install prefix: String, _ source: String
+    ) -> Decision {
         let wanted =
-            names.isEmpty
-            ? "no iPXE build exists for this architecture"
-            : "none of \(names.joined(separator: ", ")) is installed (apt install ipxe, or vboot rom build)"
+            names.isEmpty ? none : "\(prefix)none of \(names.joined(separator: ", ")) is installed (\(source))"
         return Decision(
             reply: nil, client: client, summary: "\(who(client)): silent, \(wanted)", isRoutineSilence: false)
     }

@@ -14,6 +14,8 @@ public struct MachineResource: Codable, Hashable, Sendable {
     public var installFetches: Int
     public var installHandedOut: Bool
     public var proxyStrategy: String?
+    /// ipxe or grub; null = the site's loader.
+    public var loader: String?
     public var address: String?
     /// ISO 8601, UTC, microseconds.
     public var createdAt: String
@@ -22,7 +24,7 @@ public struct MachineResource: Codable, Hashable, Sendable {
     public init(
         mac: String, uuid: String?, serial: String?, hostname: String?, profile: String?, variables: [String: String],
         nextBoot: String, onceCompletion: String, installFetches: Int, installHandedOut: Bool, proxyStrategy: String?,
-        address: String?, createdAt: String, updatedAt: String
+        address: String?, createdAt: String, updatedAt: String, loader: String? = nil
     ) {
         self.mac = mac
         self.uuid = uuid
@@ -35,13 +37,14 @@ public struct MachineResource: Codable, Hashable, Sendable {
         self.installFetches = installFetches
         self.installHandedOut = installHandedOut
         self.proxyStrategy = proxyStrategy
+        self.loader = loader
         self.address = address
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
 
     enum CodingKeys: String, CodingKey {
-        case mac, uuid, serial, hostname, profile, variables, address
+        case mac, uuid, serial, hostname, profile, variables, address, loader
         case nextBoot = "next_boot", onceCompletion = "once_completion", installFetches = "install_fetches"
         case installHandedOut = "install_handed_out", proxyStrategy = "proxy_strategy"
         case createdAt = "created_at", updatedAt = "updated_at"
@@ -60,6 +63,7 @@ public struct MachineResource: Codable, Hashable, Sendable {
         try container.encode(installFetches, forKey: .installFetches)
         try container.encode(installHandedOut, forKey: .installHandedOut)
         try container.encode(proxyStrategy, forKey: .proxyStrategy)
+        try container.encode(loader, forKey: .loader)
         try container.encode(address, forKey: .address)
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(updatedAt, forKey: .updatedAt)

@@ -22,6 +22,7 @@ public struct MachineWrite: Codable, Hashable, Sendable {
     public var nextBoot: FieldChange<String> = .unchanged
     public var onceCompletion: FieldChange<String> = .unchanged
     public var proxyStrategy: FieldChange<String> = .unchanged
+    public var loader: FieldChange<String> = .unchanged
     public var address: FieldChange<String> = .unchanged
 
     public init() {}
@@ -37,7 +38,7 @@ public struct MachineWrite: Codable, Hashable, Sendable {
     static let textFields: [String: WritableKeyPath<MachineWrite, FieldChange<String>> & Sendable] = [
         "mac": \.mac, "uuid": \.uuid, "serial": \.serial, "hostname": \.hostname, "profile": \.profile,
         "next_boot": \.nextBoot, "once_completion": \.onceCompletion, "proxy_strategy": \.proxyStrategy,
-        "address": \.address,
+        "loader": \.loader, "address": \.address,
     ]
 
     public init(from decoder: any Decoder) throws {

@@ -57,6 +57,7 @@ public final class VBootServer: Sendable {
         let store = BootFileStore(
             ipxeDirectories: configuration.ipxeDirectories, assetsRoot: configuration.assetsDirectory)
         let autoexec = autoexec(store)
+        let scripts = BootScriptSource(directory: configuration.bootScriptsDirectory)
         var services: [any Service] = []
         if configuration.dhcpMode != .off {
             var environment = DHCPEnvironment(
@@ -79,14 +80,16 @@ public final class VBootServer: Sendable {
         services.append(
             TFTPService(
                 environment: TFTPEnvironment(
-                    configuration: configuration, store: store, autoexec: autoexec, recorder: inventory.recorder,
-                    counters: counters, logger: logger)
+                    configuration: configuration, store: store, autoexec: autoexec,
+                    grubConfigs: GRUBConfigSource(
+                        inventory: inventory, scripts: scripts, httpPort: configuration.httpPort, logger: logger),
+                    recorder: inventory.recorder, counters: counters, logger: logger)
             ) {
                 onBound("tftp", $0)
             })
         let http = HTTPService.Environment(
             configuration: configuration, store: store,
-            scripts: BootScriptSource(directory: configuration.bootScriptsDirectory), autoexec: autoexec,
+            scripts: scripts, autoexec: autoexec,
             inventory: inventory, counters: counters, logger: logger)
         services.append(HTTPService.makeApplication(http) { onBound("http", $0) })
         for (index, listener) in APIListenAddress.effective(configuration.apiListen).enumerated() {

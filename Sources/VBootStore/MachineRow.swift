@@ -6,7 +6,7 @@ import Foundation
 enum MachineRow {
     static let columns = [
         "mac", "uuid", "serial", "hostname", "profile", "variables", "next_boot", "once_completion",
-        "once_fetches", "once_token", "proxy_strategy", "created_at", "updated_at", "ipv4",
+        "once_fetches", "once_token", "proxy_strategy", "created_at", "updated_at", "ipv4", "loader",
     ]
 
     static func values(_ machine: Machine) -> [StoreValue] {
@@ -16,7 +16,7 @@ enum MachineRow {
             .text(machine.nextBoot.rawValue), .text(machine.onceCompletion.description),
             .integer(Int64(machine.onceFetches)), StoreValue(machine.onceToken),
             StoreValue(machine.proxyStrategy?.rawValue), .integer(machine.createdAt), .integer(machine.updatedAt),
-            StoreValue(machine.address?.description),
+            StoreValue(machine.address?.description), StoreValue(machine.loader?.rawValue),
         ]
     }
 
@@ -35,12 +35,18 @@ enum MachineRow {
             }
             return strategy
         }
+        let loader = try row.optionalText("loader").map { (text: String) throws(StoreError) in
+            guard let loader = BootLoader(rawValue: text) else {
+                throw StoreError.corrupt("loader \(text) for \(macText)")
+            }
+            return loader
+        }
         return Machine(
             mac: mac, uuid: row.optionalText("uuid"), serial: row.optionalText("serial"),
             hostname: row.optionalText("hostname"), profile: row.optionalText("profile"),
             variables: try decode(try row.text("variables"), for: macText), nextBoot: nextBoot,
             onceCompletion: completion, onceFetches: Int(try row.integer("once_fetches")),
-            onceToken: row.optionalText("once_token"), proxyStrategy: strategy,
+            onceToken: row.optionalText("once_token"), proxyStrategy: strategy, loader: loader,
             address: try row.optionalText("ipv4").map { (text: String) throws(StoreError) in
                 guard let address = IPv4Address(text) else { throw StoreError.corrupt("ipv4 \(text) for \(macText)") }
                 return address

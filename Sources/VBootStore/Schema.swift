@@ -73,6 +73,9 @@ enum Schema {
             // A RELEASE or DECLINE must carry the identifier the lease was taken with.
             ["ALTER TABLE leases ADD COLUMN client_id TEXT"]
         },
+        Migration(version: 4, name: "machine boot loaders") { _ in
+            ["ALTER TABLE machines ADD COLUMN loader TEXT"]
+        },
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -5,12 +5,13 @@ import VBootAPI
 /// The machine fields `add` and `set` accept; turned into the API's JSON object.
 struct MachineFields: ParsableArguments {
     @Option(help: "Host name.") var hostname: String?
-    @Option(help: "Profile in boot-scripts/profiles (without .ipxe).") var profile: String?
+    @Option(help: "Profile in boot-scripts/profiles (without .ipxe or .profile).") var profile: String?
     @Option(help: "SMBIOS UUID (selects the machine when its MAC changes).") var uuid: String?
     @Option(help: "Serial number.") var serial: String?
     @Option(help: "Next boot: profile, once, local, shell or hold.") var nextBoot: String?
     @Option(help: "When a once install is done: callback or fetches:N.") var onceCompletion: String?
     @Option(help: "Proxy strategy for this machine: offer or boot-server.") var proxyStrategy: String?
+    @Option(help: "What the machine loads first: ipxe, or grub (shim -> GRUB, for Secure Boot).") var loader: String?
     @Option(help: "Reserved IPv4 address (--dhcp full).") var address: String?
     @Option(name: .customLong("var"), help: "Template variable NAME=VALUE; repeatable.") var variables: [String] = []
 
@@ -19,7 +20,7 @@ struct MachineFields: ParsableArguments {
         for (key, value) in [
             ("hostname", hostname), ("profile", profile), ("uuid", uuid), ("serial", serial),
             ("next_boot", nextBoot), ("once_completion", onceCompletion), ("proxy_strategy", proxyStrategy),
-            ("address", address),
+            ("loader", loader), ("address", address),
         ] {
             if let value { write[text: key] = .set(value) }
         }
@@ -67,7 +68,7 @@ enum MachineText {
         let fields: [(String, String?)] = [
             ("mac", machine.mac), ("hostname", machine.hostname), ("uuid", machine.uuid), ("serial", machine.serial),
             ("profile", machine.profile), ("next_boot", state(machine)), ("proxy_strategy", machine.proxyStrategy),
-            ("created_at", machine.createdAt), ("updated_at", machine.updatedAt),
+            ("loader", machine.loader), ("created_at", machine.createdAt), ("updated_at", machine.updatedAt),
         ]
         var lines = fields.map { "\($0.0.padding(toLength: 15, withPad: " ", startingAt: 0)) \($0.1 ?? "-")" }
         for (name, value) in machine.variables.sorted(by: { $0.key < $1.key }) {

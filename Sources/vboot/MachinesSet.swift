@@ -9,7 +9,9 @@ struct MachinesSet: AsyncParsableCommand {
     @Argument(help: "The machine (MAC, or uuid:…, serial:…, hostname:…).") var machine: String
     @OptionGroup var fields: MachineFields
     @Option(
-        help: "Clear a field (hostname, profile, uuid, serial, proxy_strategy) or a variable (var.NAME); repeatable.")
+        help:
+            "Clear a field (hostname, profile, uuid, serial, proxy_strategy, loader) or a variable (var.NAME); repeatable."
+    )
     var unset: [String] = []
     @OptionGroup var api: APIOptions
 

@@ -26,4 +26,5 @@ extension SettingKey {
 
 extension ServerConfiguration.DHCPMode: ExpressibleByArgument {}
 extension UnknownMachinePolicy: ExpressibleByArgument {}
+extension BootLoader: ExpressibleByArgument {}
 extension Logger.Level: @retroactive ExpressibleByArgument {}

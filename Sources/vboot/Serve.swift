@@ -44,6 +44,7 @@ struct Serve: AsyncParsableCommand {
     @Option(.database) var database: String?
     @Option(.unknownMachines) var unknownMachines: UnknownMachinePolicy?
     @Option(.pxeStrategy) var pxeStrategies: [String] = []
+    @Option(.loader) var loader: BootLoader?
     @Option(.apiTokenFile) var apiTokenFile: String?
     @Option(.apiReadNetworks) var apiReadNetworks: [String] = []
     @Option(.apiListen) var apiListen: [String] = []
@@ -81,7 +82,8 @@ struct Serve: AsyncParsableCommand {
             (.tftpPort, one(tftpPort)), (.dhcpPort, one(dhcpPort)), (.pxePort, one(pxePort)),
             (.bootScripts, one(bootScripts)), (.ipxeDir, ipxeDir), (.assets, one(assets)), (.dataDir, one(dataDir)),
             (.database, one(database)), (.unknownMachines, one(unknownMachines?.rawValue)),
-            (.pxeStrategy, pxeStrategies), (.apiTokenFile, one(apiTokenFile)), (.apiReadNetworks, apiReadNetworks),
+            (.pxeStrategy, pxeStrategies), (.loader, one(loader?.rawValue)), (.apiTokenFile, one(apiTokenFile)),
+            (.apiReadNetworks, apiReadNetworks),
             (.apiListen, apiListen), (.apiHosts, apiHosts), (.apiTLSCert, one(apiTlsCert)),
             (.apiTLSKey, one(apiTlsKey)), (.maxTFTPTransfers, one(maxTftpTransfers)),
             (.maxTFTPTransfersPerAddress, one(maxTftpTransfersPerAddress)),

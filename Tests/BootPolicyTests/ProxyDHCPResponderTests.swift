@@ -147,6 +147,49 @@ struct ProxyDHCPResponderTests {
         #expect(reply?.option(.vendorSpecific) == nil)
     }
 
+    // MARK: Loader grub (Secure Boot)
+
+    static let withShim = allBinaries.union(["bootnetx64.efi", "grubx64.efi"])
+
+    @Test func aGRUBMachineGetsTheShim() {
+        var context = Self.context(binaries: Self.withShim)
+        context.machine = MachineBootHint(nextBoot: .profile, loader: .grub)
+        let decision = ProxyDHCPResponder.decide(Self.pxeDiscover(arch: .efiX86_64), on: .dhcp, context: context)
+        #expect(decision.reply?.bootFileName == "bootnetx64.efi")
+    }
+
+    @Test func theSiteLoaderAppliesUnlessTheMachineSaysOtherwise() {
+        var context = Self.context(binaries: Self.withShim)
+        context.loader = .grub
+        #expect(
+            ProxyDHCPResponder.decide(Self.pxeDiscover(arch: .efiX86_64), on: .dhcp, context: context).reply?
+                .bootFileName == "bootnetx64.efi")
+        context.machine = MachineBootHint(nextBoot: .profile, loader: .ipxe)
+        #expect(
+            ProxyDHCPResponder.decide(Self.pxeDiscover(arch: .efiX86_64), on: .dhcp, context: context).reply?
+                .bootFileName == "ipxe.efi")
+    }
+
+    /// GRUB has no HTTP (and iPXE runs already): both keep iPXE's path.
+    @Test func httpBootAndIPXEClientsKeepIPXEUnderLoaderGRUB() {
+        var context = Self.context(binaries: Self.withShim)
+        context.loader = .grub
+        let http = Self.pxeDiscover(arch: .efiX86_64HTTP, vendorClass: "HTTPClient:Arch:00016:UNDI:003000")
+        #expect(
+            ProxyDHCPResponder.decide(http, on: .dhcp, context: context).reply?.bootFileName.hasSuffix("/ipxe/ipxe.efi")
+                == true)
+    }
+
+    @Test func noShimIsSilentAndSaysWhatToInstall() {
+        var context = Self.context()
+        context.loader = .grub
+        let decision = ProxyDHCPResponder.decide(Self.pxeDiscover(arch: .efiX86_64), on: .dhcp, context: context)
+        #expect(decision.reply == nil)
+        #expect(!decision.isRoutineSilence)
+        #expect(decision.summary.contains("loader grub"))
+        #expect(decision.summary.contains("debian-installer-12-netboot-amd64"))
+    }
+
     @Test func userClassInRFC3004FormIsIPXE() {
         var request = Self.pxeDiscover(arch: .efiX86_64)
         request.options.append(DHCPOption(.userClass, [4] + Array("iPXE".utf8)))

@@ -40,7 +40,7 @@ IPXE_TARGETS=(ipxe.efi snponly.efi ipxe-arm64.efi virtio-net)
 
 # ---------------------------------------------------------------------------------------------
 # Scenarios: firmware, option ROM, MAC, seconds allowed from QEMU start, what must appear.
-ALL=(a b c d e f g h i j k l m n o p q r)
+ALL=(a b c d e f g h i j k l m n o p q r s t u)
 declare -A DESC FW ROM MAC LIMIT EXTRA IPXE
 DESC[a]="OVMF, no option ROM: UEFI PXE -> proxyDHCP -> TFTP ipxe.efi -> iPXE -> per-MAC script"
 FW[a]=uefi ROM[a]=none MAC[a]=52:54:00:e2:e0:0a LIMIT[a]=240
@@ -81,6 +81,18 @@ FW[q]=aavmf ROM[q]=none MAC[q]=52:54:00:e2:e0:1a LIMIT[q]=600 IPXE[q]=ipxe-arm64
 DESC[r]="OVMF, no ROM: TFTP vboot's ipxe.efi built without a script (rom build --no-embed, as iPXE's signed ipxe.efi) -> autoexec.ipxe from vboot over TFTP -> per-MAC script"
 FW[r]=uefi ROM[r]=none MAC[r]=52:54:00:e2:e0:1b LIMIT[r]=240 IPXE[r]=no-embed/ipxe.efi
 
+DESC[s]="Secure Boot: OVMF enforcing with Microsoft's keys, no ROM, vboot --dhcp full: native PXE -> Debian's signed shim -> GRUB -> per-MAC GRUB configuration from the declarative debian-netboot profile -> signed installer kernel"
+FW[s]=uefi-sb ROM[s]=none MAC[s]=52:54:00:e2:e0:1c LIMIT[s]=360
+EXTRA[s]="--dhcp full --dhcp-range ${RIG_NET:-10.77.0}.160-${RIG_NET:-10.77.0}.170 --dhcp-router ${RIG_NET:-10.77.0}.1 --ipxe-dir $DI_DIR"
+DESC[t]="Secure Boot refuses vboot's unsigned iPXE: OVMF enforcing, loader ipxe, vboot --dhcp full: the firmware fetches ipxe.efi and refuses to start it; vboot's timeline and log then say the loader went out and nothing asked for a script (Secure Boot refuses an unsigned iPXE)"
+FW[t]=uefi-sb ROM[t]=none MAC[t]=52:54:00:e2:e0:1d LIMIT[t]=240
+# t's machine is in the inventory (unknown machines' events are rate-limited, not dropped, but a
+# known one is what an admin looks up).
+EXTRA[t]="--dhcp full --dhcp-range ${RIG_NET:-10.77.0}.160-${RIG_NET:-10.77.0}.170 --dhcp-router ${RIG_NET:-10.77.0}.1"
+DESC[u]="Secure Boot one-shot install: OVMF enforcing, vboot --dhcp full, a once machine with loader grub and debian-netboot: shim -> GRUB -> installer, which calls back (preseed early_command); the next boot of the same VM is local under GRUB (exit to the firmware)"
+FW[u]=uefi-sb ROM[u]=none MAC[u]=52:54:00:e2:e0:1e LIMIT[u]=300
+EXTRA[u]="--dhcp full --dhcp-range ${RIG_NET:-10.77.0}.160-${RIG_NET:-10.77.0}.170 --dhcp-router ${RIG_NET:-10.77.0}.1 --dhcp-dns ${RIG_NET:-10.77.0}.1 --ipxe-dir $DI_DIR"
+
 hyphen_mac() { echo "${1//:/-}"; }
 marker() { echo "vboot-e2e per-mac script $1"; }
 
@@ -88,7 +100,9 @@ marker() { echo "vboot-e2e per-mac script $1"; }
 expect_pattern() {
     local s=$1 mac=${MAC[$1]}
     case $s in
-        c | m | q) echo "Select a language" ;;
+        c | m | q | s) echo "Select a language" ;;
+        t) echo "Access Denied" ;;
+        u) echo "EFI stub: UEFI Secure Boot is enabled" ;;
         j) echo "vboot: starting the installer" ;;
         d) echo "no boot script for this machine yet" ;;
         # ${net0/mac} is expanded by iPXE, {{mac}} by vboot's template rendering.
@@ -131,7 +145,7 @@ initrd {{assets}}/$dir/initrd.gz
 boot || shell
 EOF
             ;;
-        d | j) ;;
+        d | j | s | t | u) ;;
     esac
 }
 
@@ -173,6 +187,59 @@ machines:
       preseed_url: $base/preseed.cfg
       console: ttyS0,115200n8
 EOF
+}
+
+# s, u: one machine marked for the shim -> GRUB chain, booting the shipped declarative profile;
+# u installs once, its preseed reporting back as j's does; t: the same machine left on iPXE.
+write_secure_boot_config() {
+    local s=$1 once=
+    if [ "$s" = u ]; then
+        write_oneshot_config "$s"
+        once="
+    next_boot: once"
+    fi
+    local loader=grub
+    [ "$s" != t ] || loader=ipxe
+    cat >"$RIG_DIR/vboot.yaml" <<EOF
+machines:
+  - mac: "${MAC[$s]}"
+    hostname: secureboot
+    profile: debian-netboot
+    loader: $loader$once
+    variables:
+      console: ttyS0,115200n8
+EOF
+    [ "$s" != u ] || echo "      preseed_url: http://$BOOT_IP:$HTTP_PORT/assets/preseed.cfg" >>"$RIG_DIR/vboot.yaml"
+}
+
+# assert_oneshot_then_local FIRST_BOOT_ONLY TIMELINE_LOCAL (j, u): the installer (its preseed's
+# early_command) reports back, once -> local; the same VM boots again and gets the local boot,
+# which hands the boot back to the firmware; the timeline has the install, the callback and the
+# local boot (TIMELINE_LOCAL).
+assert_oneshot_then_local() {
+    local first_only=$1 local_event=$2 state= i
+    for ((i = 0; i < 240; i++)); do
+        state=$(rig_api "/machines/$mac" | sed -n 's/.*"next_boot":"\([a-z]*\)".*/\1/p')
+        [ "$state" = local ] && break
+        sleep 0.5
+    done
+    [ "$state" = local ] || fail "no installer callback: next_boot is still '$state' 120 s after the installer started"
+    echo "[$s] installer called back after $(($(date +%s) - start)) s: next_boot local"
+    rig_stop_guest "$s"
+    mv "$RIG_DIR/$s.serial" "$RIG_DIR/$s.install.serial"
+    sleep 1
+    rig_guest "$s" "$mac" "${FW[$s]}" "${ROM[$s]}"
+    wait_for "$RIG_DIR/$s.serial" "returning to the firmware" 180 ||
+        fail "second boot: no local boot ('returning to the firmware') within 180 s"
+    if grep -qF -- "$first_only" <(rig_plain "$RIG_DIR/$s.serial"); then
+        fail "second boot started the installer again"
+    fi
+    local timeline want
+    timeline=$(rig_api "/machines/$mac/timeline?limit=50")
+    for want in '"kind":"callback","mac"' 'install handed out' "$local_event"; do
+        grep -qF -- "$want" <<<"$timeline" || fail "timeline lacks $want: ${timeline:0:600}"
+    done
+    echo "[$s] second boot: local; timeline has the install, the callback and the local boot"
 }
 
 # rig_api PATH -> the API's JSON, with the token vboot generated in the rig's data directory; the
@@ -231,6 +298,12 @@ if [ "$NEED_ARM64" = 1 ]; then
         [ -f "$f" ] || summary_all_failed "e2e: missing file: $f (apt install qemu-efi-aarch64 debian-installer-12-netboot-arm64)"
     done
 fi
+for s in "${SELECTED[@]}"; do
+    [ "${FW[$s]}" = uefi-sb ] || continue
+    for f in /usr/share/OVMF/OVMF_CODE_4M.ms.fd /usr/share/OVMF/OVMF_VARS_4M.ms.fd "$DI_DIR/bootnetx64.efi" "$DI_DIR/grubx64.efi"; do
+        [ -f "$f" ] || summary_all_failed "e2e: missing file: $f (apt install ovmf debian-installer-12-netboot-amd64)"
+    done
+done
 [ -x "$VBOOT" ] || summary_all_failed "e2e: vboot binary not found at $VBOOT (build it: swift build --product vboot)"
 
 # Unique per run: namespace names are <RUN_ID><scenario>-lan etc.
@@ -324,8 +397,9 @@ run_scenario() {
     }
 
     rig_up
-    # k: vboot is the only DHCP server on the segment.
-    [ "$s" = k ] || rig_site_dhcp
+    # k, s: vboot is the only DHCP server on the segment (s: GRUB takes its TFTP server from the
+    # DHCP ACK, never from a proxy offer).
+    case $s in k | s | t | u) ;; *) rig_site_dhcp ;; esac
 
     # vboot's inputs: boot scripts and assets for this scenario only.
     mkdir -p "$RIG_DIR/boot-scripts/machines" "$RIG_DIR/assets/debian-12" "$RIG_DIR/data"
@@ -339,6 +413,10 @@ run_scenario() {
     done
     if [ "$s" = j ]; then
         write_oneshot_config "$s"
+        config=(--config "$RIG_DIR/vboot.yaml")
+    fi
+    if [ "$s" = s ] || [ "$s" = t ] || [ "$s" = u ]; then
+        write_secure_boot_config "$s"
         config=(--config "$RIG_DIR/vboot.yaml")
     fi
 
@@ -447,6 +525,33 @@ run_scenario() {
             assert_tftp_sent "${IPXE[$s]}"
             assert_embedded_script
             ;;
+        s)
+            rig_plain "$RIG_DIR/$s.serial" | grep -F "EFI stub: UEFI Secure Boot is enabled" >/dev/null ||
+                fail "the kernel did not report Secure Boot enabled"
+            assert_tftp_sent bootnetx64.efi
+            assert_tftp_sent grubx64.efi
+            assert_tftp_sent "vboot/grub/$mac.cfg"
+            assert_tftp_sent debian-12/linux
+            local timeline
+            timeline=$(rig_api "/timeline?limit=200")
+            grep -qF "GRUB configuration: profile debian-netboot" <<<"$timeline" ||
+                fail "the timeline lacks the GRUB configuration event"
+            echo "[$s] Secure Boot on; shim, GRUB, configuration and kernel over TFTP from vboot"
+            ;;
+        t)
+            assert_tftp_sent ipxe.efi
+            # vboot says what happened: the loader went out and nothing asked for a script since.
+            local timeline= i
+            for ((i = 0; i < 150; i++)); do
+                timeline=$(rig_api "/machines/$mac/timeline?limit=50")
+                grep -qF "nothing has asked for this machine's script since" <<<"$timeline" && break
+                sleep 1
+            done
+            grep -qF "Secure Boot refuses an unsigned iPXE" <<<"$timeline" ||
+                fail "no silent-loader event on the timeline 150 s after the refusal: ${timeline:0:600}"
+            grep -q "ipxe.efi was sent .* and nothing has asked" "$RIG_DIR/vboot.log" || fail "no silent-loader warning in vboot's log"
+            echo "[$s] timeline and log: ipxe.efi sent, nothing asked for a script (after $(($(date +%s) - start)) s)"
+            ;;
         r)
             # The binary has no script (checked after the build): the chain's lines come from the
             # autoexec.ipxe vboot sent.
@@ -466,31 +571,13 @@ run_scenario() {
             echo "[$s] vboot log: $(grep -m1 'REQUEST on 4011' "$RIG_DIR/vboot.log" | cut -c1-200)"
             ;;
         j)
-            # The installer (its preseed's early_command) reports back: once -> local.
-            local state=
-            for ((i = 0; i < 240; i++)); do
-                state=$(rig_api "/machines/$mac" | sed -n 's/.*"next_boot":"\([a-z]*\)".*/\1/p')
-                [ "$state" = local ] && break
-                sleep 0.5
-            done
-            [ "$state" = local ] || fail "no installer callback: next_boot is still '$state' 120 s after the installer started"
-            echo "[$s] installer called back after $(($(date +%s) - start)) s: next_boot local"
-            # The same VM boots again: the local profile, which hands the boot back to the firmware.
-            rig_stop_guest "$s"
-            mv "$RIG_DIR/$s.serial" "$RIG_DIR/$s.install.serial"
-            sleep 1
-            rig_guest "$s" "$mac" "${FW[$s]}" "${ROM[$s]}"
-            wait_for "$RIG_DIR/$s.serial" "returning to the firmware" 180 ||
-                fail "second boot: no local-disk script ('returning to the firmware') within 180 s"
-            if grep -q "vboot: starting the installer" <(rig_plain "$RIG_DIR/$s.serial"); then
-                fail "second boot started the installer again"
-            fi
-            local timeline
-            timeline=$(rig_api "/machines/$mac/timeline?limit=50")
-            for want in '"kind":"callback","mac"' 'install handed out' 'profile local'; do
-                grep -qF -- "$want" <<<"$timeline" || fail "timeline lacks $want: ${timeline:0:600}"
-            done
-            echo "[$s] second boot: local profile; timeline has the install, the callback and the local boot"
+            assert_oneshot_then_local "vboot: starting the installer" "profile local"
+            ;;
+        u)
+            rig_plain "$RIG_DIR/$s.install.serial" 2>/dev/null | grep -F "EFI stub: UEFI Secure Boot is enabled" >/dev/null ||
+                rig_plain "$RIG_DIR/$s.serial" | grep -F "EFI stub: UEFI Secure Boot is enabled" >/dev/null ||
+                fail "the installer's kernel did not report Secure Boot enabled"
+            assert_oneshot_then_local "EFI stub" "GRUB configuration: local"
             ;;
         k)
             grep -qE 'dhcp: 52:54:00:e2:e0:14 REQUEST → ACK ' "$RIG_DIR/vboot.log" ||

@@ -22,6 +22,8 @@ public struct Machine: Hashable, Sendable {
     public var onceToken: String?
     /// Per-machine override of the firmware family's proxy strategy.
     public var proxyStrategy: ProxyStrategy?
+    /// What the machine loads first (GRUB for Secure Boot); nil = the site's `loader`.
+    public var loader: BootLoader?
     /// Reserved IPv4 address under `--dhcp full`.
     public var address: IPv4Address?
     /// Microseconds since 1970; the store sets them.
@@ -32,7 +34,8 @@ public struct Machine: Hashable, Sendable {
         mac: HardwareAddress, uuid: String? = nil, serial: String? = nil, hostname: String? = nil,
         profile: String? = nil, variables: [String: String] = [:], nextBoot: NextBoot = .profile,
         onceCompletion: OnceCompletion = .callback, onceFetches: Int = 0, onceToken: String? = nil,
-        proxyStrategy: ProxyStrategy? = nil, address: IPv4Address? = nil, createdAt: Int64 = 0, updatedAt: Int64 = 0
+        proxyStrategy: ProxyStrategy? = nil, loader: BootLoader? = nil, address: IPv4Address? = nil,
+        createdAt: Int64 = 0, updatedAt: Int64 = 0
     ) {
         self.mac = mac
         self.uuid = uuid
@@ -45,6 +48,7 @@ public struct Machine: Hashable, Sendable {
         self.onceFetches = onceFetches
         self.onceToken = onceToken
         self.proxyStrategy = proxyStrategy
+        self.loader = loader
         self.address = address
         self.createdAt = createdAt
         self.updatedAt = updatedAt
@@ -145,11 +149,15 @@ extension String {
 public struct MachineBootHint: Hashable, Sendable {
     public var nextBoot: NextBoot
     public var proxyStrategy: ProxyStrategy?
+    public var loader: BootLoader?
 
-    public init(nextBoot: NextBoot, proxyStrategy: ProxyStrategy? = nil) {
+    public init(nextBoot: NextBoot, proxyStrategy: ProxyStrategy? = nil, loader: BootLoader? = nil) {
         self.nextBoot = nextBoot
         self.proxyStrategy = proxyStrategy
+        self.loader = loader
     }
 
-    public init(_ machine: Machine) { self.init(nextBoot: machine.nextBoot, proxyStrategy: machine.proxyStrategy) }
+    public init(_ machine: Machine) {
+        self.init(nextBoot: machine.nextBoot, proxyStrategy: machine.proxyStrategy, loader: machine.loader)
+    }
 }

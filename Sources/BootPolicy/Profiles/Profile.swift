@@ -1,10 +1,19 @@
-/// An iPXE script template in `boot-scripts/profiles/<name>.ipxe`. Its header declares a title
-/// and the variables it reads, with defaults, so the API can list them:
+/// A boot profile in `boot-scripts/profiles/`: an iPXE script template (`<name>.ipxe`), or a
+/// declarative one (`<name>.profile`) that names a kernel, its initrds and its command line, which
+/// vboot renders for iPXE or for GRUB (`DeclaredBoot`). The header declares a title and the
+/// variables the profile reads, with defaults, so the API can list them:
 ///
 ///     #!ipxe
 ///     #: title Debian netboot installer
 ///     #: var mirror = http://deb.debian.org/debian -- the installer's package mirror
 ///     #: var preseed_url -- preseed file URL (unset: interactive install)
+///
+/// A declarative profile is header lines only (and `#` comments); each value is a template:
+///
+///     #: kernel {{assets}}/debian-12/linux
+///     #: initrd {{assets}}/debian-12/initrd.gz    (repeatable, in order)
+///     #: args console=ttyS0,115200n8 ---          (repeatable, joined with spaces)
+///     #: ipxe LINE / #: grub LINE                 (a line only that loader runs, before the kernel)
 public struct Profile: Hashable, Sendable {
     public struct Variable: Hashable, Sendable {
         public var name: String
@@ -13,12 +22,25 @@ public struct Profile: Hashable, Sendable {
         public var description: String
     }
 
+    /// What a declarative profile boots; its values are templates.
+    public struct Declaration: Hashable, Sendable {
+        public var kernel: String
+        public var initrds: [String] = []
+        public var arguments: [String] = []
+        public var ipxeLines: [String] = []
+        public var grubLines: [String] = []
+    }
+
     public var name: String
     public var title: String
     public var variables: [Variable]
     public var source: String
+    /// Set for a declarative profile, nil for an iPXE script.
+    public var declaration: Declaration?
 
     public static let headerPrefix = "#:"
+    public static let scriptExtension = ".ipxe"
+    public static let declarativeExtension = ".profile"
 
     /// Profile names become file names and URL parts.
     public static func isValidName(_ name: String) -> Bool {
@@ -37,38 +59,71 @@ public struct Profile: Hashable, Sendable {
         public var description: String { "profile \(profile), line \(line): \(reason)" }
     }
 
-    /// Reads the header lines; the template itself is checked when rendered.
-    public init(name: String, source: String) throws(HeaderError) {
+    /// Reads the header lines; the templates themselves are checked when compiled.
+    public init(name: String, source: String, declarative: Bool = false) throws(HeaderError) {
         self.name = name
         self.source = source
         var title = name
         var variables: [Variable] = []
+        var kernel: String?
+        var declaration = Declaration(kernel: "")
         for (index, line) in source.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            guard line.hasPrefix(Self.headerPrefix) else { continue }
+            func failure(_ reason: String) -> HeaderError {
+                HeaderError(profile: name, line: index + 1, reason: reason)
+            }
+            guard line.hasPrefix(Self.headerPrefix) else {
+                if declarative, !line.allSatisfy(\.isWhitespace), !line.hasPrefix("#") {
+                    throw failure("a declarative profile holds only #: lines and # comments")
+                }
+                continue
+            }
             let body = line.dropFirst(Self.headerPrefix.count).trimmingWhitespace()
             let keyword = body.prefix { !$0.isWhitespace }
             let rest = body.dropFirst(keyword.count).trimmingWhitespace()
+            if Self.declarationKeywords.contains(String(keyword)) {
+                guard declarative else {
+                    throw failure(
+                        "\"\(keyword)\" belongs in a declarative profile (\(name)\(Self.declarativeExtension))")
+                }
+                guard !rest.isEmpty else { throw failure("\"\(keyword)\" needs a value") }
+            }
             switch keyword {
+            case "kernel":
+                guard kernel == nil else { throw failure("a second kernel line") }
+                kernel = rest
+            case "initrd": declaration.initrds.append(rest)
+            case "args": declaration.arguments.append(rest)
+            case "ipxe": declaration.ipxeLines.append(rest)
+            case "grub": declaration.grubLines.append(rest)
             case "title":
                 title = rest
             case "var":
-                let (declaration, description) = Self.split(rest, at: " -- ")
-                let (rawName, rawDefault) = Self.split(declaration, at: "=")
+                let (declared, description) = Self.split(rest, at: " -- ")
+                let (rawName, rawDefault) = Self.split(declared, at: "=")
                 let variable = rawName.trimmingWhitespace()
                 guard Self.isVariableName(variable) else {
-                    throw HeaderError(profile: name, line: index + 1, reason: "\"\(variable)\" is not a variable name")
+                    throw failure("\"\(variable)\" is not a variable name")
                 }
                 let value = rawDefault?.trimmingWhitespace()
                 variables.append(
                     Variable(name: variable, defaultValue: value, description: description?.trimmingWhitespace() ?? ""))
             default:
-                throw HeaderError(
-                    profile: name, line: index + 1, reason: "unknown header \"\(keyword)\" (expected title or var)")
+                let expected = declarative ? "title, var, kernel, initrd, args, ipxe or grub" : "title or var"
+                throw failure("unknown header \"\(keyword)\" (expected \(expected))")
             }
+        }
+        if declarative {
+            guard let kernel else {
+                throw HeaderError(profile: name, line: 1, reason: "a declarative profile needs a #: kernel line")
+            }
+            declaration.kernel = kernel
+            self.declaration = declaration
         }
         self.title = title
         self.variables = variables
     }
+
+    static let declarationKeywords: Set<String> = ["kernel", "initrd", "args", "ipxe", "grub"]
 
     public static func isVariableName(_ text: String) -> Bool {
         guard let first = text.unicodeScalars.first, first.properties.isAlphabetic || first == "_" else { return false }

@@ -24,7 +24,8 @@ enum MachineJSON {
             onceCompletion: machine.onceCompletion.description, installFetches: machine.onceFetches,
             installHandedOut: machine.nextBoot == .once && machine.onceFetches > 0,
             proxyStrategy: machine.proxyStrategy?.rawValue, address: machine.address?.description,
-            createdAt: Timestamp.iso8601(machine.createdAt), updatedAt: Timestamp.iso8601(machine.updatedAt))
+            createdAt: Timestamp.iso8601(machine.createdAt), updatedAt: Timestamp.iso8601(machine.updatedAt),
+            loader: machine.loader?.rawValue)
     }
 
     /// A write from a request body, or a 400 with the contract's reason.
@@ -81,6 +82,10 @@ enum MachineJSON {
             write.proxyStrategy, "proxy_strategy", &machine.proxyStrategy, expected: "null or one of \(strategies)"
         ) {
             ProxyStrategy(rawValue: $0)
+        }
+        let loaders = BootLoader.allCases.map(\.rawValue).joined(separator: ", ")
+        try change(write.loader, "loader", &machine.loader, expected: "null or one of \(loaders)") {
+            BootLoader(rawValue: $0)
         }
     }
 

@@ -23,7 +23,7 @@ enum OpenAPIDocument {
               "NextBoot": {"type": "string", "enum": ["profile", "once", "local", "shell", "hold"]},
               "Machine": {
                 "type": "object",
-                "required": ["mac", "uuid", "serial", "hostname", "profile", "variables", "next_boot", "once_completion", "install_fetches", "install_handed_out", "proxy_strategy", "address", "created_at", "updated_at"],
+                "required": ["mac", "uuid", "serial", "hostname", "profile", "variables", "next_boot", "once_completion", "install_fetches", "install_handed_out", "proxy_strategy", "loader", "address", "created_at", "updated_at"],
                 "properties": {
                   "mac": {"type": "string", "example": "52:54:00:12:34:56"},
                   "uuid": {"type": "string", "nullable": true},
@@ -36,6 +36,7 @@ enum OpenAPIDocument {
                   "install_fetches": {"type": "integer"},
                   "install_handed_out": {"type": "boolean"},
                   "proxy_strategy": {"type": "string", "enum": ["offer", "boot-server"], "nullable": true},
+                  "loader": {"type": "string", "enum": ["ipxe", "grub"], "nullable": true, "description": "What the machine loads first; grub: shim -> GRUB for Secure Boot; null: the site's loader"},
                   "address": {"type": "string", "nullable": true, "description": "Reserved IPv4 address (--dhcp full)"},
                   "created_at": {"type": "string", "format": "date-time"},
                   "updated_at": {"type": "string", "format": "date-time"}
@@ -54,6 +55,7 @@ enum OpenAPIDocument {
                   "next_boot": {"$ref": "#/components/schemas/NextBoot"},
                   "once_completion": {"type": "string", "pattern": "^(callback|fetches:[1-9][0-9]*)$"},
                   "proxy_strategy": {"type": "string", "enum": ["offer", "boot-server"], "nullable": true},
+                  "loader": {"type": "string", "enum": ["ipxe", "grub"], "nullable": true},
                   "address": {"type": "string", "nullable": true, "format": "ipv4"}
                 }
               },

@@ -52,6 +52,7 @@ public struct ServerConfiguration: Sendable {
     /// nil: SQLite in the data directory, or in memory when there is none.
     public var database: DatabaseLocation?
     public var unknownMachines: UnknownMachinePolicy = .script
+    public var loader: BootLoader = .ipxe
     /// Variables every profile sees, below each machine's own.
     public var siteVariables: [String: String] = [:]
     public var timelineRetention = TimelineRetention()

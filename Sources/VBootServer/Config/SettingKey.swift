@@ -10,7 +10,7 @@ public enum SettingKey: String, CaseIterable, Sendable {
     case httpPort = "http_port", tftpPort = "tftp_port", dhcpPort = "dhcp_port", pxePort = "pxe_port"
     case bootScripts = "boot_scripts", ipxeDir = "ipxe_dir", assets
     case dataDir = "data_dir", database
-    case unknownMachines = "unknown_machines", pxeStrategy = "pxe_strategy"
+    case unknownMachines = "unknown_machines", pxeStrategy = "pxe_strategy", loader
     case maxTFTPTransfers = "max_tftp_transfers", maxTFTPTransfersPerAddress = "max_tftp_transfers_per_address"
     case tftpTransferLifetime = "tftp_transfer_lifetime", tftpReadAheadBudget = "tftp_read_ahead_budget"
     case tftpSharedCopies = "tftp_shared_copies", tftpThreads = "tftp_threads"
@@ -72,14 +72,17 @@ public enum SettingKey: String, CaseIterable, Sendable {
                 flag: "boot-scripts", valueName: "DIR",
                 default: .described(
                     "`./boot-scripts`, else `/usr/share/vboot/boot-scripts` beside an installed `/usr/bin/vboot`"),
-                help: "default.ipxe, machines/<mac>.ipxe and profiles/<name>.ipxe.", example: "/etc/vboot/boot-scripts",
+                help: "default.ipxe, machines/<mac>.ipxe and profiles/<name>.ipxe or <name>.profile.",
+                example: "/etc/vboot/boot-scripts",
                 paths: .path, apply: Setting.text(\.configuration.bootScriptsDirectory))
         case .ipxeDir:
             Setting(
                 flag: "ipxe-dir", valueName: "DIR", form: .list,
                 default: .described(
-                    "`./out/ipxe` if `vboot rom build` wrote it, then Debian's `/usr/lib/ipxe` and `/boot`"),
-                help: "iPXE binaries, searched in order; repeatable.", example: "/usr/lib/ipxe", paths: .path,
+                    "`./out/ipxe` if `vboot rom build` wrote it, then Debian's `/usr/lib/ipxe` and `/boot`, then Debian's netboot directories (signed shim and GRUB)"
+                ),
+                help: "Boot files (iPXE binaries; shim and GRUB for loader grub), searched in order; repeatable.",
+                example: "/usr/lib/ipxe", paths: .path,
                 apply: Setting.list("a directory", { $0 }, \.configuration.ipxeDirectories))
         case .assets:
             Setting(
@@ -111,6 +114,12 @@ public enum SettingKey: String, CaseIterable, Sendable {
                 help:
                     "Machines not in the inventory: script (their machines/<mac>.ipxe, else default.ipxe), register (added to the inventory, then as script) or ignore (no proxy offer, no script).",
                 example: "register", apply: Setting.choice(\.configuration.unknownMachines))
+        case .loader:
+            Setting(
+                flag: "loader", valueName: "ipxe|grub", default: .value("ipxe"), reloadable: true,
+                help:
+                    "What UEFI PXE machines load first: ipxe, or grub (the signed shim, then GRUB over TFTP with a configuration from the machine's declarative profile: the chain Secure Boot accepts); a machine can override it.",
+                example: "grub", apply: Setting.choice(\.configuration.loader))
         case .pxeStrategy:
             Setting(
                 flag: "pxe-strategy", valueName: "FAMILY=STRATEGY", form: .pairs,

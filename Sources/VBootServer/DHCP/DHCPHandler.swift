@@ -50,7 +50,7 @@ final class DHCPHandler: ChannelInboundHandler {
             serverAddress: server, httpPort: environment.configuration.httpPort,
             availableBinaries: environment.catalog.names, strategies: settings.proxyStrategies,
             machine: environment.inventory.directory.entry(for: request.clientHardwareAddress),
-            answersUnknownMachines: settings.unknownMachines != .ignore)
+            answersUnknownMachines: settings.unknownMachines != .ignore, loader: settings.loader)
     }
 
     private func perform(

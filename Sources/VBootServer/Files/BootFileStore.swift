@@ -28,8 +28,17 @@ public struct BootFileStore: Sendable {
         }
     }
 
-    /// Debian's `ipxe` package installs here (`/boot` holds only `ipxe.efi` and `ipxe.lkrn`).
-    public static let debianIPXEDirectories = ["/usr/lib/ipxe", "/boot"]
+    /// Debian's `ipxe` package installs here (`/boot` holds only `ipxe.efi` and `ipxe.lkrn`);
+    /// `debian-installer-12-netboot-{amd64,arm64}` put the signed shim and GRUB
+    /// (`bootnetx64.efi`, `grubx64.efi`; `bootnetaa64.efi`, `grubaa64.efi`) in the last two.
+    public static let debianIPXEDirectories = [
+        "/usr/lib/ipxe", "/boot",
+        "/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64",
+        "/usr/lib/debian-installer/images/12/arm64/text/debian-installer/arm64",
+    ]
+
+    /// The names the boot-file directories give out: iPXE binaries and the shim → GRUB chain.
+    public static let bootFileNames = IPXEBinaries.allNames + GRUBChain.allNames
 
     public let ipxeDirectories: [String]
     public let assetsRoot: String?
@@ -43,7 +52,7 @@ public struct BootFileStore: Sendable {
     /// runs takes effect without a restart.
     public func installedBinaries() -> [String: String] {
         var found: [String: String] = [:]
-        for name in IPXEBinaries.allNames {
+        for name in Self.bootFileNames {
             for directory in ipxeDirectories {
                 let path = directory + "/" + name
                 if found[name] == nil, Self.regularFileSize(path) != nil { found[name] = path }
@@ -52,12 +61,16 @@ public struct BootFileStore: Sendable {
         return found
     }
 
-    /// TFTP: a bare iPXE binary name, else a path in the assets tree.
+    /// TFTP: a boot file name, else a path in the assets tree. A leading `/` names the TFTP root,
+    /// as in dnsmasq and tftpd-hpa: GRUB asks for `/debian-12/linux`, shim for `/grubx64.efi`.
     public func resolveTFTP(_ name: String) -> Result<File, LookupError> {
-        if !name.contains("/"), IPXEBinaries.allNames.contains(name), let file = try? resolve(.ipxe, name).get() {
+        let relative = String(name.drop { $0 == "/" })
+        if !relative.contains("/"), Self.bootFileNames.contains(relative),
+            let file = try? resolve(.ipxe, relative).get()
+        {
             return .success(file)
         }
-        return resolve(.assets, name)
+        return resolve(.assets, relative.isEmpty ? name : relative)
     }
 
     public func resolve(_ area: Area, _ relativePath: String) -> Result<File, LookupError> {
@@ -71,13 +84,13 @@ public struct BootFileStore: Sendable {
         return confined(root: assetsRoot, components: components, area: .assets)
     }
 
-    /// An iPXE binary name (`IPXEBinaries.allNames`, what TFTP serves), or a file the
+    /// A boot file name (`bootFileNames`, what TFTP serves), or a file the
     /// `vboot rom build` manifest in a directory lists, from that directory. The directories are
     /// not a file tree to browse (`/boot` holds kernels and initramfs images) and their symlinks
     /// may point anywhere (Debian links /usr/lib/ipxe/ipxe.efi to /boot), so any other name is
     /// not found: no lexical check, no look at the disk, nothing that tells whether it exists.
     private func resolveIPXE(_ name: String) -> Result<File, LookupError> {
-        let isBinary = IPXEBinaries.allNames.contains(name)
+        let isBinary = Self.bootFileNames.contains(name)
         for directory in ipxeDirectories where isBinary || ROMBuildManifest.fileNames(in: directory).contains(name) {
             if let real = Self.realPath(directory + "/" + name), let size = Self.regularFileSize(real) {
                 return .success(File(path: real, size: size, area: .ipxe))

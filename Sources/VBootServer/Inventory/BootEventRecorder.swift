@@ -27,13 +27,17 @@ final class BootEventRecorder: Service, Sendable {
     /// Events of machines not in the inventory, per source and in all (random MACs would
     /// otherwise fill the timeline).
     private let unknownGate: LimitGate
+    /// Loaders sent and not heard from since (see `LoaderStartWatch`); checked at each flush.
+    private let loaders: NIOLockedValueBox<LoaderStartWatch>
 
     init(
         store: any InventoryStore, addresses: ClientAddresses, counters: ServerCounters, logger: Logger,
         serverName: String, live: LiveSettings, flushInterval: Duration = .milliseconds(250),
         pruneInterval: Duration = .seconds(600), limits: UnauthenticatedTrafficLimits = .init(),
+        loaderTimeout: Int64 = LoaderStartWatch.defaultTimeout,
         isKnown: @escaping @Sendable (HardwareAddress) -> Bool = { _ in false }
     ) {
+        loaders = NIOLockedValueBox(LoaderStartWatch(timeout: loaderTimeout))
         self.store = store
         self.addresses = addresses
         self.counters = counters
@@ -72,6 +76,11 @@ final class BootEventRecorder: Service, Sendable {
             mac: mac, address: address?.description, at: now, kind: kind,
             outcome: outcome, summary: LogSafe.text(summary(), limit: LogSafe.lineLimit),
             details: details().mapValues { LogSafe.text($0) }, server: serverName)
+        append(event)
+        if event.mac != nil { loaders.withLockedValue { $0.observe(event) } }
+    }
+
+    private func append(_ event: BootEvent) {
         let stored = pending.withLockedValue { buffer in
             guard buffer.count < Self.bufferLimit else { return false }
             buffer.append(event)
@@ -80,11 +89,24 @@ final class BootEventRecorder: Service, Sendable {
         if !stored { counters.increment(.timelineEventsDropped) }
     }
 
+    /// Loaders silent for too long: a warning each, and a `script` event that failed.
+    func checkLoaders(now: Int64 = WallClock.microsecondsNow()) {
+        for event in loaders.withLockedValue({ $0.overdue(now: now) }) {
+            logger.warning("boot: \(event.mac.map { "\($0)" } ?? "?"): \(event.summary)")
+            counters.increment(.loadersSilent)
+            append(
+                BootEvent(
+                    mac: event.mac, address: event.address, at: event.at, kind: event.kind, outcome: event.outcome,
+                    summary: event.summary, details: event.details, server: serverName))
+        }
+    }
+
     func run() async throws {
         var sincePrune = Duration.zero
         try? await prune()
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: flushInterval)
+            checkLoaders()
             await flush()
             sincePrune += flushInterval
             if sincePrune >= pruneInterval {

@@ -29,6 +29,7 @@ extension Inventory {
                     current.profile = machine.profile
                     current.variables = machine.variables
                     current.proxyStrategy = machine.proxyStrategy
+                    current.loader = machine.loader
                     current.address = machine.address
                 }
                 switch outcome {

@@ -3,7 +3,8 @@ import DHCPv4
 import Foundation
 import VBootStore
 
-/// `GET /boot.ipxe`: the inventory decides (atomically, for `once`), then a template renders.
+/// `GET /boot.ipxe`, and GRUB's `vboot/grub/<mac>.cfg` over TFTP: the inventory decides
+/// (atomically, for `once`), then a template renders for the loader that asked.
 extension Inventory {
     struct ScriptRequest: Sendable {
         var mac: HardwareAddress?
@@ -11,6 +12,8 @@ extension Inventory {
         /// `http://host:port` as the client reached us.
         var serverURL: String
         var address: IPv4Address?
+        /// Who asked: iPXE (a script) or GRUB (a configuration).
+        var loader: BootLoader = .ipxe
     }
 
     enum ScriptResult: Sendable {
@@ -39,15 +42,16 @@ extension Inventory {
             details = ["unknown": live.current.unknownMachines.rawValue]
             result = try await unknown(request, selector: selector, context: context, scripts: scripts)
         }
+        let what = request.loader == .grub ? "GRUB configuration: " : ""
         switch result {
         case .script(_, let summary):
             recorder.record(
                 .script, .ok, mac: outcome?.machine.mac ?? request.mac, address: request.address,
-                known: outcome != nil, summary: summary, details: details)
+                known: outcome != nil, summary: what + summary, details: details)
         case .refused(let reason), .explained(_, let reason):
             recorder.record(
                 .script, .refused, mac: outcome?.machine.mac ?? request.mac, address: request.address,
-                known: outcome != nil, summary: reason, details: details)
+                known: outcome != nil, summary: what + reason, details: details)
         }
         return result
     }
@@ -95,6 +99,16 @@ extension Inventory {
         case .explained(let text, let reason, let warning):
             logger.warning("inventory: \(warning)")
             return .explained(text: text, reason: reason)
+        case .render where request.loader == .grub && decision.action == .local:
+            return .script(
+                text: GRUBRendering.local(mac: machine.mac.hyphenated), summary: "local (\(decision.reason))")
+        case .render where request.loader == .grub && decision.action == .shell:
+            return .script(
+                text: GRUBRendering.shell(mac: machine.mac.hyphenated), summary: "shell (\(decision.reason))")
+        case .render(.none, _) where request.loader == .grub:
+            return refusedForGRUB(
+                "\(machine.mac) has no profile: GRUB (loader grub) needs a declarative one; machines/<mac>.ipxe and default.ipxe are iPXE scripts"
+            )
         case .render(.none, let callback):
             // The machine's own script file, else the default, with its variables.
             let rendered = try scripts.render(
@@ -104,12 +118,22 @@ extension Inventory {
             return .script(text: rendered.text, summary: "\(rendered.source) (\(decision.reason))")
         case .render(let profileName?, let callback):
             let compiled = try profiles.compiled(named: profileName)
-            let text = compiled.template.render(
-                context.merging(
-                    machine: machine, profileDefaults: compiled.profile.defaults,
-                    siteVariables: live.current.siteVariables, callbackURL: callback))
-            return .script(text: text, summary: "profile \(profileName) (\(decision.reason))")
+            let values = context.merging(
+                machine: machine, profileDefaults: compiled.profile.defaults,
+                siteVariables: live.current.siteVariables, callbackURL: callback)
+            let summary = "profile \(profileName) (\(decision.reason))"
+            guard request.loader == .grub else { return .script(text: compiled.ipxeScript(values), summary: summary) }
+            switch compiled.grubConfig(values) {
+            case .success(let text): return .script(text: text, summary: summary)
+            case .failure(let refusal): return refusedForGRUB(refusal.description)
+            }
         }
+    }
+
+    /// A machine GRUB cannot boot: said in the log and on the timeline, not left to hang.
+    private func refusedForGRUB(_ reason: String) -> ScriptResult {
+        logger.warning("inventory: \(reason)")
+        return .refused(reason: reason)
     }
 
     private func unknown(
@@ -127,6 +151,11 @@ extension Inventory {
             }
         case .render:
             break
+        }
+        if request.loader == .grub {
+            return refusedForGRUB(
+                "\(request.mac?.description ?? "a machine") is not in the inventory: GRUB (loader grub) boots only machines with a declarative profile"
+            )
         }
         let rendered = try scripts.render(
             for: request.mac, context: context.merging(machine: nil, siteVariables: live.current.siteVariables))

@@ -8,6 +8,7 @@ final class LiveSettings: Sendable {
         var siteVariables: [String: String]
         var unknownMachines: UnknownMachinePolicy
         var proxyStrategies: ProxyStrategies
+        var loader: BootLoader
         var apiAccess: APIAccess
         var timelineRetention: TimelineRetention
     }
@@ -30,6 +31,7 @@ final class LiveSettings: Sendable {
         if old.siteVariables != fresh.siteVariables { changed.append("variables") }
         if old.unknownMachines != fresh.unknownMachines { changed.append("unknown_machines") }
         if old.proxyStrategies != fresh.proxyStrategies { changed.append("pxe_strategy") }
+        if old.loader != fresh.loader { changed.append("loader") }
         if old.apiAccess != fresh.apiAccess { changed.append("api") }
         if old.timelineRetention != fresh.timelineRetention { changed.append("timeline") }
         return changed
@@ -40,7 +42,8 @@ extension LiveSettings.Values {
     init(_ configuration: ServerConfiguration) {
         self.init(
             siteVariables: configuration.siteVariables, unknownMachines: configuration.unknownMachines,
-            proxyStrategies: configuration.proxyStrategies, apiAccess: configuration.apiAccess,
+            proxyStrategies: configuration.proxyStrategies, loader: configuration.loader,
+            apiAccess: configuration.apiAccess,
             timelineRetention: configuration.timelineRetention)
     }
 }

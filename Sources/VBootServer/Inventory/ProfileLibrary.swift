@@ -1,20 +1,50 @@
 import BootPolicy
 import Foundation
 
-/// The profiles in `boot-scripts/profiles/`, checked per use so an edited profile takes effect on
-/// the next boot (parsed once per version of the file). `local` and `shell` have built-in fallbacks: next-boot states must work even
-/// where the shipped profiles were not copied.
+/// The profiles in `boot-scripts/profiles/`: iPXE scripts (`NAME.ipxe`) and declarative ones
+/// (`NAME.profile`), checked per use so an edited profile takes effect on the next boot (parsed
+/// once per version of the file). `local` and `shell` have built-in fallbacks: next-boot states
+/// must work even where the shipped profiles were not copied.
 struct ProfileLibrary: Sendable {
-    /// A profile with its template parsed.
+    /// A profile with its templates parsed.
     struct Compiled: Sendable {
+        enum Body: Sendable {
+            case script(BootScriptTemplate)
+            case declared(DeclaredBoot)
+        }
+
         var profile: Profile
-        var template: BootScriptTemplate
+        var body: Body
+
+        func ipxeScript(_ context: BootScriptContext) -> String {
+            switch body {
+            case .script(let template): template.render(context)
+            case .declared(let boot): boot.ipxeScript(context)
+            }
+        }
+
+        /// A script profile has nothing GRUB can run: refused with what to write instead.
+        func grubConfig(_ context: BootScriptContext) -> Result<String, DeclaredBoot.GRUBRefusal> {
+            switch body {
+            case .declared(let boot):
+                return boot.grubConfig(context)
+            case .script:
+                let name = profile.name
+                return .failure(
+                    DeclaredBoot.GRUBRefusal(
+                        description:
+                            "profile \(name) is an iPXE script (\(name)\(Profile.scriptExtension)); a machine booting through GRUB (loader grub, Secure Boot) needs a declarative profile (\(name)\(Profile.declarativeExtension))"
+                    ))
+            }
+        }
     }
 
     let directory: String
     private let files = ParsedFileCache { path, text in
-        let name = String(path.split(separator: "/").last?.dropLast(".ipxe".count) ?? "")
-        return try ProfileLibrary.compile(name: name, source: text)
+        let file = String(path.split(separator: "/").last ?? "")
+        let declarative = file.hasSuffix(Profile.declarativeExtension)
+        let name = String(file.dropLast((declarative ? Profile.declarativeExtension : Profile.scriptExtension).count))
+        return try ProfileLibrary.compile(name: name, source: text, declarative: declarative)
     }
 
     init(directory: String) { self.directory = directory }
@@ -38,13 +68,17 @@ struct ProfileLibrary: Sendable {
     enum LookupError: Error, CustomStringConvertible {
         case invalidName(String)
         case missing(String, directory: String)
+        case ambiguous(String, directory: String)
         case header(Profile.HeaderError)
         case template(BootScriptTemplate.TemplateError)
 
         var description: String {
             switch self {
             case .invalidName(let name): "\"\(name)\" is not a profile name"
-            case .missing(let name, let directory): "no profile \(name) (\(directory)/\(name).ipxe)"
+            case .missing(let name, let directory):
+                "no profile \(name) (\(directory)/\(name)\(Profile.scriptExtension) or \(name)\(Profile.declarativeExtension))"
+            case .ambiguous(let name, let directory):
+                "profile \(name) is both \(directory)/\(name)\(Profile.scriptExtension) and \(name)\(Profile.declarativeExtension): remove one"
             case .header(let error): "\(error)"
             case .template(let error): "\(error)"
             }
@@ -55,13 +89,18 @@ struct ProfileLibrary: Sendable {
 
     func compiled(named name: String) throws(LookupError) -> Compiled {
         guard Profile.isValidName(name) else { throw .invalidName(name) }
-        do {
-            if let compiled = try files.value(at: "\(directory)/\(name).ipxe") { return compiled }
-        } catch let error as LookupError {
-            throw error
-        } catch {
-            throw .missing(name, directory: directory)
+        var found: [Compiled] = []
+        for fileExtension in [Profile.declarativeExtension, Profile.scriptExtension] {
+            do {
+                if let compiled = try files.value(at: "\(directory)/\(name)\(fileExtension)") { found.append(compiled) }
+            } catch let error as LookupError {
+                throw error
+            } catch {
+                throw .missing(name, directory: directory)
+            }
         }
+        if found.count > 1 { throw .ambiguous(name, directory: directory) }
+        if let compiled = found.first { return compiled }
         guard let builtIn = Self.compiledBuiltIns[name] else { throw .missing(name, directory: directory) }
         return builtIn
     }
@@ -70,16 +109,23 @@ struct ProfileLibrary: Sendable {
     private static let compiledBuiltIns = Dictionary(
         uniqueKeysWithValues: builtIn.map { name, source in (name, try! compile(name: name, source: source)) })
 
-    static func compile(name: String, source: String) throws(LookupError) -> Compiled {
+    static func compile(name: String, source: String, declarative: Bool = false) throws(LookupError) -> Compiled {
         let profile: Profile
         do {
-            profile = try Profile(name: name, source: source)
+            profile = try Profile(name: name, source: source, declarative: declarative)
         } catch {
             throw .header(error)
         }
         do {
+            if let declaration = profile.declaration {
+                return Compiled(
+                    profile: profile,
+                    body: .declared(try DeclaredBoot(name: name, title: profile.title, declaration: declaration)))
+            }
             return Compiled(
-                profile: profile, template: try BootScriptTemplate(source: source, name: "profiles/\(name).ipxe"))
+                profile: profile,
+                body: .script(
+                    try BootScriptTemplate(source: source, name: "profiles/\(name)\(Profile.scriptExtension)")))
         } catch {
             throw .template(error)
         }
@@ -88,7 +134,11 @@ struct ProfileLibrary: Sendable {
     /// Every profile on disk plus the built-ins not overridden; unreadable ones with the reason.
     func all() -> (profiles: [Profile], errors: [String]) {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        var names = Set(files.filter { $0.hasSuffix(".ipxe") }.map { String($0.dropLast(".ipxe".count)) })
+        var names = Set<String>()
+        for fileExtension in [Profile.scriptExtension, Profile.declarativeExtension] {
+            names.formUnion(
+                files.filter { $0.hasSuffix(fileExtension) }.map { String($0.dropLast(fileExtension.count)) })
+        }
         names.formUnion(Self.builtIn.keys)
         var profiles: [Profile] = []
         var errors: [String] = []

@@ -8,7 +8,7 @@ public enum CounterName: String, CaseIterable, Sendable {
     case dhcpStoreErrors = "dhcp_store_errors", dhcpQueueDropped = "dhcp_queue_dropped"
     case dhcpClaimsLost = "dhcp_claims_lost", dhcpReleaseRefused = "dhcp_release_refused"
     case dhcpDeclineRefused = "dhcp_decline_refused"
-    case heapTrims = "heap_trims"
+    case heapTrims = "heap_trims", loadersSilent = "loaders_silent"
     case httpConnectionsRefused = "http_connections_refused", httpConnectionsClosed = "http_connections_closed"
     case httpScriptsServed = "http_scripts_served", httpScriptsRefused = "http_scripts_refused"
     case httpScriptErrors = "http_script_errors", httpFilesServed = "http_files_served"

@@ -7,6 +7,8 @@ struct TFTPEnvironment: Sendable {
     var configuration: ServerConfiguration
     var store: BootFileStore
     var autoexec: IPXEAutoexec
+    /// nil: no inventory behind this listener (tests of the transfer path alone).
+    var grubConfigs: GRUBConfigSource?
     var recorder: BootEventRecorder
     var counters: ServerCounters
     var logger: Logger
@@ -17,8 +19,9 @@ struct TFTPEnvironment: Sendable {
 
     init(
         configuration: ServerConfiguration, store: BootFileStore, autoexec: IPXEAutoexec,
-        recorder: BootEventRecorder, counters: ServerCounters, logger: Logger
+        grubConfigs: GRUBConfigSource? = nil, recorder: BootEventRecorder, counters: ServerCounters, logger: Logger
     ) {
+        self.grubConfigs = grubConfigs
         self.configuration = configuration
         self.store = store
         self.autoexec = autoexec

@@ -24,33 +24,64 @@ final class TFTPListenerHandler: ChannelInboundHandler {
             environment.logger.debug("tftp: dropped malformed packet from \(client.compact): \(error)")
             return
         }
-        switch start(packet, from: client, to: envelope.metadata?.packetInfo?.destinationAddress.ipv4) {
+        // Answer from the address the client wrote to, so its replies match (RFC 1350 §4).
+        var local: DHCPv4.IPv4Address = environment.configuration.listenAddress ?? .any
+        if let destination = envelope.metadata?.packetInfo?.destinationAddress.ipv4, destination != .broadcast,
+            !destination.isAny
+        {
+            local = destination
+        }
+        if case .success(let read) = packet.readRequest, let mac = GRUBChain.machineConfigMAC(read.filename),
+            let configs = environment.grubConfigs
+        {
+            renderGRUBConfig(read, for: mac, configs, from: client, at: local, context: context)
+            return
+        }
+        let outcome = resolve(packet, from: client, at: local).flatMap { request, payload in
+            start(request, payload, from: client, at: local)
+        }
+        finish(outcome, for: client, channel: context.channel)
+    }
+
+    /// Starts the transfer, or answers with the error (from any thread: NIO channels take writes
+    /// from anywhere).
+    private func finish(
+        _ outcome: Result<TFTPTransferEngine.Start?, TFTPError>, for client: SocketAddress, channel: any Channel
+    ) {
+        switch outcome {
         case .success(let start?):
             environment.engines.begin(start)
         case .success(nil):
             return
         case .failure(let error):
             environment.counters.increment(.tftpRequestsRefused)
-            context.writeAndFlush(
-                wrapOutboundOut(AddressedEnvelope(remoteAddress: client, data: TFTPPacket.error(error).encoded())),
-                promise: nil)
+            channel.writeAndFlush(
+                AddressedEnvelope(remoteAddress: client, data: TFTPPacket.error(error).encoded()), promise: nil)
         }
     }
 
-    /// The transfer a packet starts, nil when it gets no answer (a repeat, or no place now), or the
-    /// error that answers it.
-    private func start(
-        _ packet: TFTPPacket, from client: SocketAddress, to destination: DHCPv4.IPv4Address?
-    ) -> Result<TFTPTransferEngine.Start?, TFTPError> {
-        // Answer from the address the client wrote to, so its replies match (RFC 1350 §4).
-        var local: DHCPv4.IPv4Address = environment.configuration.listenAddress ?? .any
-        if let destination, destination != .broadcast, !destination.isAny { local = destination }
-        let request: TFTPRequest
-        let payload: Payload
-        switch resolve(packet, from: client, at: local) {
-        case .success(let found): (request, payload) = found
-        case .failure(let error): return .failure(error)
+    /// GRUB's `vboot/grub/<mac>.cfg`: the inventory answers asynchronously, then the transfer
+    /// starts on this channel's event loop. A retransmitted request meanwhile renders again and
+    /// is turned away as a duplicate once the first transfer runs.
+    private func renderGRUBConfig(
+        _ request: TFTPRequest, for mac: HardwareAddress, _ configs: GRUBConfigSource, from client: SocketAddress,
+        at local: DHCPv4.IPv4Address, context: ChannelHandlerContext
+    ) {
+        let channel = context.channel
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.makeFutureWithTask {
+            await configs.configuration(for: mac, from: client.ipv4, reachedAt: local)
+        }.whenSuccess { text in
+            let outcome = handler.value.start(request, .generated(ByteBuffer(string: text)), from: client, at: local)
+            handler.value.finish(outcome, for: client, channel: channel)
         }
+    }
+
+    /// The transfer a request starts, nil when it gets no answer (a repeat, or no place now), or
+    /// the error that answers it.
+    private func start(
+        _ request: TFTPRequest, _ payload: Payload, from client: SocketAddress, at local: DHCPv4.IPv4Address
+    ) -> Result<TFTPTransferEngine.Start?, TFTPError> {
         switch admit(client, request.filename) {
         case .start: break
         case .none: return .success(nil)
@@ -109,6 +140,9 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         }
         if IPXEAutoexec.isTFTPName(request.filename) {
             return autoexec(request, from: client, at: local).map { (request, .generated($0)) }
+        }
+        if GRUBChain.isBootstrapName(request.filename) {
+            return .success((request, .generated(ByteBuffer(string: GRUBChain.bootstrap))))
         }
         switch environment.store.resolveTFTP(request.filename) {
         case .success(let file): return .success((request, .file(file)))

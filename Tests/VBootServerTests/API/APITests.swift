@@ -1,3 +1,5 @@
+import BootPolicy
+import DHCPv4
 import Foundation
 import Testing
 import VBootServer
@@ -27,6 +29,10 @@ struct APITests {
             (#"{"mac": "52:54:00:aa:00:01", "profile": "nosuch"}"#, "no profile nosuch"),
             (#"{"mac": "52:54:00:aa:00:01", "once_completion": "fetches:0"}"#, "once_completion"),
             (#"{"mac": "52:54:00:aa:00:01", "proxy_strategy": "maybe"}"#, "proxy_strategy"),
+            (
+                #"{"mac": "52:54:00:aa:00:01", "loader": "shim"}"#,
+                "loader: \"shim\" is not valid; expected null or one of ipxe, grub"
+            ),
         ]
         for (body, reason) in cases {
             let reply = try await HTTPCall.run("POST", "/api/v1/machines", port: api, token: Self.token, body: body)
@@ -35,6 +41,26 @@ struct APITests {
         }
         let all = try await HTTPCall.run("GET", "/api/v1/machines", port: api, token: Self.token)
         #expect((all.json["machines"] as? [Any])?.isEmpty == true)
+        await server.stop()
+    }
+
+    /// A machine's loader: set, shown, stored (it survives the store's round trip), cleared.
+    @Test func loaderIsAMachineField() async throws {
+        let server = try InventoryFlowTests.server()
+        try await server.start(expecting: ["http", "api"])
+        let api = server.port("api")
+        let created = try await HTTPCall.run(
+            "POST", "/api/v1/machines", port: api, token: Self.token,
+            body: #"{"mac": "52:54:00:aa:00:09", "loader": "grub"}"#)
+        #expect(created.status == 201)
+        #expect(created.json["loader"] as? String == "grub")
+        let stored = try await server.server.inventory?.store.machine(
+            MachineSelector(mac: HardwareAddress("52:54:00:aa:00:09")))
+        #expect(stored?.loader == .grub)
+        let cleared = try await HTTPCall.run(
+            "PATCH", "/api/v1/machines/52:54:00:aa:00:09", port: api, token: Self.token, body: #"{"loader": null}"#)
+        #expect(cleared.status == 200)
+        #expect(cleared.json["loader"] is NSNull)
         await server.stop()
     }
 

@@ -33,6 +33,34 @@ struct BootEventRecorderTests {
         try await store.close()
     }
 
+    /// A loader sent and never heard from becomes a failed `script` event with the reason, once;
+    /// one whose script was asked for does not.
+    @Test func aSilentLoaderIsOnTheTimeline() async throws {
+        let store = try await SQLiteInventoryStore.open(path: ":memory:", logger: Logger(label: "test"))
+        try await store.migrate()
+        let counters = ServerCounters()
+        let recorder = BootEventRecorder(
+            store: store, addresses: ClientAddresses(), counters: counters, logger: Logger(label: "test"),
+            serverName: "test", live: LiveSettings(ServerConfiguration()), loaderTimeout: 1_000_000,
+            isKnown: { _ in true })
+        let refused = HardwareAddress("52:54:00:00:00:01")!
+        let started = HardwareAddress("52:54:00:00:00:02")!
+        for mac in [refused, started] {
+            recorder.record(.tftp, .ok, mac: mac, summary: "sent", details: ["file": "ipxe.efi"])
+        }
+        recorder.record(.script, .ok, mac: started, summary: "profile x")
+        let later = WallClock.microsecondsNow() + 2_000_000
+        recorder.checkLoaders(now: later)
+        recorder.checkLoaders(now: later + 10_000_000)
+        await recorder.flush()
+        let events = try await store.timeline(mac: refused, limit: 10, before: nil)
+        #expect(events.filter { $0.kind == .script && $0.outcome == .failed }.count == 1)
+        #expect(events.first?.summary.contains("Secure Boot refuses an unsigned iPXE") == true)
+        #expect(try await store.timeline(mac: started, limit: 10, before: nil).allSatisfy { $0.outcome == .ok })
+        #expect(counters[.loadersSilent] == 1)
+        try await store.close()
+    }
+
     /// Random MACs (machines not in the inventory) fill the timeline only up to the per-source
     /// and global budgets; a machine in the inventory is never limited.
     @Test func randomMACsAreRateLimitedKnownMachinesAreNot() async throws {

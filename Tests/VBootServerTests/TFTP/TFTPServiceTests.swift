@@ -209,7 +209,9 @@ struct TFTPServiceTests {
 
     @Test(arguments: [
         ("../etc/passwd", TFTPErrorCode.accessViolation),
-        ("/etc/passwd", .accessViolation),
+        // A leading `/` names the TFTP root (GRUB asks `/debian-12/linux`): not the host's /etc.
+        ("/etc/passwd", .fileNotFound),
+        ("/../etc/passwd", .accessViolation),
         ("a\\b", .accessViolation),
         ("escape", .accessViolation),
         ("missing.bin", .fileNotFound),
@@ -224,6 +226,15 @@ struct TFTPServiceTests {
         let download = try Self.download(name, port: server.port("tftp"))
         #expect(download.error?.code == code)
         #expect(download.bytes.isEmpty)
+        await server.stop()
+    }
+
+    @Test(arguments: ["/sub/inner", "//sub/inner", "sub/inner"])
+    func pathsFromTheRoot(name: String) async throws {
+        let server = try TestServer()
+        try server.write([1, 2, 3], to: "assets/sub/inner")
+        try await server.start(expecting: ["tftp"])
+        #expect(try Self.download(name, port: server.port("tftp")).bytes == [1, 2, 3])
         await server.stop()
     }
 

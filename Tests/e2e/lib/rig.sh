@@ -58,7 +58,9 @@ rig_site_dhcp() {
     RIG_PIDS+=($!)
 }
 
-# rig_guest NAME MAC FIRMWARE(uefi|bios|aavmf) ROM(default|none|FILE) -> starts QEMU, serial to $RIG_DIR/NAME.serial
+# rig_guest NAME MAC FIRMWARE(uefi|uefi-sb|bios|aavmf) ROM(default|none|FILE) -> starts QEMU, serial to $RIG_DIR/NAME.serial
+# uefi-sb is OVMF with Secure Boot enforcing and Microsoft's keys enrolled (Debian's .ms images;
+# they need SMM and a secure flash).
 # aavmf is an arm64 guest: qemu-system-aarch64 -M virt with Debian's AAVMF (EDK II for arm64).
 # RIG_BOOTINDEX=none leaves bootindex off the NIC (the VARS file alone decides what boots);
 # RIG_VARS=FILE starts OVMF with a copy of that variable store instead of Debian's template.
@@ -79,6 +81,12 @@ rig_guest() {
         uefi)
             cp "${RIG_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}" "$RIG_DIR/$name.vars"
             fw=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
+                -drive "if=pflash,format=raw,unit=1,file=$RIG_DIR/$name.vars")
+            ;;
+        uefi-sb)
+            qemu=(qemu-system-x86_64 -machine q35,accel=tcg,smm=on -global driver=cfi.pflash01,property=secure,value=on -vga std)
+            cp "${RIG_VARS:-/usr/share/OVMF/OVMF_VARS_4M.ms.fd}" "$RIG_DIR/$name.vars"
+            fw=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.ms.fd"
                 -drive "if=pflash,format=raw,unit=1,file=$RIG_DIR/$name.vars")
             ;;
         aavmf)
