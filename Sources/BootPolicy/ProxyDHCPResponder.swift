@@ -110,8 +110,11 @@ public struct ProxyDHCPResponder: Sendable {
         switch client.program {
         case .ipxe:
             boot = (context.httpURL("/boot.ipxe?mac=\(client.mac.hyphenated)"), pxeClientVendorClass, "script")
-        case .pxe where (context.machine?.loader ?? context.loader) == .grub:
-            // Secure Boot: the signed shim over TFTP; GRUB has no HTTP, so HTTP boot stays iPXE.
+        case .pxe
+        where (context.machine?.loader ?? context.loader) == .grub
+            && !GRUBChain.shimCandidates(for: client.architecture).isEmpty:
+            // Secure Boot: the signed shim over TFTP. GRUB has no HTTP, so HTTP boot stays iPXE;
+            // so do BIOS machines (no Secure Boot, no shim).
             guard let shim = GRUBChain.select(for: client.architecture, available: context.availableBinaries) else {
                 return missingShim(client: client)
             }

@@ -20,9 +20,14 @@ struct GRUBChainTests {
         #expect(!GRUBChain.isBootstrapName(name))
     }
 
+    /// `source`, not `configfile`: the machine's configuration runs in the bootstrap's context,
+    /// so its prompt flag (next boot shell) keeps the bootstrap from returning to the firmware.
     @Test func theBootstrapSendsGRUBToTheMachinesOwnConfiguration() {
-        #expect(GRUBChain.bootstrap.contains("configfile /vboot/grub/${net_default_mac}.cfg"))
+        #expect(GRUBChain.bootstrap.contains("source /vboot/grub/${net_default_mac}.cfg"))
+        #expect(GRUBChain.bootstrap.contains("if [ \"$vboot_prompt\" != 1 ]; then"))
         #expect(GRUBChain.bootstrap.contains("exit 1"))
+        #expect(GRUBRendering.shell(mac: "m").contains("set vboot_prompt=1\n"))
+        #expect(!GRUBRendering.local(mac: "m").contains("vboot_prompt"))
     }
 
     @Test func machineConfigNamesCarryTheMAC() {

@@ -180,6 +180,15 @@ struct ProxyDHCPResponderTests {
                 == true)
     }
 
+    /// BIOS has no Secure Boot and no shim: a site-wide loader grub leaves it on iPXE.
+    @Test func biosMachinesKeepIPXEUnderLoaderGRUB() {
+        var context = Self.context(binaries: Self.withShim)
+        context.loader = .grub
+        #expect(
+            ProxyDHCPResponder.decide(Self.pxeDiscover(arch: .x86BIOS), on: .dhcp, context: context).reply?
+                .bootFileName == "undionly.kpxe")
+    }
+
     @Test func noShimIsSilentAndSaysWhatToInstall() {
         var context = Self.context()
         context.loader = .grub

@@ -61,18 +61,24 @@ public enum GRUBChain {
         return HardwareAddress(mac)
     }
 
-    /// GRUB's first configuration, the same for every machine: it sends GRUB on to the machine's
-    /// own (`$net_default_mac` is the MAC of the interface GRUB booted from), on the server GRUB
-    /// came from. When there is none, GRUB says so and returns to the firmware, which boots the
-    /// next entry in its boot order.
+    /// Set by a machine's configuration that ends at GRUB's prompt on purpose (next boot `shell`).
+    public static let promptVariable = "vboot_prompt"
+
+    /// GRUB's first configuration, the same for every machine: it reads the machine's own
+    /// (`$net_default_mac` is the MAC of the interface GRUB booted from) from the server GRUB came
+    /// from, in its own context (`source`, so a flag it sets is seen here). A configuration that
+    /// boots never comes back; when there is none, GRUB says so and returns to the firmware, which
+    /// boots the next entry in its boot order; one that sets the prompt flag ends at `grub>`.
     public static let bootstrap = """
         # vboot: GRUB's first configuration, the same for every machine. The machine's own comes
         # from vboot by its MAC, rendered from its profile.
         echo "vboot: fetching the configuration of ${net_default_mac} from ${net_default_server}"
-        configfile /\(machineConfigDirectory)/${net_default_mac}.cfg
-        echo "vboot: no configuration for ${net_default_mac} (see vboot's log); returning to the firmware in 30 s"
-        sleep 30
-        exit 1
+        source /\(machineConfigDirectory)/${net_default_mac}.cfg
+        if [ "$\(promptVariable)" != 1 ]; then
+          echo "vboot: no configuration for ${net_default_mac} (see vboot's log); returning to the firmware in 30 s"
+          sleep 30
+          exit 1
+        fi
 
         """
 }

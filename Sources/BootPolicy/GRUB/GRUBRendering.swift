@@ -23,10 +23,11 @@ public enum GRUBRendering {
     }
 
     /// Next boot `shell`: there is no iPXE under GRUB; the configuration ends and GRUB shows its
-    /// own prompt.
+    /// own prompt (the flag keeps the bootstrap from returning to the firmware).
     public static func shell(mac: String) -> String {
         [
             "# vboot: next boot shell, rendered for GRUB",
+            "set \(GRUBChain.promptVariable)=1",
             GRUBScript.command(
                 "echo", ["vboot: shell for \(mac): GRUB's command line (there is no iPXE shell under GRUB)"]),
             "",

@@ -50,11 +50,14 @@ public struct LoaderStartWatch: Sendable {
                 waiting[mac] = Waiting(file: file, address: event.address, sentAt: event.at)
             }
         case (.script, _), (.callback, _):
-            waiting[mac] = nil
+            heard(from: mac)
         default:
             return
         }
     }
+
+    /// The machine asked for its script or configuration (or called back): its loader started.
+    public mutating func heard(from mac: HardwareAddress) { waiting[mac] = nil }
 
     /// The loaders that have been silent for `timeout` by `now`, as timeline events (each once).
     public mutating func overdue(now: Int64) -> [BootEvent] {

@@ -62,6 +62,10 @@ final class BootEventRecorder: Service, Sendable {
         source: String? = nil, known: Bool = false, summary: @autoclosure () -> String,
         details: @autoclosure () -> [String: String] = [:]
     ) {
+        // A loader that asked for its script started, whether or not this event is stored.
+        if kind == .script || kind == .callback, let heard = mac ?? addresses.mac(for: address) {
+            loaders.withLockedValue { $0.heard(from: heard) }
+        }
         // Full: the event is dropped before any of it is built.
         guard pending.withLockedValue({ $0.count < Self.bufferLimit }) else {
             counters.increment(.timelineEventsDropped)
@@ -77,7 +81,7 @@ final class BootEventRecorder: Service, Sendable {
             outcome: outcome, summary: LogSafe.text(summary(), limit: LogSafe.lineLimit),
             details: details().mapValues { LogSafe.text($0) }, server: serverName)
         append(event)
-        if event.mac != nil { loaders.withLockedValue { $0.observe(event) } }
+        if event.mac != nil, kind == .tftp || kind == .asset { loaders.withLockedValue { $0.observe(event) } }
     }
 
     private func append(_ event: BootEvent) {

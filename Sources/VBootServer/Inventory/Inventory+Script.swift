@@ -30,6 +30,14 @@ extension Inventory {
         let selector = MachineSelector(mac: request.mac, uuid: request.query["uuid"], serial: request.query["serial"])
         let context = BootScriptContext(
             mac: request.mac?.hyphenated ?? "unknown", serverURL: request.serverURL, query: request.query)
+        if request.loader == .grub,
+            let reason = try await unbootableByGRUB(selector, request: request, context: context)
+        {
+            recorder.record(
+                .script, .refused, mac: request.mac, address: request.address, known: true,
+                summary: "GRUB configuration: \(reason)", details: ["reason": "not renderable for GRUB"])
+            return refusedForGRUB(reason)
+        }
         let outcome: (machine: Machine, decision: ScriptDecision)?
         if selector.isEmpty { outcome = nil } else { outcome = try await fetch(selector) }
         let result: ScriptResult
@@ -128,6 +136,27 @@ extension Inventory {
             case .failure(let refusal): return refusedForGRUB(refusal.description)
             }
         }
+    }
+
+    /// Why GRUB cannot boot the install this fetch would hand out, found before the fetch is
+    /// committed: a one-shot install GRUB cannot start must not count as handed out (the machine
+    /// would wait in `local` for a callback that never comes). Nil when the fetch may go ahead.
+    private func unbootableByGRUB(
+        _ selector: MachineSelector, request: ScriptRequest, context: BootScriptContext
+    ) async throws -> String? {
+        let found = store.isShared ? try await store.machine(selector) : directory.machine(matching: selector)
+        guard let machine = found, machine.nextBoot == .once else { return nil }
+        let dryRun = OneShot.fetch(machine, askedBy: request.mac, now: WallClock.microsecondsNow(), newToken: { "" })
+        guard case .profile(let name) = dryRun.action, dryRun.updated != nil else { return nil }
+        guard let name else {
+            return "\(machine.mac) has no profile: GRUB (loader grub) needs a declarative one"
+        }
+        let compiled = try profiles.compiled(named: name)
+        let values = context.merging(
+            machine: machine, profileDefaults: compiled.profile.defaults,
+            siteVariables: live.current.siteVariables, callbackURL: "\(request.serverURL)/")
+        if case .failure(let refusal) = compiled.grubConfig(values) { return refusal.description }
+        return nil
     }
 
     /// A machine GRUB cannot boot: said in the log and on the timeline, not left to hang.

@@ -15,6 +15,7 @@ struct TFTPEnvironment: Sendable {
     let activeTransfers: ActiveTransfers
     let sharedFiles: SharedFileCopies
     let notices = LimitNotices()
+    let grubRenders = GRUBRenderSlots()
     let engines: TFTPEngines
 
     init(

@@ -61,16 +61,24 @@ final class TFTPListenerHandler: ChannelInboundHandler {
     }
 
     /// GRUB's `vboot/grub/<mac>.cfg`: the inventory answers asynchronously, then the transfer
-    /// starts on this channel's event loop. A retransmitted request meanwhile renders again and
-    /// is turned away as a duplicate once the first transfer runs.
+    /// starts on this channel's event loop. One render per client address at a time
+    /// (`GRUBRenderSlots`): a retransmission meanwhile is dropped, and GRUB asks again.
     private func renderGRUBConfig(
         _ request: TFTPRequest, for mac: HardwareAddress, _ configs: GRUBConfigSource, from client: SocketAddress,
         at local: DHCPv4.IPv4Address, context: ChannelHandlerContext
     ) {
+        let slots = environment.grubRenders
+        guard let address = client.ipv4, slots.take(address) else {
+            environment.counters.increment(.tftpDuplicateRequests)
+            environment.logger.debug(
+                "tftp: \(client.compact) \(request.filename): a render for this address is running")
+            return
+        }
         let channel = context.channel
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         context.eventLoop.makeFutureWithTask {
-            await configs.configuration(for: mac, from: client.ipv4, reachedAt: local)
+            defer { slots.give(address) }
+            return await configs.configuration(for: mac, from: address, reachedAt: local)
         }.whenSuccess { text in
             let outcome = handler.value.start(request, .generated(ByteBuffer(string: text)), from: client, at: local)
             handler.value.finish(outcome, for: client, channel: channel)

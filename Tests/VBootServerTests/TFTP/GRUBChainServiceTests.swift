@@ -1,4 +1,5 @@
 import BootPolicy
+import DHCPv4
 import Dispatch
 import Foundation
 import Testing
@@ -24,6 +25,10 @@ struct GRUBChainServiceTests {
           - mac: "52:54:00:12:34:58"
             profile: declared
             next_boot: local
+          - mac: "52:54:00:12:34:59"
+            profile: scripted
+            loader: grub
+            next_boot: once
         """
 
     static func server() async throws -> TestServer {
@@ -94,7 +99,36 @@ struct GRUBChainServiceTests {
         let inventory = try #require(server.server.inventory)
         await inventory.recorder.flush()
         let events = try await inventory.store.timeline(mac: nil, limit: 100, before: nil)
-        #expect(events.contains { $0.outcome == .refused && $0.summary.contains("needs a declarative profile") })
+        let refused = events.filter { $0.outcome == .refused }
+        #expect(
+            refused.contains {
+                $0.mac == HardwareAddress("52:54:00:12:34:57") && $0.summary.contains("is an iPXE script")
+            })
+        #expect(refused.contains { $0.summary.contains("52:54:00:00:00:99 is not in the inventory") })
+        await server.stop()
+    }
+
+    /// A one-shot install GRUB cannot start is refused before it counts as handed out: the
+    /// machine stays in `once`, no fetch counted, for when its profile is fixed.
+    @Test func anInstallGRUBCannotStartIsNotUsedUp() async throws {
+        let server = try await Self.server()
+        let text = try await Self.text("/vboot/grub/52:54:00:12:34:59.cfg", server)
+        #expect(text.contains("is an iPXE script"))
+        let inventory = try #require(server.server.inventory)
+        let machine = try #require(
+            try await inventory.store.machine(MachineSelector(mac: HardwareAddress("52:54:00:12:34:59"))))
+        #expect(machine.nextBoot == .once)
+        #expect(machine.onceFetches == 0)
+        await server.stop()
+    }
+
+    @Test func nextBootShellEndsAtGRUBsPrompt() async throws {
+        let server = try await Self.server()
+        let inventory = try #require(server.server.inventory)
+        try await inventory.update(mac: HardwareAddress("52:54:00:12:34:58")!, by: "test") { $0.nextBoot = .shell }
+        let text = try await Self.text("/vboot/grub/52:54:00:12:34:58.cfg", server)
+        #expect(text.contains("set vboot_prompt=1\n"))
+        #expect(!text.contains("exit"))
         await server.stop()
     }
 
