@@ -223,27 +223,26 @@ public struct ProxyDHCPResponder: Sendable {
         Decision(reply: nil, client: nil, summary: why, isRoutineSilence: routine)
     }
 
+    /// Only reached for architectures that have shim names (see `decide`).
     private static func missingShim(client: BootClient) -> Decision {
-        missing(
-            GRUBChain.shimCandidates(for: client.architecture), for: client,
-            none: "loader grub: no signed shim exists for this architecture",
-            install: "loader grub: ",
-            "apt install debian-installer-12-netboot-amd64, or shim-signed and grub-efi-amd64-signed")
+        let names = GRUBChain.shimCandidates(for: client.architecture).joined(separator: ", ")
+        return silentForMissing(
+            client,
+            "loader grub: none of \(names) is installed (apt install debian-installer-12-netboot-amd64, or shim-signed and grub-efi-amd64-signed)"
+        )
     }
 
     private static func missingBinary(client: BootClient) -> Decision {
-        missing(
-            IPXEBinaries.candidates(for: client.architecture), for: client,
-            none: "no iPXE build exists for this architecture", install: "", "apt install ipxe, or vboot rom build")
+        let names = IPXEBinaries.candidates(for: client.architecture)
+        return silentForMissing(
+            client,
+            names.isEmpty
+                ? "no iPXE build exists for this architecture"
+                : "none of \(names.joined(separator: ", ")) is installed (apt install ipxe, or vboot rom build)")
     }
 
     /// Silence that an admin must see: which files would have answered, and where they come from.
-    private static func missing(
-        _ names: [String], for client: BootClient, none: String, install prefix: String, _ source: String
-    ) -> Decision {
-        let wanted =
-            names.isEmpty ? none : "\(prefix)none of \(names.joined(separator: ", ")) is installed (\(source))"
-        return Decision(
-            reply: nil, client: client, summary: "\(who(client)): silent, \(wanted)", isRoutineSilence: false)
+    private static func silentForMissing(_ client: BootClient, _ wanted: String) -> Decision {
+        Decision(reply: nil, client: client, summary: "\(who(client)): silent, \(wanted)", isRoutineSilence: false)
     }
 }

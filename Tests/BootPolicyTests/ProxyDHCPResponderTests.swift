@@ -151,42 +151,35 @@ struct ProxyDHCPResponderTests {
 
     static let withShim = allBinaries.union(["bootnetx64.efi", "grubx64.efi"])
 
-    @Test func aGRUBMachineGetsTheShim() {
+    /// The boot file `request` is offered with the shim installed, under the site's and the
+    /// machine's loader.
+    static func bootFile(
+        _ request: DHCPMessage, site: BootLoader = .ipxe, machine: BootLoader? = nil
+    ) -> String? {
         var context = Self.context(binaries: Self.withShim)
-        context.machine = MachineBootHint(nextBoot: .profile, loader: .grub)
-        let decision = ProxyDHCPResponder.decide(Self.pxeDiscover(arch: .efiX86_64), on: .dhcp, context: context)
-        #expect(decision.reply?.bootFileName == "bootnetx64.efi")
+        context.loader = site
+        if let machine { context.machine = MachineBootHint(nextBoot: .profile, loader: machine) }
+        return ProxyDHCPResponder.decide(request, on: .dhcp, context: context).reply?.bootFileName
+    }
+
+    @Test func aGRUBMachineGetsTheShim() {
+        #expect(Self.bootFile(Self.pxeDiscover(arch: .efiX86_64), machine: .grub) == "bootnetx64.efi")
     }
 
     @Test func theSiteLoaderAppliesUnlessTheMachineSaysOtherwise() {
-        var context = Self.context(binaries: Self.withShim)
-        context.loader = .grub
-        #expect(
-            ProxyDHCPResponder.decide(Self.pxeDiscover(arch: .efiX86_64), on: .dhcp, context: context).reply?
-                .bootFileName == "bootnetx64.efi")
-        context.machine = MachineBootHint(nextBoot: .profile, loader: .ipxe)
-        #expect(
-            ProxyDHCPResponder.decide(Self.pxeDiscover(arch: .efiX86_64), on: .dhcp, context: context).reply?
-                .bootFileName == "ipxe.efi")
+        #expect(Self.bootFile(Self.pxeDiscover(arch: .efiX86_64), site: .grub) == "bootnetx64.efi")
+        #expect(Self.bootFile(Self.pxeDiscover(arch: .efiX86_64), site: .grub, machine: .ipxe) == "ipxe.efi")
     }
 
     /// GRUB has no HTTP (and iPXE runs already): both keep iPXE's path.
     @Test func httpBootAndIPXEClientsKeepIPXEUnderLoaderGRUB() {
-        var context = Self.context(binaries: Self.withShim)
-        context.loader = .grub
         let http = Self.pxeDiscover(arch: .efiX86_64HTTP, vendorClass: "HTTPClient:Arch:00016:UNDI:003000")
-        #expect(
-            ProxyDHCPResponder.decide(http, on: .dhcp, context: context).reply?.bootFileName.hasSuffix("/ipxe/ipxe.efi")
-                == true)
+        #expect(Self.bootFile(http, site: .grub)?.hasSuffix("/ipxe/ipxe.efi") == true)
     }
 
     /// BIOS has no Secure Boot and no shim: a site-wide loader grub leaves it on iPXE.
     @Test func biosMachinesKeepIPXEUnderLoaderGRUB() {
-        var context = Self.context(binaries: Self.withShim)
-        context.loader = .grub
-        #expect(
-            ProxyDHCPResponder.decide(Self.pxeDiscover(arch: .x86BIOS), on: .dhcp, context: context).reply?
-                .bootFileName == "undionly.kpxe")
+        #expect(Self.bootFile(Self.pxeDiscover(arch: .x86BIOS), site: .grub) == "undionly.kpxe")
     }
 
     @Test func noShimIsSilentAndSaysWhatToInstall() {

@@ -95,13 +95,11 @@ final class BootEventRecorder: Service, Sendable {
 
     /// Loaders silent for too long: a warning each, and a `script` event that failed.
     func checkLoaders(now: Int64 = WallClock.microsecondsNow()) {
-        for event in loaders.withLockedValue({ $0.overdue(now: now) }) {
+        for var event in loaders.withLockedValue({ $0.overdue(now: now) }) {
             logger.warning("boot: \(event.mac.map { "\($0)" } ?? "?"): \(event.summary)")
             counters.increment(.loadersSilent)
-            append(
-                BootEvent(
-                    mac: event.mac, address: event.address, at: event.at, kind: event.kind, outcome: event.outcome,
-                    summary: event.summary, details: event.details, server: serverName))
+            event.server = serverName
+            append(event)
         }
     }
 

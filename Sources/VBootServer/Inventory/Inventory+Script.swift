@@ -114,9 +114,7 @@ extension Inventory {
             return .script(
                 text: GRUBRendering.shell(mac: machine.mac.hyphenated), summary: "shell (\(decision.reason))")
         case .render(.none, _) where request.loader == .grub:
-            return refusedForGRUB(
-                "\(machine.mac) has no profile: GRUB (loader grub) needs a declarative one; machines/<mac>.ipxe and default.ipxe are iPXE scripts"
-            )
+            return refusedForGRUB(Self.noProfileForGRUB(machine.mac))
         case .render(.none, let callback):
             // The machine's own script file, else the default, with its variables.
             let rendered = try scripts.render(
@@ -148,15 +146,17 @@ extension Inventory {
         guard let machine = found, machine.nextBoot == .once else { return nil }
         let dryRun = OneShot.fetch(machine, askedBy: request.mac, now: WallClock.microsecondsNow(), newToken: { "" })
         guard case .profile(let name) = dryRun.action, dryRun.updated != nil else { return nil }
-        guard let name else {
-            return "\(machine.mac) has no profile: GRUB (loader grub) needs a declarative one"
-        }
+        guard let name else { return Self.noProfileForGRUB(machine.mac) }
         let compiled = try profiles.compiled(named: name)
         let values = context.merging(
             machine: machine, profileDefaults: compiled.profile.defaults,
             siteVariables: live.current.siteVariables, callbackURL: "\(request.serverURL)/")
         if case .failure(let refusal) = compiled.grubConfig(values) { return refusal.description }
         return nil
+    }
+
+    static func noProfileForGRUB(_ mac: HardwareAddress) -> String {
+        "\(mac) has no profile: GRUB (loader grub) needs a declarative one; machines/<mac>.ipxe and default.ipxe are iPXE scripts"
     }
 
     /// A machine GRUB cannot boot: said in the log and on the timeline, not left to hang.

@@ -67,6 +67,13 @@ struct GRUBChainServiceTests {
         return String(decoding: download.bytes, as: UTF8.self)
     }
 
+    /// What the server has put on the timeline so far.
+    static func timeline(_ server: TestServer) async throws -> [BootEvent] {
+        let inventory = try #require(server.server.inventory)
+        await inventory.recorder.flush()
+        return try await inventory.store.timeline(mac: nil, limit: 100, before: nil)
+    }
+
     @Test func shimGRUBAndKernelsByTheNamesTheyAskFor() async throws {
         let server = try await Self.server()
         #expect(try await Self.text("bootnetx64.efi", server) == "shim")
@@ -82,9 +89,7 @@ struct GRUBChainServiceTests {
         // A value's space splits it into words, each quoted: no command can follow.
         #expect(text.contains("linux '/debian-12/linux' '---' 'console=ttyS0'\\'';' 'reboot'\n"))
         #expect(text.contains("initrd '/debian-12/initrd.gz'\n"))
-        let inventory = try #require(server.server.inventory)
-        await inventory.recorder.flush()
-        let events = try await inventory.store.timeline(mac: nil, limit: 100, before: nil)
+        let events = try await Self.timeline(server)
         #expect(events.contains { $0.summary.hasPrefix("GRUB configuration: profile declared") })
         await server.stop()
     }
@@ -96,9 +101,7 @@ struct GRUBChainServiceTests {
         #expect(scripted.contains("exit 1"))
         let unknown = try await Self.text("/vboot/grub/52:54:00:00:00:99.cfg", server)
         #expect(unknown.contains("not in the inventory"))
-        let inventory = try #require(server.server.inventory)
-        await inventory.recorder.flush()
-        let events = try await inventory.store.timeline(mac: nil, limit: 100, before: nil)
+        let events = try await Self.timeline(server)
         let refused = events.filter { $0.outcome == .refused }
         #expect(
             refused.contains {
