@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "TFTP", targets: ["TFTP"]),
         .library(name: "BootPolicy", targets: ["BootPolicy"]),
         .library(name: "Firmware", targets: ["Firmware"]),
+        .library(name: "WireTrace", targets: ["WireTrace"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -86,13 +87,21 @@ let package = Package(
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
             ]
         ),
+        // libpcap (Debian's libpcap-dev) for `vboot trace`: one system-library target, one wrapper type.
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        .target(name: "PacketCapture", dependencies: ["CPcap"]),
+        // Boot conversations read off the wire: frames → per-client stories → verdicts. No I/O.
+        .target(
+            name: "WireTrace",
+            dependencies: ["DHCPv4", "TFTP", "BootPolicy", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         // iPXE build plan and runner, option ROM and EFI image parsing, OVMF variable stores.
         .target(name: "Firmware", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(
             name: "vboot",
             dependencies: [
                 "VBootAPI",
-                "VBootServer", "BootPolicy", "DHCPv4", "Firmware",
+                "VBootServer", "BootPolicy", "DHCPv4", "Firmware", "WireTrace", "PacketCapture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -110,6 +119,13 @@ let package = Package(
         .testTarget(
             name: "BootPolicyTests",
             dependencies: ["BootPolicy", "DHCPv4", "TFTP", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "WireTraceTests",
+            dependencies: [
+                "WireTrace", "PacketCapture", "DHCPv4", "TFTP", .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "FirmwareTests", dependencies: ["Firmware"], exclude: ["Fixtures"]),
         .testTarget(
@@ -143,6 +159,6 @@ let package = Package(
     ]
 )
 
-for target in package.targets where target.name != "CLinux" {
+for target in package.targets where !["CLinux", "CPcap"].contains(target.name) {
     target.swiftSettings = (target.swiftSettings ?? []) + strict
 }

@@ -48,6 +48,8 @@ let package = Package(
         .executableTarget(
             name: "FuzzLibvirtXML", dependencies: ["FuzzSupport", .product(name: "Firmware", package: "vboot")]),
         .executableTarget(
+            name: "FuzzWireTrace", dependencies: ["FuzzSupport", .product(name: "WireTrace", package: "vboot")]),
+        .executableTarget(
             name: "FuzzConfigYAML", dependencies: ["FuzzSupport", .product(name: "Yams", package: "Yams")]),
     ]
 )

@@ -14,7 +14,7 @@
 #   E2E_KEEP=1       keep the run directory (logs, serial output) even when everything passed
 #   E2E_LOG_LEVEL=L  vboot --log-level (default debug)
 #   E2E_LIMIT=S      seconds each scenario may take from QEMU start (default: per scenario, 180-600)
-#   E2E_PCAP=1       capture vboot's side of the wire into <run dir>/<scenario>/boot.pcap (tcpdump;
+#   E2E_PCAP=1       capture the bridge (every host's packets) into <run dir>/<scenario>/boot.pcap (tcpdump;
 #                    implies E2E_KEEP=1)
 #   VBOOT_IPXE_OUT=DIR    vboot's own iPXE, already built by `vboot rom build --server http://10.77.0.2:8080`
 #                         with the targets in IPXE_TARGETS below (scripts/test builds it once per run)
@@ -445,8 +445,9 @@ run_scenario() {
     local vboot_pid=$!
     RIG_PIDS+=("$vboot_pid")
     if [ "${E2E_PCAP:-0}" = 1 ]; then
-        ip netns exec "$(rig_ns boot)" tcpdump -i eth0 -n -s 0 -U --immediate-mode -w "$RIG_DIR/boot.pcap" \
-            udp or tcp port "$HTTP_PORT" 2>"$RIG_DIR/tcpdump.log" &
+        # On the bridge: every host's side (the site DHCP server's answers too), as `vboot trace` sees it.
+        ip netns exec "$(rig_ns lan)" tcpdump -i br0 -n -s 0 -U --immediate-mode -w "$RIG_DIR/boot.pcap" \
+            2>"$RIG_DIR/tcpdump.log" &
         RIG_PIDS+=($!)
     fi
 

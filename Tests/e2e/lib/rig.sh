@@ -18,6 +18,7 @@ BOOT_IP=${RIG_NET}.2
 RIG_DIR=${RIG_DIR:-$(mktemp -d /tmp/vboot-rig.XXXXXX)}
 chmod 755 "$RIG_DIR" # vboot, started as root, serves it as the vboot user
 RIG_PIDS=()
+RIG_HOSTS=()
 
 rig_ns() { echo "${RIG}-$1"; }
 
@@ -43,7 +44,8 @@ rig_up() {
     chmod o+rx "$RIG_DIR"
 }
 
-# The site's DHCP server: addresses only, no PXE, no TFTP. It names itself as DNS server (it
+# The site's DHCP server: addresses only, no PXE, no TFTP (RIG_SITE_ARGS, an array: more
+# dnsmasq arguments, for a scenario whose site server also offers a boot file). It names itself as DNS server (it
 # runs none): Debian's installer stops to ask for one when DHCP gives none.
 # It also sends IPv6 router advertisements (SLAAC only, no DHCPv6): iPXE configures IPv4 and IPv6
 # together and, on a segment without a router, waits ~15 s for an RA before it goes on to boot.
@@ -53,9 +55,22 @@ rig_site_dhcp() {
     ip netns exec "$(rig_ns site)" dnsmasq --no-daemon --port=0 --interface=eth0 --bind-interfaces \
         --dhcp-range="${RIG_NET}.100,${RIG_NET}.150,255.255.255.0,1h" "${ra[@]}" \
         --dhcp-option=option:dns-server,"$SITE_IP" \
-        --dhcp-leasefile="$RIG_DIR/dnsmasq.leases" --log-dhcp --no-ping \
+        --dhcp-leasefile="$RIG_DIR/dnsmasq.leases" --log-dhcp --no-ping ${RIG_SITE_ARGS[@]+"${RIG_SITE_ARGS[@]}"} \
         >"$RIG_DIR/dnsmasq.log" 2>&1 &
     RIG_PIDS+=($!)
+}
+
+# rig_host NAME ADDRESS -> one more host on the segment (namespace ${RIG}-NAME, eth0 on br0),
+# for a second server beside vboot and the site's.
+rig_host() {
+    local name=$1 address=$2 lan; lan=$(rig_ns lan)
+    ip netns add "$(rig_ns "$name")"
+    RIG_HOSTS+=("$name")
+    ip -n "$lan" link add "to-$name" type veth peer name eth0 netns "$(rig_ns "$name")"
+    ip -n "$lan" link set "to-$name" master br0 up
+    ip -n "$(rig_ns "$name")" link set lo up
+    ip -n "$(rig_ns "$name")" link set eth0 up
+    ip -n "$(rig_ns "$name")" addr add "$address/24" dev eth0
 }
 
 # rig_guest NAME MAC FIRMWARE(uefi|uefi-sb|bios|aavmf) ROM(default|none|FILE) -> starts QEMU, serial to $RIG_DIR/NAME.serial
@@ -156,6 +171,6 @@ rig_down() {
     for pid in "${RIG_PIDS[@]}"; do rig_alive "$pid" && { kill -KILL "$pid" 2>/dev/null || true; }; done
     for pid in "${RIG_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     RIG_PIDS=()
-    for ns in lan site boot; do ip netns del "$(rig_ns "$ns")" 2>/dev/null || true; done
+    for ns in lan site boot "${RIG_HOSTS[@]}"; do ip netns del "$(rig_ns "$ns")" 2>/dev/null || true; done
     true
 }

@@ -1,0 +1,6 @@
+// libpcap (Debian's libpcap-dev), for `vboot trace` and `vboot serve --capture`. Only
+// Sources/PacketCapture imports this module: one wrapper type owns every pcap handle.
+#ifndef VBOOT_CPCAP_H
+#define VBOOT_CPCAP_H
+#include <pcap/pcap.h>
+#endif

@@ -1,0 +1,163 @@
+import BootPolicy
+import DHCPv4
+import NIOCore
+
+extension BootTrace {
+    /// A DHCP message on 67, 68 or 4011: the client's questions and every server's answers.
+    mutating func dhcp(
+        _ payload: UnsafeRawBufferPointer, headers: FrameHeaders, at time: Double
+    ) -> (story: StoryKey, step: BootStep)? {
+        let message: DHCPMessage
+        do {
+            message = try DHCPMessage(parsing: ByteBuffer(bytes: payload))
+        } catch {
+            skip(headers.payloadLength < headers.wirePayloadLength ? "DHCP cut by the snap length" : "malformed DHCP")
+            return nil
+        }
+        guard let mac = LinkAddress(message.clientHardwareAddress), let type = message.messageType else {
+            skip("DHCP without an Ethernet client address or a message type")
+            return nil
+        }
+        decoded += 1
+        let key = StoryKey.mac(mac)
+        if message.op == .bootRequest {
+            return dhcpRequest(message, type: type, key: key, headers: headers, at: time)
+        }
+        return dhcpReply(message, type: type, key: key, headers: headers, at: time)
+    }
+
+    private mutating func dhcpRequest(
+        _ message: DHCPMessage, type: DHCPMessageType, key: StoryKey, headers: FrameHeaders, at time: Double
+    ) -> (story: StoryKey, step: BootStep)? {
+        let client = try? BootClient.classify(message).get()
+        let isIPXE = client?.program == .ipxe
+        let toBootServer = headers.destinationPort == Self.bootServerPort
+        if !headers.source.isAny { addresses[headers.source] = key.mac }
+        var what = "DHCP \(type)"
+        if toBootServer { what = "PXE boot server \(type) to \(headers.destination):\(Self.bootServerPort)" }
+        if type == .request, !toBootServer {
+            let asked = message.requestedIPAddress ?? message.ciaddr
+            what += message.serverIdentifier.map { " to \($0)" } ?? ""
+            if !asked.isAny { what += " for \(asked)" }
+        }
+        var traits: [String] = []
+        if let client { traits.append(isIPXE ? "iPXE" : "\(client.architecture), \(client.program)") }
+        if client == nil { traits.append("not a network-boot client") }
+        if !traits.isEmpty { what += " (\(traits.joined(separator: ", ")))" }
+        return record(key, at: time, kind: "dhcp", what) { story in
+            if story.architecture == nil, let architecture = try? message.clientArchitectures()?.first {
+                story.architecture = "\(architecture) (\(architecture.rawValue))"
+            }
+            if !headers.source.isAny { story.address = headers.source.description }
+            story.dhcp.lastAsked = time
+            if isIPXE {
+                story.dhcp.fromIPXE += 1
+                story.dhcp.lastIPXEAsk = time
+            }
+            story.dhcp.lastAskWasIPXE = isIPXE
+            if toBootServer {
+                story.dhcp.bootServerRequests += 1
+                let server = headers.destination.description
+                if !story.dhcp.bootServersAsked.contains(server), story.dhcp.bootServersAsked.count < 16 {
+                    story.dhcp.bootServersAsked.append(server)
+                }
+            }
+            switch type {
+            case .discover: story.dhcp.discovers += 1
+            case .request: story.dhcp.requests += 1
+            default: break
+            }
+        }
+    }
+
+    private mutating func dhcpReply(
+        _ message: DHCPMessage, type: DHCPMessageType, key: StoryKey, headers: FrameHeaders, at time: Double
+    ) -> (story: StoryKey, step: BootStep)? {
+        let server = (message.serverIdentifier ?? headers.source).description
+        let bootFile = Self.bootFile(of: message)
+        let nextServer = message.siaddr.isAny ? nil : message.siaddr.description
+        let menu = Self.bootMenu(of: message)
+        let kind = message.yiaddr.isAny ? "proxy" : "address"
+        if type == .ack, !message.yiaddr.isAny, case .mac(let mac) = key { addresses[message.yiaddr] = mac }
+        var what = "DHCP \(type) from \(server)"
+        if kind == "proxy", type != .nak { what += " (proxy)" }
+        var parts: [String] = []
+        if !message.yiaddr.isAny { parts.append("address \(message.yiaddr)") }
+        if let nextServer, nextServer != server || bootFile != nil { parts.append("next-server \(nextServer)") }
+        if let bootFile { parts.append("boot \(bootFile)") }
+        if let menu { parts.append("PXE menu " + menu.map { "\"\($0)\"" }.joined(separator: ", ")) }
+        if !parts.isEmpty { what += ": " + parts.joined(separator: ", ") }
+        if type == .offer || type == .ack {
+            var seen = servers[server] ?? ServerSeen(address: server)
+            if type == .ack {
+                seen.acks += 1
+            } else if kind == "proxy" {
+                seen.proxyOffers += 1
+            } else {
+                seen.addressOffers += 1
+            }
+            if let bootFile, !seen.bootFiles.contains(bootFile), seen.bootFiles.count < 16 {
+                seen.bootFiles.append(bootFile)
+            }
+            if !seen.clients.contains(key.description), seen.clients.count < 64 { seen.clients.append(key.description) }
+            servers[server] = seen
+        }
+        return record(key, at: time, kind: "dhcp", what) { story in
+            story.dhcp.lastAnswered = time
+            if !message.yiaddr.isAny { story.address = message.yiaddr.description }
+            let toIPXE = story.dhcp.lastAskWasIPXE
+            let seen = OfferSeen(
+                server: server, kind: kind, address: message.yiaddr.isAny ? nil : message.yiaddr.description,
+                bootFile: bootFile, nextServer: nextServer, menu: menu, toIPXE: toIPXE, count: 1, firstAt: time)
+            switch type {
+            case .offer: Self.merge(seen, into: &story.dhcp.offers)
+            case .ack: Self.merge(seen, into: &story.dhcp.acks)
+            case .nak: story.dhcp.naks += 1
+            default: break
+            }
+        }
+    }
+
+    /// The boot file an answer names: `file`, or option 67 when `file` is empty or overloaded.
+    static func bootFile(of message: DHCPMessage) -> String? {
+        let file = message.bootFileName
+        if !file.isEmpty { return file }
+        guard let option = message.option(.bootfileName) else { return nil }
+        let text = String(decoding: option.prefix { $0 != 0 }, as: UTF8.self)
+        return text.isEmpty ? nil : text
+    }
+
+    /// PXE boot menu descriptions (PXE 2.1 §2.4.7: type 2, length 1, text), when there is a menu.
+    static func bootMenu(of message: DHCPMessage) -> [String]? {
+        guard let vendor = try? message.pxeVendorOptions(), let data = vendor.value(.bootMenu) else { return nil }
+        var entries: [String] = []
+        var index = 0
+        while index + 3 <= data.count, entries.count < 16 {
+            let length = Int(data[index + 2])
+            let end = min(data.count, index + 3 + length)
+            entries.append(String(decoding: data[(index + 3)..<end], as: UTF8.self))
+            index = end
+        }
+        return entries.isEmpty ? nil : entries
+    }
+
+    static func merge(_ seen: OfferSeen, into list: inout [OfferSeen]) {
+        if let index = list.firstIndex(where: {
+            ($0.server, $0.kind, $0.bootFile, $0.nextServer, $0.toIPXE) == (
+                seen.server, seen.kind, seen.bootFile, seen.nextServer, seen.toIPXE
+            )
+                && $0.menu == seen.menu
+        }) {
+            list[index].count += 1
+        } else if list.count < 64 {
+            list.append(seen)
+        }
+    }
+}
+
+extension StoryKey {
+    var mac: LinkAddress? {
+        if case .mac(let mac) = self { return mac }
+        return nil
+    }
+}
