@@ -18,6 +18,8 @@
 #            --minutes M (1..60; only the memory run)  --mem-clients N (100)
 #            --vboot PATH  --vboot-env "VAR=VALUE ..." (extra environment for vboot)
 #            --out FILE (also write the report there)  --keep (keep the temp dir)
+#            --capture FILE (tcpdump of the machines' side of each storm into FILE: the last run's stays;
+#                            the input of vboot trace's offline decode figure, Benchmarks/README.md)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -36,6 +38,7 @@ MEM_CLIENTS=100
 VBOOT="${VBOOT:-}"
 VBOOT_ENV=""
 OUT=""
+CAPTURE=""
 KEEP=0
 
 while [ $# -gt 0 ]; do
@@ -53,6 +56,7 @@ while [ $# -gt 0 ]; do
         --vboot) VBOOT="$2"; shift ;;
         --vboot-env) VBOOT_ENV="$2"; shift ;;
         --out) OUT="$2"; shift ;;
+        --capture) CAPTURE="$2"; shift ;;
         --keep) KEEP=1 ;;
         -h|--help) sed -n 2,20p "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
@@ -326,11 +330,21 @@ show_counters() {
 }
 
 storm() { # clients kernel initrd [extra args]
-    local n="$1" k="$2" i="$3"
+    local n="$1" k="$2" i="$3" capture=""
     shift 3
+    if [ -n "$CAPTURE" ]; then
+        ip netns exec "$NS_C" tcpdump -i "$CLI_IF" -n -s 0 -B 65536 -w "$CAPTURE" 2>"$TMP/tcpdump.err" &
+        capture=$!
+        sleep 1
+    fi
     timeout "$((DEADLINE + 30))" ip netns exec "$NS_C" "$TMP/boot-storm" --clients "$n" --stagger "$STAGGER" \
         --deadline "$DEADLINE" --server "$SRV_IP" --relay "$CLI_IP" --relay-dev "$CLI_IF" --client-net "$CLIENT_NET" \
         --ipxe "$TMP/ipxe/ipxe.efi" --kernel "$k" --initrd "$i" "$@" 2>>"$TMP/storm.err" || true
+    if [ -n "$capture" ]; then
+        kill -INT "$capture" 2>/dev/null || true
+        wait "$capture" 2>/dev/null || true
+        log "capture: $CAPTURE ($(du -h "$CAPTURE" | cut -f1)); $(grep -h 'dropped by kernel' "$TMP/tcpdump.err" || true)"
+    fi
 }
 
 RESULTS="$TMP/results.tsv"

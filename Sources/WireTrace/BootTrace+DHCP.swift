@@ -32,7 +32,10 @@ extension BootTrace {
         let client = try? BootClient.classify(message).get()
         let isIPXE = client?.program == .ipxe
         let toBootServer = headers.destinationPort == Self.bootServerPort
-        if !headers.source.isAny { addresses[headers.source] = key.mac }
+        // A client that asks from an address (a renewal, iPXE's REQUEST after its lease) owns it.
+        // Not a relay's address (giaddr set): the relay forwards for many clients.
+        let relayed = !message.giaddr.isAny
+        if !headers.source.isAny, !relayed, let mac = key.mac { learn(headers.source, is: mac) }
         var what = "DHCP \(type)"
         if toBootServer { what = "PXE boot server \(type) to \(headers.destination):\(Self.bootServerPort)" }
         if type == .request, !toBootServer {
@@ -48,7 +51,7 @@ extension BootTrace {
             if story.architecture == nil, let architecture = try? message.clientArchitectures()?.first {
                 story.architecture = "\(architecture) (\(architecture.rawValue))"
             }
-            if !headers.source.isAny { story.address = headers.source.description }
+            if !headers.source.isAny, !relayed { story.address = headers.source.description }
             story.dhcp.lastAsked = time
             if isIPXE {
                 story.dhcp.fromIPXE += 1
@@ -78,7 +81,7 @@ extension BootTrace {
         let nextServer = message.siaddr.isAny ? nil : message.siaddr.description
         let menu = Self.bootMenu(of: message)
         let kind = message.yiaddr.isAny ? "proxy" : "address"
-        if type == .ack, !message.yiaddr.isAny, case .mac(let mac) = key { addresses[message.yiaddr] = mac }
+        if type == .ack, !message.yiaddr.isAny, case .mac(let mac) = key { learn(message.yiaddr, is: mac) }
         var what = "DHCP \(type) from \(server)"
         if kind == "proxy", type != .nak { what += " (proxy)" }
         var parts: [String] = []
@@ -116,6 +119,12 @@ extension BootTrace {
             default: break
             }
         }
+    }
+
+    /// An address given to (or used by) a client; the map is bounded like the stories.
+    mutating func learn(_ address: IPv4Address, is mac: LinkAddress) {
+        guard addresses.count < Self.storyLimit || addresses[address] != nil else { return }
+        addresses[address] = mac
     }
 
     /// The boot file an answer names: `file`, or option 67 when `file` is empty or overloaded.

@@ -71,11 +71,13 @@ extension BootTrace {
                 step = record(state.story, at: time, kind: "http", text)
             }
         } else if let index = state.receiving, payload.count > 0 || headers.wirePayloadLength > 0 {
-            // Count each byte once: a segment at or past the next expected sequence number is new.
+            // Count each byte once: a segment at or past the next expected sequence number is new;
+            // one past it means the capture missed segments the client did get (they are counted).
             let expected = state.nextSequence ?? sequence
-            if Int32(bitPattern: sequence &- expected) >= 0 {
+            let ahead = Int(Int32(bitPattern: sequence &- expected))
+            if ahead >= 0 {
                 state.nextSequence = sequence &+ UInt32(truncatingIfNeeded: headers.wirePayloadLength)
-                step = body(headers.wirePayloadLength, story: state.story, index: index, at: time)
+                step = body(ahead + headers.wirePayloadLength, story: state.story, index: index, at: time)
             }
         }
         connections[connection] = state

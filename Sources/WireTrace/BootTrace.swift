@@ -19,6 +19,9 @@ public struct BootTrace: Sendable {
     public internal(set) var lastFrame: Double?
 
     var addresses: [IPv4Address: LinkAddress] = [:]
+    /// The first address each MAC sent a TFTP or HTTP request from, and the MACs seen with more.
+    var senders: [LinkAddress: IPv4Address] = [:]
+    var routers: Set<LinkAddress> = []
     var transfers: [Endpoint: TransferRef] = [:]
     var connections: [Connection: ConnectionState] = [:]
 
@@ -79,11 +82,22 @@ public struct BootTrace: Sendable {
         skipped[reason, default: 0] += 1
     }
 
-    /// The story of a client: by its MAC where the wire shows one, else by its address.
+    /// The story of a client: by the MAC its DHCP gave this address to (behind a relay or a router
+    /// every client's frames carry the router's MAC), else the frame's sender, else its address.
     mutating func storyKey(mac: LinkAddress?, address: IPv4Address) -> StoryKey {
-        if let mac, mac.rawValue != 0, mac.rawValue & 0x0100_0000_0000 == 0 { return .mac(mac) }
         if let known = addresses[address] { return .mac(known) }
-        return .address(address)
+        guard let mac, mac.rawValue != 0, mac.rawValue & 0x0100_0000_0000 == 0, !routers.contains(mac) else {
+            return .address(address)
+        }
+        // One MAC sending from several addresses is a router or a relay: its clients go by address.
+        switch senders[mac] {
+        case nil where senders.count < Self.storyLimit: senders[mac] = address
+        case let first? where first != address:
+            routers.insert(mac)
+            return .address(address)
+        default: break
+        }
+        return .mac(mac)
     }
 
     /// Adds a step to a story (created on first sight); a step that repeats the story's previous

@@ -58,7 +58,12 @@ public struct TraceReport: Codable, Hashable, Sendable {
                 if server.addressOffers > 0 { what.append("\(server.addressOffers) address offer(s)") }
                 if server.proxyOffers > 0 { what.append("\(server.proxyOffers) proxy offer(s)") }
                 if server.acks > 0 { what.append("\(server.acks) ACK(s)") }
-                if !server.bootFiles.isEmpty { what.append("boot files \(server.bootFiles.joined(separator: ", "))") }
+                if !server.bootFiles.isEmpty {
+                    // vboot's script URLs differ per machine: a few tell what the server hands out.
+                    let shown = server.bootFiles.prefix(3).joined(separator: ", ")
+                    let more = server.bootFiles.count > 3 ? " and \(server.bootFiles.count - 3) more" : ""
+                    what.append("boot files \(shown)\(more)")
+                }
                 lines.append("  \(server.address): \(what.joined(separator: ", "))")
             }
         }

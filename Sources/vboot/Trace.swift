@@ -40,6 +40,16 @@ struct Trace: ParsableCommand {
             "Seconds of silence (before the end of the capture) after which a client counts as stopped, not in progress; 0 judges every boot as over (a file of boots that have ended)."
     )
     var quietAfter: Double = 10
+    @Option(
+        help:
+            "Bytes kept of each packet on a live capture: every DHCP message and TFTP request and the headers of an HTTP response fit in the default; a smaller ring slot per packet is what keeps a boot storm from overflowing the kernel's buffer."
+    )
+    var snapLength: Int32 = 1600
+    @Option(
+        help:
+            "The kernel's capture buffer for a live trace, MiB (libpcap's own default, 2, overflows in a storm of a few hundred machines)."
+    )
+    var bufferMib: Int32 = 32
     @Flag(help: "Print the stories and verdicts as JSON (live steps are not printed).") var json = false
 
     func validate() throws {
@@ -49,6 +59,10 @@ struct Trace: ParsableCommand {
         if let mac, HardwareAddress(mac) == nil { throw ValidationError("--mac \(mac): not a MAC address") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be above 0") }
         guard quietAfter >= 0 else { throw ValidationError("--quiet-after must be 0 or more") }
+        guard (1...1024).contains(bufferMib) else { throw ValidationError("--buffer-mib must be from 1 to 1024") }
+        guard (342...262_144).contains(snapLength) else {
+            throw ValidationError("--snap-length must be from 342 (a minimal DHCP message with its headers) to 262144")
+        }
         for address in vboot where IPv4Address(address) == nil {
             throw ValidationError("--vboot \(address): not an IPv4 address")
         }
@@ -60,7 +74,9 @@ struct Trace: ParsableCommand {
         let capture: PacketCapture
         do {
             if let interface {
-                capture = try PacketCapture.open(interface: interface, filter: Self.filter(ports: ports, mac: only))
+                capture = try PacketCapture.open(
+                    interface: interface, filter: Self.filter(ports: ports, mac: only), snapLength: snapLength,
+                    bufferBytes: bufferMib * 1_048_576)
             } else {
                 capture = try PacketCapture.open(file: file!)
             }
