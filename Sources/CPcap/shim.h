@@ -1,4 +1,4 @@
-// libpcap (Debian's libpcap-dev), for `vboot trace` and `vboot serve --capture`. Only
+// libpcap (Debian's libpcap-dev), for `vboot trace`. Only
 // Sources/PacketCapture imports this module: one wrapper type owns every pcap handle.
 #ifndef VBOOT_CPCAP_H
 #define VBOOT_CPCAP_H

@@ -116,7 +116,11 @@ public struct TransferSeen: Codable, Hashable, Sendable {
     public var largestBlock = 0
 
     /// The agreed block size (RFC 2348), else the largest block seen, at least RFC 1350's 512.
-    public var blockSize: Int { acknowledged?["blksize"].flatMap { Int($0) } ?? max(512, largestBlock) }
+    public var blockSize: Int {
+        // RFC 2348 §2: 8 to 65464; anything else in an OACK is not a block size to count with.
+        if let agreed = acknowledged?["blksize"].flatMap({ Int($0) }), (8...65_464).contains(agreed) { return agreed }
+        return max(512, largestBlock)
+    }
     public var expectedSize: Int? { acknowledged?["tsize"].flatMap { Int($0) } }
 }
 

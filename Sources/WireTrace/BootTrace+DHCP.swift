@@ -40,6 +40,9 @@ extension BootTrace {
         if toBootServer { what = "PXE boot server \(type) to \(headers.destination):\(Self.bootServerPort)" }
         if type == .request, !toBootServer {
             let asked = message.requestedIPAddress ?? message.ciaddr
+            // The ACK may not be in the capture (a unicast one, traced on vboot's port): the
+            // address asked for is the one it will use.
+            if !asked.isAny, !relayed, let mac = key.mac { learn(asked, is: mac) }
             what += message.serverIdentifier.map { " to \($0)" } ?? ""
             if !asked.isAny { what += " for \(asked)" }
         }
@@ -90,7 +93,7 @@ extension BootTrace {
         if let bootFile { parts.append("boot \(bootFile)") }
         if let menu { parts.append("PXE menu " + menu.map { "\"\($0)\"" }.joined(separator: ", ")) }
         if !parts.isEmpty { what += ": " + parts.joined(separator: ", ") }
-        if type == .offer || type == .ack {
+        if type == .offer || type == .ack, servers[server] != nil || servers.count < Self.serverLimit {
             var seen = servers[server] ?? ServerSeen(address: server)
             if type == .ack {
                 seen.acks += 1
@@ -125,14 +128,16 @@ extension BootTrace {
     mutating func learn(_ address: IPv4Address, is mac: LinkAddress) {
         guard addresses.count < Self.storyLimit || addresses[address] != nil else { return }
         addresses[address] = mac
+        // Its address now: a later one from DHCP does not make the client look like a router.
+        if senders[mac] != nil { senders[mac] = address }
     }
 
     /// The boot file an answer names: `file`, or option 67 when `file` is empty or overloaded.
     static func bootFile(of message: DHCPMessage) -> String? {
         let file = message.bootFileName
-        if !file.isEmpty { return file }
+        if !file.isEmpty { return clip(file) }
         guard let option = message.option(.bootfileName) else { return nil }
-        let text = String(decoding: option.prefix { $0 != 0 }, as: UTF8.self)
+        let text = clip(String(decoding: option.prefix { $0 != 0 }, as: UTF8.self))
         return text.isEmpty ? nil : text
     }
 
@@ -144,7 +149,7 @@ extension BootTrace {
         while index + 3 <= data.count, entries.count < 16 {
             let length = Int(data[index + 2])
             let end = min(data.count, index + 3 + length)
-            entries.append(String(decoding: data[(index + 3)..<end], as: UTF8.self))
+            entries.append(clip(String(decoding: data[(index + 3)..<end], as: UTF8.self)))
             index = end
         }
         return entries.isEmpty ? nil : entries

@@ -29,9 +29,13 @@ extension BootTrace {
         }
         if let index {
             if connections[connection] == nil, connections.count >= Self.connectionLimit {
-                skip("HTTP connections beyond \(Self.connectionLimit)")
+                connections = connections.filter { time - $0.value.lastPacket < Self.idleLimit }
+            }
+            if connections[connection] == nil, connections.count >= Self.connectionLimit {
+                skip("HTTP connections beyond \(Self.connectionLimit) at once")
             } else {
-                connections[connection, default: ConnectionState(story: key)].pending.append(index)
+                connections[connection, default: ConnectionState(story: key, lastPacket: time)].pending.append(index)
+                connections[connection]?.lastPacket = time
             }
         }
         return step
@@ -46,8 +50,14 @@ extension BootTrace {
         guard case .tcp(_, _, let sequence, let flags) = headers.transport, var state = connections[connection]
         else { return nil }
         decoded += 1
+        state.lastPacket = time
         var step: (story: StoryKey, step: BootStep)?
         if let status = Self.statusLine(payload), !state.pending.isEmpty {
+            // G: the response before it on this connection is over, whatever its length said
+            // (no Content-Length, or segments the capture missed).
+            if let previous = state.receiving, stories[state.story]?.requests[previous].state == "receiving" {
+                stories[state.story]!.requests[previous].state = "complete"
+            }
             let index = state.pending.removeFirst()
             let body = max(0, headers.wirePayloadLength - status.headerLength)
             state.receiving = index
@@ -151,7 +161,7 @@ extension BootTrace {
         let words = first.split(separator: 0x20, maxSplits: 2)
         guard words.count >= 2, let code = Int(String(decoding: words[1], as: UTF8.self)), (100...999).contains(code)
         else { return nil }
-        let reason = words.count > 2 ? String(decoding: words[2].filter { $0 != 0x0D }, as: UTF8.self) : ""
+        let reason = words.count > 2 ? clip(String(decoding: words[2].filter { $0 != 0x0D }, as: UTF8.self)) : ""
         var contentLength: Int?
         var headerLength = payload.count
         var offset = first.count + 1
@@ -170,9 +180,11 @@ extension BootTrace {
         return StatusLine(code: code, reason: reason, contentLength: contentLength, headerLength: headerLength)
     }
 
-    static func seconds(_ value: Double) -> String {
-        let hundredths = Int((value * 100).rounded())
+    /// `12.34`; saturates (a capture's timestamps come from the file, whatever it says).
+    public static func seconds(_ value: Double) -> String {
+        let bounded = value.isFinite ? min(max(value, -1e12), 1e12) : 0
+        let hundredths = Int((abs(bounded) * 100).rounded())
         let fraction = hundredths % 100
-        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+        return (bounded < 0 ? "-" : "") + "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 }

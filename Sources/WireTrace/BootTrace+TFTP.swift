@@ -14,7 +14,9 @@ extension BootTrace {
                 skip("TFTP to port 69 that is not a read request")
                 return nil
             }
-            request = parsed
+            request = TFTPRequest(
+                filename: Self.clip(parsed.filename), mode: Self.clip(parsed.mode),
+                options: parsed.options.prefix(16).map { TFTPOption(Self.clip($0.name), Self.clip($0.value)) })
         } catch {
             skip("malformed TFTP request")
             return nil
@@ -46,10 +48,23 @@ extension BootTrace {
             story.transfers.append(transfer)
             index = story.transfers.count - 1
         }
-        if let index, transfers.count < Self.transferPortLimit || transfers[client] != nil {
-            transfers[client] = TransferRef(story: key, index: index, server: headers.destination)
+        if let index {
+            if transfers[client] == nil, transfers.count >= Self.transferPortLimit { evictTransfers(before: time) }
+            if transfers[client] != nil || transfers.count < Self.transferPortLimit {
+                transfers[client] = TransferRef(story: key, index: index, server: headers.destination)
+            } else {
+                skip("TFTP transfers beyond \(Self.transferPortLimit) at once")
+            }
         }
         return step
+    }
+
+    /// A long trace's finished transfers and those quiet for `idleLimit` make room for new ones.
+    mutating func evictTransfers(before time: Double) {
+        transfers = transfers.filter { _, ref in
+            guard let transfer = stories[ref.story]?.transfers[ref.index] else { return false }
+            return transfer.state == "running" && time - transfer.lastPacket < Self.idleLimit
+        }
     }
 
     static func requestText(_ request: TFTPRequest, server: IPv4Address) -> String {
@@ -96,7 +111,7 @@ extension BootTrace {
             guard case .optionAcknowledgement(let options)? = try? TFTPPacket(parsing: ByteBuffer(bytes: payload))
             else { return nil }
             var agreed: [String: String] = [:]
-            for option in options { agreed[option.name.lowercased()] = option.value }
+            for option in options.prefix(16) { agreed[Self.clip(option.name.lowercased())] = Self.clip(option.value) }
             return record(ref.story, at: time, kind: "tftp", nil) { story in
                 story.transfers[ref.index].acknowledged = agreed
                 story.transfers[ref.index].lastPacket = time
@@ -127,7 +142,7 @@ extension BootTrace {
         guard case .error(let error)? = try? TFTPPacket(parsing: ByteBuffer(bytes: payload)),
             let transfer = stories[ref.story]?.transfers[ref.index], transfer.state == "running"
         else { return nil }
-        let text = "error \(error.code) \"\(error.message)\""
+        let text = "error \(error.code) \"\(Self.clip(error.message))\""
         return record(ref.story, at: time, kind: "tftp", "TFTP \(transfer.file): \(text) from the \(side)") { story in
             story.transfers[ref.index].state = "error"
             story.transfers[ref.index].error = text
@@ -144,6 +159,10 @@ extension BootTrace {
         // Block numbers wrap at 65535 (to 0 or 1, RFC 7440 §4): place this one nearest the last.
         var absolute = transfer.lastBlock & ~0xFFFF | Int(block)
         if absolute + 0x8000 < transfer.lastBlock { absolute += 0x1_0000 }
+        // A server that wraps 65535 to 1 (not 0) skips no block.
+        if block == 1, transfer.lastBlock & 0xFFFF == 0xFFFF, absolute == transfer.lastBlock + 2 {
+            transfer.lastBlock += 1
+        }
         guard absolute > transfer.lastBlock else {
             transfer.retransmissions += 1
             return false

@@ -1,9 +1,11 @@
 import DHCPv4
 
-/// Reads a capture frame by frame and keeps one `BootStory` per client MAC: DHCP on 67/68/4011,
+/// Reads a capture frame by frame and keeps one `BootStory` per client (by MAC; by address behind
+/// a router or relay): DHCP on 67/68/4011,
 /// TFTP on 69 and the transfer ports each read request opens, HTTP on the given ports. A value
 /// type: no I/O, the caller feeds frames (from libpcap, a test or a fuzzer) and reads the stories.
-/// Memory is bounded: stories, transfers and connections beyond their limits are counted, not kept.
+/// Memory is bounded: stories, servers, steps and decoded text are capped (what does not fit is
+/// counted, not kept); transfer ports and connections make room by dropping finished and idle ones.
 public struct BootTrace: Sendable {
     /// TCP ports whose requests and status lines are read as HTTP.
     public var httpPorts: Set<UInt16>
@@ -26,7 +28,18 @@ public struct BootTrace: Sendable {
     var connections: [Connection: ConnectionState] = [:]
 
     public static let storyLimit = 100_000
+    static let serverLimit = 1_024
+    static let latestTimestamp = 10_000_000_000.0
+    /// Decoded text kept from the wire (file names, messages, reasons), in bytes.
+    public static let textLimit = 256
+
+    /// `text` cut to `textLimit` bytes (a hostile client's 1,400-byte file name stays bounded).
+    static func clip(_ text: String) -> String {
+        text.utf8.count <= textLimit ? text : String(decoding: text.utf8.prefix(textLimit), as: UTF8.self) + "…"
+    }
     static let connectionLimit = 100_000
+    /// A transfer or connection silent this long is over, as far as the table is concerned.
+    static let idleLimit = 120.0
     static let transferPortLimit = 100_000
 
     public static let dhcpServerPort: UInt16 = 67
@@ -49,6 +62,12 @@ public struct BootTrace: Sendable {
         _ frame: UnsafeRawBufferPointer, linkType: LinkType, at time: Double
     ) -> (story: StoryKey, step: BootStep)? {
         frames += 1
+        // Timestamps come from the file (pcapng's offset and resolution are unchecked by libpcap):
+        // 1970 to 2286, else the frame is skipped.
+        guard time.isFinite, (0...Self.latestTimestamp).contains(time) else {
+            skip("implausible timestamp")
+            return nil
+        }
         if firstFrame == nil { firstFrame = time }
         lastFrame = max(lastFrame ?? time, time)
         let headers: FrameHeaders
@@ -177,6 +196,8 @@ struct Connection: Hashable, Sendable {
 
 struct ConnectionState: Hashable, Sendable {
     var story: StoryKey
+    /// Its last packet: idle connections make room when the table is full.
+    var lastPacket: Double
     /// Indices into the story's requests, oldest unanswered first.
     var pending: [Int] = []
     /// The request whose response body is arriving.

@@ -100,12 +100,12 @@ extension BootVerdict {
     /// iPXE running (its DHCP seen) and a loader fetched three times or more.
     static func ipxeLoop(_ story: BootStory) -> BootVerdict? {
         guard story.dhcp.fromIPXE >= 2 else { return nil }
+        // Only since its last script: a machine that boots three times in one trace is no loop.
+        let fetches = allFetches(story)
+        let since = fetches.last { $0.complete && isScript($0.name) }?.at ?? -.infinity
         var counts: [String: Int] = [:]
-        for transfer in story.transfers where transfer.state == "complete" && isLoader(transfer.file) {
-            counts[transfer.file, default: 0] += 1
-        }
-        for request in story.requests where request.status == 200 && isLoader(request.path) {
-            counts[request.path, default: 0] += 1
+        for fetch in fetches where fetch.complete && fetch.at > since && isLoader(fetch.name) {
+            counts[fetch.name, default: 0] += 1
         }
         guard let (file, count) = counts.max(by: { $0.value < $1.value }), count >= 3 else { return nil }
         let servers = Set(story.dhcp.offers.filter { $0.toIPXE && $0.bootFile != nil }.map(\.server)).sorted()
@@ -196,7 +196,10 @@ extension BootVerdict {
 
     /// The last thing the client did was finish downloading a loader, a while ago.
     static func loaderSilent(_ story: BootStory, context: VerdictContext) -> BootVerdict? {
-        guard let last = lastFetch(story), last.complete, isLoader(last.name),
+        let fetches = allFetches(story)
+        // A loader a script chained to (memtest's .efi) is where the script sent it: not silence.
+        guard let last = fetches.last, last.complete, isLoader(last.name),
+            !fetches.dropLast().contains(where: { $0.complete && isScript($0.name) }),
             context.end - last.at >= context.quiet, story.dhcp.lastIPXEAsk.map({ $0 < last.at }) ?? true
         else { return nil }
         return BootVerdict(
@@ -249,8 +252,6 @@ extension BootVerdict {
         }
         return (tftp + http).sorted { $0.at < $1.at }
     }
-
-    static func lastFetch(_ story: BootStory) -> Fetch? { allFetches(story).last }
 
     /// Boot scripts and loader configurations: iPXE scripts, vboot's GRUB configurations.
     static func isScript(_ name: String) -> Bool {

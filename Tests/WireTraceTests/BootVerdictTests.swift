@@ -184,3 +184,49 @@ import WireTrace
         #expect(verdict.advice?.contains("Secure Boot") == true)
     }
 }
+
+extension BootVerdictTests {
+    @Test func threeWholeBootsInOneTraceAreNoLoop() {
+        var segment = Segment()
+        for port: UInt16 in [1501, 1502, 1503] {
+            segment.firmwareDHCP()
+            segment.tftp("ipxe.efi", port: port, blocks: 2)
+            segment.ipxeDHCP()
+            segment.http("/boot.ipxe", port: 50_000 + port)
+        }
+        #expect(segment.verdict().cause == .booted)
+    }
+
+    @Test func aScriptThatChainsAnEFIProgramBooted() {
+        var segment = Segment()
+        segment.toItsScript()
+        segment.http("/assets/memtest/memtest86+x64.efi", port: 50_002, length: 150_000)
+        let verdict = segment.verdict()
+        #expect(verdict.cause == .booted)
+        #expect(verdict.summary.hasSuffix("the last /assets/memtest/memtest86+x64.efi (150000 bytes)"))
+    }
+
+    @Test func aResponseWithoutALengthEndsWhenTheNextOneStarts() {
+        var segment = Segment()
+        segment.toItsScript()
+        // Chunked (no Content-Length), then the next request on the same connection.
+        segment.feed(
+            Frames.tcpFrame(
+                Segment.client, Segment.clientIP, 50_009, Segment.vboot, Segment.vbootIP, 8080, sequence: 1,
+                Array("GET /menu.ipxe HTTP/1.1\r\n\r\n".utf8)))
+        segment.feed(
+            Frames.tcpFrame(
+                Segment.vboot, Segment.vbootIP, 8080, Segment.client, Segment.clientIP, 50_009, sequence: 100,
+                Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n".utf8)))
+        segment.feed(
+            Frames.tcpFrame(
+                Segment.client, Segment.clientIP, 50_009, Segment.vboot, Segment.vbootIP, 8080, sequence: 30,
+                Array("GET /assets/linux HTTP/1.1\r\n\r\n".utf8)))
+        segment.feed(
+            Frames.tcpFrame(
+                Segment.vboot, Segment.vbootIP, 8080, Segment.client, Segment.clientIP, 50_009, sequence: 200,
+                Array("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nABCD".utf8)))
+        #expect(segment.story.requests.map(\.state) == ["complete", "complete", "complete"])
+        #expect(segment.verdict().cause == .booted)
+    }
+}

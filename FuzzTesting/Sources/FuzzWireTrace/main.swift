@@ -2,7 +2,8 @@ import FuzzSupport
 import WireTrace
 
 // Frames of a capture fed to the trace: a byte choosing the link type, then until the input ends
-// a byte of time step (× 100 ms) and a frame (16-bit length + bytes). Checks what the trace
+// a byte of time step (× 100 ms; 255: an arbitrary time from the next 4 bytes) and a frame (16-bit
+// length + bytes). Checks what the trace
 // promises: every frame is counted once, decoded or skipped, and every story can be judged.
 let linkTypes: [LinkType] = [.ethernet, .linuxCooked, .linuxCooked2, .raw, LinkType(rawValue: 0)]
 
@@ -13,7 +14,9 @@ fuzz { bytes in
     var time = 1_000.0
     var frames = 0
     while !input.isAtEnd, frames < 5_000 {
-        time += Double(input.byte()) / 10
+        // A step of 0 to 25.4 s; 255 jumps anywhere (a doctored pcapng's timestamps).
+        let step = input.byte()
+        time = step == 255 ? Double(bitPattern: UInt64(input.uint16()) << 48 | UInt64(input.uint16())) : time + Double(step) / 10
         let frame = input.chunk()
         frame.withUnsafeBytes { _ = trace.ingest($0, linkType: linkType, at: time) }
         frames += 1
