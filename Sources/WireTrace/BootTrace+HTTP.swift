@@ -179,12 +179,4 @@ extension BootTrace {
         }
         return StatusLine(code: code, reason: reason, contentLength: contentLength, headerLength: headerLength)
     }
-
-    /// `12.34`; saturates (a capture's timestamps come from the file, whatever it says).
-    public static func seconds(_ value: Double) -> String {
-        let bounded = value.isFinite ? min(max(value, -1e12), 1e12) : 0
-        let hundredths = Int((abs(bounded) * 100).rounded())
-        let fraction = hundredths % 100
-        return (bounded < 0 ? "-" : "") + "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
-    }
 }

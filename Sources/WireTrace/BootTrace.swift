@@ -32,11 +32,6 @@ public struct BootTrace: Sendable {
     static let latestTimestamp = 10_000_000_000.0
     /// Decoded text kept from the wire (file names, messages, reasons), in bytes.
     public static let textLimit = 256
-
-    /// `text` cut to `textLimit` bytes (a hostile client's 1,400-byte file name stays bounded).
-    static func clip(_ text: String) -> String {
-        text.utf8.count <= textLimit ? text : String(decoding: text.utf8.prefix(textLimit), as: UTF8.self) + "…"
-    }
     static let connectionLimit = 100_000
     /// A transfer or connection silent this long is over, as far as the table is concerned.
     static let idleLimit = 120.0
