@@ -67,7 +67,7 @@ let package = Package(
             name: "VBootServer",
             dependencies: [
                 "VBootAPI",
-                "DHCPv4", "TFTP", "BootPolicy", "VBootStore", "CLinux",
+                "DHCPv4", "TFTP", "BootPolicy", "VBootStore", "CLinux", "PacketCapture", "WireTrace",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -27,7 +27,7 @@ int vboot_sendmmsg(int fd, struct vboot_mmsghdr *messages, unsigned int count, i
 // exiting, and libdispatch parks Swift's main thread inside pthread_exit for the life of the
 // process: it would stay root. vboot therefore switches one thread and replaces the process.
 int vboot_become(unsigned int uid, unsigned int gid, const unsigned int *groups, size_t group_count,
-                 int keep_bind_service) {
+                 unsigned int keep) {
     if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return -1;
     if (syscall(SYS_setgroups, group_count, groups) != 0) return -1;
     if (syscall(SYS_setresgid, gid, gid, gid) != 0) return -1;
@@ -35,14 +35,13 @@ int vboot_become(unsigned int uid, unsigned int gid, const unsigned int *groups,
     struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
     struct __user_cap_data_struct data[2];
     memset(data, 0, sizeof data);
-    if (keep_bind_service) {
-        unsigned int bit = 1u << CAP_NET_BIND_SERVICE;
-        data[0].effective = data[0].permitted = data[0].inheritable = bit;
-    }
+    data[0].effective = data[0].permitted = data[0].inheritable = keep;
     if (syscall(SYS_capset, &header, data) != 0) return -1;
-    if (keep_bind_service &&
-        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_BIND_SERVICE, 0, 0) != 0)
-        return -1;
+    for (unsigned int capability = 0; capability < 32; capability++) {
+        if ((keep & (1u << capability)) &&
+            prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, capability, 0, 0) != 0)
+            return -1;
+    }
     if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return -1;
     return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }

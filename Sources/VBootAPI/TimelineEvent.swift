@@ -5,7 +5,7 @@ public struct TimelineEvent: Codable, Hashable, Sendable {
     public var address: String?
     /// ISO 8601, UTC, microseconds.
     public var at: String
-    /// dhcp, tftp, script, asset, callback or change.
+    /// dhcp, tftp, script, asset, callback, change or wire (another server's answer, seen by `--capture`).
     public var kind: String
     /// ok, aborted, failed or refused.
     public var outcome: String

@@ -98,6 +98,12 @@ public final class VBootServer: Sendable {
             services.append(
                 try HTTPService.makeAPIApplication(http, listener: listener, tls: tls) { onBound(name, $0) })
         }
+        if let interface = configuration.captureInterface {
+            services.append(
+                try WireWatchService(
+                    interface: interface, listenAddress: configuration.listenAddress, recorder: inventory.recorder,
+                    counters: counters, logger: logger))
+        }
         services.append(HeapTrimmer(counters: counters, logger: logger))
         // First: the ServiceGroup stops services in reverse order, so the inventory outlives the
         // listeners and records their final events before the store closes.

@@ -71,6 +71,7 @@ struct Serve: AsyncParsableCommand {
     @Option(.timelineDays) var timelineDays: String?
     @Option(.logLevel) var logLevel: Logger.Level?
     @Option(.user) var user: String?
+    @Option(.capture) var capture: String?
 
     /// The flags as given, by setting (`ServeSettingsTests` checks that every setting is here).
     var given: [(SettingKey, [String])] {
@@ -96,7 +97,7 @@ struct Serve: AsyncParsableCommand {
             (.maxHTTPConnectionsPerClient, one(maxHttpConnectionsPerClient)),
             (.httpRequestTimeout, one(httpRequestTimeout)), (.httpIdleTimeout, one(httpIdleTimeout)),
             (.timelinePerMachine, one(timelinePerMachine)), (.timelineDays, one(timelineDays)),
-            (.logLevel, one(logLevel?.rawValue)), (.user, one(user)),
+            (.logLevel, one(logLevel?.rawValue)), (.user, one(user)), (.capture, one(capture)),
         ]
     }
 

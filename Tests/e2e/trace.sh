@@ -3,7 +3,9 @@
 # processes in the e2e rig's namespaces (OVMF guests, vboot, the site's dnsmasq, a second
 # dnsmasq), traces the bridge live (`vboot trace --interface br0 --write`), ends the trace with
 # SIGINT, and checks that the verdict names the cause, live and again from the written capture
-# (`vboot trace --read --json`).
+# (`vboot trace --read --json`). vboot itself runs with `--capture eth0` (as the vboot user, with
+# CAP_NET_RAW kept): the machine's timeline must show what vboot decided and the other servers'
+# answers it saw on the wire (`vboot machines timeline --json`).
 #
 #   Tests/e2e/trace.sh [SCENARIO...]      default: all
 #
@@ -101,7 +103,7 @@ run_scenario() {
 
     ip netns exec "$(rig_ns boot)" "$VBOOT" serve --listen "$BOOT_IP" --interface eth0 --dhcp proxy \
         --http-port "$HTTP_PORT" --boot-scripts "$RIG_DIR/boot-scripts" --assets "$RIG_DIR/assets" \
-        --data-dir "$RIG_DIR/data" "${ipxe[@]}" >"$RIG_DIR/vboot.stdout" 2>"$RIG_DIR/vboot.log" &
+        --data-dir "$RIG_DIR/data" --capture eth0 "${ipxe[@]}" >"$RIG_DIR/vboot.stdout" 2>"$RIG_DIR/vboot.log" &
     local vboot_pid=$!
     RIG_PIDS+=("$vboot_pid")
     local i code=000
@@ -180,7 +182,49 @@ run_scenario() {
         killed-tftp) [[ $live == *"the TFTP transfer of ipxe.efi from $BOOT_IP stopped at block"* ]] || fail "no block in: $live" ;;
         kernel-404) [[ $live == *"GET /assets/missing/linux"*"404"* ]] || fail "the kernel is not named: $live" ;;
     esac
-    echo "PASS ${live#*=> }" >"$result"
+    # vboot's side of the same boot (not after killed-tftp: vboot is gone): its own decisions and,
+    # from --capture, the other servers' answers, on the machine's timeline.
+    local timeline="" net=${RIG_NET//./\\.}
+    if [ "$s" != killed-tftp ]; then
+        sleep 1 # the recorder writes every 250 ms
+        ip netns exec "$(rig_ns boot)" timeout 30 "$VBOOT" machines timeline "$mac" --limit 500 --json \
+            --token-file "$RIG_DIR/data/api-token" >"$RIG_DIR/timeline.json" 2>"$RIG_DIR/timeline.err" ||
+            fail "vboot machines timeline: $(tail -n 2 "$RIG_DIR/timeline.err")"
+        ip netns exec "$(rig_ns boot)" timeout 30 "$VBOOT" machines timeline "$mac" --limit 50 \
+            --token-file "$RIG_DIR/data/api-token" >"$RIG_DIR/timeline.txt" 2>&1 || true
+        # One line per event: kind outcome server competes summary.
+        timeline=$(python3 -c 'import json,sys
+for e in json.load(open(sys.argv[1]))["events"]:
+    d = e["details"]; print(e["kind"], e["outcome"], d.get("server", "-"), d.get("competes", "-"), e["summary"])' \
+            "$RIG_DIR/timeline.json")
+        # The firmware asks for broadcast answers, so vboot's port of the bridge gets the site's
+        # too; iPXE (kernel-404's ROM) does not, and a bridge, like a switch, delivers a unicast
+        # answer to its client's port alone.
+        [ "$s" = kernel-404 ] || grep -q "^wire ok ${net}\.1 " <<<"$timeline" ||
+            fail "no wire event for the site's answers in the timeline"
+        case $s in
+            site-boot-file)
+                grep -q "^wire ok ${net}\.1 true .*boot pxelinux\.0" <<<"$timeline" ||
+                    fail "the site's competing boot offer is not on the timeline"
+                grep -q "capture: ${RIG_NET}.1 also offers network boot, .* it sent OFFER: .*boot pxelinux.0" "$RIG_DIR/vboot.log" ||
+                    fail "vboot did not warn about the site's boot offer"
+                ;;
+            second-proxy)
+                grep -q "^wire ok ${net}\.3 true .*(proxy)" <<<"$timeline" ||
+                    fail "the second proxyDHCP's offer is not on the timeline"
+                ;;
+            ipxe-missing)
+                grep -q "^dhcp refused - - .*silent, none of .* is installed" <<<"$timeline" ||
+                    fail "vboot's own reason for its silence is not on the timeline"
+                ;;
+        esac
+        if [ "$s" != site-boot-file ] && [ "$s" != second-proxy ]; then
+            ! grep -q "^wire ok [0-9.]* true" <<<"$timeline" || fail "a competing offer where there is none"
+        fi
+        grep -q "privileges: running as uid [1-9][0-9]*, .*capabilities CAP_NET_BIND_SERVICE, CAP_NET_RAW" \
+            "$RIG_DIR/vboot.log" || fail "vboot did not run unprivileged with CAP_NET_RAW for --capture"
+    fi
+    echo "PASS ${live#*=> }${timeline:+; timeline: $(grep -c '^wire' <<<"$timeline") wire events}" >"$result"
 }
 
 JOBS=${E2E_JOBS:-2}

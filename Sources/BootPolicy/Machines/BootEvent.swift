@@ -14,6 +14,8 @@ public struct BootEvent: Hashable, Sendable {
         case callback
         /// An admin or config changed the machine.
         case change
+        /// Another server's DHCP answer to the machine, seen by `vboot serve --capture`.
+        case wire
     }
 
     public enum Outcome: String, Hashable, Sendable, CaseIterable {

@@ -25,11 +25,11 @@ struct vboot_mmsghdr {
 int vboot_sendmmsg(int fd, struct vboot_mmsghdr *messages, unsigned int count, int flags);
 
 /// On the calling thread only (raw system calls; execve follows at once): the supplementary
-/// groups, gid and uid become the given ones, CAP_NET_BIND_SERVICE stays as an ambient
-/// capability when `keep_bind_service` is set (it survives the execve; nothing else does), and
-/// no-new-privileges is set. 0 on success, else -1 with errno.
+/// groups, gid and uid become the given ones, the capabilities in `keep` (a mask of bits below
+/// 32: CAP_NET_BIND_SERVICE, CAP_NET_RAW) stay as ambient capabilities (they survive the execve;
+/// nothing else does), and no-new-privileges is set. 0 on success, else -1 with errno.
 int vboot_become(unsigned int uid, unsigned int gid, const unsigned int *groups, size_t group_count,
-                 int keep_bind_service);
+                 unsigned int keep);
 
 /// The calling thread's effective capability set (the low 64 bits), or -1.
 long long vboot_effective_capabilities(void);

@@ -1,4 +1,5 @@
 import BootPolicy
+import DHCPv4
 import Hummingbird
 import VBootAPI
 import VBootStore
@@ -30,6 +31,12 @@ enum MachineRoutes {
         routes.get(
             "machines/:id/timeline",
             use: APIRoutes.guarded(live, .read) { request, context throws(APIError) in
+                // A MAC need not be in the inventory to have a timeline: unknown machines boot
+                // too, and what vboot refused them (and what --capture saw) is the first thing
+                // `vboot trace` sends an admin to look at.
+                if let mac = HardwareAddress(context.parameters.get("id") ?? "") {
+                    return try await InventoryReadRoutes.timeline(request, mac: mac, inventory)
+                }
                 let machine = try await APIRoutes.find(context, inventory)
                 return try await InventoryReadRoutes.timeline(request, mac: machine.mac, inventory)
             })

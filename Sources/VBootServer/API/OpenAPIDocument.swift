@@ -67,7 +67,7 @@ enum OpenAPIDocument {
                   "mac": {"type": "string", "nullable": true},
                   "address": {"type": "string", "nullable": true},
                   "at": {"type": "string", "format": "date-time"},
-                  "kind": {"type": "string", "enum": ["dhcp", "tftp", "script", "asset", "callback", "change"]},
+                  "kind": {"type": "string", "enum": ["dhcp", "tftp", "script", "asset", "callback", "change", "wire"]},
                   "outcome": {"type": "string", "enum": ["ok", "aborted", "failed", "refused"]},
                   "summary": {"type": "string"},
                   "details": {"type": "object", "additionalProperties": {"type": "string"}},

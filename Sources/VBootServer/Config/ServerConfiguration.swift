@@ -71,6 +71,8 @@ public struct ServerConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
     /// Started as root: the account to become once the listeners are bound; nil: `vboot`.
     public var user: String?
+    /// `--capture`: the interface whose DHCP traffic `WireWatchService` watches; nil: none.
+    public var captureInterface: String?
     /// nil: `api-token` in the data directory.
     public var apiTokenFile: String?
     /// The settings the config file and flags gave, as written (what a reload compares).

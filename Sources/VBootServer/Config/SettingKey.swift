@@ -25,7 +25,7 @@ public enum SettingKey: String, CaseIterable, Sendable {
     case poolDomain = "pool.domain", poolLeaseTime = "pool.lease_time"
     case poolDeclineQuarantine = "pool.decline_quarantine"
     case timelinePerMachine = "timeline.per_machine", timelineDays = "timeline.days"
-    case user
+    case user, capture
     case logLevel = "log_level"
 
     public var setting: Setting {
@@ -345,8 +345,14 @@ public enum SettingKey: String, CaseIterable, Sendable {
             Setting(
                 flag: "user", valueName: "NAME", default: .described("`vboot`"),
                 help:
-                    "Started as root: the account vboot becomes before it binds anything, keeping only CAP_NET_BIND_SERVICE (see Security); root keeps root, which is not recommended.",
+                    "Started as root: the account vboot becomes before it binds anything, keeping only CAP_NET_BIND_SERVICE (and CAP_NET_RAW with --capture; see Security); root keeps root, which is not recommended.",
                 example: "vboot", apply: Setting.text(\.configuration.user))
+        case .capture:
+            Setting(
+                flag: "capture", valueName: "INTERFACE", default: .described("off"),
+                help:
+                    "Watch DHCP on this interface (libpcap) and add other servers' answers to boot clients to their timelines (kind wire): a site server or a second proxy that also offers a boot file shows up where the boot went wrong. Keeps CAP_NET_RAW after the switch to --user.",
+                example: "eth1", apply: Setting.text(\.configuration.captureInterface))
         case .logLevel:
             Setting(
                 flag: "log-level", valueName: "LEVEL", default: .value("info"),

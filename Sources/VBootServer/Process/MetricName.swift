@@ -24,6 +24,8 @@ public enum CounterName: String, CaseIterable, Sendable {
     case tftpBytesSent = "tftp_bytes_sent"
     case timelineEventsRecorded = "timeline_events_recorded", timelineEventsDropped = "timeline_events_dropped"
     case timelineUnknownEventsLimited = "timeline_unknown_events_limited"
+    case wireSightings = "wire_sightings", wireCompetingOffers = "wire_competing_offers"
+    case wireFramesSkipped = "wire_frames_skipped", wireKernelDrops = "wire_kernel_drops"
 }
 
 /// Every gauge on `/metrics`, exported as `vboot_<name>`: read when `/metrics` is asked (a

@@ -68,12 +68,13 @@ public enum PrivilegeDrop {
         if case .sqlite(let path) = configuration.database {
             for file in [path, path + "-wal", path + "-shm"] { handOver(file, to: account, logger: logger) }
         }
-        let keepBindService = privilegedPorts(configuration)
+        let keep = capabilities(configuration)
         logger.info(
-            "privileges: switching to \(account)\(keepBindService ? " with CAP_NET_BIND_SERVICE" : ", no capabilities")"
+            "privileges: switching to \(account)\(keep.isEmpty ? ", no capabilities" : " with " + keep.map(\.name).joined(separator: ", "))"
         )
         let groups = account.groups.map { UInt32($0) }
-        guard vboot_become(account.uid, account.gid, groups, groups.count, keepBindService ? 1 : 0) == 0 else {
+        let mask = keep.reduce(UInt32(0)) { $0 | 1 << $1.rawValue }
+        guard vboot_become(account.uid, account.gid, groups, groups.count, mask) == 0 else {
             throw StartupError("cannot switch to \(account): \(String(cString: strerror(errno)))")
         }
         try pass(token)
@@ -122,11 +123,28 @@ public enum PrivilegeDrop {
     /// One line saying who vboot runs as and with which capabilities.
     public static func logCurrent(logger: Logger) {
         let capabilities = vboot_effective_capabilities()
+        let known = Capability.allCases.filter { capabilities & 1 << $0.rawValue != 0 }
         let names =
             capabilities == 0
-            ? "none" : capabilities == 1 << 10 ? "CAP_NET_BIND_SERVICE" : "0x" + String(capabilities, radix: 16)
+            ? "none"
+            : capabilities == known.reduce(0) { $0 | 1 << $1.rawValue }
+                ? known.map(\.name).joined(separator: ", ") : "0x" + String(capabilities, radix: 16)
         let level: Logger.Level = geteuid() == 0 ? .warning : .info
         logger.log(level: level, "privileges: running as uid \(geteuid()), gid \(getegid()), capabilities \(names)")
+    }
+
+    /// The capabilities vboot keeps after the switch: no more than its configuration needs.
+    public enum Capability: UInt32, CaseIterable, Sendable {
+        case netBindService = 10
+        case netRaw = 13
+
+        var name: String { self == .netBindService ? "CAP_NET_BIND_SERVICE" : "CAP_NET_RAW" }
+    }
+
+    /// Binding below 1024 needs CAP_NET_BIND_SERVICE, `--capture` CAP_NET_RAW.
+    static func capabilities(_ configuration: ServerConfiguration) -> [Capability] {
+        (privilegedPorts(configuration) ? [.netBindService] : [])
+            + (configuration.captureInterface != nil ? [.netRaw] : [])
     }
 
     /// Ports below 1024 need CAP_NET_BIND_SERVICE (port 0: the kernel picks a free high one).

@@ -78,6 +78,23 @@ struct InventoryFlowTests {
         await server.stop()
     }
 
+    /// `vboot trace` sends an admin to `vboot machines timeline MAC` for any client, known or not.
+    @Test func aMACOutsideTheInventoryHasATimelineToo() async throws {
+        let server = try Self.server()
+        try await server.start(expecting: ["http", "api"])
+        let script = try await HTTPCall.run("GET", "/boot.ipxe?mac=52-54-00-77-00-01", port: server.port("http"))
+        #expect(script.status == 200)
+        let timeline = try await HTTPCall.run(
+            "GET", "/api/v1/machines/52:54:00:77:00:01/timeline", port: server.port("api"), token: Self.token)
+        #expect(timeline.status == 200)
+        let events = try #require(timeline.json["events"] as? [[String: Any]])
+        #expect(events.map { "\($0["kind"]!)" } == ["script"])
+        let unknownName = try await HTTPCall.run(
+            "GET", "/api/v1/machines/hostname:nobody/timeline", port: server.port("api"), token: Self.token)
+        #expect(unknownName.status == 404)
+        await server.stop()
+    }
+
     @Test func fetchLimitedInstallEndsByItself() async throws {
         let server = try Self.server()
         try await server.start(expecting: ["http", "api"])
