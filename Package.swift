@@ -67,7 +67,7 @@ let package = Package(
             name: "VBootServer",
             dependencies: [
                 "VBootAPI",
-                "DHCPv4", "TFTP", "BootPolicy", "VBootStore", "CLinux", "PacketCapture", "WireTrace",
+                "DHCPv4", "TFTP", "BootPolicy", "VBootStore", "CLinux", "PacketCapture", "WireTrace", "UpstreamFetch",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -85,11 +85,17 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                // SHA-256 of upstream files (already in the graph through Firmware).
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // libpcap (Debian's libpcap-dev) for `vboot trace`: one system-library target, one wrapper type.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         .target(name: "PacketCapture", dependencies: ["CPcap"]),
+        // libcurl (Debian's libcurl4-openssl-dev) for the upstream asset cache: one system-library
+        // target, one wrapper type.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "UpstreamFetch", dependencies: ["CCurl"]),
         // Boot conversations read off the wire: frames → per-client stories → verdicts. No I/O.
         .target(
             name: "WireTrace",
@@ -138,7 +144,7 @@ let package = Package(
         .testTarget(
             name: "VBootServerTests",
             dependencies: [
-                "VBootServer", "VBootStore", "VBootAPI", "BootPolicy", "DHCPv4", "TFTP",
+                "VBootServer", "VBootStore", "VBootAPI", "BootPolicy", "DHCPv4", "TFTP", "UpstreamFetch",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -159,6 +165,6 @@ let package = Package(
     ]
 )
 
-for target in package.targets where !["CLinux", "CPcap"].contains(target.name) {
+for target in package.targets where !["CLinux", "CPcap", "CCurl"].contains(target.name) {
     target.swiftSettings = (target.swiftSettings ?? []) + strict
 }

@@ -87,10 +87,17 @@ public final class VBootServer: Sendable {
             ) {
                 onBound("tftp", $0)
             })
-        let http = HTTPService.Environment(
+        var http = HTTPService.Environment(
             configuration: configuration, store: store,
             scripts: scripts, autoexec: autoexec,
             inventory: inventory, counters: counters, logger: logger)
+        if !configuration.upstreams.isEmpty {
+            http.cache = try AssetCache(
+                directory: configuration.cache.directory
+                    ?? (configuration.dataDirectory ?? FileManager.default.temporaryDirectory.path + "/vboot")
+                        + "/cache",
+                upstreams: configuration.upstreams, settings: configuration.cache, counters: counters, logger: logger)
+        }
         services.append(HTTPService.makeApplication(http) { onBound("http", $0) })
         for (index, listener) in APIListenAddress.effective(configuration.apiListen).enumerated() {
             // Tests and the CLI's in-process use find the first as "api".

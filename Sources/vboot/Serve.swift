@@ -72,6 +72,11 @@ struct Serve: AsyncParsableCommand {
     @Option(.logLevel) var logLevel: Logger.Level?
     @Option(.user) var user: String?
     @Option(.capture) var capture: String?
+    @Option(.upstreams) var upstream: [String] = []
+    @Option(.cacheDir) var cacheDir: String?
+    @Option(.cacheProxy) var cacheProxy: String?
+    @Option(.cacheCABundle) var cacheCaBundle: String?
+    @Option(.cacheSHA256) var cacheSha256: [String] = []
 
     /// The flags as given, by setting (`ServeSettingsTests` checks that every setting is here).
     var given: [(SettingKey, [String])] {
@@ -98,6 +103,8 @@ struct Serve: AsyncParsableCommand {
             (.httpRequestTimeout, one(httpRequestTimeout)), (.httpIdleTimeout, one(httpIdleTimeout)),
             (.timelinePerMachine, one(timelinePerMachine)), (.timelineDays, one(timelineDays)),
             (.logLevel, one(logLevel?.rawValue)), (.user, one(user)), (.capture, one(capture)),
+            (.upstreams, upstream), (.cacheDir, one(cacheDir)), (.cacheProxy, one(cacheProxy)),
+            (.cacheCABundle, one(cacheCaBundle)), (.cacheSHA256, cacheSha256),
         ]
     }
 

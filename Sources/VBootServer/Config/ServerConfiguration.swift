@@ -71,6 +71,9 @@ public struct ServerConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
     /// Started as root: the account to become once the listeners are bound; nil: `vboot`.
     public var user: String?
+    /// `--upstream`: mirrors `/assets/NAME/…` is fetched from on a miss.
+    public var upstreams: [Upstream] = []
+    public var cache = CacheSettings()
     /// `--capture`: the interface whose DHCP traffic `WireWatchService` watches; nil: none.
     public var captureInterface: String?
     /// nil: `api-token` in the data directory.

@@ -26,6 +26,8 @@ public enum SettingKey: String, CaseIterable, Sendable {
     case poolDeclineQuarantine = "pool.decline_quarantine"
     case timelinePerMachine = "timeline.per_machine", timelineDays = "timeline.days"
     case user, capture
+    case upstreams, cacheDir = "cache.dir", cacheProxy = "cache.proxy", cacheCABundle = "cache.ca_bundle"
+    case cacheSHA256 = "cache.sha256"
     case logLevel = "log_level"
 
     public var setting: Setting {
@@ -353,6 +355,48 @@ public enum SettingKey: String, CaseIterable, Sendable {
                 help:
                     "Watch DHCP on this interface (libpcap) and add other servers' answers to boot clients to their timelines (kind wire): a site server or a second proxy that also offers a boot file shows up where the boot went wrong. Keeps CAP_NET_RAW after the switch to --user.",
                 example: "eth1", apply: Setting.text(\.configuration.captureInterface))
+        case .upstreams:
+            Setting(
+                flag: "upstream", valueName: "NAME=URL", form: .pairs, default: .described("none"),
+                help:
+                    "An upstream mirror (HTTP or HTTPS): /assets/NAME/PATH that is not in --assets is fetched from URL/PATH once, kept in the cache and served from it, while it arrives to every client that asks (see Upstream asset cache); repeatable.",
+                example: "debian=https://deb.debian.org/debian/dists/bookworm/main/installer-amd64/current/images",
+                apply: Setting.list(
+                    "NAME=URL with an http:// or https:// URL", { Upstream($0) }, \.configuration.upstreams))
+        case .cacheDir:
+            Setting(
+                flag: "cache-dir", valueName: "DIR", default: .described("`cache` in the data directory"),
+                help: "Where upstream files are kept (by upstream and path; downloads in progress under .partial).",
+                example: "/var/cache/vboot", paths: .path, apply: Setting.text(\.configuration.cache.directory))
+        case .cacheProxy:
+            Setting(
+                flag: "cache-proxy", valueName: "URL", default: .described("direct"),
+                help: "HTTP proxy for upstream fetches (the environment's http_proxy is not read).",
+                example: "http://proxy.lan:3128",
+                apply: Setting.parsed(
+                    "an http:// URL", { $0.hasPrefix("http://") || $0.hasPrefix("https://") ? $0 : nil },
+                    \.configuration.cache.proxy))
+        case .cacheCABundle:
+            Setting(
+                flag: "cache-ca-bundle", valueName: "FILE", default: .described("the system's CAs"),
+                help: "PEM file of the certificate authorities HTTPS upstreams are checked against.",
+                example: "/etc/vboot/mirror-ca.pem", paths: .path, apply: Setting.text(\.configuration.cache.caBundle))
+        case .cacheSHA256:
+            Setting(
+                flag: "cache-sha256", valueName: "UPSTREAM/PATH=SHA256", form: .pairs, default: .described("none"),
+                help:
+                    "The SHA-256 an upstream file must have: a download that does not match is refused, counted and never served again; repeatable.",
+                example: "debian/netboot/debian-installer/amd64/linux=" + String(repeating: "0", count: 64),
+                apply: { values, target throws(SettingError) in
+                    var pins: [String: String] = [:]
+                    for value in values {
+                        guard let pin = CachePin(value) else {
+                            throw SettingError("\"\(value)\" is not UPSTREAM/PATH=SHA256 (64 hex digits)")
+                        }
+                        pins[pin.key] = pin.sha256
+                    }
+                    target.configuration.cache.pins = pins
+                })
         case .logLevel:
             Setting(
                 flag: "log-level", valueName: "LEVEL", default: .value("info"),

@@ -17,12 +17,39 @@ enum FileRoute {
         switch environment.store.resolve(area, path) {
         case .success(let found): file = found
         case .failure(.notFound):
+            // Not in the assets directory: an upstream's, when the path starts with its name.
+            if area == .assets, let cache = environment.cache {
+                switch cache.lookup(path) {
+                case .cached(let cached, let size):
+                    let file = BootFileStore.File(path: cached, size: size, area: .assets)
+                    return try await serve(
+                        file, what: "\(request.method) /assets/\(path)", path, request: request, context: context,
+                        environment: environment)
+                case .filling(let fill):
+                    return try await CachedAssetRoute.serve(
+                        fill, path, request: request, context: context, environment: environment)
+                case .badPath:
+                    environment.logger.warning("http: \(request.method) /assets/\(path): not a path vboot fetches")
+                    throw HTTPError(.forbidden)
+                case .notAnUpstream: break
+                }
+            }
             environment.logger.info("http: \(request.method) /\(area.rawValue)/\(path): not found")
             throw HTTPError(.notFound)
         case .failure(.refused(let why)):
             environment.logger.warning("http: \(request.method) /\(area.rawValue)/\(path): \(why)")
             throw HTTPError(.forbidden)
         }
+        return try await serve(
+            file, what: "\(request.method) /\(area.rawValue)/\(path)", path, request: request, context: context,
+            environment: environment)
+    }
+
+    /// A file found (in the assets or iPXE directories, or the cache), with Range.
+    static func serve(
+        _ file: BootFileStore.File, what: String, _ path: String, request: Request, context: VBootRequestContext,
+        environment: HTTPService.Environment
+    ) async throws -> Response {
         var headers: HTTPFields = [.contentType: contentType(of: path), .acceptRanges: "bytes"]
         let range: ClosedRange<Int>?
         switch ByteRange.parse(request.headers[.range], size: file.size) {
@@ -32,7 +59,7 @@ enum FileRoute {
             headers[.contentRange] = "bytes */\(file.size)"
             return Response(status: .rangeNotSatisfiable, headers: headers)
         }
-        noteServed("\(request.method) /\(area.rawValue)/\(path)", path, size: file.size, range, context, environment)
+        noteServed(what, path, size: file.size, range, context, environment)
         let length = range?.count ?? file.size
         headers[.contentLength] = String(length)
         if let range { headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(file.size)" }

@@ -18,6 +18,8 @@ enum HTTPService {
         var inventory: Inventory
         var counters: ServerCounters
         var logger: Logger
+        /// Upstream files (`--upstream`); nil without upstreams.
+        var cache: AssetCache? = nil
         /// Small assets (scripts, configs, preseeds) kept in memory.
         var smallFiles = HotFileCache(limits: .init(maximumFileSize: FileRoute.smallFileLimit, maximumTotal: 16 << 20))
     }

@@ -1,0 +1,103 @@
+import Crypto
+import Foundation
+import Glibc
+import Logging
+import NIOConcurrencyHelpers
+import UpstreamFetch
+
+/// The pull-through cache of upstream files: `DIR/UPSTREAM/PATH` once published, downloads in
+/// progress under `DIR/.partial/`. A file is there only after it arrived whole (and matched its
+/// pinned SHA-256); a download cut by a crash leaves only a partial file, removed at the next
+/// start. Simultaneous misses for one file share one `CacheFill`.
+final class AssetCache: Sendable {
+    enum Lookup: Sendable {
+        /// Published: serve it like a local asset (sendfile).
+        case cached(path: String, size: Int)
+        /// On its way (this request may have started it).
+        case filling(CacheFill)
+        case notAnUpstream
+        case badPath
+    }
+
+    static let partialDirectory = ".partial"
+
+    let directory: String
+    private let upstreams: [String: Upstream]
+    private let settings: CacheSettings
+    private let fills = NIOLockedValueBox<[String: CacheFill]>([:])
+    private let counters: ServerCounters
+    private let logger: Logger
+
+    init(
+        directory: String, upstreams: [Upstream], settings: CacheSettings, counters: ServerCounters, logger: Logger
+    )
+        throws
+    {
+        self.directory = directory
+        self.upstreams = Dictionary(upstreams.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
+        self.settings = settings
+        self.counters = counters
+        self.logger = logger
+        let partial = directory + "/" + Self.partialDirectory
+        do {
+            try FileManager.default.createDirectory(atPath: partial, withIntermediateDirectories: true)
+        } catch {
+            throw StartupError("cache directory \(directory) cannot be created (--cache-dir): \(error)")
+        }
+        // Left by a crash or kill -9 in the middle of a download: never served, fetched again.
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: partial)) ?? []
+        for name in leftovers { unlink(partial + "/" + name) }
+        if !leftovers.isEmpty { logger.info("cache: removed \(leftovers.count) unfinished download(s) in \(partial)") }
+    }
+
+    var isEmpty: Bool { upstreams.isEmpty }
+
+    /// `/assets/UPSTREAM/PATH` as the cache has it, starting a fill on a miss.
+    func lookup(_ assetPath: String) -> Lookup {
+        guard let slash = assetPath.firstIndex(of: "/"), let upstream = upstreams[String(assetPath[..<slash])] else {
+            return .notAnUpstream
+        }
+        let path = String(assetPath[assetPath.index(after: slash)...])
+        guard CachePath.isValid(path) else { return .badPath }
+        let key = upstream.name + "/" + path
+        let finalPath = directory + "/" + key
+        return fills.withLockedValue { fills -> Lookup in
+            if let fill = fills[key] {
+                if fill.join() > 1 { counters.increment(.cacheCoalesced) }
+                return .filling(fill)
+            }
+            var status = stat()
+            if stat(finalPath, &status) == 0, status.st_mode & S_IFMT == S_IFREG {
+                counters.increment(.cacheHits)
+                return .cached(path: finalPath, size: Int(status.st_size))
+            }
+            counters.increment(.cacheMisses)
+            let id = SHA256.hash(data: Array(key.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+            let fill = CacheFill(
+                key: key, url: upstream.url + "/" + path,
+                partialPath: directory + "/" + Self.partialDirectory + "/" + id, finalPath: finalPath,
+                expectedSHA256: settings.pins[key])
+            _ = fill.join()
+            fills[key] = fill
+            start(fill)
+            return .filling(fill)
+        }
+    }
+
+    private func start(_ fill: CacheFill) {
+        var request = UpstreamTransfer.Request(url: fill.url)
+        request.proxy = settings.proxy
+        request.caBundle = settings.caBundle
+        request.userAgent = "vboot"
+        logger.info("cache: \(fill.key): fetching \(fill.url)")
+        let thread = Thread { [self, request] in
+            fill.run(request, counters: counters, logger: logger)
+            // Published or failed: the next request finds the file, or tries again.
+            fills.withLockedValue { fills in
+                if fills[fill.key] === fill { fills[fill.key] = nil }
+            }
+        }
+        thread.name = "vboot-cache-fill"
+        thread.start()
+    }
+}

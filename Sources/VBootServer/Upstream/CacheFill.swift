@@ -1,0 +1,188 @@
+import Crypto
+import Foundation
+import Glibc
+import Logging
+import NIOConcurrencyHelpers
+import UpstreamFetch
+
+/// One upstream file on its way into the cache: a libcurl transfer on a thread of its own writes
+/// `.partial/<id>`, every client that asked for the file reads it as it grows, and at the end
+/// the file is published (size and SHA-256 checked, renamed into place) or thrown away. However
+/// many clients ask, there is one transfer.
+final class CacheFill: Sendable {
+    enum Outcome: Sendable, Equatable {
+        case published
+        /// `status`: the upstream's own answer when it had one (404 stays 404), else nil (502).
+        case failed(reason: String, status: Int?)
+    }
+
+    struct Snapshot: Sendable {
+        /// The body's length when the upstream said it.
+        var total: Int?
+        /// Bytes in the partial file.
+        var available: Int
+        var outcome: Outcome?
+        /// The response headers have arrived (a 200), or the fill has ended.
+        var started: Bool
+
+        /// What a reader may send: everything once published; before that all but the last
+        /// byte, so no client ever holds a whole file that failed its checksum.
+        var readable: Int { outcome == .published ? available : max(0, available - 1) }
+    }
+
+    let key: String
+    let url: String
+    let partialPath: String
+    let finalPath: String
+    private let state = NIOLockedValueBox(State())
+    private let expectedSHA256: String?
+
+    private struct State {
+        var snapshot = Snapshot(total: nil, available: 0, outcome: nil, started: false)
+        var waiters: [Int: CheckedContinuation<Snapshot, Never>] = [:]
+        var nextWaiter = 0
+        var readers = 0
+    }
+
+    init(key: String, url: String, partialPath: String, finalPath: String, expectedSHA256: String?) {
+        self.key = key
+        self.url = url
+        self.partialPath = partialPath
+        self.finalPath = finalPath
+        self.expectedSHA256 = expectedSHA256
+    }
+
+    var snapshot: Snapshot { state.withLockedValue { $0.snapshot } }
+
+    /// Counts the clients served from this fill (the first is the miss, the rest coalesced).
+    func join() -> Int {
+        state.withLockedValue {
+            $0.readers += 1; return $0.readers
+        }
+    }
+
+    /// Returns as soon as `ready` holds for the fill's state, or it has ended.
+    func wait(until ready: @escaping @Sendable (Snapshot) -> Bool) async -> Snapshot {
+        await withCheckedContinuation { continuation in
+            let now = state.withLockedValue { state -> Snapshot? in
+                if ready(state.snapshot) || state.snapshot.outcome != nil { return state.snapshot }
+                let id = state.nextWaiter
+                state.nextWaiter += 1
+                // Woken on every change; a waiter that is not ready yet waits again.
+                state.waiters[id] = continuation
+                return nil
+            }
+            if let now { continuation.resume(returning: now) }
+        }
+    }
+
+    /// Waits for more than `offset` readable bytes (or the end).
+    func wait(beyond offset: Int) async -> Snapshot {
+        var snapshot = snapshot
+        while snapshot.readable <= offset, snapshot.outcome == nil {
+            snapshot = await wait { $0.readable > offset }
+        }
+        return snapshot
+    }
+
+    private func update(_ change: (inout Snapshot) -> Void) {
+        let woken = state.withLockedValue { state -> ([CheckedContinuation<Snapshot, Never>], Snapshot) in
+            change(&state.snapshot)
+            defer { state.waiters.removeAll() }
+            return (Array(state.waiters.values), state.snapshot)
+        }
+        for continuation in woken.0 { continuation.resume(returning: woken.1) }
+    }
+
+    /// The transfer, on the calling thread (a thread of the cache's own); returns when the file
+    /// is published or thrown away.
+    func run(_ request: UpstreamTransfer.Request, counters: ServerCounters, logger: Logger) {
+        let descriptor = open(partialPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        guard descriptor >= 0 else {
+            return fail("cannot write \(partialPath): \(String(cString: strerror(errno)))", status: nil)
+        }
+        var hasher = SHA256()
+        var written = 0
+        var writeError: String?
+        var upstreamStatus: Int?
+        do {
+            _ = try UpstreamTransfer.run(
+                request,
+                onResponse: { response in
+                    upstreamStatus = response.status
+                    guard response.status == 200 else { return false }
+                    update {
+                        $0.total = response.contentLength.map { Int($0) }
+                        $0.started = true
+                    }
+                    return true
+                },
+                onData: { bytes in
+                    guard Self.writeAll(descriptor, bytes) else {
+                        writeError = String(cString: strerror(errno))
+                        return false
+                    }
+                    hasher.update(bufferPointer: bytes)
+                    written += bytes.count
+                    counters.increment(.cacheUpstreamBytes, by: bytes.count)
+                    update { $0.available = written }
+                    return true
+                })
+        } catch {
+            close(descriptor)
+            unlink(partialPath)
+            if let writeError { return fail("cannot write \(partialPath): \(writeError)", status: nil) }
+            if let upstreamStatus, upstreamStatus != 200 {
+                return fail("\(url): the upstream answered \(upstreamStatus)", status: upstreamStatus)
+            }
+            return fail("\(error)", status: nil)
+        }
+        let total = snapshot.total
+        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        var problem: String?
+        if upstreamStatus != 200 {
+            problem = "\(url): the upstream answered \(upstreamStatus.map(String.init) ?? "nothing")"
+        } else if let total, total != written {
+            problem = "\(url): \(written) bytes arrived of the \(total) announced"
+        } else if let expectedSHA256, digest != expectedSHA256 {
+            counters.increment(.cacheVerificationFailures)
+            problem = "\(url): SHA-256 \(digest) is not the pinned \(expectedSHA256); refused"
+        }
+        if let problem {
+            close(descriptor)
+            unlink(partialPath)
+            logger.error("cache: \(key): \(problem)")
+            return fail(problem, status: upstreamStatus == 404 ? 404 : nil)
+        }
+        // On disk before the name: a crash after the rename never leaves a short file published.
+        fsync(descriptor)
+        close(descriptor)
+        let directory = (finalPath as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        guard rename(partialPath, finalPath) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(partialPath)
+            return fail("cannot publish \(finalPath): \(reason)", status: nil)
+        }
+        logger.info("cache: \(key): \(written) bytes from \(url), sha256 \(digest)")
+        update { $0.outcome = .published }
+    }
+
+    private func fail(_ reason: String, status: Int?) {
+        update {
+            $0.outcome = .failed(reason: reason, status: status)
+            $0.started = true
+        }
+    }
+
+    private static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let count = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { return false }
+            offset += count
+        }
+        return true
+    }
+}
