@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# The upstream asset cache against a real HTTPS mirror: nginx (Debian's nginx-light) in its own
+# network namespace with a test CA, serving a copy of Debian's netboot files
+# (debian-installer-12-netboot-amd64); vboot in another with --upstream and --cache-ca-bundle;
+# curl clients and an OVMF guest on the same segment (the e2e rig, Tests/e2e/lib/rig.sh).
+#
+#   storm       100 clients at once for the uncached initrd: exactly one upstream request (nginx's
+#               access log), every client's bytes right; then the same 100 from the cache. Prints
+#               the times: one client straight from the mirror, the first-fetch storm, the cached one
+#   range       a Range inside the part of a file still arriving (nginx limit_rate) is answered
+#               before the file is whole, one beyond it when its bytes come; one upstream request
+#   corrupt     a mirror file that does not match its pinned SHA-256: no client gets it whole, it
+#               is not cached, the failure is counted
+#   kill        vboot killed (SIGKILL) in the middle of a fetch: after a restart no partial file
+#               is left or served, and the next request fetches it again
+#   boot        an OVMF guest boots the Debian installer (kernel and initrd) through the cache
+#   offline     the mirror stopped: cached files keep coming, a miss is a 502 with the reason
+#
+# Environment: VBOOT (binary, default .build/debug/vboot), E2E_KEEP=1 keeps the work directory.
+# Needs root. The last line is "N passed, N failed".
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+VBOOT=${VBOOT:-.build/debug/vboot}
+[[ $VBOOT == /* ]] || VBOOT=$ROOT/$VBOOT
+DI=/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64
+NETBOOT=netboot/debian-installer/amd64
+HTTP_PORT=8080
+GUEST_MAC=52:54:00:e2:c0:01
+
+passed=0 failed=0
+pass() { echo "PASS  $1${2:+  ($2)}"; passed=$((passed + 1)); }
+fail() { echo "FAIL  $1${2:+  ($2)}"; failed=$((failed + 1)); }
+finish() { echo "$passed passed, $failed failed"; exit $((failed > 0)); }
+
+[ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; echo "0 passed, 1 failed"; exit 1; }
+for need in "$VBOOT" /usr/sbin/nginx "$DI/initrd.gz" "$DI/linux"; do
+    [ -e "$need" ] || { echo "missing $need (apt install nginx-light debian-installer-12-netboot-amd64)"; echo "0 passed, 1 failed"; exit 1; }
+done
+
+WORK=$(mktemp -d /tmp/vboot-cache-e2e.XXXXXX)
+chmod 755 "$WORK"
+RIG=vc$(printf '%x' $$)
+RIG_DIR=$WORK
+# shellcheck source=SCRIPTDIR/lib/rig.sh
+. "$HERE/lib/rig.sh"
+MIRROR_IP=${RIG_NET}.4
+CLIENT_IP=${RIG_NET}.5
+cleanup() {
+    rig_down
+    if [ "${E2E_KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+# --- the mirror: a test CA, nginx over HTTPS with a copy of the netboot files ---------------------
+mkdir -p "$WORK/ca" "$WORK/www/debian/$NETBOOT" "$WORK/www/slow/$NETBOOT" "$WORK/www/bad/$NETBOOT"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=vboot e2e test CA" \
+    -keyout "$WORK/ca/ca.key" -out "$WORK/ca/ca.pem" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=$MIRROR_IP" -keyout "$WORK/ca/mirror.key" \
+    -out "$WORK/ca/mirror.csr" 2>/dev/null
+printf 'subjectAltName=IP:%s\n' "$MIRROR_IP" >"$WORK/ca/san.ext"
+openssl x509 -req -in "$WORK/ca/mirror.csr" -CA "$WORK/ca/ca.pem" -CAkey "$WORK/ca/ca.key" -CAcreateserial \
+    -days 2 -extfile "$WORK/ca/san.ext" -out "$WORK/ca/mirror.pem" 2>/dev/null
+cp "$DI/initrd.gz" "$DI/linux" "$WORK/www/debian/$NETBOOT/"
+cp "$DI/linux" "$WORK/www/slow/$NETBOOT/linux"
+cp "$DI/linux" "$WORK/www/slow/$NETBOOT/linux.copy"
+# A mirror gone wrong: the initrd with one byte changed in its middle.
+cp "$DI/initrd.gz" "$WORK/www/bad/$NETBOOT/initrd.gz"
+printf '\xff' | dd of="$WORK/www/bad/$NETBOOT/initrd.gz" bs=1 seek=20000000 conv=notrunc status=none
+chmod -R o+rX "$WORK/www" "$WORK/ca"
+INITRD_SHA=$(sha256sum <"$DI/initrd.gz" | cut -d' ' -f1)
+LINUX_SHA=$(sha256sum <"$DI/linux" | cut -d' ' -f1)
+INITRD_SIZE=$(stat -c %s "$DI/initrd.gz")
+cat >"$WORK/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 256; }
+http {
+    access_log $WORK/access.log;
+    sendfile on;
+    server {
+        listen $MIRROR_IP:443 ssl http2;
+        ssl_certificate $WORK/ca/mirror.pem;
+        ssl_certificate_key $WORK/ca/mirror.key;
+        root $WORK/www;
+        # A slow mirror, so a file is still arriving while clients ask for parts of it.
+        location /slow/ { limit_rate 4m; }
+    }
+}
+EOF
+
+rig_up
+rig_site_dhcp
+rig_host mirror "$MIRROR_IP"
+rig_host client "$CLIENT_IP"
+# A storm's clients are machines of their own: one address each (vboot limits connections per
+# address), .151 to .250, beside the site's DHCP range.
+for ((i = 151; i <= 250; i++)); do ip -n "$(rig_ns client)" addr add "${RIG_NET}.$i/24" dev eth0; done
+start_nginx() {
+    ip netns exec "$(rig_ns mirror)" /usr/sbin/nginx -c "$WORK/nginx.conf" -e "$WORK/nginx-error.log" &
+    NGINX_PID=$!
+    RIG_PIDS+=("$NGINX_PID")
+    local i
+    for ((i = 0; i < 40; i++)); do
+        ip netns exec "$(rig_ns client)" curl -s -o /dev/null --cacert "$WORK/ca/ca.pem" "https://$MIRROR_IP/" && return 0
+        sleep 0.25
+    done
+    echo "nginx did not start: $(tail -n 3 "$WORK/nginx-error.log")"; echo "0 passed, 1 failed"; exit 1
+}
+start_nginx
+# Requests from vboot for a path (nginx's combined log: address first).
+upstream_requests() { grep -c "^$BOOT_IP .*\"GET $1 " "$WORK/access.log" || true; }
+
+# --- vboot ----------------------------------------------------------------------------------------
+mkdir -p "$WORK/boot-scripts/machines" "$WORK/assets" "$WORK/data"
+cp "$ROOT/boot-scripts/default.ipxe" "$WORK/boot-scripts/"
+cat >"$WORK/boot-scripts/machines/${GUEST_MAC//:/-}.ipxe" <<EOF
+#!ipxe
+echo vboot-cache-e2e: the installer from the cache
+kernel {{assets}}/debian/$NETBOOT/linux initrd=initrd.gz console=ttyS0,115200n8 ---
+initrd {{assets}}/debian/$NETBOOT/initrd.gz
+boot || shell
+EOF
+chmod -R o+rX "$WORK/boot-scripts" "$WORK/assets"
+start_vboot() {
+    ip netns exec "$(rig_ns boot)" "$VBOOT" serve --listen "$BOOT_IP" --interface eth0 --dhcp proxy \
+        --http-port "$HTTP_PORT" --boot-scripts "$WORK/boot-scripts" --assets "$WORK/assets" --data-dir "$WORK/data" \
+        --upstream "debian=https://$MIRROR_IP/debian" --upstream "slow=https://$MIRROR_IP/slow" \
+        --upstream "bad=https://$MIRROR_IP/bad" --cache-ca-bundle "$WORK/ca/ca.pem" \
+        --cache-sha256 "debian/$NETBOOT/initrd.gz=$INITRD_SHA" --cache-sha256 "debian/$NETBOOT/linux=$LINUX_SHA" \
+        --cache-sha256 "bad/$NETBOOT/initrd.gz=$INITRD_SHA" >>"$WORK/vboot.stdout" 2>>"$WORK/vboot.log" &
+    VBOOT_PID=$!
+    RIG_PIDS+=("$VBOOT_PID")
+    local i
+    for ((i = 0; i < 60; i++)); do
+        rig_alive "$VBOOT_PID" || { echo "vboot exited: $(tail -n 3 "$WORK/vboot.log")"; echo "0 passed, 1 failed"; exit 1; }
+        client curl -s -m 2 -o /dev/null "http://$BOOT_IP:$HTTP_PORT/health" 2>/dev/null && return 0
+        sleep 0.5
+    done
+    echo "vboot did not answer"; echo "0 passed, 1 failed"; exit 1
+}
+client() { ip netns exec "$(rig_ns client)" "$@"; }
+VB=http://$BOOT_IP:$HTTP_PORT/assets
+metric() {
+    ip netns exec "$(rig_ns boot)" curl -s -H "Authorization: Bearer $(cat "$WORK/data/api-token")" \
+        http://127.0.0.1:8081/metrics | awk -v name="vboot_$1_total" '$1 == name { print $2 }'
+}
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+start_vboot
+
+# --- storm ----------------------------------------------------------------------------------------
+# One client straight from the mirror (the upstream download a first fetch cannot beat).
+t0=$(now)
+client curl -s -o "$WORK/direct" --cacert "$WORK/ca/ca.pem" "https://$MIRROR_IP/debian/$NETBOOT/initrd.gz"
+upstream_single=$(since "$t0")
+storm() { # storm DIR: 100 clients at once for the initrd, each client's file in DIR
+    mkdir -p "$1"
+    local i pids=()
+    for ((i = 0; i < 100; i++)); do
+        client curl -s -m 120 --interface "${RIG_NET}.$((151 + i))" -o "$1/$i" -w '%{http_code}\n' \
+            "$VB/debian/$NETBOOT/initrd.gz" >"$1/$i.code" &
+        pids+=($!)
+    done
+    for i in "${pids[@]}"; do wait "$i" || true; done
+}
+intact() { # intact DIR: how many of the 100 have the initrd's bytes
+    local n=0 i
+    for ((i = 0; i < 100; i++)); do
+        [ "$(sha256sum <"$1/$i" 2>/dev/null | cut -d' ' -f1)" = "$INITRD_SHA" ] && n=$((n + 1))
+    done
+    echo "$n"
+}
+t0=$(now)
+storm "$WORK/storm1"
+first_storm=$(since "$t0")
+t0=$(now)
+storm "$WORK/storm2"
+cached_storm=$(since "$t0")
+ok1=$(intact "$WORK/storm1") ok2=$(intact "$WORK/storm2") requests=$(upstream_requests "/debian/$NETBOOT/initrd.gz")
+ratio=$(awk -v f="$first_storm" -v u="$upstream_single" -v c="$cached_storm" 'BEGIN { printf "%.2f", f / (u + c) }')
+times="one client from the mirror ${upstream_single} s, first-fetch storm ${first_storm} s, cached storm ${cached_storm} s: ${ratio}x"
+[ "$ok1" = 100 ] && [ "$ok2" = 100 ] && [ "$requests" = 1 ] &&
+    pass "storm: 100 clients, one upstream request, 100 + 100 intact" "$times" ||
+    fail "storm: 100 clients, one upstream request, 100 + 100 intact" "intact $ok1 + $ok2, upstream requests $requests; $times"
+[ "$(metric cache_misses)" = 1 ] && [ "$(metric cache_coalesced_waiters)" -ge 1 ] &&
+    pass "storm: /metrics: 1 miss, $(metric cache_coalesced_waiters) coalesced, $(metric cache_hits) hits" ||
+    fail "storm: /metrics counts" "misses $(metric cache_misses), coalesced $(metric cache_coalesced_waiters)"
+
+# --- range ----------------------------------------------------------------------------------------
+# The first client starts the slow fetch (4 MiB/s: ~2 s for the kernel); a Range inside what has
+# arrived comes back while the file is still arriving, one near the end once its bytes do.
+LINUX_SIZE=$(stat -c %s "$DI/linux")
+client curl -s -m 60 -o "$WORK/slow-whole" "$VB/slow/$NETBOOT/linux" &
+whole_pid=$!
+sleep 0.7
+t0=$(now)
+client curl -s -m 60 -r 100000-199999 -o "$WORK/slow-early" "$VB/slow/$NETBOOT/linux"
+early=$(since "$t0")
+still_arriving=$(ls "$WORK/data/cache/.partial" | wc -l)
+client curl -s -m 60 -r $((LINUX_SIZE - 1000))- -o "$WORK/slow-late" "$VB/slow/$NETBOOT/linux"
+wait "$whole_pid" || true
+expect_early=$(dd if="$DI/linux" bs=100000 skip=1 count=1 status=none | sha256sum | cut -d' ' -f1)
+expect_late=$(tail -c 1000 "$DI/linux" | sha256sum | cut -d' ' -f1)
+[ "$(sha256sum <"$WORK/slow-early" | cut -d' ' -f1)" = "$expect_early" ] && [ "$still_arriving" = 1 ] &&
+    [ "$(sha256sum <"$WORK/slow-late" | cut -d' ' -f1)" = "$expect_late" ] &&
+    [ "$(sha256sum <"$WORK/slow-whole" | cut -d' ' -f1)" = "$LINUX_SHA" ] &&
+    [ "$(upstream_requests "/slow/$NETBOOT/linux")" = 1 ] &&
+    pass "range: inside the part arrived (in ${early} s, the file still arriving), and beyond it; one upstream request" ||
+    fail "range" "early ${early} s, partial files then $still_arriving, upstream requests $(upstream_requests "/slow/$NETBOOT/linux")"
+
+# --- corrupt --------------------------------------------------------------------------------------
+code=$(client curl -s -m 60 -o "$WORK/bad" -w '%{http_code}' "$VB/bad/$NETBOOT/initrd.gz" || true)
+[ "$(sha256sum <"$WORK/bad" | cut -d' ' -f1)" != "$INITRD_SHA" ] && [ "$(stat -c %s "$WORK/bad")" -lt "$INITRD_SIZE" ] &&
+    [ ! -e "$WORK/data/cache/bad/$NETBOOT/initrd.gz" ] && [ "$(metric cache_verification_failures)" = 1 ] &&
+    grep -q "is not the pinned $INITRD_SHA; refused" "$WORK/vboot.log" &&
+    pass "corrupt: refused (the client got $(stat -c %s "$WORK/bad") of $INITRD_SIZE bytes, HTTP $code), not cached, counted" ||
+    fail "corrupt" "got $(stat -c %s "$WORK/bad") bytes, HTTP $code, verification failures $(metric cache_verification_failures)"
+
+# --- kill -----------------------------------------------------------------------------------------
+client curl -s -m 60 -o /dev/null "$VB/slow/$NETBOOT/linux.copy" &
+sleep 0.5
+partial_before=$(ls "$WORK/data/cache/.partial" | wc -l)
+kill -KILL "$VBOOT_PID"
+wait "$VBOOT_PID" 2>/dev/null || true
+start_vboot
+partial_after=$(ls "$WORK/data/cache/.partial" | wc -l)
+client curl -s -m 60 -o "$WORK/linux-after" "$VB/slow/$NETBOOT/linux.copy"
+[ "$partial_before" = 1 ] && [ "$partial_after" = 0 ] &&
+    [ "$(sha256sum <"$WORK/linux-after" | cut -d' ' -f1)" = "$LINUX_SHA" ] &&
+    [ "$(upstream_requests "/slow/$NETBOOT/linux.copy")" = 2 ] &&
+    pass "kill: kill -9 mid-fetch leaves a partial file, removed at the restart; the next request fetches it again" ||
+    fail "kill" "partial files $partial_before then $partial_after, upstream requests $(upstream_requests "/slow/$NETBOOT/linux.copy")"
+
+# --- boot -----------------------------------------------------------------------------------------
+rig_guest g1 "$GUEST_MAC" uefi default
+if wait_for "$WORK/g1.serial" "Select a language" 240; then
+    pass "boot: OVMF -> iPXE -> the Debian installer's kernel and initrd from the cache"
+else
+    fail "boot: OVMF -> the installer from the cache" "serial: $(rig_plain "$WORK/g1.serial" | tail -n 3 | tr '\n' ' ' | cut -c1-300)"
+fi
+rig_stop_guest g1 2>/dev/null || true
+[ "$(upstream_requests "/debian/$NETBOOT/linux")" = 1 ] &&
+    pass "boot: the kernel came from the mirror once, the initrd from the cache (no new request)" ||
+    fail "boot: upstream requests" "linux $(upstream_requests "/debian/$NETBOOT/linux"), initrd $(upstream_requests "/debian/$NETBOOT/initrd.gz")"
+
+# --- offline --------------------------------------------------------------------------------------
+kill "$NGINX_PID"
+wait "$NGINX_PID" 2>/dev/null || true
+code=$(client curl -s -m 30 -o "$WORK/offline-cached" -w '%{http_code}' "$VB/debian/$NETBOOT/initrd.gz" || true)
+miss=$(client curl -s -m 30 -w ' %{http_code}' "$VB/debian/$NETBOOT/missing.gz" | tr -d '\n' || true)
+[ "$code" = 200 ] && [ "$(sha256sum <"$WORK/offline-cached" | cut -d' ' -f1)" = "$INITRD_SHA" ] &&
+    [[ $miss == "vboot cache: https://$MIRROR_IP/debian/$NETBOOT/missing.gz: "*" 502" ]] &&
+    pass "offline: the mirror stopped, the cached initrd still served; a miss is 502 with the reason" "${miss%% 502}" ||
+    fail "offline" "cached: HTTP $code; miss: $miss"
+
+finish
