@@ -20,7 +20,8 @@ public struct WireWatch: Sendable {
     private var swept = (clients: -Double.infinity, recent: -Double.infinity)
     /// Frames that were not DHCP after all, or did not parse (counted, never fatal).
     public private(set) var skipped = 0
-    /// Boot clients or sightings not tracked because the tables were full of live entries.
+    /// Boot clients or sightings not tracked because the tables were full of live entries
+    /// (`vboot serve` counts them as wire_table_overflow).
     public private(set) var overflow = 0
 
     /// Kernel-side filter: DHCP client, server and PXE boot server ports.
@@ -44,6 +45,10 @@ public struct WireWatch: Sendable {
 
     /// One captured frame; a sighting when it is another server's answer to a boot client.
     public mutating func ingest(_ frame: UnsafeRawBufferPointer, linkType: LinkType, at time: Double) -> WireSighting? {
+        guard time.isFinite else {
+            skipped += 1
+            return nil
+        }
         guard let headers = try? FrameHeaders.parse(frame, linkType: linkType), case .udp = headers.transport else {
             skipped += 1
             return nil
@@ -57,21 +62,26 @@ public struct WireWatch: Sendable {
             return nil
         }
         if message.op == .bootRequest {
-            if case .success = BootClient.classify(message) { remember(mac, at: time) }
+            // Asking as a boot client makes its answers news; its next DHCP as anything else (the
+            // installer, the installed system) ends that: the site's lease for it is routine.
+            if case .success = BootClient.classify(message) { remember(mac, at: time) } else { bootClients[mac] = nil }
             return nil
         }
         let server = message.serverIdentifier ?? headers.source
         guard [.offer, .ack, .nak].contains(type), !ownAddresses.contains(server),
             !ownAddresses.contains(headers.source),
-            let asked = bootClients[mac], time - asked <= Self.clientWindow
+            let asked = bootClients[mac], time >= asked, time - asked <= Self.clientWindow
         else { return nil }
         let sighting = WireSighting(message, type: type, server: server)
         let key = Repeat(mac: mac, server: server, type: type.rawValue, bootFile: sighting.bootFile)
-        if let last = recent[key], time - last < Self.repeatWindow { return nil }
+        // A clock stepped back makes the entry stale, not eternal.
+        if let last = recent[key], time >= last, time - last < Self.repeatWindow { return nil }
+        // Full of live entries: not recorded either, or a flood of forged answers would push a
+        // machine's real history off its timeline.
         guard Self.makeRoom(in: &recent, for: key, olderThan: time - Self.repeatWindow, at: time, swept: &swept.recent)
         else {
             overflow += 1
-            return sighting
+            return nil
         }
         recent[key] = time
         return sighting
@@ -95,7 +105,7 @@ public struct WireWatch: Sendable {
         if table[key] != nil || table.count < tableLimit { return true }
         guard time - swept >= 1 || time < swept else { return false }
         swept = time
-        table = table.filter { $0.value >= cutoff }
+        table = table.filter { $0.value >= cutoff && $0.value <= time }
         return table.count < tableLimit
     }
 }

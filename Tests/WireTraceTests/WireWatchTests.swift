@@ -94,6 +94,27 @@ import WireTrace
         #expect(late.withUnsafeBytes { watch.ingest($0, linkType: .ethernet, at: 4000) } == nil)
     }
 
+    @Test func theInstallersDHCPAfterTheBootAndNAKsAreNotCompetingOffers() throws {
+        var watch = WireWatch(ownAddresses: [Self.vboot])
+        #expect(Self.exchange(&watch, askAt: 0, answerAt: 0.01) != nil)
+        // The installer asks without PXEClient: the site's boot file for it is its own business.
+        #expect(Self.exchange(&watch, pxe: false, askAt: 60, answerAt: 60.01, bootFile: "pxelinux.0") == nil)
+        #expect(Self.exchange(&watch, askAt: 120, answerAt: 120.01) != nil)
+        let nak = Frames.udpFrame(
+            Self.site.0, Self.site.1, 67, Self.client, "10.77.0.50", 68,
+            Messages.server(.nak, mac: Self.client, server: Self.site.1, address: "10.77.0.50"))
+        let sighting = try #require(nak.withUnsafeBytes { watch.ingest($0, linkType: .ethernet, at: 121) })
+        #expect(sighting.type == .nak && !sighting.competes)
+        // vboot's own answer with another server's identifier (a relay, a typo) is still vboot's.
+        let own = Frames.udpFrame(
+            "52:54:00:00:00:02", "10.77.0.2", 67, Self.client, "10.77.0.50", 68,
+            Messages.server(.offer, mac: Self.client, server: "10.77.0.99", bootFile: "ipxe.efi"))
+        #expect(own.withUnsafeBytes { watch.ingest($0, linkType: .ethernet, at: 122) } == nil)
+        // A clock stepped back, and a timestamp that is no time at all.
+        #expect(Self.exchange(&watch, askAt: 200, answerAt: 150) == nil)
+        #expect(Self.exchange(&watch, askAt: .infinity, answerAt: .infinity) == nil)
+    }
+
     @Test func itsTablesAreBoundedAndGarbageIsCounted() {
         var watch = WireWatch(ownAddresses: [Self.vboot])
         let extra = 100
@@ -101,10 +122,13 @@ import WireTrace
             let mac = String(format: "02:00:00:%02x:%02x:%02x", index >> 16, (index >> 8) & 0xFF, index & 0xFF)
             _ = Self.exchange(&watch, client: mac, askAt: Double(index) * 0.001, answerAt: Double(index) * 0.001)
         }
-        #expect(watch.overflow >= extra)
+        // The clients past the limit were not remembered: their answers are not news.
+        #expect(watch.overflow == extra)
+        #expect(Self.exchange(&watch, client: "02:ff:00:00:00:01", askAt: 5, answerAt: 5) == nil)
+        let skippedBefore = watch.skipped
         for garbage in [[UInt8](), [0x45], [UInt8](repeating: 0xFF, count: 400)] {
             #expect(garbage.withUnsafeBytes { watch.ingest($0, linkType: .ethernet, at: 1) } == nil)
         }
-        #expect(watch.skipped == 3)
+        #expect(watch.skipped == skippedBefore + 3)
     }
 }

@@ -103,7 +103,7 @@ enum OpenAPIDocument {
             },
             "/machines/{id}/timeline": {
               "parameters": [{"$ref": "#/components/parameters/id"}, {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/before"}],
-              "get": {"summary": "The machine's boot timeline, newest first", "responses": {"200": {"description": "Events", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Events"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}}}
+              "get": {"summary": "The machine's boot timeline, newest first; a MAC address need not be in the inventory (its events, possibly none), a host name, uuid: or serial: must", "responses": {"200": {"description": "Events", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Events"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}}}
             },
             "/machines/{id}/done": {
               "parameters": [{"$ref": "#/components/parameters/id"}, {"name": "token", "in": "query", "required": false, "description": "The install's own token (from the done_url rendered into the install script)", "schema": {"type": "string"}}],

@@ -81,7 +81,7 @@ final class WireWatchService: Service, Sendable {
         }
         var lastRefresh = Date()
         var lastStatistics = Date()
-        var reported = (skipped: 0, dropped: UInt32(0))
+        var reported = (skipped: 0, overflow: 0, dropped: UInt32(0))
         var warned: [IPv4Address: Date] = [:]
         while !stopped {
             guard let current = capture else {
@@ -111,6 +111,10 @@ final class WireWatchService: Service, Sendable {
                 if watch.skipped > reported.skipped {
                     counters.increment(.wireFramesSkipped, by: watch.skipped - reported.skipped)
                     reported.skipped = watch.skipped
+                }
+                if watch.overflow > reported.overflow {
+                    counters.increment(.wireTableOverflow, by: watch.overflow - reported.overflow)
+                    reported.overflow = watch.overflow
                 }
                 if let dropped = current.statistics()?.dropped, dropped > reported.dropped {
                     counters.increment(.wireKernelDrops, by: Int(dropped - reported.dropped))

@@ -28,6 +28,13 @@ enum FileRoute {
                 case .filling(let fill):
                     return try await CachedAssetRoute.serve(
                         fill, path, request: request, context: context, environment: environment)
+                case .busy:
+                    environment.logger.warning(
+                        "http: \(request.method) /assets/\(path): \(cache.fillLimit) upstream fetches in progress; 503")
+                    return Response(
+                        status: .serviceUnavailable, headers: [.retryAfter: "5"],
+                        body: ResponseBody(
+                            byteBuffer: ByteBuffer(string: "vboot cache: too many upstream fetches at once\n")))
                 case .badPath:
                     environment.logger.warning("http: \(request.method) /assets/\(path): not a path vboot fetches")
                     throw HTTPError(.forbidden)

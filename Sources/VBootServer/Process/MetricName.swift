@@ -26,9 +26,10 @@ public enum CounterName: String, CaseIterable, Sendable {
     case timelineUnknownEventsLimited = "timeline_unknown_events_limited"
     case wireSightings = "wire_sightings", wireCompetingOffers = "wire_competing_offers"
     case wireFramesSkipped = "wire_frames_skipped", wireKernelDrops = "wire_kernel_drops"
+    case wireTableOverflow = "wire_table_overflow"
     case cacheHits = "cache_hits", cacheMisses = "cache_misses", cacheCoalesced = "cache_coalesced_waiters"
     case cacheUpstreamBytes = "cache_upstream_bytes", cacheVerificationFailures = "cache_verification_failures"
-    case cacheUpstreamFailures = "cache_upstream_failures"
+    case cacheUpstreamFailures = "cache_upstream_failures", cacheFillsRefused = "cache_fills_refused"
 }
 
 /// Every gauge on `/metrics`, exported as `vboot_<name>`: read when `/metrics` is asked (a

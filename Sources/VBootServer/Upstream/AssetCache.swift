@@ -17,11 +17,18 @@ final class AssetCache: Sendable {
         case filling(CacheFill)
         case notAnUpstream
         case badPath
+        /// `fillLimit` files are on their way already: a client asking for many different
+        /// missing paths cannot make vboot open a transfer (and a thread) for each.
+        case busy
     }
 
     static let partialDirectory = ".partial"
+    /// Upstream transfers at once. A classroom boots a handful of files; more distinct misses
+    /// than this at the same moment is a scan, not a boot.
+    static let defaultFillLimit = 32
 
     let directory: String
+    let fillLimit: Int
     private let upstreams: [String: Upstream]
     private let settings: CacheSettings
     private let fills = NIOLockedValueBox<[String: CacheFill]>([:])
@@ -29,11 +36,11 @@ final class AssetCache: Sendable {
     private let logger: Logger
 
     init(
-        directory: String, upstreams: [Upstream], settings: CacheSettings, counters: ServerCounters, logger: Logger
-    )
-        throws
-    {
+        directory: String, upstreams: [Upstream], settings: CacheSettings, counters: ServerCounters, logger: Logger,
+        fillLimit: Int = AssetCache.defaultFillLimit
+    ) throws {
         self.directory = directory
+        self.fillLimit = fillLimit
         self.upstreams = Dictionary(upstreams.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
         self.settings = settings
         self.counters = counters
@@ -70,6 +77,10 @@ final class AssetCache: Sendable {
             if stat(finalPath, &status) == 0, status.st_mode & S_IFMT == S_IFREG {
                 counters.increment(.cacheHits)
                 return .cached(path: finalPath, size: Int(status.st_size))
+            }
+            guard fills.count < fillLimit else {
+                counters.increment(.cacheFillsRefused)
+                return .busy
             }
             counters.increment(.cacheMisses)
             let id = SHA256.hash(data: Array(key.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
