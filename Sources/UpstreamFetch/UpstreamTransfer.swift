@@ -93,7 +93,9 @@ public enum UpstreamTransfer {
                 func set(_ result: CURLcode) { if code == CURLE_OK { code = result } }
                 set(vboot_curl_set_string(handle, CURLOPT_URL, request.url))
                 set(vboot_curl_set_string(handle, CURLOPT_PROTOCOLS_STR, "http,https"))
-                set(vboot_curl_set_string(handle, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"))
+                // An HTTPS upstream is not followed down to plain HTTP.
+                let redirects = request.url.hasPrefix("https://") ? "https" : "http,https"
+                set(vboot_curl_set_string(handle, CURLOPT_REDIR_PROTOCOLS_STR, redirects))
                 set(vboot_curl_set_long(handle, CURLOPT_FOLLOWLOCATION, 1))
                 set(vboot_curl_set_long(handle, CURLOPT_MAXREDIRS, 5))
                 set(vboot_curl_set_long(handle, CURLOPT_NOSIGNAL, 1))
@@ -110,6 +112,8 @@ public enum UpstreamTransfer {
                 }
                 if list != nil { set(vboot_curl_set_pointer(handle, CURLOPT_HTTPHEADER, list)) }
                 set(vboot_curl_set_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer.baseAddress))
+                // The buffer is valid only inside this closure; the handle outlives it.
+                defer { _ = vboot_curl_set_pointer(handle, CURLOPT_ERRORBUFFER, nil) }
                 set(vboot_curl_set_data_callback(handle, CURLOPT_HEADERFUNCTION, headerCallback))
                 set(vboot_curl_set_pointer(handle, CURLOPT_HEADERDATA, me))
                 set(vboot_curl_set_data_callback(handle, CURLOPT_WRITEFUNCTION, writeCallback))

@@ -14,6 +14,7 @@
 #   kill        vboot killed (SIGKILL) in the middle of a fetch: after a restart no partial file
 #               is left or served, and the next request fetches it again
 #   boot        an OVMF guest boots the Debian installer (kernel and initrd) through the cache
+#   directory   a path the mirror redirects to a directory listing (chunked): refused, not cached
 #   offline     the mirror stopped: cached files keep coming, a miss is a 502 with the reason
 #
 # Environment: VBOOT (binary, default .build/debug/vboot), E2E_KEEP=1 keeps the work directory.
@@ -87,7 +88,9 @@ http {
         ssl_certificate_key $WORK/ca/mirror.key;
         root $WORK/www;
         # A slow mirror, so a file is still arriving while clients ask for parts of it.
-        location /slow/ { limit_rate 4m; }
+        location /slow/ { limit_rate 2m; }
+        # A directory: the listing nginx sends is chunked, without a length.
+        location /debian/ { autoindex on; }
     }
 }
 EOF
@@ -191,7 +194,7 @@ times="one client from the mirror ${upstream_single} s, first-fetch storm ${firs
     fail "storm: /metrics counts" "misses $(metric cache_misses), coalesced $(metric cache_coalesced_waiters)"
 
 # --- range ----------------------------------------------------------------------------------------
-# The first client starts the slow fetch (4 MiB/s: ~2 s for the kernel); a Range inside what has
+# The first client starts the slow fetch (2 MiB/s: ~4 s for the kernel); a Range inside what has
 # arrived comes back while the file is still arriving, one near the end once its bytes do.
 LINUX_SIZE=$(stat -c %s "$DI/linux")
 client curl -s -m 60 -o "$WORK/slow-whole" "$VB/slow/$NETBOOT/linux" &
@@ -222,8 +225,12 @@ code=$(client curl -s -m 60 -o "$WORK/bad" -w '%{http_code}' "$VB/bad/$NETBOOT/i
 
 # --- kill -----------------------------------------------------------------------------------------
 client curl -s -m 60 -o /dev/null "$VB/slow/$NETBOOT/linux.copy" &
-sleep 0.5
-partial_before=$(ls "$WORK/data/cache/.partial" | wc -l)
+partial_before=0
+for ((i = 0; i < 40; i++)); do
+    partial_before=$(ls "$WORK/data/cache/.partial" | wc -l)
+    [ "$partial_before" = 0 ] || break
+    sleep 0.1
+done
 kill -KILL "$VBOOT_PID"
 wait "$VBOOT_PID" 2>/dev/null || true
 start_vboot
@@ -243,9 +250,19 @@ else
     fail "boot: OVMF -> the installer from the cache" "serial: $(rig_plain "$WORK/g1.serial" | tail -n 3 | tr '\n' ' ' | cut -c1-300)"
 fi
 rig_stop_guest g1 2>/dev/null || true
-[ "$(upstream_requests "/debian/$NETBOOT/linux")" = 1 ] &&
+[ "$(upstream_requests "/debian/$NETBOOT/linux")" = 1 ] && [ "$(upstream_requests "/debian/$NETBOOT/initrd.gz")" = 1 ] &&
     pass "boot: the kernel came from the mirror once, the initrd from the cache (no new request)" ||
     fail "boot: upstream requests" "linux $(upstream_requests "/debian/$NETBOOT/linux"), initrd $(upstream_requests "/debian/$NETBOOT/initrd.gz")"
+
+# --- a directory -----------------------------------------------------------------------------------
+# /assets/debian/netboot: the mirror redirects to netboot/ and sends its listing (chunked, no
+# length). Refused as not a file; vboot stays up and the files below it still come.
+dir=$(client curl -s -m 30 -w ' %{http_code}' "$VB/debian/netboot" | tr -d '\n' || true)
+after=$(client curl -s -m 30 -o /dev/null -w '%{http_code}' "$VB/debian/$NETBOOT/linux" || true)
+[[ $dir == *"a directory on the upstream"*" 502" ]] && rig_alive "$VBOOT_PID" && [ "$after" = 200 ] &&
+    [ ! -f "$WORK/data/cache/debian/netboot" ] &&
+    pass "directory: a redirect to a listing is refused (502), not cached, vboot still serving" ||
+    fail "directory" "answer: $dir; then linux: HTTP $after; vboot alive: $(rig_alive "$VBOOT_PID" && echo yes || echo no)"
 
 # --- offline --------------------------------------------------------------------------------------
 kill "$NGINX_PID"

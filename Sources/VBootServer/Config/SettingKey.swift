@@ -374,7 +374,7 @@ public enum SettingKey: String, CaseIterable, Sendable {
                 help: "HTTP proxy for upstream fetches (the environment's http_proxy is not read).",
                 example: "http://proxy.lan:3128",
                 apply: Setting.parsed(
-                    "an http:// URL", { $0.hasPrefix("http://") || $0.hasPrefix("https://") ? $0 : nil },
+                    "an http:// or https:// URL", { $0.hasPrefix("http://") || $0.hasPrefix("https://") ? $0 : nil },
                     \.configuration.cache.proxy))
         case .cacheCABundle:
             Setting(
@@ -385,7 +385,7 @@ public enum SettingKey: String, CaseIterable, Sendable {
             Setting(
                 flag: "cache-sha256", valueName: "UPSTREAM/PATH=SHA256", form: .pairs, default: .described("none"),
                 help:
-                    "The SHA-256 an upstream file must have: a download that does not match is refused, counted and never served again; repeatable.",
+                    "The SHA-256 an upstream file must have: a download that does not match is never published or handed to a client whole, and is counted; repeatable.",
                 example: "debian/netboot/debian-installer/amd64/linux=" + String(repeating: "0", count: 64),
                 apply: { values, target throws(SettingError) in
                     var pins: [String: String] = [:]

@@ -37,7 +37,7 @@ enum CachedAssetRoute {
             // No length from the upstream: the whole body, as it comes, without Range.
             environment.logger.info("http: \(what): streaming from the upstream (length unknown)")
             guard request.method != .head else { return Response(status: .ok, headers: headers) }
-            return Response(status: .ok, headers: headers, body: growingBody(fill, 0...Int.max, environment))
+            return Response(status: .ok, headers: headers, body: growingBody(fill, 0...(Int.max - 1), environment))
         }
         headers[.acceptRanges] = "bytes"
         let range: ClosedRange<Int>?

@@ -32,6 +32,11 @@ final class AssetCache: Sendable {
     private let upstreams: [String: Upstream]
     private let settings: CacheSettings
     private let fills = NIOLockedValueBox<[String: CacheFill]>([:])
+    /// Fills that failed, answered as they ended for `failureMemory`: a file that fails its pin,
+    /// or is missing upstream, is not fetched again for every client that asks.
+    private let failed = NIOLockedValueBox<[String: (fill: CacheFill, until: ContinuousClock.Instant)]>([:])
+    static let failureMemory = Duration.seconds(60)
+    static let failureLimit = 4_096
     private let counters: ServerCounters
     private let logger: Logger
 
@@ -68,6 +73,9 @@ final class AssetCache: Sendable {
         guard CachePath.isValid(path) else { return .badPath }
         let key = upstream.name + "/" + path
         let finalPath = directory + "/" + key
+        if let recent = failed.withLockedValue({ $0[key] }), ContinuousClock.now < recent.until {
+            return .filling(recent.fill)
+        }
         return fills.withLockedValue { fills -> Lookup in
             if let fill = fills[key] {
                 if fill.join() > 1 { counters.increment(.cacheCoalesced) }
@@ -103,12 +111,22 @@ final class AssetCache: Sendable {
         logger.info("cache: \(fill.key): fetching \(fill.url)")
         let thread = Thread { [self, request] in
             fill.run(request, counters: counters, logger: logger)
-            // Published or failed: the next request finds the file, or tries again.
+            if case .failed = fill.snapshot.outcome { remember(failure: fill) }
+            // Published or failed: the next request finds the file, or (after a while) tries again.
             fills.withLockedValue { fills in
                 if fills[fill.key] === fill { fills[fill.key] = nil }
             }
         }
         thread.name = "vboot-cache-fill"
         thread.start()
+    }
+
+    private func remember(failure fill: CacheFill) {
+        let now = ContinuousClock.now
+        failed.withLockedValue { failed in
+            if failed.count >= Self.failureLimit { failed = failed.filter { now < $0.value.until } }
+            guard failed.count < Self.failureLimit else { return }
+            failed[fill.key] = (fill, now + Self.failureMemory)
+        }
     }
 }

@@ -105,12 +105,19 @@ final class CacheFill: Sendable {
         var written = 0
         var writeError: String?
         var upstreamStatus: Int?
+        var refusal: String?
         do {
             _ = try UpstreamTransfer.run(
                 request,
                 onResponse: { response in
                     upstreamStatus = response.status
                     guard response.status == 200 else { return false }
+                    // A redirect to a directory (`netboot` → `netboot/`) answers with a listing:
+                    // kept as a file it would stand where the directory's files belong.
+                    if let final = response.effectiveURL, final.hasSuffix("/") {
+                        refusal = "\(url): a directory on the upstream (\(final)), not a file"
+                        return false
+                    }
                     update {
                         $0.total = response.contentLength.map { Int($0) }
                         $0.started = true
@@ -132,6 +139,7 @@ final class CacheFill: Sendable {
             close(descriptor)
             unlink(partialPath)
             if let writeError { return fail("cannot write \(partialPath): \(writeError)", status: nil) }
+            if let refusal { return fail(refusal, status: nil) }
             if let upstreamStatus, upstreamStatus != 200 {
                 return fail("\(url): the upstream answered \(upstreamStatus)", status: upstreamStatus)
             }
@@ -155,8 +163,12 @@ final class CacheFill: Sendable {
             return fail(problem, status: upstreamStatus == 404 ? 404 : nil)
         }
         // On disk before the name: a crash after the rename never leaves a short file published.
-        fsync(descriptor)
+        let synced = fsync(descriptor) == 0 ? nil : String(cString: strerror(errno))
         close(descriptor)
+        if let synced {
+            unlink(partialPath)
+            return fail("cannot write \(partialPath): fsync: \(synced)", status: nil)
+        }
         let directory = (finalPath as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         guard rename(partialPath, finalPath) == 0 else {

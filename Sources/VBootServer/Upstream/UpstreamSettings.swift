@@ -20,7 +20,7 @@ public struct Upstream: Sendable, Hashable {
     }
 
     static func isValidName(_ name: String) -> Bool {
-        !name.isEmpty && name.count <= 64 && name != "." && name != ".."
+        !name.isEmpty && name.count <= 64 && !name.hasPrefix(".")
             && name.utf8.allSatisfy {
                 $0.isASCIILetterOrDigit || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".")
             }
