@@ -87,12 +87,12 @@ extension BootTrace {
         if type == .ack, !message.yiaddr.isAny, case .mac(let mac) = key { learn(message.yiaddr, is: mac) }
         var what = "DHCP \(type) from \(server)"
         if kind == "proxy", type != .nak { what += " (proxy)" }
-        var parts: [String] = []
-        if !message.yiaddr.isAny { parts.append("address \(message.yiaddr)") }
-        if let nextServer, nextServer != server || bootFile != nil { parts.append("next-server \(nextServer)") }
-        if let bootFile { parts.append("boot \(bootFile)") }
-        if let menu { parts.append("PXE menu " + menu.map { "\"\($0)\"" }.joined(separator: ", ")) }
-        if !parts.isEmpty { what += ": " + parts.joined(separator: ", ") }
+        if let offered = Self.offered(
+            address: message.yiaddr.isAny ? nil : message.yiaddr.description, nextServer: nextServer, server: server,
+            bootFile: bootFile, menu: menu)
+        {
+            what += ": " + offered
+        }
         if type == .offer || type == .ack, servers[server] != nil || servers.count < Self.serverLimit {
             var seen = servers[server] ?? ServerSeen(address: server)
             if type == .ack {
@@ -130,6 +130,19 @@ extension BootTrace {
         addresses[address] = mac
         // Its address now: a later one from DHCP does not make the client look like a router.
         if senders[mac] != nil { senders[mac] = address }
+    }
+
+    /// What an answer offers, as the trace and the timeline write it: `address 10.0.0.5,
+    /// next-server 10.0.0.1, boot pxelinux.0, PXE menu "…"`; nil when it offers none of these.
+    static func offered(
+        address: String?, nextServer: String?, server: String, bootFile: String?, menu: [String]?
+    ) -> String? {
+        var parts: [String] = []
+        if let address { parts.append("address \(address)") }
+        if let nextServer, nextServer != server || bootFile != nil { parts.append("next-server \(nextServer)") }
+        if let bootFile { parts.append("boot \(bootFile)") }
+        if let menu { parts.append("PXE menu " + menu.map { "\"\($0)\"" }.joined(separator: ", ")) }
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
     }
 
     /// The boot file an answer names: `file`, or option 67 when `file` is empty or overloaded.

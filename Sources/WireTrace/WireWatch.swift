@@ -141,12 +141,10 @@ public struct WireSighting: Hashable, Sendable {
     public var answer: String {
         var text = "sent \(type)"
         if address == nil, type != .nak { text += " (proxy)" }
-        var parts: [String] = []
-        if let address { parts.append("address \(address)") }
-        if let nextServer, nextServer != server || bootFile != nil { parts.append("next-server \(nextServer)") }
-        if let bootFile { parts.append("boot \(bootFile)") }
-        if let menu { parts.append("PXE menu " + menu.map { "\"\($0)\"" }.joined(separator: ", ")) }
-        return parts.isEmpty ? text : text + ": " + parts.joined(separator: ", ")
+        let offered = BootTrace.offered(
+            address: address?.description, nextServer: nextServer?.description, server: server.description,
+            bootFile: bootFile, menu: menu)
+        return offered.map { text + ": " + $0 } ?? text
     }
 
     /// One line for the timeline: who answered, with what, and why it matters.
