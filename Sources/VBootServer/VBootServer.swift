@@ -54,8 +54,9 @@ public final class VBootServer: Sendable {
         inventory: Inventory, tls: TLSConfiguration? = nil,
         onBound: @escaping @Sendable (String, Int) -> Void = { _, _ in }
     ) throws -> [any Service] {
-        let store = BootFileStore(
+        var store = BootFileStore(
             ipxeDirectories: configuration.ipxeDirectories, assetsRoot: configuration.assetsDirectory)
+        store.cacheRoot = configuration.cacheDirectory
         let autoexec = autoexec(store)
         let scripts = BootScriptSource(directory: configuration.bootScriptsDirectory)
         var services: [any Service] = []
@@ -91,13 +92,11 @@ public final class VBootServer: Sendable {
             configuration: configuration, store: store,
             scripts: scripts, autoexec: autoexec,
             inventory: inventory, counters: counters, logger: logger)
-        if !configuration.upstreams.isEmpty {
-            http.cache = try AssetCache(
-                directory: configuration.cache.directory
-                    ?? (configuration.dataDirectory ?? FileManager.default.temporaryDirectory.path + "/vboot")
-                        + "/cache",
-                upstreams: configuration.upstreams, settings: configuration.cache, counters: counters, logger: logger)
-        }
+        let profiles = inventory.profiles
+        http.cache = try AssetCache(
+            directory: configuration.cacheDirectory,
+            upstreams: configuration.upstreams, settings: configuration.cache, counters: counters, logger: logger,
+            declared: { profiles.declaredUpstreams() })
         services.append(HTTPService.makeApplication(http) { onBound("http", $0) })
         for (index, listener) in APIListenAddress.effective(configuration.apiListen).enumerated() {
             // Tests and the CLI's in-process use find the first as "api".

@@ -27,4 +27,5 @@ extension SettingKey {
 extension ServerConfiguration.DHCPMode: ExpressibleByArgument {}
 extension UnknownMachinePolicy: ExpressibleByArgument {}
 extension BootLoader: ExpressibleByArgument {}
+extension CacheMode: ExpressibleByArgument {}
 extension Logger.Level: @retroactive ExpressibleByArgument {}

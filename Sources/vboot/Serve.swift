@@ -77,6 +77,9 @@ struct Serve: AsyncParsableCommand {
     @Option(.cacheProxy) var cacheProxy: String?
     @Option(.cacheCABundle) var cacheCaBundle: String?
     @Option(.cacheSHA256) var cacheSha256: [String] = []
+    @Option(.cacheMaxSize) var cacheMaxSize: String?
+    @Option(.cacheMaxAge) var cacheMaxAge: String?
+    @Option(.cacheMode) var cacheMode: CacheMode?
 
     /// The flags as given, by setting (`ServeSettingsTests` checks that every setting is here).
     var given: [(SettingKey, [String])] {
@@ -105,6 +108,8 @@ struct Serve: AsyncParsableCommand {
             (.logLevel, one(logLevel?.rawValue)), (.user, one(user)), (.capture, one(capture)),
             (.upstreams, upstream), (.cacheDir, one(cacheDir)), (.cacheProxy, one(cacheProxy)),
             (.cacheCABundle, one(cacheCaBundle)), (.cacheSHA256, cacheSha256),
+            (.cacheMaxSize, one(cacheMaxSize)), (.cacheMaxAge, one(cacheMaxAge)),
+            (.cacheMode, one(cacheMode?.rawValue)),
         ]
     }
 

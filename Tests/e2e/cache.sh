@@ -118,14 +118,15 @@ start_nginx
 upstream_requests() { grep -c "^$BOOT_IP .*\"GET $1 " "$WORK/access.log" || true; }
 
 # --- vboot ----------------------------------------------------------------------------------------
-mkdir -p "$WORK/boot-scripts/machines" "$WORK/assets" "$WORK/data"
+mkdir -p "$WORK/boot-scripts/machines" "$WORK/boot-scripts/profiles" "$WORK/assets" "$WORK/data"
 cp "$ROOT/boot-scripts/default.ipxe" "$WORK/boot-scripts/"
-cat >"$WORK/boot-scripts/machines/${GUEST_MAC//:/-}.ipxe" <<EOF
-#!ipxe
-echo vboot-cache-e2e: the installer from the cache
-kernel {{assets}}/debian/$NETBOOT/linux initrd=initrd.gz console=ttyS0,115200n8 ---
-initrd {{assets}}/debian/$NETBOOT/initrd.gz
-boot || shell
+# The guest boots a profile that names its own upstream: nothing configured, nothing copied.
+cat >"$WORK/boot-scripts/profiles/cached-installer.profile" <<EOF
+#: title the Debian installer through vboot's cache
+#: upstream installer = https://$MIRROR_IP/debian/$NETBOOT
+#: kernel {{assets}}/installer/linux
+#: initrd {{assets}}/installer/initrd.gz
+#: args console=ttyS0,115200n8 ---
 EOF
 chmod -R o+rX "$WORK/boot-scripts" "$WORK/assets"
 start_vboot() {
@@ -134,7 +135,7 @@ start_vboot() {
         --upstream "debian=https://$MIRROR_IP/debian" --upstream "slow=https://$MIRROR_IP/slow" \
         --upstream "bad=https://$MIRROR_IP/bad" --cache-ca-bundle "$WORK/ca/ca.pem" \
         --cache-sha256 "debian/$NETBOOT/initrd.gz=$INITRD_SHA" --cache-sha256 "debian/$NETBOOT/linux=$LINUX_SHA" \
-        --cache-sha256 "bad/$NETBOOT/initrd.gz=$INITRD_SHA" >>"$WORK/vboot.stdout" 2>>"$WORK/vboot.log" &
+        --cache-sha256 "bad/$NETBOOT/initrd.gz=$INITRD_SHA" "${VBOOT_EXTRA[@]}" >>"$WORK/vboot.stdout" 2>>"$WORK/vboot.log" &
     VBOOT_PID=$!
     RIG_PIDS+=("$VBOOT_PID")
     local i
@@ -144,6 +145,19 @@ start_vboot() {
         sleep 0.5
     done
     echo "vboot did not answer"; echo "0 passed, 1 failed"; exit 1
+}
+VBOOT_EXTRA=()
+restart_vboot() { # restart_vboot ARGS...: the same server with ARGS added
+    kill "$VBOOT_PID"
+    wait "$VBOOT_PID" 2>/dev/null || true
+    VBOOT_EXTRA=("$@")
+    start_vboot
+}
+# `vboot assets` as an admin runs it on the server, with the server's cache settings.
+assets() {
+    ip netns exec "$(rig_ns boot)" "$VBOOT" assets "$@" --data-dir "$WORK/data" --boot-scripts "$WORK/boot-scripts" \
+        --upstream "debian=https://$MIRROR_IP/debian" --cache-ca-bundle "$WORK/ca/ca.pem" \
+        --cache-sha256 "debian/$NETBOOT/initrd.gz=$INITRD_SHA"
 }
 client() { ip netns exec "$(rig_ns client)" "$@"; }
 VB=http://$BOOT_IP:$HTTP_PORT/assets
@@ -243,15 +257,19 @@ client curl -s -m 60 -o "$WORK/linux-after" "$VB/slow/$NETBOOT/linux.copy"
     fail "kill" "partial files $partial_before then $partial_after, upstream requests $(upstream_requests "/slow/$NETBOOT/linux.copy")"
 
 # --- boot -----------------------------------------------------------------------------------------
+ip netns exec "$(rig_ns boot)" "$VBOOT" machines add "$GUEST_MAC" --profile cached-installer \
+    --token-file "$WORK/data/api-token" >/dev/null
 rig_guest g1 "$GUEST_MAC" uefi default
 if wait_for "$WORK/g1.serial" "Select a language" 240; then
-    pass "boot: OVMF -> iPXE -> the Debian installer's kernel and initrd from the cache"
+    pass "boot: OVMF -> iPXE -> a profile naming its upstream -> the Debian installer through the cache"
 else
     fail "boot: OVMF -> the installer from the cache" "serial: $(rig_plain "$WORK/g1.serial" | tail -n 3 | tr '\n' ' ' | cut -c1-300)"
 fi
 rig_stop_guest g1 2>/dev/null || true
-[ "$(upstream_requests "/debian/$NETBOOT/linux")" = 1 ] && [ "$(upstream_requests "/debian/$NETBOOT/initrd.gz")" = 1 ] &&
-    pass "boot: the kernel came from the mirror once, the initrd from the cache (no new request)" ||
+# The profile's upstream is a cache entry of its own: one more request each, none per client after.
+[ "$(upstream_requests "/debian/$NETBOOT/linux")" = 1 ] && [ "$(upstream_requests "/debian/$NETBOOT/initrd.gz")" = 2 ] &&
+    [ -f "$WORK/data/cache/installer/initrd.gz" ] &&
+    pass "boot: kernel and initrd fetched once for the profile's upstream (cache/installer/)" ||
     fail "boot: upstream requests" "linux $(upstream_requests "/debian/$NETBOOT/linux"), initrd $(upstream_requests "/debian/$NETBOOT/initrd.gz")"
 
 # --- a directory -----------------------------------------------------------------------------------
@@ -264,14 +282,81 @@ after=$(client curl -s -m 30 -o /dev/null -w '%{http_code}' "$VB/debian/$NETBOOT
     pass "directory: a redirect to a listing is refused (502), not cached, vboot still serving" ||
     fail "directory" "answer: $dir; then linux: HTTP $after; vboot alive: $(rig_alive "$VBOOT_PID" && echo yes || echo no)"
 
-# --- offline --------------------------------------------------------------------------------------
+# --- revalidate -----------------------------------------------------------------------------------
+# Past --cache-max-age (0 here) an unpinned file is asked about: nginx's 304 keeps the copy; a
+# changed file replaces it.
+printf 'first\n' >"$WORK/www/debian/$NETBOOT/notes.txt"
+chmod o+r "$WORK/www/debian/$NETBOOT/notes.txt"
+restart_vboot --cache-max-age 0
+v1=$(client curl -s -m 30 "$VB/debian/$NETBOOT/notes.txt" || true)
+v1again=$(client curl -s -m 30 "$VB/debian/$NETBOOT/notes.txt" || true)
+not_modified=$(grep -c "\"GET /debian/$NETBOOT/notes.txt HTTP/[0-9.]*\" 304 " "$WORK/access.log" || true)
+sleep 1.1
+printf 'second\n' >"$WORK/www/debian/$NETBOOT/notes.txt"
+v2=$(client curl -s -m 30 "$VB/debian/$NETBOOT/notes.txt" || true)
+[ "$v1" = first ] && [ "$v1again" = first ] && [ "$not_modified" = 1 ] && [ "$(metric cache_not_modified)" = 1 ] &&
+    [ "$v2" = second ] && [ "$(cat "$WORK/data/cache/debian/$NETBOOT/notes.txt")" = second ] &&
+    pass "revalidate: an unchanged file is a 304 from nginx and served from the cache; a changed one is fetched" ||
+    fail "revalidate" "first '$v1', again '$v1again' (304s: $not_modified, metric $(metric cache_not_modified)), changed '$v2'"
+
+# --- vboot assets ---------------------------------------------------------------------------------
+restart_vboot
+head -c 1500000 /dev/urandom >"$WORK/www/debian/$NETBOOT/extra.img"
+chmod o+r "$WORK/www/debian/$NETBOOT/extra.img"
+EXTRA_SHA=$(sha256sum <"$WORK/www/debian/$NETBOOT/extra.img" | cut -d' ' -f1)
+fetched=$(assets fetch "debian/$NETBOOT/extra.img" 2>&1)
+owner=$(stat -c %U "$WORK/data/cache/debian/$NETBOOT/extra.img" 2>/dev/null || true)
+served=$(client curl -s -m 30 "$VB/debian/$NETBOOT/extra.img" | sha256sum | cut -d' ' -f1)
+again=$(assets fetch "debian/$NETBOOT/extra.img" 2>&1)
+[[ $fetched == *"debian/$NETBOOT/extra.img: fetched, 1.4 MiB"* ]] && [[ $again == *": cached, 1.4 MiB"* ]] &&
+    [ "$served" = "$EXTRA_SHA" ] && [ "$(upstream_requests "/debian/$NETBOOT/extra.img")" = 1 ] && [ "$owner" = vboot ] &&
+    pass "assets fetch: into the cache before any client (owned by vboot), then served from it; a second fetch finds it" ||
+    fail "assets fetch" "output: $(echo "$fetched" | tail -n 2 | tr '\n' ' '); owner $owner; served $served; upstream requests $(upstream_requests "/debian/$NETBOOT/extra.img")"
+# GRUB under Secure Boot reads over TFTP, which serves a cached copy as it is.
+tftp_code=0
+ip netns exec "$(rig_ns client)" tftp "$BOOT_IP" -m binary -c get "debian/$NETBOOT/extra.img" "$WORK/extra-tftp" ||
+    tftp_code=$?
+[ "$(sha256sum <"$WORK/extra-tftp" | cut -d' ' -f1)" = "$EXTRA_SHA" ] &&
+    pass "assets fetch: the fetched file over TFTP too" ||
+    fail "assets fetch: over TFTP" "tftp exit $tftp_code, $(stat -c %s "$WORK/extra-tftp" 2>/dev/null || echo no) bytes"
+listed=$(assets list)
+[[ $listed == *"debian/$NETBOOT/extra.img  1.4 MiB"* ]] && [[ $listed == *"debian/$NETBOOT/initrd.gz"*"(pinned)"* ]] &&
+    [[ $listed == *"installer  https://$MIRROR_IP/debian/$NETBOOT"* ]] &&
+    pass "assets list: upstreams (the profile's too) and files, pins marked" ||
+    fail "assets list" "$(echo "$listed" | head -n 12 | tr '\n' '|')"
+printf 'X' | dd of="$WORK/data/cache/debian/$NETBOOT/extra.img" bs=1 seek=1000 conv=notrunc status=none
+verify_code=0
+verified=$(assets verify) || verify_code=$?
+[ "$verify_code" = 1 ] && [[ $verified == *"debian/$NETBOOT/extra.img: CORRUPT: SHA-256 "*"; removed"* ]] &&
+    [[ $verified == *"debian/$NETBOOT/initrd.gz: ok"* ]] && [ ! -e "$WORK/data/cache/debian/$NETBOOT/extra.img" ] &&
+    pass "assets verify: a file changed on disk is found and removed (exit 1), the others ok" ||
+    fail "assets verify" "exit $verify_code: $(echo "$verified" | tr '\n' '|' | cut -c1-400)"
+pruned=$(assets prune "debian/$NETBOOT/notes.txt")
+[[ $pruned == *"debian/$NETBOOT/notes.txt: removed"* ]] && [ ! -e "$WORK/data/cache/debian/$NETBOOT/notes.txt" ] &&
+    [[ $pruned == *"slow/$NETBOOT/linux: removed"*"upstream slow is neither configured"* ]] &&
+    [ -e "$WORK/data/cache/debian/$NETBOOT/initrd.gz" ] &&
+    pass "assets prune: the file named, and the files of upstreams no longer named; the rest kept" ||
+    fail "assets prune" "$(echo "$pruned" | tr '\n' '|' | cut -c1-400)"
+
+# --- mirror down ----------------------------------------------------------------------------------
 kill "$NGINX_PID"
 wait "$NGINX_PID" 2>/dev/null || true
+restart_vboot
 code=$(client curl -s -m 30 -o "$WORK/offline-cached" -w '%{http_code}' "$VB/debian/$NETBOOT/initrd.gz" || true)
 miss=$(client curl -s -m 30 -w ' %{http_code}' "$VB/debian/$NETBOOT/missing.gz" | tr -d '\n' || true)
 [ "$code" = 200 ] && [ "$(sha256sum <"$WORK/offline-cached" | cut -d' ' -f1)" = "$INITRD_SHA" ] &&
     [[ $miss == "vboot cache: https://$MIRROR_IP/debian/$NETBOOT/missing.gz: "*" 502" ]] &&
-    pass "offline: the mirror stopped, the cached initrd still served; a miss is 502 with the reason" "${miss%% 502}" ||
-    fail "offline" "cached: HTTP $code; miss: $miss"
+    pass "mirror down: the cached initrd still served; a miss is 502 with the reason" "${miss%% 502}" ||
+    fail "mirror down" "cached: HTTP $code; miss: $miss"
+
+# --- offline mode ---------------------------------------------------------------------------------
+restart_vboot --cache-mode offline
+code=$(client curl -s -m 30 -o "$WORK/offline-cached" -w '%{http_code}' "$VB/installer/linux" || true)
+miss=$(client curl -s -m 30 -w ' %{http_code}' "$VB/debian/$NETBOOT/other.gz" | tr -d '\n' || true)
+[ "$code" = 200 ] && [ "$(sha256sum <"$WORK/offline-cached" | cut -d' ' -f1)" = "$LINUX_SHA" ] &&
+    [[ $miss == *"not cached, and the cache is offline (--cache-mode offline)"*" 502" ]] &&
+    [ "$(metric cache_offline_misses)" = 1 ] &&
+    pass "offline mode: cached files served without asking, a miss is 502 saying so" ||
+    fail "offline mode" "cached: HTTP $code; miss: $miss"
 
 finish

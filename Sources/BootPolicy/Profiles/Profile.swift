@@ -8,6 +8,12 @@
 ///     #: var mirror = http://deb.debian.org/debian -- the installer's package mirror
 ///     #: var preseed_url -- preseed file URL (unset: interactive install)
 ///
+/// Either kind may name the upstream mirror its files come from, so `/assets/NAME/...` works
+/// without copying anything (vboot fetches and caches it; a local copy or `--upstream NAME=URL`
+/// wins):
+///
+///     #: upstream debian-12 = https://deb.debian.org/debian/dists/bookworm/main/installer-amd64/current/images/netboot/debian-installer/amd64
+///
 /// A declarative profile is header lines only (and `#` comments); each value is a template:
 ///
 ///     #: kernel {{assets}}/debian-12/linux
@@ -31,9 +37,16 @@ public struct Profile: Hashable, Sendable {
         public var grubLines: [String] = []
     }
 
+    /// `#: upstream NAME = URL`: where `/assets/NAME/...` comes from when nothing else provides it.
+    public struct UpstreamDeclaration: Hashable, Sendable {
+        public var name: String
+        public var url: String
+    }
+
     public var name: String
     public var title: String
     public var variables: [Variable]
+    public var upstreams: [UpstreamDeclaration] = []
     public var source: String
     /// Set for a declarative profile, nil for an iPXE script.
     public var declaration: Declaration?
@@ -65,6 +78,7 @@ public struct Profile: Hashable, Sendable {
         self.source = source
         var title = name
         var variables: [Variable] = []
+        var upstreams: [UpstreamDeclaration] = []
         var kernel: String?
         var declaration = Declaration(kernel: "")
         for (index, line) in source.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -97,6 +111,15 @@ public struct Profile: Hashable, Sendable {
             case "grub": declaration.grubLines.append(rest)
             case "title":
                 title = rest
+            case "upstream":
+                let (rawName, rawURL) = Self.split(rest, at: "=")
+                let upstream = rawName.trimmingWhitespace()
+                guard let url = rawURL?.trimmingWhitespace(), Self.isUpstreamName(upstream),
+                    url.hasPrefix("http://") || url.hasPrefix("https://"), !url.contains(where: \.isWhitespace)
+                else {
+                    throw failure("upstream needs NAME = URL with an http:// or https:// URL")
+                }
+                upstreams.append(UpstreamDeclaration(name: upstream, url: url))
             case "var":
                 let (declared, description) = Self.split(rest, at: " -- ")
                 let (rawName, rawDefault) = Self.split(declared, at: "=")
@@ -108,7 +131,8 @@ public struct Profile: Hashable, Sendable {
                 variables.append(
                     Variable(name: variable, defaultValue: value, description: description?.trimmingWhitespace() ?? ""))
             default:
-                let expected = declarative ? "title, var, kernel, initrd, args, ipxe or grub" : "title or var"
+                let expected =
+                    declarative ? "title, var, upstream, kernel, initrd, args, ipxe or grub" : "title, var or upstream"
                 throw failure("unknown header \"\(keyword)\" (expected \(expected))")
             }
         }
@@ -121,9 +145,20 @@ public struct Profile: Hashable, Sendable {
         }
         self.title = title
         self.variables = variables
+        self.upstreams = upstreams
     }
 
     static let declarationKeywords: Set<String> = ["kernel", "initrd", "args", "ipxe", "grub"]
+
+    /// One path segment under `/assets`: letters, digits, `-`, `_`, `.`, not starting with a dot.
+    public static func isUpstreamName(_ text: String) -> Bool {
+        !text.isEmpty && text.count <= 64 && !text.hasPrefix(".")
+            && text.unicodeScalars.allSatisfy {
+                $0.isASCII
+                    && ($0.properties.isAlphabetic || $0.properties.numericType != nil
+                        || "-_.".unicodeScalars.contains($0))
+            }
+    }
 
     public static func isVariableName(_ text: String) -> Bool {
         guard let first = text.unicodeScalars.first, first.properties.isAlphabetic || first == "_" else { return false }

@@ -27,7 +27,8 @@ public enum SettingKey: String, CaseIterable, Sendable {
     case timelinePerMachine = "timeline.per_machine", timelineDays = "timeline.days"
     case user, capture
     case upstreams, cacheDir = "cache.dir", cacheProxy = "cache.proxy", cacheCABundle = "cache.ca_bundle"
-    case cacheSHA256 = "cache.sha256"
+    case cacheSHA256 = "cache.sha256", cacheMaxSize = "cache.max_size", cacheMaxAge = "cache.max_age"
+    case cacheMode = "cache.mode"
     case logLevel = "log_level"
 
     public var setting: Setting {
@@ -397,6 +398,32 @@ public enum SettingKey: String, CaseIterable, Sendable {
                     }
                     target.configuration.cache.pins = pins
                 })
+        case .cacheMaxSize:
+            Setting(
+                flag: "cache-max-size", valueName: "SIZE", default: .value("32G"),
+                help:
+                    "The most the cache keeps (K, M, G or T; unlimited for no bound): past it the files used least recently are removed, never one on its way or just published.",
+                example: "100G",
+                apply: { values, target throws(SettingError) in
+                    target.configuration.cache.maxSize = try Setting.item(
+                        Setting.last(values), "a size such as 500M, 32G or unlimited", CacheSize.parse)
+                })
+        case .cacheMaxAge:
+            Setting(
+                flag: "cache-max-age", valueName: "AGE", default: .value("1d"),
+                help:
+                    "How long a cached file is served before the upstream is asked whether it changed (ETag, Last-Modified; s, m, h or d; never to keep files as they are). Pinned files are never asked about; an upstream that cannot answer leaves the cached copy served.",
+                example: "12h",
+                apply: { values, target throws(SettingError) in
+                    target.configuration.cache.maxAge = try Setting.item(
+                        Setting.last(values), "an age such as 30m, 12h, 7d, 0 or never", CacheAge.parse)
+                })
+        case .cacheMode:
+            Setting(
+                flag: "cache-mode", valueName: "MODE", default: .value("online"),
+                help:
+                    "offline: no upstream is contacted; cached files are served as they are and a miss is a 502 that says the file is not cached.",
+                example: "offline", apply: Setting.choice(\.configuration.cache.mode))
         case .logLevel:
             Setting(
                 flag: "log-level", valueName: "LEVEL", default: .value("info"),

@@ -43,6 +43,10 @@ public struct BootFileStore: Sendable {
     public let ipxeDirectories: [String]
     public let assetsRoot: String?
 
+    /// The upstream cache's directory: TFTP clients (GRUB under Secure Boot) cannot wait for a
+    /// download, but take a copy already there (`vboot assets fetch`, or fetched over HTTP before).
+    public var cacheRoot: String?
+
     public init(ipxeDirectories: [String], assetsRoot: String?) {
         self.ipxeDirectories = ipxeDirectories
         self.assetsRoot = assetsRoot
@@ -70,7 +74,13 @@ public struct BootFileStore: Sendable {
         {
             return .success(file)
         }
-        return resolve(.assets, relative.isEmpty ? name : relative)
+        let found = resolve(.assets, relative.isEmpty ? name : relative)
+        if case .failure(.notFound) = found, let cacheRoot, relative.contains("/"), CachePath.isValid(relative),
+            let size = Self.regularFileSize(cacheRoot + "/" + relative)
+        {
+            return .success(File(path: cacheRoot + "/" + relative, size: size, area: .assets))
+        }
+        return found
     }
 
     public func resolve(_ area: Area, _ relativePath: String) -> Result<File, LookupError> {

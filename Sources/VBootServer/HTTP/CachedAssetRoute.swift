@@ -20,6 +20,15 @@ enum CachedAssetRoute {
         let what = "\(request.method) /assets/\(path)"
         if case .failed(let reason, let status) = started.outcome {
             environment.counters.increment(.cacheUpstreamFailures)
+            if fill.hasCopy, let size = fileSize(fill.finalPath) {
+                // The upstream could not say whether the copy is current: better the copy than no boot.
+                environment.counters.increment(.cacheStaleServed)
+                environment.logger.warning(
+                    "http: \(what): serving the cached copy; the upstream could not be asked: \(reason)")
+                let file = BootFileStore.File(path: fill.finalPath, size: size, area: .assets)
+                return try await FileRoute.serve(
+                    file, what: what, path, request: request, context: context, environment: environment)
+            }
             environment.logger.warning("http: \(what): \(reason)")
             let code: HTTPResponse.Status = status == 404 ? .notFound : .badGateway
             return Response(

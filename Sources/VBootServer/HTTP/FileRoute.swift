@@ -35,6 +35,12 @@ enum FileRoute {
                         status: .serviceUnavailable, headers: [.retryAfter: "5"],
                         body: ResponseBody(
                             byteBuffer: ByteBuffer(string: "vboot cache: too many upstream fetches at once\n")))
+                case .unavailable(let reason):
+                    environment.counters.increment(.cacheUpstreamFailures)
+                    environment.logger.warning("http: \(request.method) /assets/\(path): \(reason)")
+                    return Response(
+                        status: .badGateway, headers: [.contentType: "text/plain; charset=utf-8"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: "vboot cache: \(reason)\n")))
                 case .badPath:
                     environment.logger.warning("http: \(request.method) /assets/\(path): not a path vboot fetches")
                     throw HTTPError(.forbidden)
@@ -58,6 +64,16 @@ enum FileRoute {
         environment: HTTPService.Environment
     ) async throws -> Response {
         var headers: HTTPFields = [.contentType: contentType(of: path), .acceptRanges: "bytes"]
+        if let validators = FileValidators(path: file.path) {
+            headers[.eTag] = validators.etag
+            headers[.lastModified] = validators.lastModified
+            if validators.notModified(
+                ifNoneMatch: request.headers[.ifNoneMatch], ifModifiedSince: request.headers[.ifModifiedSince])
+            {
+                environment.logger.info("http: \(what): not modified (304)")
+                return Response(status: .notModified, headers: headers.filter { $0.name != .contentType })
+            }
+        }
         let range: ClosedRange<Int>?
         switch ByteRange.parse(request.headers[.range], size: file.size) {
         case .whole: range = nil

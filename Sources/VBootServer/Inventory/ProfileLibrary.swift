@@ -131,6 +131,17 @@ struct ProfileLibrary: Sendable {
         }
     }
 
+    /// `#: upstream` lines of every profile on disk: name → the distinct URLs declared for it.
+    func declaredUpstreams() -> [String: [String]] {
+        var declared: [String: [String]] = [:]
+        for profile in all().profiles {
+            for upstream in profile.upstreams where !(declared[upstream.name]?.contains(upstream.url) ?? false) {
+                declared[upstream.name, default: []].append(upstream.url)
+            }
+        }
+        return declared
+    }
+
     /// Every profile on disk plus the built-ins not overridden; unreadable ones with the reason.
     func all() -> (profiles: [Profile], errors: [String]) {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []

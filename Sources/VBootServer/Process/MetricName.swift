@@ -30,6 +30,9 @@ public enum CounterName: String, CaseIterable, Sendable {
     case cacheHits = "cache_hits", cacheMisses = "cache_misses", cacheCoalesced = "cache_coalesced_waiters"
     case cacheUpstreamBytes = "cache_upstream_bytes", cacheVerificationFailures = "cache_verification_failures"
     case cacheUpstreamFailures = "cache_upstream_failures", cacheFillsRefused = "cache_fills_refused"
+    case cacheRevalidations = "cache_revalidations", cacheNotModified = "cache_not_modified"
+    case cacheStaleServed = "cache_stale_served", cacheEvictions = "cache_evictions"
+    case cacheOfflineMisses = "cache_offline_misses"
 }
 
 /// Every gauge on `/metrics`, exported as `vboot_<name>`: read when `/metrics` is asked (a

@@ -13,8 +13,11 @@ final class AssetCache: Sendable {
     enum Lookup: Sendable {
         /// Published: serve it like a local asset (sendfile).
         case cached(path: String, size: Int)
-        /// On its way (this request may have started it).
+        /// On its way (this request may have started it), or being asked about upstream.
         case filling(CacheFill)
+        /// Not cached and not fetched: offline, or the upstream is declared twice. The reason goes
+        /// to the client (502) and the log.
+        case unavailable(String)
         case notAnUpstream
         case badPath
         /// `fillLimit` files are on their way already: a client asking for many different
@@ -22,16 +25,20 @@ final class AssetCache: Sendable {
         case busy
     }
 
-    static let partialDirectory = ".partial"
     /// Upstream transfers at once. A classroom boots a handful of files; more distinct misses
     /// than this at the same moment is a scan, not a boot.
     static let defaultFillLimit = 32
 
-    let directory: String
+    let layout: CacheLayout
+    var directory: String { layout.directory }
     let fillLimit: Int
     private let upstreams: [String: Upstream]
+    /// Upstreams the profiles declare (`#: upstream NAME = URL`), asked for a name `--upstream`
+    /// does not configure: name → the distinct URLs declared for it.
+    private let declared: @Sendable () -> [String: [String]]
     private let settings: CacheSettings
     private let fills = NIOLockedValueBox<[String: CacheFill]>([:])
+    private let index: NIOLockedValueBox<CacheIndex>
     /// Fills that failed, answered as they ended for `failureMemory`: a file that fails its pin,
     /// or is missing upstream, is not fetched again for every client that asks.
     private let failed = NIOLockedValueBox<[String: (fill: CacheFill, until: ContinuousClock.Instant)]>([:])
@@ -42,60 +49,110 @@ final class AssetCache: Sendable {
 
     init(
         directory: String, upstreams: [Upstream], settings: CacheSettings, counters: ServerCounters, logger: Logger,
+        declared: @escaping @Sendable () -> [String: [String]] = { [:] },
         fillLimit: Int = AssetCache.defaultFillLimit
     ) throws {
-        self.directory = directory
+        layout = CacheLayout(directory: directory)
         self.fillLimit = fillLimit
         self.upstreams = Dictionary(upstreams.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
+        self.declared = declared
         self.settings = settings
         self.counters = counters
         self.logger = logger
-        let partial = directory + "/" + Self.partialDirectory
-        do {
-            try FileManager.default.createDirectory(atPath: partial, withIntermediateDirectories: true)
-        } catch {
-            throw StartupError("cache directory \(directory) cannot be created (--cache-dir): \(error)")
+        if !upstreams.isEmpty {
+            // Configured: a directory that cannot be made stops the start. Only profiles'
+            // upstreams: it is made on the first download.
+            do {
+                try FileManager.default.createDirectory(atPath: layout.partialPath, withIntermediateDirectories: true)
+            } catch {
+                throw StartupError("cache directory \(directory) cannot be created (--cache-dir): \(error)")
+            }
         }
         // Left by a crash or kill -9 in the middle of a download: never served, fetched again.
-        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: partial)) ?? []
-        for name in leftovers { unlink(partial + "/" + name) }
-        if !leftovers.isEmpty { logger.info("cache: removed \(leftovers.count) unfinished download(s) in \(partial)") }
+        let leftovers = layout.abandonedPartials()
+        for path in leftovers { unlink(path) }
+        if !leftovers.isEmpty {
+            logger.info("cache: removed \(leftovers.count) unfinished download(s) in \(layout.partialPath)")
+        }
+        let found = CacheIndex(layout.published())
+        index = NIOLockedValueBox(found)
+        if !found.entries.isEmpty {
+            logger.info("cache: \(found.entries.count) file(s), \(CacheSize.describe(found.total)) in \(directory)")
+        }
+        evict(keeping: [])
     }
 
-    var isEmpty: Bool { upstreams.isEmpty }
+    /// The upstream a name stands for: configured, else declared by exactly one URL in the profiles.
+    private enum Resolved {
+        case upstream(Upstream)
+        case conflict(String)
+    }
 
-    /// `/assets/UPSTREAM/PATH` as the cache has it, starting a fill on a miss.
+    private func upstream(named name: String) -> Resolved? {
+        if let configured = upstreams[name] { return .upstream(configured) }
+        guard Upstream.isValidName(name), let urls = declared()[name] else { return nil }
+        guard urls.count == 1, let upstream = Upstream(name + "=" + urls[0]) else {
+            return .conflict(
+                "upstream \(name) is declared differently by the profiles (\(urls.joined(separator: ", "))); choose one with --upstream \(name)=URL"
+            )
+        }
+        return .upstream(upstream)
+    }
+
+    /// `/assets/UPSTREAM/PATH` as the cache has it, starting a fill on a miss or to revalidate.
     func lookup(_ assetPath: String) -> Lookup {
-        guard let slash = assetPath.firstIndex(of: "/"), let upstream = upstreams[String(assetPath[..<slash])] else {
-            return .notAnUpstream
+        guard let slash = assetPath.firstIndex(of: "/") else { return .notAnUpstream }
+        let upstream: Upstream
+        switch self.upstream(named: String(assetPath[..<slash])) {
+        case nil: return .notAnUpstream
+        case .conflict(let reason)?: return .unavailable(reason)
+        case .upstream(let found)?: upstream = found
         }
         let path = String(assetPath[assetPath.index(after: slash)...])
         guard CachePath.isValid(path) else { return .badPath }
         let key = upstream.name + "/" + path
-        let finalPath = directory + "/" + key
         if let recent = failed.withLockedValue({ $0[key] }), ContinuousClock.now < recent.until {
             return .filling(recent.fill)
         }
+        let pin = settings.pins[key]
         return fills.withLockedValue { fills -> Lookup in
             if let fill = fills[key] {
                 if fill.join() > 1 { counters.increment(.cacheCoalesced) }
                 return .filling(fill)
             }
-            var status = stat()
-            if stat(finalPath, &status) == 0, status.st_mode & S_IFMT == S_IFREG {
-                counters.increment(.cacheHits)
-                return .cached(path: finalPath, size: Int(status.st_size))
+            var previous: CacheRecord?
+            var hasCopy = false
+            var refetching: String?
+            if let size = Self.regularFileSize(layout.dataPath(key)) {
+                let record = self.record(key, size: size)
+                switch CacheFreshness.decide(
+                    record: record, pin: pin, maxAge: settings.maxAge, mode: settings.mode, now: Date())
+                {
+                case .serve:
+                    counters.increment(.cacheHits)
+                    return .cached(path: layout.dataPath(key), size: size)
+                case .revalidate:
+                    counters.increment(.cacheRevalidations)
+                    previous = record
+                    hasCopy = true
+                case .refetch(let reason):
+                    refetching = reason
+                }
             }
+            if settings.mode == .offline {
+                counters.increment(.cacheOfflineMisses)
+                return .unavailable(
+                    "\(key): \(refetching ?? "not cached"), and the cache is offline (--cache-mode offline)")
+            }
+            if let refetching { logger.info("cache: \(key): \(refetching); fetching it again") }
             guard fills.count < fillLimit else {
                 counters.increment(.cacheFillsRefused)
                 return .busy
             }
-            counters.increment(.cacheMisses)
-            let id = SHA256.hash(data: Array(key.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+            if !hasCopy { counters.increment(.cacheMisses) }
             let fill = CacheFill(
-                key: key, url: upstream.url + "/" + path,
-                partialPath: directory + "/" + Self.partialDirectory + "/" + id, finalPath: finalPath,
-                expectedSHA256: settings.pins[key])
+                key: key, url: upstream.url + "/" + path, layout: layout, expectedSHA256: pin, previous: previous,
+                hasCopy: hasCopy)
             _ = fill.join()
             fills[key] = fill
             start(fill)
@@ -103,15 +160,44 @@ final class AssetCache: Sendable {
         }
     }
 
+    /// The record of a published file (read once, then kept with the index), counting the use.
+    private func record(_ key: String, size: Int) -> CacheRecord? {
+        let now = Date()
+        let (touch, known) = index.withLockedValue { index in
+            (index.use(key, size: size, at: now), index[key]?.record)
+        }
+        if touch { layout.touch(key) }
+        if let known, known.size == size { return known }
+        let record = layout.record(key).flatMap { $0.size == size ? $0 : nil }
+        index.withLockedValue { index in
+            if var entry = index[key] {
+                entry.record = record
+                index.set(key, entry)
+            }
+        }
+        return record
+    }
+
+    /// A published file's size; nil when there is none (or it is not a regular file).
+    static func regularFileSize(_ path: String) -> Int? {
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
+        return Int(status.st_size)
+    }
+
     private func start(_ fill: CacheFill) {
         var request = UpstreamTransfer.Request(url: fill.url)
         request.proxy = settings.proxy
         request.caBundle = settings.caBundle
         request.userAgent = "vboot"
-        logger.info("cache: \(fill.key): fetching \(fill.url)")
+        logger.info("cache: \(fill.key): \(fill.hasCopy ? "asking whether it changed:" : "fetching") \(fill.url)")
         let thread = Thread { [self, request] in
             fill.run(request, counters: counters, logger: logger)
-            if case .failed = fill.snapshot.outcome { remember(failure: fill) }
+            switch fill.snapshot.outcome {
+            case .failed?: remember(failure: fill)
+            case .published?: published(fill)
+            case nil: break
+            }
             // Published or failed: the next request finds the file, or (after a while) tries again.
             fills.withLockedValue { fills in
                 if fills[fill.key] === fill { fills[fill.key] = nil }
@@ -121,6 +207,37 @@ final class AssetCache: Sendable {
         thread.start()
     }
 
+    private func published(_ fill: CacheFill) {
+        guard let size = Self.regularFileSize(fill.finalPath) else { return }
+        let record = layout.record(fill.key)
+        index.withLockedValue { index in
+            index.set(fill.key, CacheIndex.Entry(size: size, lastUsed: Date(), record: record))
+        }
+        evict(keeping: [fill.key])
+    }
+
+    /// Keeps the cache under `--cache-max-size`: least recently used first, never a file on
+    /// its way (its clients read the partial file) or `keeping`.
+    private func evict(keeping: Set<String>) {
+        guard let limit = settings.maxSize else { return }
+        let busy = fills.withLockedValue { Set($0.keys) }
+        let victims = index.withLockedValue { $0.evict(toFit: limit, keeping: keeping.union(busy)) }
+        for victim in victims {
+            // A client already sending it keeps its open file; the next one fetches it again.
+            layout.remove(victim.key)
+            counters.increment(.cacheEvictions)
+            logger.info(
+                "cache: \(victim.key): removed (\(CacheSize.describe(victim.entry.size)), least recently used) to stay under --cache-max-size \(CacheSize.describe(limit))"
+            )
+        }
+        let total = index.withLockedValue { $0.total }
+        if total > limit {
+            logger.warning(
+                "cache: \(CacheSize.describe(total)) kept, more than --cache-max-size \(CacheSize.describe(limit)): the files on their way or just published are larger than the bound"
+            )
+        }
+    }
+
     private func remember(failure fill: CacheFill) {
         let now = ContinuousClock.now
         failed.withLockedValue { failed in
@@ -128,5 +245,33 @@ final class AssetCache: Sendable {
             guard failed.count < Self.failureLimit else { return }
             failed[fill.key] = (fill, now + Self.failureMemory)
         }
+    }
+}
+
+/// Whether a published copy is served as it is: the one decision `--cache-max-age`, `--cache-mode`
+/// and `--cache-sha256` make together.
+enum CacheFreshness: Equatable {
+    case serve
+    /// Ask the upstream (conditional GET); serve the copy if it cannot answer.
+    case revalidate
+    /// The copy is not what the configuration wants (a pin that changed): fetch it again.
+    case refetch(String)
+
+    static func decide(
+        record: CacheRecord?, pin: String?, maxAge: Duration?, mode: CacheMode, now: Date
+    ) -> CacheFreshness {
+        if let pin {
+            // A pin names the content: it never goes stale, but a new pin wants the new file.
+            guard let record else {
+                return .refetch("the cached copy has no record of its SHA-256 to compare with the pin")
+            }
+            if record.sha256 == pin { return .serve }
+            return .refetch("the cached copy's SHA-256 \(record.sha256) is not the pinned \(pin)")
+        }
+        guard mode == .online, let maxAge else { return .serve }
+        guard let record else { return .revalidate }
+        let age = now.timeIntervalSince(record.validated)
+        let limit = Double(maxAge.components.seconds) + Double(maxAge.components.attoseconds) / 1e18
+        return age >= limit || age < 0 ? .revalidate : .serve
     }
 }

@@ -34,6 +34,12 @@ final class CacheFill: Sendable {
     let url: String
     let partialPath: String
     let finalPath: String
+    /// The published copy this fill asks the upstream about (`--cache-max-age` passed): a 304
+    /// keeps it, a 200 replaces it, a failure leaves it served.
+    let previous: CacheRecord?
+    /// A published copy exists (with or without a record): served when this fill fails.
+    let hasCopy: Bool
+    private let layout: CacheLayout
     private let state = NIOLockedValueBox(State())
     private let expectedSHA256: String?
 
@@ -44,12 +50,18 @@ final class CacheFill: Sendable {
         var readers = 0
     }
 
-    init(key: String, url: String, partialPath: String, finalPath: String, expectedSHA256: String?) {
+    init(
+        key: String, url: String, layout: CacheLayout, expectedSHA256: String?, previous: CacheRecord? = nil,
+        hasCopy: Bool = false
+    ) {
+        self.hasCopy = hasCopy || previous != nil
         self.key = key
         self.url = url
-        self.partialPath = partialPath
-        self.finalPath = finalPath
+        self.layout = layout
+        self.partialPath = layout.partialPath(for: key)
+        self.finalPath = layout.dataPath(key)
         self.expectedSHA256 = expectedSHA256
+        self.previous = previous
     }
 
     var snapshot: Snapshot { state.withLockedValue { $0.snapshot } }
@@ -97,6 +109,12 @@ final class CacheFill: Sendable {
     /// The transfer, on the calling thread (a thread of the cache's own); returns when the file
     /// is published or thrown away.
     func run(_ request: UpstreamTransfer.Request, counters: ServerCounters, logger: Logger) {
+        var request = request
+        if let previous {
+            request.ifNoneMatch = previous.etag
+            request.ifModifiedSince = previous.lastModified
+        }
+        try? FileManager.default.createDirectory(atPath: layout.partialPath, withIntermediateDirectories: true)
         let descriptor = open(partialPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
         guard descriptor >= 0 else {
             return fail("cannot write \(partialPath): \(String(cString: strerror(errno)))", status: nil)
@@ -105,12 +123,14 @@ final class CacheFill: Sendable {
         var written = 0
         var writeError: String?
         var upstreamStatus: Int?
+        var validators: (etag: String?, lastModified: String?) = (nil, nil)
         var refusal: String?
         do {
             _ = try UpstreamTransfer.run(
                 request,
                 onResponse: { response in
                     upstreamStatus = response.status
+                    validators = (response.etag, response.lastModified)
                     guard response.status == 200 else { return false }
                     // A redirect to a directory (`netboot` → `netboot/`) answers with a listing:
                     // kept as a file it would stand where the directory's files belong.
@@ -138,6 +158,9 @@ final class CacheFill: Sendable {
         } catch {
             close(descriptor)
             unlink(partialPath)
+            if upstreamStatus == 304, let previous {
+                return confirm(previous, validators, counters: counters, logger: logger)
+            }
             if let writeError { return fail("cannot write \(partialPath): \(writeError)", status: nil) }
             if let refusal { return fail(refusal, status: nil) }
             if let upstreamStatus, upstreamStatus != 200 {
@@ -146,7 +169,7 @@ final class CacheFill: Sendable {
             return fail("\(error)", status: nil)
         }
         let total = snapshot.total
-        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let digest = CacheHash.hex(hasher.finalize())
         var problem: String?
         if upstreamStatus != 200 {
             problem = "\(url): the upstream answered \(upstreamStatus.map(String.init) ?? "nothing")"
@@ -177,7 +200,32 @@ final class CacheFill: Sendable {
             return fail("cannot publish \(finalPath): \(reason)", status: nil)
         }
         logger.info("cache: \(key): \(written) bytes from \(url), sha256 \(digest)")
+        let record = CacheRecord(
+            url: url, size: written, sha256: digest, etag: validators.etag, lastModified: validators.lastModified,
+            validated: Date())
+        do { try layout.write(record, for: key) } catch {
+            // Published all the same; without a record it is asked about again on its next use.
+            logger.warning("cache: \(key): \(error)")
+        }
         update { $0.outcome = .published }
+    }
+
+    /// A 304: the published copy is current; it is served (sendfile) and vouched for until the next max age.
+    private func confirm(
+        _ previous: CacheRecord, _ validators: (etag: String?, lastModified: String?), counters: ServerCounters,
+        logger: Logger
+    ) {
+        var record = previous
+        record.validated = Date()
+        record.etag = validators.etag ?? previous.etag
+        record.lastModified = validators.lastModified ?? previous.lastModified
+        do { try layout.write(record, for: key) } catch { logger.warning("cache: \(key): \(error)") }
+        counters.increment(.cacheNotModified)
+        logger.debug("cache: \(key): unchanged upstream (304)")
+        update {
+            $0.outcome = .published
+            $0.started = true
+        }
     }
 
     private func fail(_ reason: String, status: Int?) {

@@ -1,3 +1,6 @@
+import BootPolicy
+import Foundation
+
 /// An upstream mirror: `/assets/NAME/PATH` is `URL/PATH`, fetched once into the cache.
 public struct Upstream: Sendable, Hashable {
     public var name: String
@@ -19,12 +22,7 @@ public struct Upstream: Sendable, Hashable {
         self.url = url
     }
 
-    static func isValidName(_ name: String) -> Bool {
-        !name.isEmpty && name.count <= 64 && !name.hasPrefix(".")
-            && name.utf8.allSatisfy {
-                $0.isASCIILetterOrDigit || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".")
-            }
-    }
+    static func isValidName(_ name: String) -> Bool { Profile.isUpstreamName(name) }
 }
 
 /// How the cache fetches and keeps upstream files.
@@ -37,7 +35,66 @@ public struct CacheSettings: Sendable, Hashable {
     public var caBundle: String?
     /// `UPSTREAM/PATH` → the file's SHA-256 (lowercase hex): published only when it matches.
     public var pins: [String: String] = [:]
+    /// Bytes kept at most (least recently used files go first); nil: no bound.
+    public var maxSize: Int? = CacheSize.defaultMaxSize
+    /// How long a copy is served before the upstream is asked again; nil: never asked.
+    public var maxAge: Duration? = CacheAge.defaultMaxAge
+    public var mode = CacheMode.online
     public init() {}
+}
+
+public enum CacheMode: String, Sendable, Hashable, CaseIterable {
+    case online, offline
+}
+
+/// `--cache-max-size`: `500M`, `32G`, `1T` (powers of 1024), a byte count, or `unlimited`.
+public enum CacheSize {
+    public static let defaultMaxSize: Int? = 32 << 30
+
+    /// `.some(nil)` is `unlimited`.
+    static func parse(_ text: String) -> Int?? {
+        if text == "unlimited" { return .some(nil) }
+        let units: [Character: Int] = ["K": 10, "M": 20, "G": 30, "T": 40]
+        var digits = Substring(text)
+        var shift = 0
+        if let last = digits.last?.uppercased().first, let unit = units[last] {
+            shift = unit
+            digits = digits.dropLast()
+        }
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(digits), number > 0,
+            number <= Int.max >> (shift + 1)
+        else { return nil }
+        return .some(number << shift)
+    }
+
+    /// `1.5 GiB`-style, for logs and `vboot assets`.
+    public static func describe(_ bytes: Int) -> String {
+        let units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes) bytes" : String(format: "%.1f %@", value, units[unit])
+    }
+}
+
+/// `--cache-max-age`: `45s`, `30m`, `12h`, `7d`, `0` (ask every time) or `never`.
+public enum CacheAge {
+    public static let defaultMaxAge: Duration? = .seconds(86_400)
+
+    public static func parse(_ text: String) -> Duration?? {
+        if text == "never" { return .some(nil) }
+        if text == "0" { return .some(.zero) }
+        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
+        guard let last = text.last, let unit = units[last] else { return nil }
+        let digits = text.dropLast()
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(digits),
+            number <= 36_500 * 86_400 / unit
+        else { return nil }
+        return .some(.seconds(number * unit))
+    }
 }
 
 /// One pinned checksum: `UPSTREAM/PATH=HEX`.
@@ -76,5 +133,12 @@ extension UInt8 {
 
     var isHexDigit: Bool {
         (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(self)
+    }
+}
+
+extension ServerConfiguration {
+    /// `--cache-dir`, else `cache` in the data directory.
+    public var cacheDirectory: String {
+        cache.directory ?? (dataDirectory ?? FileManager.default.temporaryDirectory.path + "/vboot") + "/cache"
     }
 }
