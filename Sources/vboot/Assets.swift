@@ -9,8 +9,8 @@ struct Assets: AsyncParsableCommand {
         abstract: "Fetch, list, verify and prune the upstream asset cache (the files /assets/UPSTREAM/PATH serves).",
         discussion: """
             Works on the cache directory directly, next to a running server or without one; give it the \
-            server's --config (or the same flags). Started as root, it works as the owner of the cache \
-            directory, so the files it writes stay the server's.
+            server's --config (or the same flags). Started as root, it becomes the server's user (--user, \
+            else vboot), so the files it writes stay the server's.
             """,
         subcommands: [AssetsFetch.self, AssetsList.self, AssetsVerify.self, AssetsPrune.self]
     )
@@ -29,6 +29,7 @@ struct CacheOptions: ParsableArguments {
     @Option(.cacheMaxSize) var cacheMaxSize: String?
     @Option(.cacheMaxAge) var cacheMaxAge: String?
     @Option(.cacheMode) var cacheMode: CacheMode?
+    @Option(.user) var user: String?
 
     private func one(_ value: String?) -> [String] { value.map { [$0] } ?? [] }
 
@@ -44,7 +45,7 @@ struct CacheOptions: ParsableArguments {
             (.dataDir, one(dataDir)), (.bootScripts, one(bootScripts)), (.upstreams, upstream),
             (.cacheDir, one(cacheDir)), (.cacheProxy, one(cacheProxy)), (.cacheCABundle, one(cacheCaBundle)),
             (.cacheSHA256, cacheSha256), (.cacheMaxSize, one(cacheMaxSize)), (.cacheMaxAge, one(cacheMaxAge)),
-            (.cacheMode, one(cacheMode?.rawValue)),
+            (.cacheMode, one(cacheMode?.rawValue)), (.user, one(user)),
         ]
         for (key, texts) in given {
             do { try flags.set(key, texts) } catch { throw ValidationError("--\(key.setting.flag): \(error)") }
@@ -55,26 +56,25 @@ struct CacheOptions: ParsableArguments {
         } catch {
             throw ValidationError("\(error)")
         }
-        let maintenance = CacheMaintenance(configuration: configuration)
-        try Self.becomeOwner(of: maintenance.layout.directory)
-        return maintenance
+        try Self.becomeServiceAccount(configuration)
+        return CacheMaintenance(configuration: configuration)
     }
 
-    /// Root works as the owner of the cache directory (or of the nearest directory above it that
-    /// exists): what it writes must stay readable and removable by the server's unprivileged user.
-    static func becomeOwner(of directory: String) throws {
+    /// Root becomes the account the server runs as (`--user`, else `vboot`) for good, as `serve`
+    /// does: libcurl reads the network as that user, and what it writes stays the server's.
+    static func becomeServiceAccount(_ configuration: ServerConfiguration) throws {
         guard geteuid() == 0 else { return }
-        var path = directory
-        var status = stat()
-        while stat(path, &status) != 0 {
-            let parent = (path as NSString).deletingLastPathComponent
-            guard parent != path, !parent.isEmpty else { return }
-            path = parent
-        }
-        guard status.st_uid != 0 else { return }
-        guard setgroups(0, nil) == 0, setegid(status.st_gid) == 0, seteuid(status.st_uid) == 0 else {
+        let name = configuration.user ?? ServiceAccount.defaultName
+        guard name != "root" else { return }
+        guard let account = ServiceAccount.lookup(name), account.uid != 0 else {
             throw ValidationError(
-                "cannot work as the owner of \(path) (uid \(status.st_uid)): \(String(cString: strerror(errno)))")
+                "started as root, vboot assets works as the server's user, and there is no user \(name): create it (see vboot serve --help) or name it with --user"
+            )
+        }
+        let groups = account.groups
+        // Group first: once the uid is not 0, the gid can no longer be changed.
+        guard setgroups(groups.count, groups) == 0, setgid(account.gid) == 0, setuid(account.uid) == 0 else {
+            throw ValidationError("cannot become \(account): \(String(cString: strerror(errno)))")
         }
     }
 }

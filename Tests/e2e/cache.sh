@@ -5,17 +5,24 @@
 # curl clients and an OVMF guest on the same segment (the e2e rig, Tests/e2e/lib/rig.sh).
 #
 #   storm       100 clients at once for the uncached initrd: exactly one upstream request (nginx's
-#               access log), every client's bytes right; then the same 100 from the cache. Prints
-#               the times: one client straight from the mirror, the first-fetch storm, the cached one
+#               access log), every client's bytes right; then the same 100 from the cache, and from
+#               a local copy. Prints the times: one client straight from the mirror, the
+#               first-fetch storm, the cached one, the local one
 #   range       a Range inside the part of a file still arriving (nginx limit_rate) is answered
 #               before the file is whole, one beyond it when its bytes come; one upstream request
 #   corrupt     a mirror file that does not match its pinned SHA-256: no client gets it whole, it
 #               is not cached, the failure is counted
 #   kill        vboot killed (SIGKILL) in the middle of a fetch: after a restart no partial file
 #               is left or served, and the next request fetches it again
-#   boot        an OVMF guest boots the Debian installer (kernel and initrd) through the cache
+#   boot        an OVMF guest boots the Debian installer through the cache from a profile that
+#               names its own upstream (#: upstream), added with vboot machines add
 #   directory   a path the mirror redirects to a directory listing (chunked): refused, not cached
-#   offline     the mirror stopped: cached files keep coming, a miss is a 502 with the reason
+#   revalidate  --cache-max-age 0: an unchanged file is one 304 from nginx; a changed one refetched
+#   assets      vboot assets fetch (owned by the server's user, then served; over TFTP too), list,
+#               verify (a byte changed on disk: found, removed, exit 1), prune (--orphans)
+#   mirror down the mirror stopped: cached files keep coming (one past its max age too, its copy
+#               served), a miss is a 502 with the reason
+#   offline     --cache-mode offline: cached files served, a miss is a 502 that says so
 #
 # Environment: VBOOT (binary, default .build/debug/vboot), E2E_KEEP=1 keeps the work directory.
 # Needs root. The last line is "N passed, N failed".
@@ -36,8 +43,8 @@ fail() { echo "FAIL  $1${2:+  ($2)}"; failed=$((failed + 1)); }
 finish() { echo "$passed passed, $failed failed"; exit $((failed > 0)); }
 
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; echo "0 passed, 1 failed"; exit 1; }
-for need in "$VBOOT" /usr/sbin/nginx "$DI/initrd.gz" "$DI/linux"; do
-    [ -e "$need" ] || { echo "missing $need (apt install nginx-light debian-installer-12-netboot-amd64)"; echo "0 passed, 1 failed"; exit 1; }
+for need in "$VBOOT" /usr/sbin/nginx "$DI/initrd.gz" "$DI/linux" /usr/bin/tftp; do
+    [ -e "$need" ] || { echo "missing $need (apt install nginx-light debian-installer-12-netboot-amd64 tftp-hpa)"; echo "0 passed, 1 failed"; exit 1; }
 done
 
 WORK=$(mktemp -d /tmp/vboot-cache-e2e.XXXXXX)
@@ -174,12 +181,12 @@ start_vboot
 t0=$(now)
 client curl -s -o "$WORK/direct" --cacert "$WORK/ca/ca.pem" "https://$MIRROR_IP/debian/$NETBOOT/initrd.gz"
 upstream_single=$(since "$t0")
-storm() { # storm DIR: 100 clients at once for the initrd, each client's file in DIR
+storm() { # storm DIR [PATH]: 100 clients at once for the initrd (or PATH under /assets), each client's file in DIR
     mkdir -p "$1"
     local i pids=()
     for ((i = 0; i < 100; i++)); do
         client curl -s -m 120 --interface "${RIG_NET}.$((151 + i))" -o "$1/$i" -w '%{http_code}\n' \
-            "$VB/debian/$NETBOOT/initrd.gz" >"$1/$i.code" &
+            "$VB/${2:-debian/$NETBOOT/initrd.gz}" >"$1/$i.code" &
         pids+=($!)
     done
     for i in "${pids[@]}"; do wait "$i" || true; done
@@ -197,7 +204,18 @@ first_storm=$(since "$t0")
 t0=$(now)
 storm "$WORK/storm2"
 cached_storm=$(since "$t0")
+# The same file as a local asset: a cached file goes out by the same sendfile path.
+mkdir -p "$WORK/assets/local"
+cp "$DI/initrd.gz" "$WORK/assets/local/initrd.gz"
+chmod -R o+rX "$WORK/assets"
+t0=$(now)
+storm "$WORK/storm3" local/initrd.gz
+local_storm=$(since "$t0")
 ok1=$(intact "$WORK/storm1") ok2=$(intact "$WORK/storm2") requests=$(upstream_requests "/debian/$NETBOOT/initrd.gz")
+ok3=$(intact "$WORK/storm3")
+[ "$ok3" = 100 ] &&
+    pass "storm: the same 100 for a local copy in ${local_storm} s (cached ${cached_storm} s: $(awk -v c="$cached_storm" -v l="$local_storm" 'BEGIN { printf "%.2f", c / l }')x of local)" ||
+    fail "storm: local copy" "intact $ok3"
 ratio=$(awk -v f="$first_storm" -v u="$upstream_single" -v c="$cached_storm" 'BEGIN { printf "%.2f", f / (u + c) }')
 times="one client from the mirror ${upstream_single} s, first-fetch storm ${first_storm} s, cached storm ${cached_storm} s: ${ratio}x"
 [ "$ok1" = 100 ] && [ "$ok2" = 100 ] && [ "$requests" = 1 ] &&
@@ -331,7 +349,7 @@ verified=$(assets verify) || verify_code=$?
     [[ $verified == *"debian/$NETBOOT/initrd.gz: ok"* ]] && [ ! -e "$WORK/data/cache/debian/$NETBOOT/extra.img" ] &&
     pass "assets verify: a file changed on disk is found and removed (exit 1), the others ok" ||
     fail "assets verify" "exit $verify_code: $(echo "$verified" | tr '\n' '|' | cut -c1-400)"
-pruned=$(assets prune "debian/$NETBOOT/notes.txt")
+pruned=$(assets prune --orphans "debian/$NETBOOT/notes.txt")
 [[ $pruned == *"debian/$NETBOOT/notes.txt: removed"* ]] && [ ! -e "$WORK/data/cache/debian/$NETBOOT/notes.txt" ] &&
     [[ $pruned == *"slow/$NETBOOT/linux: removed"*"upstream slow is neither configured"* ]] &&
     [ -e "$WORK/data/cache/debian/$NETBOOT/initrd.gz" ] &&
@@ -341,7 +359,12 @@ pruned=$(assets prune "debian/$NETBOOT/notes.txt")
 # --- mirror down ----------------------------------------------------------------------------------
 kill "$NGINX_PID"
 wait "$NGINX_PID" 2>/dev/null || true
-restart_vboot
+restart_vboot --cache-max-age 0
+stale=$(client curl -s -m 30 -o "$WORK/stale" -w '%{http_code}' "$VB/installer/linux" || true)
+[ "$stale" = 200 ] && [ "$(sha256sum <"$WORK/stale" | cut -d' ' -f1)" = "$LINUX_SHA" ] &&
+    [ "$(metric cache_stale_served)" = 1 ] && grep -q "serving the cached copy; the upstream could not be asked" "$WORK/vboot.log" &&
+    pass "mirror down: a file past its max age that cannot be asked about is served from its copy, with a warning" ||
+    fail "mirror down: stale copy" "HTTP $stale, stale served $(metric cache_stale_served)"
 code=$(client curl -s -m 30 -o "$WORK/offline-cached" -w '%{http_code}' "$VB/debian/$NETBOOT/initrd.gz" || true)
 miss=$(client curl -s -m 30 -w ' %{http_code}' "$VB/debian/$NETBOOT/missing.gz" | tr -d '\n' || true)
 [ "$code" = 200 ] && [ "$(sha256sum <"$WORK/offline-cached" | cut -d' ' -f1)" = "$INITRD_SHA" ] &&

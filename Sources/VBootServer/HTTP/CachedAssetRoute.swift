@@ -20,7 +20,8 @@ enum CachedAssetRoute {
         let what = "\(request.method) /assets/\(path)"
         if case .failed(let reason, let status) = started.outcome {
             environment.counters.increment(.cacheUpstreamFailures)
-            if fill.hasCopy, let size = fileSize(fill.finalPath) {
+            // Not for a 4xx: the upstream answered, and the file is gone or forbidden there.
+            if fill.hasCopy, status.map({ $0 >= 500 }) ?? true, let size = fileSize(fill.finalPath) {
                 // The upstream could not say whether the copy is current: better the copy than no boot.
                 environment.counters.increment(.cacheStaleServed)
                 environment.logger.warning(
@@ -35,7 +36,14 @@ enum CachedAssetRoute {
                 status: code, headers: [.contentType: "text/plain; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: "vboot cache: \(reason)\n")))
         }
-        if started.outcome == .published, let size = fileSize(fill.finalPath) {
+        if started.outcome == .published {
+            guard let size = fileSize(fill.finalPath) else {
+                // Removed in between (vboot assets prune or verify, by hand): asked again, it is fetched.
+                environment.logger.warning("http: \(what): the cached copy was removed while it was checked; 503")
+                return Response(
+                    status: .serviceUnavailable, headers: [.retryAfter: "1"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: "vboot cache: removed meanwhile; try again\n")))
+            }
             let file = BootFileStore.File(path: fill.finalPath, size: size, area: .assets)
             return try await FileRoute.serve(
                 file, what: what, path, request: request, context: context,

@@ -28,7 +28,7 @@ public struct ServiceAccount: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The account's groups (its own and the supplementary ones in /etc/group).
-    var groups: [gid_t] {
+    public var groups: [gid_t] {
         var count: Int32 = 64
         var groups = [gid_t](repeating: 0, count: Int(count))
         if getgrouplist(name, gid, &groups, &count) == -1 {

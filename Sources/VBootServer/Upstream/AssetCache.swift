@@ -50,7 +50,7 @@ final class AssetCache: Sendable {
     init(
         directory: String, upstreams: [Upstream], settings: CacheSettings, counters: ServerCounters, logger: Logger,
         declared: @escaping @Sendable () -> [String: [String]] = { [:] },
-        fillLimit: Int = AssetCache.defaultFillLimit
+        fillLimit: Int = AssetCache.defaultFillLimit, evictAtStart: Bool = true
     ) throws {
         layout = CacheLayout(directory: directory)
         self.fillLimit = fillLimit
@@ -79,7 +79,7 @@ final class AssetCache: Sendable {
         if !found.entries.isEmpty {
             logger.info("cache: \(found.entries.count) file(s), \(CacheSize.describe(found.total)) in \(directory)")
         }
-        evict(keeping: [])
+        if evictAtStart { evict(keeping: []) }
     }
 
     /// The upstream a name stands for: configured, else declared by exactly one URL in the profiles.
@@ -90,7 +90,7 @@ final class AssetCache: Sendable {
 
     private func upstream(named name: String) -> Resolved? {
         if let configured = upstreams[name] { return .upstream(configured) }
-        guard Upstream.isValidName(name), let urls = declared()[name] else { return nil }
+        guard Upstream.isValidName(name), let urls = declaredUpstreams()[name] else { return nil }
         guard urls.count == 1, let upstream = Upstream(name + "=" + urls[0]) else {
             return .conflict(
                 "upstream \(name) is declared differently by the profiles (\(urls.joined(separator: ", "))); choose one with --upstream \(name)=URL"
@@ -98,6 +98,19 @@ final class AssetCache: Sendable {
         }
         return .upstream(upstream)
     }
+
+    /// The profiles' upstreams, read again at most every `declaredRefresh`: a client asking for
+    /// `/assets/x/y` over and over does not make vboot list and read the profiles each time.
+    private func declaredUpstreams() -> [String: [String]] {
+        let now = ContinuousClock.now
+        if let known = declaredCache.withLockedValue({ $0 }), now < known.until { return known.upstreams }
+        let upstreams = declared()
+        declaredCache.withLockedValue { $0 = (upstreams, now + Self.declaredRefresh) }
+        return upstreams
+    }
+
+    static let declaredRefresh = Duration.seconds(2)
+    private let declaredCache = NIOLockedValueBox<(upstreams: [String: [String]], until: ContinuousClock.Instant)?>(nil)
 
     /// `/assets/UPSTREAM/PATH` as the cache has it, starting a fill on a miss or to revalidate.
     func lookup(_ assetPath: String) -> Lookup {
@@ -116,7 +129,9 @@ final class AssetCache: Sendable {
         }
         let pin = settings.pins[key]
         return fills.withLockedValue { fills -> Lookup in
-            if let fill = fills[key] {
+            // A fill that has published is done with: the file (and its record) decide, so a copy
+            // past its max age is asked about even if its fill's thread has not left the table yet.
+            if let fill = fills[key], fill.snapshot.outcome != .published {
                 if fill.join() > 1 { counters.increment(.cacheCoalesced) }
                 return .filling(fill)
             }
@@ -220,11 +235,15 @@ final class AssetCache: Sendable {
     /// its way (its clients read the partial file) or `keeping`.
     private func evict(keeping: Set<String>) {
         guard let limit = settings.maxSize else { return }
-        let busy = fills.withLockedValue { Set($0.keys) }
-        let victims = index.withLockedValue { $0.evict(toFit: limit, keeping: keeping.union(busy)) }
+        // Chosen and removed under `fills` (then `index`, the order `lookup` takes them): no fill,
+        // a revalidation included, can start for a file between its choice and its removal.
+        let victims = fills.withLockedValue { fills in
+            let chosen = index.withLockedValue { $0.evict(toFit: limit, keeping: keeping.union(fills.keys)) }
+            // A client already sending one keeps its open file; the next one fetches it again.
+            for victim in chosen { layout.remove(victim.key) }
+            return chosen
+        }
         for victim in victims {
-            // A client already sending it keeps its open file; the next one fetches it again.
-            layout.remove(victim.key)
             counters.increment(.cacheEvictions)
             logger.info(
                 "cache: \(victim.key): removed (\(CacheSize.describe(victim.entry.size)), least recently used) to stay under --cache-max-size \(CacheSize.describe(limit))"

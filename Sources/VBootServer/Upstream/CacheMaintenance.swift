@@ -93,10 +93,11 @@ public struct CacheMaintenance: Sendable {
         public var reason: String
     }
 
-    /// Files of upstreams nobody names any more, files unused for `unusedFor`, `keys` (or all),
-    /// then least recently used ones past `--cache-max-size`; downloads left by dead processes.
+    /// `keys` (or all), files unused for `unusedFor`, with `orphans` files of upstreams nobody
+    /// names any more, then least recently used ones past `--cache-max-size`; downloads left by
+    /// dead processes.
     public func prune(
-        keys: Set<String>, all: Bool, unusedFor: Duration?, dryRun: Bool, now: Date = Date()
+        keys: Set<String>, all: Bool, unusedFor: Duration?, orphans: Bool, dryRun: Bool, now: Date = Date()
     )
         -> (removed: [Removal], partials: Int)
     {
@@ -109,7 +110,7 @@ public struct CacheMaintenance: Sendable {
             var reason: String?
             if all || keys.contains(entry.key) {
                 reason = "asked for"
-            } else if known[upstream] == nil {
+            } else if orphans, known[upstream] == nil {
                 reason = "upstream \(upstream) is neither configured nor declared by a profile"
             } else if let unusedLimit, now.timeIntervalSince(entry.lastUsed) > unusedLimit {
                 reason = "unused since \(Self.timestamp(entry.lastUsed))"
@@ -168,7 +169,7 @@ public struct CacheMaintenance: Sendable {
         do {
             cache = try AssetCache(
                 directory: layout.directory, upstreams: upstreams, settings: settings, counters: ServerCounters(),
-                logger: logger, declared: { [declared] in declared })
+                logger: logger, declared: { [declared] in declared }, evictAtStart: false)
         } catch {
             return .failed("\(error)")
         }

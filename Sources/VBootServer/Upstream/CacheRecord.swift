@@ -107,7 +107,8 @@ public struct CacheLayout: Sendable {
     }
 
     /// Downloads in `.partial` left by a process that is gone (a crash, kill -9); a running
-    /// `vboot assets fetch` or server keeps its own.
+    /// `vboot assets fetch` or server keeps its own. Called before this process starts any (a
+    /// server that is pid 1 in a container removes its previous life's leftovers too).
     func abandonedPartials() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: partialPath)) ?? []
         return names.filter { name in
@@ -115,7 +116,7 @@ public struct CacheLayout: Sendable {
             guard let dash = stem.lastIndex(of: "-"), let process = Int32(stem[stem.index(after: dash)...]),
                 process > 0
             else { return true }
-            return process != getpid() && kill(process, 0) != 0 && errno == ESRCH
+            return process == getpid() || (kill(process, 0) != 0 && errno == ESRCH)
         }.map { partialPath + "/" + $0 }
     }
 

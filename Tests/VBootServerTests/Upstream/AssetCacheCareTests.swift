@@ -62,6 +62,18 @@ struct AssetCacheCareTests {
         await vboot.stop()
     }
 
+    @Test func aFileGoneUpstreamIsNotServedFromItsCopy() async throws {
+        let (mirror, vboot) = try await Fixture.servers { $0.cache.maxAge = .zero }
+        #expect(try await Fixture.get(Self.url, vboot).status == 200)
+        try FileManager.default.removeItem(at: mirror.root.appendingPathComponent("assets/\(Fixture.path)"))
+        // The upstream answered: 404 is the client's answer too, not the old copy.
+        let gone = try await Fixture.get(Self.url, vboot)
+        #expect(gone.status == 404)
+        #expect(vboot.server.counters[.cacheStaleServed] == 0)
+        await vboot.stop()
+        await mirror.stop()
+    }
+
     @Test func offlineServesWhatIsCachedAndRefusesMisses() async throws {
         // Outside the servers' roots, which go when they stop.
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vboot-cache-\(UUID())").path
@@ -152,6 +164,8 @@ struct AssetCacheCareTests {
         try vboot.write(
             Array("#: upstream deb = http://127.0.0.1:1/elsewhere\n#: kernel {{assets}}/deb/linux\n".utf8),
             to: "scripts/profiles/deb2.profile")
+        // The profiles' upstreams are read again every 2 s at most (AssetCache.declaredRefresh).
+        try await Task.sleep(for: AssetCache.declaredRefresh + .milliseconds(100))
         let conflict = try await Fixture.get("/assets/deb/netboot/new", vboot)
         #expect(conflict.status == 502)
         #expect(conflict.text.contains("declared differently by the profiles"))
