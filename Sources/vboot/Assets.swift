@@ -21,14 +21,7 @@ struct CacheOptions: ParsableArguments {
     @Option(help: "The server's YAML config file; flags win over it.") var config: String?
     @Option(.dataDir) var dataDir: String?
     @Option(.bootScripts) var bootScripts: String?
-    @Option(.upstreams) var upstream: [String] = []
-    @Option(.cacheDir) var cacheDir: String?
-    @Option(.cacheProxy) var cacheProxy: String?
-    @Option(.cacheCABundle) var cacheCaBundle: String?
-    @Option(.cacheSHA256) var cacheSha256: [String] = []
-    @Option(.cacheMaxSize) var cacheMaxSize: String?
-    @Option(.cacheMaxAge) var cacheMaxAge: String?
-    @Option(.cacheMode) var cacheMode: CacheMode?
+    @OptionGroup var cache: CacheFlags
     @Option(.user) var user: String?
 
     private func one(_ value: String?) -> [String] { value.map { [$0] } ?? [] }
@@ -41,12 +34,10 @@ struct CacheOptions: ParsableArguments {
             throw ValidationError("\(error)")
         }
         var flags = SettingValues()
-        let given: [(SettingKey, [String])] = [
-            (.dataDir, one(dataDir)), (.bootScripts, one(bootScripts)), (.upstreams, upstream),
-            (.cacheDir, one(cacheDir)), (.cacheProxy, one(cacheProxy)), (.cacheCABundle, one(cacheCaBundle)),
-            (.cacheSHA256, cacheSha256), (.cacheMaxSize, one(cacheMaxSize)), (.cacheMaxAge, one(cacheMaxAge)),
-            (.cacheMode, one(cacheMode?.rawValue)), (.user, one(user)),
-        ]
+        let given: [(SettingKey, [String])] =
+            [
+                (.dataDir, one(dataDir)), (.bootScripts, one(bootScripts)), (.user, one(user)),
+            ] + cache.given
         for (key, texts) in given {
             do { try flags.set(key, texts) } catch { throw ValidationError("--\(key.setting.flag): \(error)") }
         }

@@ -72,14 +72,7 @@ struct Serve: AsyncParsableCommand {
     @Option(.logLevel) var logLevel: Logger.Level?
     @Option(.user) var user: String?
     @Option(.capture) var capture: String?
-    @Option(.upstreams) var upstream: [String] = []
-    @Option(.cacheDir) var cacheDir: String?
-    @Option(.cacheProxy) var cacheProxy: String?
-    @Option(.cacheCABundle) var cacheCaBundle: String?
-    @Option(.cacheSHA256) var cacheSha256: [String] = []
-    @Option(.cacheMaxSize) var cacheMaxSize: String?
-    @Option(.cacheMaxAge) var cacheMaxAge: String?
-    @Option(.cacheMode) var cacheMode: CacheMode?
+    @OptionGroup(title: "Upstream asset cache") var cache: CacheFlags
 
     /// The flags as given, by setting (`ServeSettingsTests` checks that every setting is here).
     var given: [(SettingKey, [String])] {
@@ -106,11 +99,7 @@ struct Serve: AsyncParsableCommand {
             (.httpRequestTimeout, one(httpRequestTimeout)), (.httpIdleTimeout, one(httpIdleTimeout)),
             (.timelinePerMachine, one(timelinePerMachine)), (.timelineDays, one(timelineDays)),
             (.logLevel, one(logLevel?.rawValue)), (.user, one(user)), (.capture, one(capture)),
-            (.upstreams, upstream), (.cacheDir, one(cacheDir)), (.cacheProxy, one(cacheProxy)),
-            (.cacheCABundle, one(cacheCaBundle)), (.cacheSHA256, cacheSha256),
-            (.cacheMaxSize, one(cacheMaxSize)), (.cacheMaxAge, one(cacheMaxAge)),
-            (.cacheMode, one(cacheMode?.rawValue)),
-        ]
+        ] + cache.given
     }
 
     private func one(_ value: String?) -> [String] { value.map { [$0] } ?? [] }

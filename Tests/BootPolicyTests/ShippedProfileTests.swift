@@ -230,16 +230,59 @@ struct ShippedProfileTests {
         }
     }
 
-    @Test func debianBootsTheMirrorsNetbootInstaller() throws {
+    @Test func debianBootsTheNetbootInstallerThroughVboot() throws {
         let script = try Self.render("debian")
         let kernel = try Self.kernel(in: script)
-        let netboot =
-            "http://deb.debian.org/debian/dists/bookworm/main/installer-amd64/current/images/netboot/debian-installer/amd64"
-        #expect(Self.target(of: kernel) == "\(netboot)/linux")
+        let netboot = "dists/bookworm/main/installer-amd64/current/images/netboot/debian-installer/amd64"
+        #expect(Self.target(of: kernel) == "\(Self.server)/assets/debian/\(netboot)/linux")
         let initrd = try #require(Self.commands(in: script).first { $0.name == "initrd" })
         #expect(Self.option("--name", of: initrd) == "initrd.gz")
-        #expect(Self.target(of: initrd) == "\(netboot)/initrd.gz")
+        #expect(Self.target(of: initrd) == "\(Self.server)/assets/debian/\(netboot)/initrd.gz")
         #expect(kernel.words.contains("initrd=initrd.gz"))
+        // The upstream the path names: Debian's mirror, over HTTPS (vboot fetches, not iPXE).
+        #expect(try Self.profile("debian").upstreams == [.init(name: "debian", url: "https://deb.debian.org/debian")])
+    }
+
+    struct MirrorProfile: Sendable, CustomTestStringConvertible {
+        var name: String
+        var upstream: String
+        /// The mirror-relative part of the kernel's URL with the profile's defaults.
+        var kernelPath: String
+        var testDescription: String { name }
+    }
+
+    /// Every URL the machine is given goes through vboot (`{{assets}}/UPSTREAM/...`, a local copy
+    /// or the profile's upstream): the same path under the upstream's URL is the mirror's file.
+    /// With `mirror` set, no URL does.
+    @Test(arguments: [
+        MirrorProfile(
+            name: "debian", upstream: "https://deb.debian.org/debian",
+            kernelPath: "dists/bookworm/main/installer-amd64/current/images/netboot/debian-installer/amd64/linux"),
+        MirrorProfile(
+            name: "fedora", upstream: "https://download.fedoraproject.org/pub/fedora/linux",
+            kernelPath: "releases/43/Everything/x86_64/os/images/pxeboot/vmlinuz"),
+        MirrorProfile(
+            name: "alma", upstream: "https://repo.almalinux.org/almalinux",
+            kernelPath: "9/BaseOS/x86_64/os/images/pxeboot/vmlinuz"),
+        MirrorProfile(
+            name: "alpine", upstream: "https://dl-cdn.alpinelinux.org/alpine",
+            kernelPath: "v3.23/releases/x86_64/netboot/vmlinuz-lts"),
+    ])
+    func mirrorProfilesGoThroughVbootUnlessAMirrorIsSet(profile: MirrorProfile) throws {
+        let name = try #require(Self.profile(profile.name).upstreams.first?.name)
+        #expect(try Self.profile(profile.name).upstreams.map(\.url) == [profile.upstream])
+        let through = "\(Self.server)/assets/\(name)"
+        let script = try Self.render(profile.name)
+        #expect(Self.target(of: try Self.kernel(in: script)) == "\(through)/\(profile.kernelPath)")
+        let urls = Self.commands(in: script).flatMap(\.words).flatMap { $0.split(separator: "=") }.filter {
+            $0.hasPrefix("http://") || $0.hasPrefix("https://")
+        }
+        #expect(!urls.isEmpty && urls.allSatisfy { $0 == through || $0.hasPrefix(through + "/") }, "\(urls)")
+
+        let mirror = "http://mirror.lan/\(profile.name)"
+        let direct = try Self.render(profile.name, site: ["mirror": mirror])
+        #expect(Self.target(of: try Self.kernel(in: direct)) == "\(mirror)/\(profile.kernelPath)")
+        #expect(!Self.commands(in: direct).contains { $0.line.contains("/assets/") }, "\(direct)")
     }
 
     @Test func debianCanLoadFromTheAssetsTree() throws {

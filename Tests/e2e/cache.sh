@@ -10,12 +10,13 @@
 #               first-fetch storm, the cached one, the local one
 #   range       a Range inside the part of a file still arriving (nginx limit_rate) is answered
 #               before the file is whole, one beyond it when its bytes come; one upstream request
-#   corrupt     a mirror file that does not match its pinned SHA-256: no client gets it whole, it
-#               is not cached, the failure is counted
+#   corrupt     a mirror file that does not match its pinned SHA-256, or the digest the mirror's
+#               SHA256SUMS gives: no client gets it whole, it is not cached, the failure is counted
 #   kill        vboot killed (SIGKILL) in the middle of a fetch: after a restart no partial file
 #               is left or served, and the next request fetches it again
 #   boot        an OVMF guest boots the Debian installer through the cache from a profile that
-#               names its own upstream (#: upstream), added with vboot machines add
+#               names its own upstream and checksum list (#: upstream, #: checksums), added with
+#               vboot machines add
 #   directory   a path the mirror redirects to a directory listing (chunked): refused, not cached
 #   revalidate  --cache-max-age 0: an unchanged file is one 304 from nginx; a changed one refetched
 #   assets      vboot assets fetch (owned by the server's user, then served; over TFTP too), list,
@@ -76,6 +77,11 @@ cp "$DI/linux" "$WORK/www/slow/$NETBOOT/linux.copy"
 # A mirror gone wrong: the initrd with one byte changed in its middle.
 cp "$DI/initrd.gz" "$WORK/www/bad/$NETBOOT/initrd.gz"
 printf '\xff' | dd of="$WORK/www/bad/$NETBOOT/initrd.gz" bs=1 seek=20000000 conv=notrunc status=none
+cp "$WORK/www/bad/$NETBOOT/initrd.gz" "$WORK/www/bad/$NETBOOT/initrd.listed"
+# Checksum lists as Debian publishes them (images/SHA256SUMS naming ./netboot/...): the good
+# mirror's, and the bad one's, which vouches for the genuine initrd under the corrupt copy's name.
+(cd "$WORK/www/debian" && sha256sum "./$NETBOOT/linux" "./$NETBOOT/initrd.gz" >SHA256SUMS)
+printf '%s  ./%s/initrd.listed\n' "$(sha256sum <"$DI/initrd.gz" | cut -d' ' -f1)" "$NETBOOT" >"$WORK/www/bad/SHA256SUMS"
 chmod -R o+rX "$WORK/www" "$WORK/ca"
 INITRD_SHA=$(sha256sum <"$DI/initrd.gz" | cut -d' ' -f1)
 LINUX_SHA=$(sha256sum <"$DI/linux" | cut -d' ' -f1)
@@ -131,6 +137,7 @@ cp "$ROOT/boot-scripts/default.ipxe" "$WORK/boot-scripts/"
 cat >"$WORK/boot-scripts/profiles/cached-installer.profile" <<EOF
 #: title the Debian installer through vboot's cache
 #: upstream installer = https://$MIRROR_IP/debian/$NETBOOT
+#: checksums installer = https://$MIRROR_IP/debian/SHA256SUMS
 #: kernel {{assets}}/installer/linux
 #: initrd {{assets}}/installer/initrd.gz
 #: args console=ttyS0,115200n8 ---
@@ -142,7 +149,8 @@ start_vboot() {
         --upstream "debian=https://$MIRROR_IP/debian" --upstream "slow=https://$MIRROR_IP/slow" \
         --upstream "bad=https://$MIRROR_IP/bad" --cache-ca-bundle "$WORK/ca/ca.pem" \
         --cache-sha256 "debian/$NETBOOT/initrd.gz=$INITRD_SHA" --cache-sha256 "debian/$NETBOOT/linux=$LINUX_SHA" \
-        --cache-sha256 "bad/$NETBOOT/initrd.gz=$INITRD_SHA" "${VBOOT_EXTRA[@]}" >>"$WORK/vboot.stdout" 2>>"$WORK/vboot.log" &
+        --cache-sha256 "bad/$NETBOOT/initrd.gz=$INITRD_SHA" --cache-checksums "bad=https://$MIRROR_IP/bad/SHA256SUMS" \
+        "${VBOOT_EXTRA[@]}" >>"$WORK/vboot.stdout" 2>>"$WORK/vboot.log" &
     VBOOT_PID=$!
     RIG_PIDS+=("$VBOOT_PID")
     local i
@@ -254,6 +262,14 @@ code=$(client curl -s -m 60 -o "$WORK/bad" -w '%{http_code}' "$VB/bad/$NETBOOT/i
     grep -q "is not the pinned $INITRD_SHA; refused" "$WORK/vboot.log" &&
     pass "corrupt: refused (the client got $(stat -c %s "$WORK/bad") of $INITRD_SIZE bytes, HTTP $code), not cached, counted" ||
     fail "corrupt" "got $(stat -c %s "$WORK/bad") bytes, HTTP $code, verification failures $(metric cache_verification_failures)"
+# The same corruption caught by the upstream's checksum list instead of a pin.
+client curl -s -m 60 -o /dev/null "$VB/bad/$NETBOOT/initrd.listed" || true
+listed=$(client curl -s -m 60 -w ' %{http_code}' "$VB/bad/$NETBOOT/initrd.listed" | tr -d '\n' || true)
+[[ $listed == *"from https://$MIRROR_IP/bad/SHA256SUMS; refused"*" 502" ]] &&
+    [ ! -e "$WORK/data/cache/bad/$NETBOOT/initrd.listed" ] && [ "$(metric cache_verification_failures)" = 2 ] &&
+    [ "$(upstream_requests "/bad/SHA256SUMS")" = 1 ] &&
+    pass "corrupt: refused by the upstream's SHA256SUMS (502 with the reason), not cached, counted" ||
+    fail "corrupt: checksum list" "answer '${listed:0:300}', verification failures $(metric cache_verification_failures), list requests $(upstream_requests "/bad/SHA256SUMS")"
 
 # --- kill -----------------------------------------------------------------------------------------
 client curl -s -m 60 -o /dev/null "$VB/slow/$NETBOOT/linux.copy" &
@@ -284,11 +300,12 @@ else
     fail "boot: OVMF -> the installer from the cache" "serial: $(rig_plain "$WORK/g1.serial" | tail -n 3 | tr '\n' ' ' | cut -c1-300)"
 fi
 rig_stop_guest g1 2>/dev/null || true
-# The profile's upstream is a cache entry of its own: one more request each, none per client after.
+# The profile's upstream is a cache entry of its own: one more request each, none per client after;
+# both checked against the profile's SHA256SUMS, read once.
 [ "$(upstream_requests "/debian/$NETBOOT/linux")" = 1 ] && [ "$(upstream_requests "/debian/$NETBOOT/initrd.gz")" = 2 ] &&
-    [ -f "$WORK/data/cache/installer/initrd.gz" ] &&
-    pass "boot: kernel and initrd fetched once for the profile's upstream (cache/installer/)" ||
-    fail "boot: upstream requests" "linux $(upstream_requests "/debian/$NETBOOT/linux"), initrd $(upstream_requests "/debian/$NETBOOT/initrd.gz")"
+    [ -f "$WORK/data/cache/installer/initrd.gz" ] && [ "$(upstream_requests "/debian/SHA256SUMS")" = 1 ] &&
+    pass "boot: kernel and initrd fetched once for the profile's upstream (cache/installer/), checked against its SHA256SUMS" ||
+    fail "boot: upstream requests" "linux $(upstream_requests "/debian/$NETBOOT/linux"), initrd $(upstream_requests "/debian/$NETBOOT/initrd.gz"), list $(upstream_requests "/debian/SHA256SUMS")"
 
 # --- a directory -----------------------------------------------------------------------------------
 # /assets/debian/netboot: the mirror redirects to netboot/ and sends its listing (chunked, no

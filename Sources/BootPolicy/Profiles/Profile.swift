@@ -13,6 +13,9 @@
 /// wins):
 ///
 ///     #: upstream debian-12 = https://deb.debian.org/debian/dists/bookworm/main/installer-amd64/current/images/netboot/debian-installer/amd64
+///     #: checksums debian-12 = https://deb.debian.org/debian/dists/bookworm/main/installer-amd64/current/images/SHA256SUMS
+///
+/// (a file of that upstream is cached only when the list names it with the digest it arrived with).
 ///
 /// A declarative profile is header lines only (and `#` comments); each value is a template:
 ///
@@ -37,10 +40,18 @@ public struct Profile: Hashable, Sendable {
         public var grubLines: [String] = []
     }
 
-    /// `#: upstream NAME = URL`: where `/assets/NAME/...` comes from when nothing else provides it.
+    /// `#: upstream NAME = URL`: where `/assets/NAME/...` comes from when nothing else provides it;
+    /// `#: checksums NAME = URL`: the SHA-256 list its files are checked against.
     public struct UpstreamDeclaration: Hashable, Sendable {
         public var name: String
         public var url: String
+        public var checksums: String?
+
+        public init(name: String, url: String, checksums: String? = nil) {
+            self.name = name
+            self.url = url
+            self.checksums = checksums
+        }
     }
 
     public var name: String
@@ -112,14 +123,24 @@ public struct Profile: Hashable, Sendable {
             case "title":
                 title = rest
             case "upstream":
-                let (rawName, rawURL) = Self.split(rest, at: "=")
-                let upstream = rawName.trimmingWhitespace()
-                guard let url = rawURL?.trimmingWhitespace(), Self.isUpstreamName(upstream),
-                    url.hasPrefix("http://") || url.hasPrefix("https://"), !url.contains(where: \.isWhitespace)
-                else {
+                guard let (upstream, url) = Self.nameAndURL(rest) else {
                     throw failure("upstream needs NAME = URL with an http:// or https:// URL")
                 }
+                guard !upstreams.contains(where: { $0.name == upstream }) else {
+                    throw failure("a second upstream \(upstream)")
+                }
                 upstreams.append(UpstreamDeclaration(name: upstream, url: url))
+            case "checksums":
+                guard let (upstream, url) = Self.nameAndURL(rest) else {
+                    throw failure("checksums needs NAME = URL of a SHA-256 list with an http:// or https:// URL")
+                }
+                guard let declared = upstreams.firstIndex(where: { $0.name == upstream }) else {
+                    throw failure("checksums for \(upstream), which no upstream line above declares")
+                }
+                guard upstreams[declared].checksums == nil else {
+                    throw failure("a second checksums line for \(upstream)")
+                }
+                upstreams[declared].checksums = url
             case "var":
                 let (declared, description) = Self.split(rest, at: " -- ")
                 let (rawName, rawDefault) = Self.split(declared, at: "=")
@@ -132,7 +153,9 @@ public struct Profile: Hashable, Sendable {
                     Variable(name: variable, defaultValue: value, description: description?.trimmingWhitespace() ?? ""))
             default:
                 let expected =
-                    declarative ? "title, var, upstream, kernel, initrd, args, ipxe or grub" : "title, var or upstream"
+                    declarative
+                    ? "title, var, upstream, checksums, kernel, initrd, args, ipxe or grub"
+                    : "title, var, upstream or checksums"
                 throw failure("unknown header \"\(keyword)\" (expected \(expected))")
             }
         }
@@ -158,6 +181,16 @@ public struct Profile: Hashable, Sendable {
                     && ($0.properties.isAlphabetic || $0.properties.numericType != nil
                         || "-_.".unicodeScalars.contains($0))
             }
+    }
+
+    /// `NAME = URL` of an `upstream` or `checksums` line.
+    private static func nameAndURL(_ text: String) -> (String, String)? {
+        let (rawName, rawURL) = split(text, at: "=")
+        let name = rawName.trimmingWhitespace()
+        guard let url = rawURL?.trimmingWhitespace(), isUpstreamName(name),
+            url.hasPrefix("http://") || url.hasPrefix("https://"), !url.contains(where: \.isWhitespace)
+        else { return nil }
+        return (name, url)
     }
 
     public static func isVariableName(_ text: String) -> Bool {

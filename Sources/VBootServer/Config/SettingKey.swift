@@ -27,7 +27,8 @@ public enum SettingKey: String, CaseIterable, Sendable {
     case timelinePerMachine = "timeline.per_machine", timelineDays = "timeline.days"
     case user, capture
     case upstreams, cacheDir = "cache.dir", cacheProxy = "cache.proxy", cacheCABundle = "cache.ca_bundle"
-    case cacheSHA256 = "cache.sha256", cacheMaxSize = "cache.max_size", cacheMaxAge = "cache.max_age"
+    case cacheSHA256 = "cache.sha256", cacheChecksums = "cache.checksums", cacheMaxSize = "cache.max_size",
+        cacheMaxAge = "cache.max_age"
     case cacheMode = "cache.mode"
     case logLevel = "log_level"
 
@@ -397,6 +398,24 @@ public enum SettingKey: String, CaseIterable, Sendable {
                         pins[pin.key] = pin.sha256
                     }
                     target.configuration.cache.pins = pins
+                })
+        case .cacheChecksums:
+            Setting(
+                flag: "cache-checksums", valueName: "UPSTREAM=URL", form: .pairs, default: .described("none"),
+                help:
+                    "A SHA-256 list (sha256sum's or the BSD form, e.g. Debian's SHA256SUMS) that every file of the upstream must match before it is published; names in it are relative to the list's URL; a file it does not name is refused. Pins win; repeatable.",
+                example:
+                    "debian=https://deb.debian.org/debian/dists/bookworm/main/installer-amd64/current/images/SHA256SUMS",
+                apply: { values, target throws(SettingError) in
+                    var lists: [String: String] = [:]
+                    for value in values {
+                        // Same form as --upstream: a name and an http(s) URL.
+                        guard let list = Upstream(value) else {
+                            throw SettingError("\"\(value)\" is not UPSTREAM=URL with an http:// or https:// URL")
+                        }
+                        lists[list.name] = list.url
+                    }
+                    target.configuration.cache.checksumLists = lists
                 })
         case .cacheMaxSize:
             Setting(

@@ -131,12 +131,13 @@ struct ProfileLibrary: Sendable {
         }
     }
 
-    /// `#: upstream` lines of every profile on disk: name → the distinct URLs declared for it.
-    func declaredUpstreams() -> [String: [String]] {
-        var declared: [String: [String]] = [:]
+    /// `#: upstream` (and `#: checksums`) lines of every profile on disk: name → the distinct
+    /// declarations of it.
+    func declaredUpstreams() -> [String: [Profile.UpstreamDeclaration]] {
+        var declared: [String: [Profile.UpstreamDeclaration]] = [:]
         for profile in all().profiles {
-            for upstream in profile.upstreams where !(declared[upstream.name]?.contains(upstream.url) ?? false) {
-                declared[upstream.name, default: []].append(upstream.url)
+            for upstream in profile.upstreams where !(declared[upstream.name]?.contains(upstream) ?? false) {
+                declared[upstream.name, default: []].append(upstream)
             }
         }
         return declared

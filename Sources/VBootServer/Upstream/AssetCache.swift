@@ -1,3 +1,4 @@
+import BootPolicy
 import Crypto
 import Foundation
 import Glibc
@@ -34,8 +35,8 @@ final class AssetCache: Sendable {
     let fillLimit: Int
     private let upstreams: [String: Upstream]
     /// Upstreams the profiles declare (`#: upstream NAME = URL`), asked for a name `--upstream`
-    /// does not configure: name → the distinct URLs declared for it.
-    private let declared: @Sendable () -> [String: [String]]
+    /// does not configure: name → the distinct declarations of it.
+    private let declared: @Sendable () -> [String: [Profile.UpstreamDeclaration]]
     private let settings: CacheSettings
     private let fills = NIOLockedValueBox<[String: CacheFill]>([:])
     private let index: NIOLockedValueBox<CacheIndex>
@@ -49,12 +50,18 @@ final class AssetCache: Sendable {
 
     init(
         directory: String, upstreams: [Upstream], settings: CacheSettings, counters: ServerCounters, logger: Logger,
-        declared: @escaping @Sendable () -> [String: [String]] = { [:] },
+        declared: @escaping @Sendable () -> [String: [Profile.UpstreamDeclaration]] = { [:] },
         fillLimit: Int = AssetCache.defaultFillLimit, evictAtStart: Bool = true
     ) throws {
         layout = CacheLayout(directory: directory)
         self.fillLimit = fillLimit
         self.upstreams = Dictionary(upstreams.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
+        var template = UpstreamTransfer.Request(url: "")
+        template.proxy = settings.proxy
+        template.caBundle = settings.caBundle
+        template.userAgent = Self.userAgent
+        self.template = template
+        checksumLists = ChecksumListStore(template: template)
         self.declared = declared
         self.settings = settings
         self.counters = counters
@@ -88,20 +95,27 @@ final class AssetCache: Sendable {
         case conflict(String)
     }
 
+    /// A profile's checksum list goes with its URL: `--upstream NAME=URL` elsewhere takes only
+    /// `--cache-checksums NAME=LIST`, which wins over any profile's.
     private func upstream(named name: String) -> Resolved? {
-        if let configured = upstreams[name] { return .upstream(configured) }
-        guard Upstream.isValidName(name), let urls = declaredUpstreams()[name] else { return nil }
-        guard urls.count == 1, let upstream = Upstream(name + "=" + urls[0]) else {
+        if var configured = upstreams[name] {
+            configured.checksums = settings.checksumLists[name]
+            return .upstream(configured)
+        }
+        guard Upstream.isValidName(name), let declarations = declaredUpstreams()[name] else { return nil }
+        guard declarations.count == 1, var upstream = Upstream(name + "=" + declarations[0].url) else {
+            let described = declarations.map { $0.url + ($0.checksums.map { " (checksums \($0))" } ?? "") }
             return .conflict(
-                "upstream \(name) is declared differently by the profiles (\(urls.joined(separator: ", "))); choose one with --upstream \(name)=URL"
+                "upstream \(name) is declared differently by the profiles (\(described.joined(separator: ", "))); choose one with --upstream \(name)=URL"
             )
         }
+        upstream.checksums = settings.checksumLists[name] ?? declarations[0].checksums
         return .upstream(upstream)
     }
 
     /// The profiles' upstreams, read again at most every `declaredRefresh`: a client asking for
     /// `/assets/x/y` over and over does not make vboot list and read the profiles each time.
-    private func declaredUpstreams() -> [String: [String]] {
+    private func declaredUpstreams() -> [String: [Profile.UpstreamDeclaration]] {
         let now = ContinuousClock.now
         if let known = declaredCache.withLockedValue({ $0 }), now < known.until { return known.upstreams }
         let upstreams = declared()
@@ -110,7 +124,13 @@ final class AssetCache: Sendable {
     }
 
     static let declaredRefresh = Duration.seconds(2)
-    private let declaredCache = NIOLockedValueBox<(upstreams: [String: [String]], until: ContinuousClock.Instant)?>(nil)
+    private let declaredCache = NIOLockedValueBox<
+        (upstreams: [String: [Profile.UpstreamDeclaration]], until: ContinuousClock.Instant)?
+    >(nil)
+    /// Proxy, CA bundle and user agent of every upstream transfer.
+    private let template: UpstreamTransfer.Request
+    static let userAgent = "vboot"
+    private let checksumLists: ChecksumListStore
 
     /// `/assets/UPSTREAM/PATH` as the cache has it, starting a fill on a miss or to revalidate.
     func lookup(_ assetPath: String) -> Lookup {
@@ -128,6 +148,10 @@ final class AssetCache: Sendable {
             return .filling(recent.fill)
         }
         let pin = settings.pins[key]
+        // A pin names the file's content itself; a list only where no pin does.
+        let check =
+            pin.map(CacheFill.Check.pinned)
+            ?? upstream.checksums.map { CacheFill.Check.listed($0, checksumLists) }
         return fills.withLockedValue { fills -> Lookup in
             // A fill that has published is done with: the file (and its record) decide, so a copy
             // past its max age is asked about even if its fill's thread has not left the table yet.
@@ -166,7 +190,7 @@ final class AssetCache: Sendable {
             }
             if !hasCopy { counters.increment(.cacheMisses) }
             let fill = CacheFill(
-                key: key, url: upstream.url + "/" + path, layout: layout, expectedSHA256: pin, previous: previous,
+                key: key, url: upstream.url + "/" + path, layout: layout, check: check, previous: previous,
                 hasCopy: hasCopy)
             _ = fill.join()
             fills[key] = fill
@@ -201,10 +225,8 @@ final class AssetCache: Sendable {
     }
 
     private func start(_ fill: CacheFill) {
-        var request = UpstreamTransfer.Request(url: fill.url)
-        request.proxy = settings.proxy
-        request.caBundle = settings.caBundle
-        request.userAgent = "vboot"
+        var request = template
+        request.url = fill.url
         logger.info("cache: \(fill.key): \(fill.hasCopy ? "asking whether it changed:" : "fetching") \(fill.url)")
         let thread = Thread { [self, request] in
             fill.run(request, counters: counters, logger: logger)

@@ -41,7 +41,15 @@ final class CacheFill: Sendable {
     let hasCopy: Bool
     private let layout: CacheLayout
     private let state = NIOLockedValueBox(State())
-    private let expectedSHA256: String?
+    private let check: Check?
+
+    /// What the arrived file's SHA-256 must be before it is published.
+    enum Check: Sendable {
+        /// `--cache-sha256`: this digest.
+        case pinned(String)
+        /// The upstream's checksum list (its URL) names the file with its digest.
+        case listed(String, ChecksumListStore)
+    }
 
     private struct State {
         var snapshot = Snapshot(total: nil, available: 0, outcome: nil, started: false)
@@ -51,7 +59,7 @@ final class CacheFill: Sendable {
     }
 
     init(
-        key: String, url: String, layout: CacheLayout, expectedSHA256: String?, previous: CacheRecord? = nil,
+        key: String, url: String, layout: CacheLayout, check: Check?, previous: CacheRecord? = nil,
         hasCopy: Bool = false
     ) {
         self.hasCopy = hasCopy || previous != nil
@@ -60,7 +68,7 @@ final class CacheFill: Sendable {
         self.layout = layout
         self.partialPath = layout.partialPath(for: key)
         self.finalPath = layout.dataPath(key)
-        self.expectedSHA256 = expectedSHA256
+        self.check = check
         self.previous = previous
     }
 
@@ -175,9 +183,9 @@ final class CacheFill: Sendable {
             problem = "\(url): the upstream answered \(upstreamStatus.map(String.init) ?? "nothing")"
         } else if let total, total != written {
             problem = "\(url): \(written) bytes arrived of the \(total) announced"
-        } else if let expectedSHA256, digest != expectedSHA256 {
+        } else if let refusal = verify(digest) {
             counters.increment(.cacheVerificationFailures)
-            problem = "\(url): SHA-256 \(digest) is not the pinned \(expectedSHA256); refused"
+            problem = refusal
         }
         if let problem {
             close(descriptor)
@@ -208,6 +216,15 @@ final class CacheFill: Sendable {
             logger.warning("cache: \(key): \(error)")
         }
         update { $0.outcome = .published }
+    }
+
+    /// nil when the arrived file is the one its pin or checksum list names; else why it is refused.
+    private func verify(_ digest: String) -> String? {
+        switch check {
+        case nil: nil
+        case .pinned(let pin)?: digest == pin ? nil : "\(url): SHA-256 \(digest) is not the pinned \(pin); refused"
+        case .listed(let list, let store)?: store.problem(fileURL: url, digest: digest, listURL: list)
+        }
     }
 
     /// A 304: the published copy is current; it is served (sendfile) and vouched for until the next max age.

@@ -1,3 +1,4 @@
+import BootPolicy
 import Crypto
 import Foundation
 import Glibc
@@ -10,7 +11,7 @@ public struct CacheMaintenance: Sendable {
     public let layout: CacheLayout
     let settings: CacheSettings
     let upstreams: [Upstream]
-    let declared: [String: [String]]
+    let declared: [String: [Profile.UpstreamDeclaration]]
 
     public init(configuration: ServerConfiguration) {
         layout = CacheLayout(directory: configuration.cacheDirectory)
@@ -22,7 +23,9 @@ public struct CacheMaintenance: Sendable {
     /// Every upstream by name: configured ones, then those only the profiles declare.
     public var knownUpstreams: [String: String] {
         var known: [String: String] = [:]
-        for (name, urls) in declared { known[name] = urls.count == 1 ? urls[0] : "(declared \(urls.count) ways)" }
+        for (name, declarations) in declared {
+            known[name] = declarations.count == 1 ? declarations[0].url : "(declared \(declarations.count) ways)"
+        }
         for upstream in upstreams { known[upstream.name] = upstream.url }
         return known
     }

@@ -7,6 +7,8 @@ public struct Upstream: Sendable, Hashable {
     /// `https://deb.debian.org/debian/dists/bookworm/main/installer-amd64/current/images`, no
     /// trailing slash.
     public var url: String
+    /// The SHA-256 list (`SHA256SUMS`) its files are checked against before they are published.
+    public var checksums: String?
 
     /// `NAME=URL`; the name is one path segment of letters, digits, `-`, `_`, `.`.
     public init?(_ text: String) {
@@ -35,6 +37,8 @@ public struct CacheSettings: Sendable, Hashable {
     public var caBundle: String?
     /// `UPSTREAM/PATH` → the file's SHA-256 (lowercase hex): published only when it matches.
     public var pins: [String: String] = [:]
+    /// Upstream name → URL of the SHA-256 list its files must match (`--cache-checksums`).
+    public var checksumLists: [String: String] = [:]
     /// Bytes kept at most (least recently used files go first); nil: no bound.
     public var maxSize: Int? = CacheSize.defaultMaxSize
     /// How long a copy is served before the upstream is asked again; nil: never asked.
@@ -114,12 +118,13 @@ struct CachePin {
 }
 
 /// A path under an upstream, as a URL and a cache file name: segments without `.`/`..`, empty
-/// parts, control characters or a leading `.` (the cache keeps its own files under `.partial`).
+/// parts or control characters. A segment may start with a dot (an installer tree's `.treeinfo`):
+/// the cache's own `.partial` and `.meta` sit beside the upstreams' directories, never in them.
 enum CachePath {
     static func isValid(_ path: String) -> Bool {
         guard !path.isEmpty, path.utf8.count <= 1024 else { return false }
         return path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { segment in
-            !segment.isEmpty && !segment.hasPrefix(".") && segment.utf8.allSatisfy { $0 > 0x20 && $0 != 0x7F }
+            !segment.isEmpty && segment != "." && segment != ".." && segment.utf8.allSatisfy { $0 > 0x20 && $0 != 0x7F }
                 && !segment.contains("?") && !segment.contains("#") && !segment.contains("%")
         }
     }

@@ -107,7 +107,9 @@ struct AssetCacheTests {
         #expect(down.text.hasPrefix("vboot cache: http://127.0.0.1:"))
         // A name that is not an upstream, and paths the cache will not fetch.
         #expect(try await Self.get("/assets/ubuntu/x", vboot).status == 404)
-        #expect(try await Self.get("/assets/debian/.partial/x", vboot).status == 403)
+        #expect(try await Self.get("/assets/debian/a%2F..%2Fx", vboot).status == 403)
+        // A dot file of an installer tree (Fedora's .treeinfo) is the upstream's to answer.
+        #expect(try await Self.get("/assets/debian/os/.treeinfo", vboot).status == 502)
         await vboot.stop()
     }
 
