@@ -54,9 +54,14 @@ public final class VBootServer: Sendable {
         inventory: Inventory, tls: TLSConfiguration? = nil,
         onBound: @escaping @Sendable (String, Int) -> Void = { _, _ in }
     ) throws -> [any Service] {
+        let profiles = inventory.profiles
+        let cache = try AssetCache(
+            directory: configuration.cacheDirectory,
+            upstreams: configuration.upstreams, settings: configuration.cache, counters: counters, logger: logger,
+            declared: { profiles.declaredUpstreams() })
         var store = BootFileStore(
             ipxeDirectories: configuration.ipxeDirectories, assetsRoot: configuration.assetsDirectory)
-        store.cacheRoot = configuration.cacheDirectory
+        store.cached = { cache.published($0) }
         let autoexec = autoexec(store)
         let scripts = BootScriptSource(directory: configuration.bootScriptsDirectory)
         var services: [any Service] = []
@@ -92,11 +97,7 @@ public final class VBootServer: Sendable {
             configuration: configuration, store: store,
             scripts: scripts, autoexec: autoexec,
             inventory: inventory, counters: counters, logger: logger)
-        let profiles = inventory.profiles
-        http.cache = try AssetCache(
-            directory: configuration.cacheDirectory,
-            upstreams: configuration.upstreams, settings: configuration.cache, counters: counters, logger: logger,
-            declared: { profiles.declaredUpstreams() })
+        http.cache = cache
         services.append(HTTPService.makeApplication(http) { onBound("http", $0) })
         for (index, listener) in APIListenAddress.effective(configuration.apiListen).enumerated() {
             // Tests and the CLI's in-process use find the first as "api".

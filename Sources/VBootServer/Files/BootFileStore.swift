@@ -43,9 +43,10 @@ public struct BootFileStore: Sendable {
     public let ipxeDirectories: [String]
     public let assetsRoot: String?
 
-    /// The upstream cache's directory: TFTP clients (GRUB under Secure Boot) cannot wait for a
-    /// download, but take a copy already there (`vboot assets fetch`, or fetched over HTTP before).
-    public var cacheRoot: String?
+    /// The upstream cache's published copy of `UPSTREAM/PATH`: TFTP clients (GRUB under Secure
+    /// Boot) cannot wait for a download, but take a copy already there (`vboot assets fetch`, or
+    /// fetched over HTTP before). `AssetCache.published`.
+    var cached: (@Sendable (String) -> (path: String, size: Int)?)?
 
     public init(ipxeDirectories: [String], assetsRoot: String?) {
         self.ipxeDirectories = ipxeDirectories
@@ -75,10 +76,8 @@ public struct BootFileStore: Sendable {
             return .success(file)
         }
         let found = resolve(.assets, relative.isEmpty ? name : relative)
-        if case .failure(.notFound) = found, let cacheRoot, relative.contains("/"), CachePath.isValid(relative),
-            let size = Self.regularFileSize(cacheRoot + "/" + relative)
-        {
-            return .success(File(path: cacheRoot + "/" + relative, size: size, area: .assets))
+        if case .failure(.notFound) = found, let copy = cached?(relative) {
+            return .success(File(path: copy.path, size: copy.size, area: .assets))
         }
         return found
     }

@@ -19,7 +19,7 @@ enum FileRoute {
         case .failure(.notFound):
             // Not in the assets directory: an upstream's, when the path starts with its name.
             if area == .assets, let cache = environment.cache {
-                switch cache.lookup(path) {
+                switch cache.lookup(path, client: context.remoteAddress?.ipAddress) {
                 case .cached(let cached, let size):
                     let file = BootFileStore.File(path: cached, size: size, area: .assets)
                     return try await serve(
@@ -30,7 +30,8 @@ enum FileRoute {
                         fill, path, request: request, context: context, environment: environment)
                 case .busy:
                     environment.logger.warning(
-                        "http: \(request.method) /assets/\(path): \(cache.fillLimit) upstream fetches in progress; 503")
+                        "http: \(request.method) /assets/\(path): \(cache.fillLimit) upstream fetches in progress, or \(cache.fillsPerClient) started by this client; 503"
+                    )
                     return Response(
                         status: .serviceUnavailable, headers: [.retryAfter: "5"],
                         body: ResponseBody(

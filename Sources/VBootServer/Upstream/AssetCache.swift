@@ -29,6 +29,10 @@ final class AssetCache: Sendable {
     /// Upstream transfers at once. A classroom boots a handful of files; more distinct misses
     /// than this at the same moment is a scan, not a boot.
     static let defaultFillLimit = 32
+    /// Of those, the most one client address may have started and still running: a host on the
+    /// LAN (no credentials) cannot take every transfer and lock the others out. Joining a
+    /// transfer another client started does not count.
+    var fillsPerClient: Int { max(1, fillLimit / 2) }
 
     let layout: CacheLayout
     var directory: String { layout.directory }
@@ -133,7 +137,8 @@ final class AssetCache: Sendable {
     private let checksumLists: ChecksumListStore
 
     /// `/assets/UPSTREAM/PATH` as the cache has it, starting a fill on a miss or to revalidate.
-    func lookup(_ assetPath: String) -> Lookup {
+    /// `client`: the address asking (nil: `vboot assets`, not bounded per client).
+    func lookup(_ assetPath: String, client: String? = nil) -> Lookup {
         guard let slash = assetPath.firstIndex(of: "/") else { return .notAnUpstream }
         let upstream: Upstream
         switch self.upstream(named: String(assetPath[..<slash])) {
@@ -184,19 +189,35 @@ final class AssetCache: Sendable {
                     "\(key): \(refetching ?? "not cached"), and the cache is offline (--cache-mode offline)")
             }
             if let refetching { logger.info("cache: \(key): \(refetching); fetching it again") }
-            guard fills.count < fillLimit else {
+            guard fills.count < fillLimit,
+                client.map({ client in fills.values.count { $0.client == client } < fillsPerClient }) ?? true
+            else {
                 counters.increment(.cacheFillsRefused)
                 return .busy
             }
             if !hasCopy { counters.increment(.cacheMisses) }
             let fill = CacheFill(
-                key: key, url: upstream.url + "/" + path, layout: layout, check: check, previous: previous,
+                key: key, url: upstream.url + "/" + path, layout: layout, check: check, client: client,
+                previous: previous,
                 hasCopy: hasCopy)
             _ = fill.join()
             fills[key] = fill
             start(fill)
             return .filling(fill)
         }
+    }
+
+    /// A published copy as it is, for TFTP, whose clients cannot wait for a download or a
+    /// revalidation; counted as a use (LRU order) and a hit. nil for anything but a cached file
+    /// (`.partial` and `.meta` included), and for a copy a changed pin disowns.
+    func published(_ key: String) -> (path: String, size: Int)? {
+        guard CachePath.isValidKey(key) else { return nil }
+        let path = layout.dataPath(key)
+        guard let size = Self.regularFileSize(path) else { return nil }
+        let record = record(key, size: size)
+        if let pin = settings.pins[key], record?.sha256 != pin { return nil }
+        counters.increment(.cacheHits)
+        return (path, size)
     }
 
     /// The record of a published file (read once, then kept with the index), counting the use.

@@ -39,6 +39,8 @@ final class CacheFill: Sendable {
     let previous: CacheRecord?
     /// A published copy exists (with or without a record): served when this fill fails.
     let hasCopy: Bool
+    /// The address whose request started it (`AssetCache.fillsPerClient`).
+    let client: String?
     private let layout: CacheLayout
     private let state = NIOLockedValueBox(State())
     private let check: Check?
@@ -59,7 +61,8 @@ final class CacheFill: Sendable {
     }
 
     init(
-        key: String, url: String, layout: CacheLayout, check: Check?, previous: CacheRecord? = nil,
+        key: String, url: String, layout: CacheLayout, check: Check?, client: String? = nil,
+        previous: CacheRecord? = nil,
         hasCopy: Bool = false
     ) {
         self.hasCopy = hasCopy || previous != nil
@@ -69,6 +72,7 @@ final class CacheFill: Sendable {
         self.partialPath = layout.partialPath(for: key)
         self.finalPath = layout.dataPath(key)
         self.check = check
+        self.client = client
         self.previous = previous
     }
 

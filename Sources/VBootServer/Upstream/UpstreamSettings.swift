@@ -110,10 +110,9 @@ struct CachePin {
         guard let equals = text.lastIndex(of: "=") else { return nil }
         key = String(text[..<equals])
         sha256 = text[text.index(after: equals)...].lowercased()
-        guard sha256.count == 64, sha256.utf8.allSatisfy({ $0.isHexDigit }),
-            let slash = key.firstIndex(of: "/"), Upstream.isValidName(String(key[..<slash])),
-            CachePath.isValid(String(key[key.index(after: slash)...]))
-        else { return nil }
+        guard sha256.count == 64, sha256.utf8.allSatisfy({ $0.isHexDigit }), CachePath.isValidKey(key) else {
+            return nil
+        }
     }
 }
 
@@ -121,6 +120,12 @@ struct CachePin {
 /// parts or control characters. A segment may start with a dot (an installer tree's `.treeinfo`):
 /// the cache's own `.partial` and `.meta` sit beside the upstreams' directories, never in them.
 enum CachePath {
+    /// `UPSTREAM/PATH`: never `.partial/...` or `.meta/...`, the cache's own.
+    static func isValidKey(_ key: String) -> Bool {
+        guard let slash = key.firstIndex(of: "/") else { return false }
+        return Upstream.isValidName(String(key[..<slash])) && isValid(String(key[key.index(after: slash)...]))
+    }
+
     static func isValid(_ path: String) -> Bool {
         guard !path.isEmpty, path.utf8.count <= 1024 else { return false }
         return path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { segment in

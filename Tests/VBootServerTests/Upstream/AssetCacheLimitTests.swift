@@ -53,4 +53,52 @@ struct AssetCacheLimitTests {
         // Closing the listener resets the waiting connections: the fills end.
         close(listener)
     }
+
+    @Test func oneClientCannotTakeEveryTransfer() throws {
+        let (listener, port) = try Self.silentListener()
+        defer { close(listener) }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vboot-cache-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let counters = ServerCounters()
+        let cache = try AssetCache(
+            directory: directory, upstreams: [Upstream("up=http://127.0.0.1:\(port)")!], settings: CacheSettings(),
+            counters: counters, logger: Logger(label: "test"), fillLimit: 4)
+        func fills(_ path: String, _ client: String?) -> Bool {
+            if case .filling = cache.lookup(path, client: client) { return true }
+            return false
+        }
+        #expect(cache.fillsPerClient == 2)
+        #expect(fills("up/a", "10.0.0.7") && fills("up/b", "10.0.0.7"))
+        #expect(!fills("up/c", "10.0.0.7"), "a third transfer for one client")
+        #expect(fills("up/a", "10.0.0.7") && fills("up/b", "10.0.0.8"), "joining is not starting")
+        #expect(fills("up/c", "10.0.0.8"), "another client still gets its own")
+        #expect(fills("up/d", nil), "vboot assets is not a client")
+        #expect(!fills("up/e", "10.0.0.9"), "the limit of all transfers still holds")
+        #expect(counters[.cacheFillsRefused] == 2)
+    }
+
+    /// TFTP takes published copies only: never a download on its way or a record.
+    @Test func tftpSeesPublishedFilesOnly() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vboot-cache-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let counters = ServerCounters()
+        let cache = try AssetCache(
+            directory: directory, upstreams: [], settings: CacheSettings(), counters: counters,
+            logger: Logger(label: "test"))
+        for (path, text) in [("up/linux", "kernel"), (".partial/0123-1", "half"), (".meta/up/linux", "{}")] {
+            let full = directory + "/" + path
+            try FileManager.default.createDirectory(
+                atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: URL(fileURLWithPath: full))
+        }
+        #expect(cache.published("up/linux")?.size == 6)
+        #expect(counters[.cacheHits] == 1)
+        for refused in [".partial/0123-1", ".meta/up/linux", "up", "up/../up/linux", "up/missing"] {
+            #expect(cache.published(refused) == nil, "\(refused)")
+        }
+        var store = BootFileStore(ipxeDirectories: [], assetsRoot: nil)
+        store.cached = { cache.published($0) }
+        #expect(try store.resolveTFTP("/up/linux").get().path == directory + "/up/linux")
+        #expect(throws: BootFileStore.LookupError.self) { try store.resolveTFTP("/.partial/0123-1").get() }
+    }
 }
