@@ -11,6 +11,17 @@ struct FileIdentity: Hashable, Sendable {
     /// `rsync -t`, `tar x`) and a recycled inode number still differs here.
     var changed: Int64
     var inode: UInt64
+    var isRegularFile: Bool
+
+    /// What says the bytes are the same, leaving out the change time (setting a file's access
+    /// time, as the upstream cache does for its LRU order, moves it).
+    struct Content: Hashable, Sendable {
+        var inode: UInt64
+        var size: Int
+        var modified: Int64
+    }
+
+    var content: Content { Content(inode: inode, size: size, modified: modified) }
 
     /// Nil when `path` cannot be stat'd (missing, unreadable directory).
     init?(path: String) {
@@ -20,6 +31,7 @@ struct FileIdentity: Hashable, Sendable {
         modified = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
         changed = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
         inode = UInt64(info.st_ino)
+        isRegularFile = info.st_mode & S_IFMT == S_IFREG
     }
 
     static let settleTime: Int64 = 1_000_000_000

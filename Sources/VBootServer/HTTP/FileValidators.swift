@@ -6,19 +6,24 @@ import HTTPTypes
 /// a 304 (RFC 9110 §13.1): what lets another cache (a second vboot with this one as `--upstream`)
 /// ask whether its copy is current without fetching it again.
 struct FileValidators: Equatable {
-    /// Strong: the same inode, size and modification time to the nanosecond.
+    /// Strong: the same inode, size and modification time to the nanosecond (not the change
+    /// time: the cache's LRU touch sets the access time, which changes it).
     var etag: String
     var lastModified: String
     var modified: time_t
 
-    init?(path: String) {
-        var status = stat()
-        guard stat(path, &status) == 0 else { return nil }
-        modified = status.st_mtim.tv_sec
+    init(_ file: FileIdentity) {
+        let (seconds, nanoseconds) = file.modified.quotientAndRemainder(dividingBy: 1_000_000_000)
+        modified = time_t(seconds)
         etag =
-            "\"" + String(status.st_ino, radix: 16) + "-" + String(status.st_size, radix: 16) + "-"
-            + String(status.st_mtim.tv_sec, radix: 16) + String(format: "%08x", status.st_mtim.tv_nsec) + "\""
+            "\"" + String(file.inode, radix: 16) + "-" + String(file.size, radix: 16) + "-"
+            + String(seconds, radix: 16) + String(format: "%08x", Int(nanoseconds)) + "\""
         lastModified = Self.httpDate(modified)
+    }
+
+    init?(path: String) {
+        guard let file = FileIdentity(path: path) else { return nil }
+        self.init(file)
     }
 
     /// If-None-Match wins over If-Modified-Since when both are sent (§13.2.2).

@@ -167,8 +167,9 @@ final class AssetCache: Sendable {
             var previous: CacheRecord?
             var hasCopy = false
             var refetching: String?
-            if let size = Self.regularFileSize(layout.dataPath(key)) {
-                let record = self.record(key, size: size)
+            if let file = Self.publishedFile(layout.dataPath(key)) {
+                let size = file.size
+                let record = self.record(key, file: file)
                 switch CacheFreshness.decide(
                     record: record, pin: pin, maxAge: settings.maxAge, mode: settings.mode, now: Date())
                 {
@@ -213,36 +214,36 @@ final class AssetCache: Sendable {
     func published(_ key: String) -> (path: String, size: Int)? {
         guard CachePath.isValidKey(key) else { return nil }
         let path = layout.dataPath(key)
-        guard let size = Self.regularFileSize(path) else { return nil }
-        let record = record(key, size: size)
+        guard let file = Self.publishedFile(path) else { return nil }
+        let record = record(key, file: file)
         if let pin = settings.pins[key], record?.sha256 != pin { return nil }
         counters.increment(.cacheHits)
-        return (path, size)
+        return (path, file.size)
     }
 
     /// The record of a published file (read once, then kept with the index), counting the use.
-    private func record(_ key: String, size: Int) -> CacheRecord? {
+    private func record(_ key: String, file: FileIdentity) -> CacheRecord? {
         let now = Date()
         let (touch, known) = index.withLockedValue { index in
-            (index.use(key, size: size, at: now), index[key]?.record)
+            (index.use(key, size: file.size, at: now), index[key])
         }
         if touch { layout.touch(key) }
-        if let known, known.size == size { return known }
-        let record = layout.record(key).flatMap { $0.size == size ? $0 : nil }
+        if let known, let record = known.record, known.recordFile == file.content { return record }
+        let record = layout.record(key).flatMap { $0.size == file.size ? $0 : nil }
         index.withLockedValue { index in
             if var entry = index[key] {
                 entry.record = record
+                entry.recordFile = file.content
                 index.set(key, entry)
             }
         }
         return record
     }
 
-    /// A published file's size; nil when there is none (or it is not a regular file).
-    static func regularFileSize(_ path: String) -> Int? {
-        var status = stat()
-        guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
-        return Int(status.st_size)
+    /// A published file's identity; nil when there is none (or it is not a regular file).
+    static func publishedFile(_ path: String) -> FileIdentity? {
+        guard let file = FileIdentity(path: path), file.isRegularFile else { return nil }
+        return file
     }
 
     private func start(_ fill: CacheFill) {
@@ -266,10 +267,12 @@ final class AssetCache: Sendable {
     }
 
     private func published(_ fill: CacheFill) {
-        guard let size = Self.regularFileSize(fill.finalPath) else { return }
+        guard let file = Self.publishedFile(fill.finalPath) else { return }
         let record = layout.record(fill.key)
         index.withLockedValue { index in
-            index.set(fill.key, CacheIndex.Entry(size: size, lastUsed: Date(), record: record))
+            index.set(
+                fill.key,
+                CacheIndex.Entry(size: file.size, lastUsed: Date(), record: record, recordFile: file.content))
         }
         evict(keeping: [fill.key])
     }

@@ -8,6 +8,9 @@ struct CacheIndex: Sendable {
         var size: Int
         var lastUsed: Date
         var record: CacheRecord?
+        /// The file `record` was read for: a file replaced by another process (`vboot assets
+        /// fetch`), even with the same size, has its record read again.
+        var recordFile: FileIdentity.Content?
     }
 
     private(set) var entries: [String: Entry] = [:]

@@ -191,7 +191,7 @@ public struct CacheMaintenance: Sendable {
                 progress(snapshot.available, snapshot.total)
                 switch snapshot.outcome {
                 case .published?:
-                    let size = AssetCache.regularFileSize(fill.finalPath) ?? snapshot.available
+                    let size = AssetCache.publishedFile(fill.finalPath)?.size ?? snapshot.available
                     return fill.hasCopy && snapshot.available == 0 ? .alreadyCached(size: size) : .fetched(size: size)
                 case .failed(let reason, _)?:
                     return .failed(fill.hasCopy ? "\(reason) (the cached copy stays)" : reason)

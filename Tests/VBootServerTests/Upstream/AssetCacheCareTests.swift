@@ -50,6 +50,29 @@ struct AssetCacheCareTests {
         await mirror.stop()
     }
 
+    /// `vboot assets fetch` replaces a file and its record beside the running server: the server
+    /// reads the new record, even for a file of the same size.
+    @Test func aFileReplacedByAnotherProcessHasItsRecordReadAgain() async throws {
+        let (mirror, vboot) = try await Fixture.servers { $0.cache.maxAge = .seconds(3_600) }
+        _ = try await Fixture.get(Self.url, vboot)
+        _ = try await Fixture.get(Self.url, vboot)
+        #expect(vboot.server.counters[.cacheRevalidations] == 0)
+        let layout = CacheLayout(directory: vboot.root.appendingPathComponent("cache").path)
+        let key = "debian/\(Fixture.path)"
+        var record = try #require(layout.record(key))
+        record.validated = Date().addingTimeInterval(-7_200)
+        // As CacheFill publishes: data renamed into place, then its record.
+        let replacement = layout.directory + "/replacement"
+        try Data(Fixture.initrd).write(to: URL(fileURLWithPath: replacement))
+        #expect(rename(replacement, layout.dataPath(key)) == 0)
+        try layout.write(record, for: key)
+        let answer = try await Fixture.get(Self.url, vboot)
+        #expect(answer.status == 200)
+        #expect(vboot.server.counters[.cacheRevalidations] == 1, "the record in memory was taken for the new file")
+        await vboot.stop()
+        await mirror.stop()
+    }
+
     @Test func anUpstreamThatCannotBeAskedLeavesTheCopyServed() async throws {
         let (mirror, vboot) = try await Fixture.servers { $0.cache.maxAge = .zero }
         #expect(try await Fixture.get(Self.url, vboot).status == 200)
