@@ -20,6 +20,9 @@ public enum UpstreamTransfer {
         /// Under `stallBytesPerSecond` for this long, the transfer is abandoned.
         public var stallSeconds = 30
         public var stallBytesPerSecond = 1_024
+        /// The whole transfer ends after this long (small files only: a large one at any sane
+        /// speed is bounded by the stall rule alone); nil: no bound.
+        public var timeoutSeconds: Int?
         public var userAgent = "vboot"
 
         public init(url: String) { self.url = url }
@@ -103,6 +106,7 @@ public enum UpstreamTransfer {
                 set(vboot_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT, request.connectTimeoutSeconds))
                 set(vboot_curl_set_long(handle, CURLOPT_LOW_SPEED_TIME, request.stallSeconds))
                 set(vboot_curl_set_long(handle, CURLOPT_LOW_SPEED_LIMIT, request.stallBytesPerSecond))
+                if let timeout = request.timeoutSeconds { set(vboot_curl_set_long(handle, CURLOPT_TIMEOUT, timeout)) }
                 set(vboot_curl_set_string(handle, CURLOPT_USERAGENT, request.userAgent))
                 // An empty proxy turns libcurl's own environment lookup off: only the config decides.
                 set(vboot_curl_set_string(handle, CURLOPT_PROXY, request.proxy ?? ""))

@@ -362,7 +362,7 @@ public enum SettingKey: String, CaseIterable, Sendable {
                 flag: "upstream", valueName: "NAME=URL", form: .pairs, default: .described("none"),
                 help:
                     "An upstream mirror (HTTP or HTTPS): /assets/NAME/PATH that is not in --assets is fetched from URL/PATH once, kept in the cache and served from it, while it arrives to every client that asks (see Upstream asset cache); repeatable.",
-                example: "debian=https://deb.debian.org/debian/dists/bookworm/main/installer-amd64/current/images",
+                example: "debian=http://mirror.lan/debian",
                 apply: Setting.list(
                     "NAME=URL with an http:// or https:// URL", { Upstream($0) }, \.configuration.upstreams))
         case .cacheDir:
@@ -388,7 +388,7 @@ public enum SettingKey: String, CaseIterable, Sendable {
                 flag: "cache-sha256", valueName: "UPSTREAM/PATH=SHA256", form: .pairs, default: .described("none"),
                 help:
                     "The SHA-256 an upstream file must have: a download that does not match is never published or handed to a client whole, and is counted; repeatable.",
-                example: "debian/netboot/debian-installer/amd64/linux=" + String(repeating: "0", count: 64),
+                example: "d-i/netboot/debian-installer/amd64/linux=" + String(repeating: "0", count: 64),
                 apply: { values, target throws(SettingError) in
                     var pins: [String: String] = [:]
                     for value in values {
@@ -405,7 +405,7 @@ public enum SettingKey: String, CaseIterable, Sendable {
                 help:
                     "A SHA-256 list (sha256sum's or the BSD form, e.g. Debian's SHA256SUMS) that every file of the upstream must match before it is published; names in it are relative to the list's URL; a file it does not name is refused. Pins win; repeatable.",
                 example:
-                    "debian=https://deb.debian.org/debian/dists/bookworm/main/installer-amd64/current/images/SHA256SUMS",
+                    "d-i=https://deb.debian.org/debian/dists/bookworm/main/installer-amd64/current/images/SHA256SUMS",
                 apply: { values, target throws(SettingError) in
                     var lists: [String: String] = [:]
                     for value in values {

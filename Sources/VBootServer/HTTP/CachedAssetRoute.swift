@@ -20,12 +20,18 @@ enum CachedAssetRoute {
         let what = "\(request.method) /assets/\(path)"
         if case .failed(let reason, let status) = started.outcome {
             environment.counters.increment(.cacheUpstreamFailures)
-            // Not for a 4xx: the upstream answered, and the file is gone or forbidden there.
-            if fill.hasCopy, status.map({ $0 >= 500 }) ?? true, let size = fileSize(fill.finalPath) {
-                // The upstream could not say whether the copy is current: better the copy than no boot.
+            // Not for a 4xx: the upstream answered, and the file is gone or forbidden there. Not
+            // for a refused new file either, unless the copy itself passed the checks now in force.
+            if fill.hasCopy, status.map({ $0 >= 500 }) ?? true, !started.refused || fill.copyVouchedFor,
+                let size = fileSize(fill.finalPath)
+            {
+                // The upstream could not say whether the copy is current, or sent a file that was
+                // refused: better the copy than no boot.
                 environment.counters.increment(.cacheStaleServed)
                 environment.logger.warning(
-                    "http: \(what): serving the cached copy; the upstream could not be asked: \(reason)")
+                    started.refused
+                        ? "http: \(what): serving the cached copy; the upstream's new file was refused: \(reason)"
+                        : "http: \(what): serving the cached copy; the upstream could not be asked: \(reason)")
                 let file = BootFileStore.File(path: fill.finalPath, size: size, area: .assets)
                 return try await FileRoute.serve(
                     file, what: what, path, request: request, context: context, environment: environment)

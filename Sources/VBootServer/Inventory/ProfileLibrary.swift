@@ -132,12 +132,22 @@ struct ProfileLibrary: Sendable {
     }
 
     /// `#: upstream` (and `#: checksums`) lines of every profile on disk: name → the distinct
-    /// declarations of it.
+    /// declarations of it. Profiles that agree on the URL agree, when only some of them name a
+    /// checksum list: it is the upstream's.
     func declaredUpstreams() -> [String: [Profile.UpstreamDeclaration]] {
         var declared: [String: [Profile.UpstreamDeclaration]] = [:]
         for profile in all().profiles {
-            for upstream in profile.upstreams where !(declared[upstream.name]?.contains(upstream) ?? false) {
-                declared[upstream.name, default: []].append(upstream)
+            for upstream in profile.upstreams {
+                var known = declared[upstream.name, default: []]
+                if let same = known.firstIndex(where: {
+                    $0.url == upstream.url
+                        && ($0.checksums == nil || upstream.checksums == nil || $0.checksums == upstream.checksums)
+                }) {
+                    known[same].checksums = known[same].checksums ?? upstream.checksums
+                } else {
+                    known.append(upstream)
+                }
+                declared[upstream.name] = known
             }
         }
         return declared

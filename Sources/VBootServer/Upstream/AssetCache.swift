@@ -26,13 +26,14 @@ final class AssetCache: Sendable {
         case busy
     }
 
-    /// Upstream transfers at once. A classroom boots a handful of files; more distinct misses
-    /// than this at the same moment is a scan, not a boot.
-    static let defaultFillLimit = 32
+    /// Upstream transfers at once. A classroom boots a handful of files and an installer fetches
+    /// its packages a few at a time (dnf 3 to 10, apk one); more distinct misses than this at the
+    /// same moment is a scan, not an install.
+    static let defaultFillLimit = 64
     /// Of those, the most one client address may have started and still running: a host on the
     /// LAN (no credentials) cannot take every transfer and lock the others out. Joining a
     /// transfer another client started does not count.
-    var fillsPerClient: Int { max(1, fillLimit / 2) }
+    var fillsPerClient: Int { max(1, fillLimit / 4) }
 
     let layout: CacheLayout
     var directory: String { layout.directory }
@@ -48,6 +49,7 @@ final class AssetCache: Sendable {
     /// or is missing upstream, is not fetched again for every client that asks.
     private let failed = NIOLockedValueBox<[String: (fill: CacheFill, until: ContinuousClock.Instant)]>([:])
     static let failureMemory = Duration.seconds(60)
+    static let refusalMemory = Duration.seconds(600)
     static let failureLimit = 4_096
     private let counters: ServerCounters
     private let logger: Logger
@@ -91,6 +93,24 @@ final class AssetCache: Sendable {
             logger.info("cache: \(found.entries.count) file(s), \(CacheSize.describe(found.total)) in \(directory)")
         }
         if evictAtStart { evict(keeping: []) }
+        warnAboutNames(declared())
+    }
+
+    /// What the configuration says that the profiles contradict, or that names nothing.
+    private func warnAboutNames(_ declared: [String: [Profile.UpstreamDeclaration]]) {
+        for (name, configured) in upstreams.sorted(by: { $0.key < $1.key }) {
+            guard let declarations = declared[name], declarations.contains(where: { $0.url != configured.url }) else {
+                continue
+            }
+            logger.warning(
+                "cache: --upstream \(name)=\(configured.url) replaces what the profiles declare for \(name) (\(declarations.map(\.url).joined(separator: ", "))), their checksum list too: the profiles' paths under /assets/\(name)/ must exist there"
+            )
+        }
+        for name in settings.checksumLists.keys.sorted() where upstreams[name] == nil && declared[name] == nil {
+            logger.warning(
+                "cache: --cache-checksums \(name): no upstream \(name) is configured or declared by a profile, so nothing is checked against that list"
+            )
+        }
     }
 
     /// The upstream a name stands for: configured, else declared by exactly one URL in the profiles.
@@ -110,7 +130,7 @@ final class AssetCache: Sendable {
         guard declarations.count == 1, var upstream = Upstream(name + "=" + declarations[0].url) else {
             let described = declarations.map { $0.url + ($0.checksums.map { " (checksums \($0))" } ?? "") }
             return .conflict(
-                "upstream \(name) is declared differently by the profiles (\(described.joined(separator: ", "))); choose one with --upstream \(name)=URL"
+                "upstream \(name) is declared differently by the profiles (\(described.joined(separator: ", "))); choose one with --upstream \(name)=URL (and --cache-checksums \(name)=LIST)"
             )
         }
         upstream.checksums = settings.checksumLists[name] ?? declarations[0].checksums
@@ -171,7 +191,9 @@ final class AssetCache: Sendable {
                 let size = file.size
                 let record = self.record(key, file: file)
                 switch CacheFreshness.decide(
-                    record: record, pin: pin, maxAge: settings.maxAge, mode: settings.mode, now: Date())
+                    record: record, pin: pin,
+                    maxAge: CacheFreshness.maxAge(of: upstream.url + "/" + path, configured: settings.maxAge),
+                    mode: settings.mode, list: pin == nil ? upstream.checksums : nil, now: Date())
                 {
                 case .serve:
                     counters.increment(.cacheHits)
@@ -308,7 +330,9 @@ final class AssetCache: Sendable {
         failed.withLockedValue { failed in
             if failed.count >= Self.failureLimit { failed = failed.filter { now < $0.value.until } }
             guard failed.count < Self.failureLimit else { return }
-            failed[fill.key] = (fill, now + Self.failureMemory)
+            // A refused file is what the mirror serves now: asking again in a minute would fetch
+            // the same (perhaps large) file to refuse it again.
+            failed[fill.key] = (fill, now + (fill.snapshot.refused ? Self.refusalMemory : Self.failureMemory))
         }
     }
 }
@@ -322,8 +346,27 @@ enum CacheFreshness: Equatable {
     /// The copy is not what the configuration wants (a pin that changed): fetch it again.
     case refetch(String)
 
+    /// A repository's index (`repomd.xml`, `.treeinfo`, `APKINDEX.tar.gz`, `InRelease`, ...) and
+    /// Debian's `current` installer images change in place, and a stale one points clients at
+    /// files the mirror no longer has (or a kernel at modules of another): they are asked about
+    /// after `indexMaxAge` at most. `never` stays never.
+    static func maxAge(of url: String, configured: Duration?) -> Duration? {
+        guard let configured else { return nil }
+        let name = url.split(separator: "/").last.map(String.init) ?? ""
+        let isIndex = indexNames.contains(name) || url.contains("/current/")
+        return isIndex ? min(configured, indexMaxAge) : configured
+    }
+
+    static let indexMaxAge = Duration.seconds(60)
+    static let indexNames: Set<String> = [
+        "repomd.xml", ".treeinfo", "treeinfo", "APKINDEX.tar.gz", "Release", "InRelease", "Release.gpg",
+        "Packages", "Packages.gz", "Packages.xz", "SHA256SUMS", "CHECKSUM",
+    ]
+
+    /// `list`: the checksum list the upstream's files must match (a copy not checked against it
+    /// is asked about, and checked, at once).
     static func decide(
-        record: CacheRecord?, pin: String?, maxAge: Duration?, mode: CacheMode, now: Date
+        record: CacheRecord?, pin: String?, maxAge: Duration?, mode: CacheMode, list: String? = nil, now: Date
     ) -> CacheFreshness {
         if let pin {
             // A pin names the content: it never goes stale, but a new pin wants the new file.
@@ -333,8 +376,10 @@ enum CacheFreshness: Equatable {
             if record.sha256 == pin { return .serve }
             return .refetch("the cached copy's SHA-256 \(record.sha256) is not the pinned \(pin)")
         }
-        guard mode == .online, let maxAge else { return .serve }
+        guard mode == .online else { return .serve }
         guard let record else { return .revalidate }
+        if let list, record.checkedAgainst != list { return .revalidate }
+        guard let maxAge else { return .serve }
         let age = now.timeIntervalSince(record.validated)
         let limit = Double(maxAge.components.seconds) + Double(maxAge.components.attoseconds) / 1e18
         return age >= limit || age < 0 ? .revalidate : .serve

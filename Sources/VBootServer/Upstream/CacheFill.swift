@@ -24,6 +24,9 @@ final class CacheFill: Sendable {
         var outcome: Outcome?
         /// The response headers have arrived (a 200), or the fill has ended.
         var started: Bool
+        /// Failed because the file is not the one its pin or checksum list names (the upstream
+        /// answered): remembered longer, and the old copy is served only if it was vouched for.
+        var refused = false
 
         /// What a reader may send: everything once published; before that all but the last
         /// byte, so no client ever holds a whole file that failed its checksum.
@@ -77,6 +80,23 @@ final class CacheFill: Sendable {
     }
 
     var snapshot: Snapshot { state.withLockedValue { $0.snapshot } }
+
+    /// The list this fill's file is checked against, if any.
+    private var listURL: String? {
+        if case .listed(let list, _)? = check { return list }
+        return nil
+    }
+
+    /// The copy this fill asks about passed the checks in force now (its pin, or the current
+    /// checksum list): it may stand in when a new file is refused.
+    var copyVouchedFor: Bool {
+        guard let previous else { return false }
+        switch check {
+        case nil: return true
+        case .pinned(let pin)?: return previous.sha256 == pin
+        case .listed(let list, _)?: return previous.checkedAgainst == list
+        }
+    }
 
     /// Counts the clients served from this fill (the first is the miss, the rest coalesced).
     func join() -> Int {
@@ -195,7 +215,7 @@ final class CacheFill: Sendable {
             close(descriptor)
             unlink(partialPath)
             logger.error("cache: \(key): \(problem)")
-            return fail(problem, status: upstreamStatus == 404 ? 404 : nil)
+            return fail(problem, status: upstreamStatus == 404 ? 404 : nil, refused: upstreamStatus == 200)
         }
         // On disk before the name: a crash after the rename never leaves a short file published.
         let synced = fsync(descriptor) == 0 ? nil : String(cString: strerror(errno))
@@ -214,7 +234,7 @@ final class CacheFill: Sendable {
         logger.info("cache: \(key): \(written) bytes from \(url), sha256 \(digest)")
         let record = CacheRecord(
             url: url, size: written, sha256: digest, etag: validators.etag, lastModified: validators.lastModified,
-            validated: Date())
+            validated: Date(), checkedAgainst: listURL)
         do { try layout.write(record, for: key) } catch {
             // Published all the same; without a record it is asked about again on its next use.
             logger.warning("cache: \(key): \(error)")
@@ -237,6 +257,15 @@ final class CacheFill: Sendable {
         logger: Logger
     ) {
         var record = previous
+        if let list = listURL, previous.checkedAgainst != list, let refusal = verify(previous.sha256) {
+            // Unchanged upstream, but the copy is not what its list names (it arrived before the
+            // list was configured, or the list changed): it goes, it is not served.
+            counters.increment(.cacheVerificationFailures)
+            logger.error("cache: \(key): the cached copy: \(refusal); removed")
+            _ = layout.remove(key)
+            return fail(refusal, status: nil, refused: true)
+        }
+        record.checkedAgainst = listURL
         record.validated = Date()
         record.etag = validators.etag ?? previous.etag
         record.lastModified = validators.lastModified ?? previous.lastModified
@@ -249,10 +278,11 @@ final class CacheFill: Sendable {
         }
     }
 
-    private func fail(_ reason: String, status: Int?) {
+    private func fail(_ reason: String, status: Int?, refused: Bool = false) {
         update {
             $0.outcome = .failed(reason: reason, status: status)
             $0.started = true
+            $0.refused = refused
         }
     }
 

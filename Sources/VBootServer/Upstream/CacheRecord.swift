@@ -13,16 +13,21 @@ public struct CacheRecord: Codable, Sendable, Equatable {
     public var lastModified: String?
     /// When the upstream last vouched for this copy (it arrived, or a 304 said it is current).
     public var validated: Date
+    /// The checksum list (its URL) that named this copy's digest; nil: none did. A copy of an
+    /// upstream that has a list now but had none (or another) when it arrived is checked again.
+    public var checkedAgainst: String?
 
     enum CodingKeys: String, CodingKey {
         case url, size, sha256, etag
         case lastModified = "last_modified"
         case validated
+        case checkedAgainst = "checked_against"
     }
 }
 
-/// Where the cache keeps things under its directory. Upstream names and path segments cannot
-/// start with a dot, so `.partial` and `.meta` never collide with a cached file.
+/// Where the cache keeps things under its directory. Upstream names cannot start with a dot, so
+/// `.partial` and `.meta` beside the upstreams' directories never collide with a cached file
+/// (a path below an upstream may hold dot files: `.treeinfo`).
 public struct CacheLayout: Sendable {
     public static let partialDirectory = ".partial"
     public static let recordDirectory = ".meta"

@@ -23,7 +23,8 @@ struct ChecksumList: Sendable, Equatable {
     init(parsing text: String, listURL: String) throws(ParseError) {
         let base = listURL.prefix { $0 != "?" && $0 != "#" }
         let directory = base[..<(base.lastIndex(of: "/") ?? base.endIndex)]
-        for rawLine in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        // \.isNewline: "\r\n" is one Character in Swift, equal to neither "\r" nor "\n".
+        for rawLine in text.split(whereSeparator: \.isNewline) {
             guard let (digest, name) = Self.entry(Substring(rawLine)),
                 let path = Self.normalised(name)
             else { continue }

@@ -5,7 +5,8 @@ import UpstreamFetch
 /// The checksum lists the upstreams name (`--cache-checksums`, a profile's `#: checksums`),
 /// fetched when a file needs one and kept in memory. A list that vouches for a file is not
 /// fetched again; one that does not name the file, or gives another digest, is fetched again
-/// once (the upstream may have moved to a new release since) before the file is refused.
+/// (at most every `refetchAfter`: the upstream may have moved to a new release since) before
+/// the file is refused.
 final class ChecksumListStore: Sendable {
     private let lists = NIOLockedValueBox<[String: (list: ChecksumList, fetched: ContinuousClock.Instant)]>([:])
     private let template: UpstreamTransfer.Request
@@ -13,6 +14,7 @@ final class ChecksumListStore: Sendable {
     /// of corrupt downloads does not become a storm of list downloads.
     static let refetchAfter = Duration.seconds(10)
     static let limit = 64
+    static let timeoutSeconds = 60
 
     /// `template`: proxy, CA bundle and user agent for the list's own transfer.
     init(template: UpstreamTransfer.Request) { self.template = template }
@@ -45,6 +47,9 @@ final class ChecksumListStore: Sendable {
     private func fetch(_ url: String) -> Result<ChecksumList, ChecksumList.ParseError> {
         var request = template
         request.url = url
+        // Clients wait for the file's last byte meanwhile: a mirror dribbling its list does not
+        // hold them for the stall rule's half hour.
+        request.timeoutSeconds = Self.timeoutSeconds
         var body: [UInt8] = []
         var status: Int?
         var tooLarge = false

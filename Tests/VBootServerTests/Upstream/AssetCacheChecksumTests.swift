@@ -92,6 +92,44 @@ struct AssetCacheChecksumTests {
         await mirror.stop()
     }
 
+    /// Copies cached before the upstream had a list are checked against it on their next use:
+    /// the 304 keeps one the list names, one it does not is removed, not served.
+    @Test func copiesCachedBeforeTheListAreCheckedAgainstIt() async throws {
+        let (mirror, base) = try await Self.mirror()
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("vboot-cache-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        func vboot(list: Bool) async throws -> TestServer {
+            let server = try TestServer { configuration, _ in
+                configuration.upstreams = [Upstream("deb=\(base)/\(Self.directory)")!]
+                if list { configuration.cache.checksumLists = ["deb": "\(base)/SHA256SUMS"] }
+                configuration.cache.directory = cache
+            }
+            try await server.start(expecting: ["http"])
+            return server
+        }
+        let before = try await vboot(list: false)
+        for name in ["initrd.gz", "tampered"] {
+            #expect(try await Fixture.get("/assets/deb/\(name)", before).status == 200)
+        }
+        await before.stop()
+
+        let after = try await vboot(list: true)
+        let kept = try await Fixture.get("/assets/deb/initrd.gz", after)
+        let whole = Array(kept.body) == Fixture.initrd
+        #expect(kept.status == 200 && whole)
+        let layout = CacheLayout(directory: cache)
+        #expect(layout.record("deb/initrd.gz")?.checkedAgainst == "\(base)/SHA256SUMS")
+        let refused = try await Fixture.get("/assets/deb/tampered", after)
+        #expect(refused.status == 502 && refused.text.contains("SHA256SUMS; refused"), "\(refused.text.prefix(300))")
+        #expect(!FileManager.default.fileExists(atPath: layout.dataPath("deb/tampered")))
+        #expect(after.server.counters[.cacheNotModified] == 1)
+        #expect(after.server.counters[.cacheVerificationFailures] == 1)
+        // Both were asked about with a conditional request: the mirror sent no file again.
+        #expect(mirror.server.counters[.httpFilesServed] == 3)
+        await after.stop()
+        await mirror.stop()
+    }
+
     @Test func listsAsSha256sumAndBSDWriteThem() throws {
         let digest = String(repeating: "0a", count: 32)
         let signed = """
@@ -113,6 +151,8 @@ struct AssetCacheChecksumTests {
             #expect(list.sha256(forFileAt: "https://m/x/os/\(name)") == digest, "\(name)")
         }
         #expect(list.digests.count == 3)
+        let windows = try ChecksumList(parsing: "\(digest)  a\r\n\(digest)  b\r\n", listURL: "http://m/S")
+        #expect(windows.sha256(forFileAt: "http://m/a") == digest && windows.sha256(forFileAt: "http://m/b") == digest)
         #expect(throws: ChecksumList.ParseError.self) {
             try ChecksumList(parsing: "<html>404</html>", listURL: "http://m/S")
         }

@@ -57,6 +57,21 @@ struct CacheDecisionTests {
         }
     }
 
+    @Test func indexesAreAskedAboutWithinAMinute() {
+        let day = Duration.seconds(86_400)
+        for url in [
+            "https://m/fedora/releases/43/Everything/x86_64/os/repodata/repomd.xml",
+            "https://m/alma/9/BaseOS/x86_64/os/.treeinfo",
+            "https://m/alpine/v3.23/main/x86_64/APKINDEX.tar.gz", "https://m/debian/dists/bookworm/InRelease",
+            "https://m/debian/dists/bookworm/main/installer-amd64/current/images/netboot/debian-installer/amd64/linux",
+        ] {
+            #expect(CacheFreshness.maxAge(of: url, configured: day) == .seconds(60), "\(url)")
+        }
+        #expect(CacheFreshness.maxAge(of: "https://m/fedora/os/Packages/b/bash-5.2.rpm", configured: day) == day)
+        #expect(CacheFreshness.maxAge(of: "https://m/x/repomd.xml", configured: .seconds(5)) == .seconds(5))
+        #expect(CacheFreshness.maxAge(of: "https://m/x/repomd.xml", configured: nil) == nil)
+    }
+
     @Test func evictionTakesTheLeastRecentlyUsedAndSparesTheBusy() {
         let old = Self.now.addingTimeInterval(-3_000)
         var index = CacheIndex([
