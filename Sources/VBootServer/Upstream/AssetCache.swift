@@ -275,7 +275,10 @@ final class AssetCache: Sendable {
         let thread = Thread { [self, request] in
             fill.run(request, counters: counters, logger: logger)
             switch fill.snapshot.outcome {
-            case .failed?: remember(failure: fill)
+            case .failed?:
+                remember(failure: fill)
+                // A copy the 304's list check removed (or one gone meanwhile) leaves the bound's count.
+                if Self.publishedFile(fill.finalPath) == nil { index.withLockedValue { $0.set(fill.key, nil) } }
             case .published?: published(fill)
             case nil: break
             }
