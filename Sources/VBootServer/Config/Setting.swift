@@ -158,6 +158,20 @@ extension Setting {
         }
     }
 
+    /// Repeated `KEY=VALUE`-like values into one dictionary (the last value for a key wins).
+    static func dictionary<T>(
+        _ expected: String, _ make: @escaping @Sendable (String) -> (key: String, value: T)?, _ path: Path<[String: T]>
+    ) -> Apply {
+        { values, target throws(SettingError) in
+            var items: [String: T] = [:]
+            for value in values {
+                let pair = try item(value, expected, make)
+                items[pair.key] = pair.value
+            }
+            target[keyPath: path] = items
+        }
+    }
+
     static func item<T>(_ text: String, _ expected: String, _ make: (String) -> T?) throws(SettingError) -> T {
         guard let value = make(text) else { throw SettingError("\"\(text)\" is not \(expected)") }
         return value

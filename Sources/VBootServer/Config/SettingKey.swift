@@ -29,7 +29,7 @@ public enum SettingKey: String, CaseIterable, Sendable {
     case upstreams, cacheDir = "cache.dir", cacheProxy = "cache.proxy", cacheCABundle = "cache.ca_bundle"
     case cacheSHA256 = "cache.sha256", cacheChecksums = "cache.checksums", cacheMaxSize = "cache.max_size",
         cacheMaxAge = "cache.max_age"
-    case cacheMode = "cache.mode"
+    case cacheMode = "cache.mode", cacheFillsPerClient = "cache.fills_per_client"
     case logLevel = "log_level"
 
     public var setting: Setting {
@@ -389,16 +389,9 @@ public enum SettingKey: String, CaseIterable, Sendable {
                 help:
                     "The SHA-256 an upstream file must have: a download that does not match is never published or handed to a client whole, and is counted; repeatable.",
                 example: "d-i/netboot/debian-installer/amd64/linux=" + String(repeating: "0", count: 64),
-                apply: { values, target throws(SettingError) in
-                    var pins: [String: String] = [:]
-                    for value in values {
-                        guard let pin = CachePin(value) else {
-                            throw SettingError("\"\(value)\" is not UPSTREAM/PATH=SHA256 (64 hex digits)")
-                        }
-                        pins[pin.key] = pin.sha256
-                    }
-                    target.configuration.cache.pins = pins
-                })
+                apply: Setting.dictionary(
+                    "UPSTREAM/PATH=SHA256 (64 hex digits)", { CachePin($0).map { ($0.key, $0.sha256) } },
+                    \.configuration.cache.pins))
         case .cacheChecksums:
             Setting(
                 flag: "cache-checksums", valueName: "UPSTREAM=URL", form: .pairs, default: .described("none"),
@@ -406,17 +399,10 @@ public enum SettingKey: String, CaseIterable, Sendable {
                     "A SHA-256 list (sha256sum's or the BSD form, e.g. Debian's SHA256SUMS) that every file of the upstream must match before it is published; names in it are relative to the list's URL; a file it does not name is refused. Pins win; repeatable.",
                 example:
                     "d-i=https://deb.debian.org/debian/dists/bookworm/main/installer-amd64/current/images/SHA256SUMS",
-                apply: { values, target throws(SettingError) in
-                    var lists: [String: String] = [:]
-                    for value in values {
-                        // Same form as --upstream: a name and an http(s) URL.
-                        guard let list = Upstream(value) else {
-                            throw SettingError("\"\(value)\" is not UPSTREAM=URL with an http:// or https:// URL")
-                        }
-                        lists[list.name] = list.url
-                    }
-                    target.configuration.cache.checksumLists = lists
-                })
+                // Same form as --upstream: a name and an http(s) URL.
+                apply: Setting.dictionary(
+                    "UPSTREAM=URL with an http:// or https:// URL", { Upstream($0).map { ($0.name, $0.url) } },
+                    \.configuration.cache.checksumLists))
         case .cacheMaxSize:
             Setting(
                 flag: "cache-max-size", valueName: "SIZE", default: .value("32G"),
@@ -443,6 +429,12 @@ public enum SettingKey: String, CaseIterable, Sendable {
                 help:
                     "offline: no upstream is contacted; cached files are served as they are and a miss is a 502 that says the file is not cached.",
                 example: "offline", apply: Setting.choice(\.configuration.cache.mode))
+        case .cacheFillsPerClient:
+            Setting(
+                flag: "cache-fills-per-client", valueName: "N", default: .value("16"),
+                help:
+                    "Upstream downloads one client address may have started and still running (of 64 at once; joining a download on its way does not count). Raise it for a downstream vboot or a NAT that many machines share.",
+                example: "64", apply: Setting.integer(1...64, \.configuration.cache.fillsPerClient))
         case .logLevel:
             Setting(
                 flag: "log-level", valueName: "LEVEL", default: .value("info"),

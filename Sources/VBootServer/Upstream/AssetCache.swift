@@ -30,10 +30,10 @@ final class AssetCache: Sendable {
     /// its packages a few at a time (dnf 3 to 10, apk one); more distinct misses than this at the
     /// same moment is a scan, not an install.
     static let defaultFillLimit = 64
-    /// Of those, the most one client address may have started and still running: a host on the
-    /// LAN (no credentials) cannot take every transfer and lock the others out. Joining a
-    /// transfer another client started does not count.
-    var fillsPerClient: Int { max(1, fillLimit / 4) }
+    /// Of those, the most one client address may have started and still running
+    /// (`--cache-fills-per-client`): a host on the LAN (no credentials) cannot take every transfer
+    /// and lock the others out. Joining a transfer another client started does not count.
+    var fillsPerClient: Int { min(settings.fillsPerClient, fillLimit) }
 
     let layout: CacheLayout
     var directory: String { layout.directory }
@@ -123,7 +123,10 @@ final class AssetCache: Sendable {
     /// `--cache-checksums NAME=LIST`, which wins over any profile's.
     private func upstream(named name: String) -> Resolved? {
         if var configured = upstreams[name] {
-            configured.checksums = settings.checksumLists[name]
+            // The profile's list still holds when the configuration names the same URL.
+            configured.checksums =
+                settings.checksumLists[name]
+                ?? declaredUpstreams()[name]?.first { $0.url == configured.url && $0.checksums != nil }?.checksums
             return .upstream(configured)
         }
         guard Upstream.isValidName(name), let declarations = declaredUpstreams()[name] else { return nil }
@@ -216,7 +219,11 @@ final class AssetCache: Sendable {
                 client.map({ client in fills.values.count { $0.client == client } < fillsPerClient }) ?? true
             else {
                 counters.increment(.cacheFillsRefused)
-                return .busy
+                guard hasCopy, let file = Self.publishedFile(layout.dataPath(key)) else { return .busy }
+                // Too busy to ask the upstream about it: the copy as it is beats a 503.
+                counters.increment(.cacheStaleServed)
+                logger.warning("cache: \(key): too many transfers to ask whether it changed; the cached copy is served")
+                return .cached(path: layout.dataPath(key), size: file.size)
             }
             if !hasCopy { counters.increment(.cacheMisses) }
             let fill = CacheFill(
@@ -232,13 +239,20 @@ final class AssetCache: Sendable {
 
     /// A published copy as it is, for TFTP, whose clients cannot wait for a download or a
     /// revalidation; counted as a use (LRU order) and a hit. nil for anything but a cached file
-    /// (`.partial` and `.meta` included), and for a copy a changed pin disowns.
+    /// (`.partial` and `.meta` included), for a copy a changed pin disowns, and (online) for one
+    /// the upstream's checksum list has not vouched for: its next HTTP request checks it.
     func published(_ key: String) -> (path: String, size: Int)? {
-        guard CachePath.isValidKey(key) else { return nil }
+        guard CachePath.isValidKey(key), let slash = key.firstIndex(of: "/") else { return nil }
         let path = layout.dataPath(key)
         guard let file = Self.publishedFile(path) else { return nil }
         let record = record(key, file: file)
-        if let pin = settings.pins[key], record?.sha256 != pin { return nil }
+        if let pin = settings.pins[key] {
+            guard record?.sha256 == pin else { return nil }
+        } else if settings.mode == .online, case .upstream(let upstream)? = upstream(named: String(key[..<slash])),
+            let list = upstream.checksums, record?.checkedAgainst != list
+        {
+            return nil
+        }
         counters.increment(.cacheHits)
         return (path, file.size)
     }
@@ -253,7 +267,8 @@ final class AssetCache: Sendable {
         if let known, let record = known.record, known.recordFile == file.content { return record }
         let record = layout.record(key).flatMap { $0.size == file.size ? $0 : nil }
         index.withLockedValue { index in
-            if var entry = index[key] {
+            // Not over a record a fill has just put there for this very file (read after ours).
+            if var entry = index[key], entry.record == nil || entry.recordFile != file.content {
                 entry.record = record
                 entry.recordFile = file.content
                 index.set(key, entry)
@@ -293,7 +308,9 @@ final class AssetCache: Sendable {
 
     private func published(_ fill: CacheFill) {
         guard let file = Self.publishedFile(fill.finalPath) else { return }
-        let record = layout.record(fill.key)
+        // The fill's own record even if it could not be written: a record kept only in memory
+        // still spares the next requests a conditional GET each.
+        let record = fill.record ?? layout.record(fill.key)
         index.withLockedValue { index in
             index.set(
                 fill.key,
@@ -356,14 +373,15 @@ enum CacheFreshness: Equatable {
     static func maxAge(of url: String, configured: Duration?) -> Duration? {
         guard let configured else { return nil }
         let name = url.split(separator: "/").last.map(String.init) ?? ""
-        let isIndex = indexNames.contains(name) || url.contains("/current/")
+        // Fedora's list is `Fedora-Everything-41-1.4-x86_64-CHECKSUM`.
+        let isIndex = indexNames.contains(name) || name.hasSuffix("CHECKSUM") || url.contains("/current/")
         return isIndex ? min(configured, indexMaxAge) : configured
     }
 
     static let indexMaxAge = Duration.seconds(60)
     static let indexNames: Set<String> = [
         "repomd.xml", ".treeinfo", "treeinfo", "APKINDEX.tar.gz", "Release", "InRelease", "Release.gpg",
-        "Packages", "Packages.gz", "Packages.xz", "SHA256SUMS", "CHECKSUM",
+        "Packages", "Packages.gz", "Packages.xz", "SHA256SUMS",
     ]
 
     /// `list`: the checksum list the upstream's files must match (a copy not checked against it
@@ -380,7 +398,8 @@ enum CacheFreshness: Equatable {
             return .refetch("the cached copy's SHA-256 \(record.sha256) is not the pinned \(pin)")
         }
         guard mode == .online else { return .serve }
-        guard let record else { return .revalidate }
+        // No record: asked about (which writes one), unless nothing would ask (`never`, no list).
+        guard let record else { return maxAge == nil && list == nil ? .serve : .revalidate }
         if let list, record.checkedAgainst != list { return .revalidate }
         guard let maxAge else { return .serve }
         let age = now.timeIntervalSince(record.validated)

@@ -26,7 +26,11 @@ final class CacheFill: Sendable {
         var started: Bool
         /// Failed because the file is not the one its pin or checksum list names (the upstream
         /// answered): remembered longer, and the old copy is served only if it was vouched for.
+        /// Not for a list that could not be read, nor a short body.
         var refused = false
+        /// The record the fill made (published or confirmed by a 304), even if it could not be
+        /// written beside the file.
+        var record: CacheRecord?
 
         /// What a reader may send: everything once published; before that all but the last
         /// byte, so no client ever holds a whole file that failed its checksum.
@@ -80,6 +84,7 @@ final class CacheFill: Sendable {
     }
 
     var snapshot: Snapshot { state.withLockedValue { $0.snapshot } }
+    var record: CacheRecord? { snapshot.record }
 
     /// The list this fill's file is checked against, if any.
     private var listURL: String? {
@@ -202,20 +207,21 @@ final class CacheFill: Sendable {
         }
         let total = snapshot.total
         let digest = CacheHash.hex(hasher.finalize())
-        var problem: String?
+        var problem: ChecksumListStore.Problem?
         if upstreamStatus != 200 {
-            problem = "\(url): the upstream answered \(upstreamStatus.map(String.init) ?? "nothing")"
+            problem = .unreadable("\(url): the upstream answered \(upstreamStatus.map(String.init) ?? "nothing")")
         } else if let total, total != written {
-            problem = "\(url): \(written) bytes arrived of the \(total) announced"
-        } else if let refusal = verify(digest) {
-            counters.increment(.cacheVerificationFailures)
-            problem = refusal
+            problem = .unreadable("\(url): \(written) bytes arrived of the \(total) announced")
+        } else if let rejection = verify(digest) {
+            if case .refused = rejection { counters.increment(.cacheVerificationFailures) }
+            problem = rejection
         }
         if let problem {
             close(descriptor)
             unlink(partialPath)
-            logger.error("cache: \(key): \(problem)")
-            return fail(problem, status: upstreamStatus == 404 ? 404 : nil, refused: upstreamStatus == 200)
+            logger.error("cache: \(key): \(problem.reason)")
+            if case .refused = problem { return fail(problem.reason, status: nil, refused: true) }
+            return fail(problem.reason, status: upstreamStatus == 404 ? 404 : nil)
         }
         // On disk before the name: a crash after the rename never leaves a short file published.
         let synced = fsync(descriptor) == 0 ? nil : String(cString: strerror(errno))
@@ -236,17 +242,22 @@ final class CacheFill: Sendable {
             url: url, size: written, sha256: digest, etag: validators.etag, lastModified: validators.lastModified,
             validated: Date(), checkedAgainst: listURL)
         do { try layout.write(record, for: key) } catch {
-            // Published all the same; without a record it is asked about again on its next use.
+            // Published all the same, the record kept in memory; after a restart the file is
+            // asked about again on its next use.
             logger.warning("cache: \(key): \(error)")
         }
-        update { $0.outcome = .published }
+        update {
+            $0.record = record
+            $0.outcome = .published
+        }
     }
 
-    /// nil when the arrived file is the one its pin or checksum list names; else why it is refused.
-    private func verify(_ digest: String) -> String? {
+    /// nil when the arrived file is the one its pin or checksum list names; else why not.
+    private func verify(_ digest: String) -> ChecksumListStore.Problem? {
         switch check {
         case nil: nil
-        case .pinned(let pin)?: digest == pin ? nil : "\(url): SHA-256 \(digest) is not the pinned \(pin); refused"
+        case .pinned(let pin)?:
+            digest == pin ? nil : .refused("\(url): SHA-256 \(digest) is not the pinned \(pin); refused")
         case .listed(let list, let store)?: store.problem(fileURL: url, digest: digest, listURL: list)
         }
     }
@@ -257,13 +268,21 @@ final class CacheFill: Sendable {
         logger: Logger
     ) {
         var record = previous
-        if let list = listURL, previous.checkedAgainst != list, let refusal = verify(previous.sha256) {
-            // Unchanged upstream, but the copy is not what its list names (it arrived before the
-            // list was configured, or the list changed): it goes, it is not served.
-            counters.increment(.cacheVerificationFailures)
-            logger.error("cache: \(key): the cached copy: \(refusal); removed")
-            _ = layout.remove(key)
-            return fail(refusal, status: nil, refused: true)
+        if let list = listURL, previous.checkedAgainst != list, let problem = verify(previous.sha256) {
+            switch problem {
+            case .refused(let refusal):
+                // Unchanged upstream, but the copy is not what its list names (it arrived before
+                // the list was configured, or the list changed): it goes, it is not served.
+                counters.increment(.cacheVerificationFailures)
+                logger.error("cache: \(key): the cached copy: \(refusal); removed")
+                _ = layout.remove(key)
+                return fail(refusal, status: nil, refused: true)
+            case .unreadable(let reason):
+                // Nothing known against the copy: it stays, served as when the upstream cannot
+                // be asked, and is checked again after a while.
+                logger.warning("cache: \(key): the cached copy stays unchecked: \(reason)")
+                return fail(reason, status: nil)
+            }
         }
         record.checkedAgainst = listURL
         record.validated = Date()
@@ -273,6 +292,7 @@ final class CacheFill: Sendable {
         counters.increment(.cacheNotModified)
         logger.debug("cache: \(key): unchanged upstream (304)")
         update {
+            $0.record = record
             $0.outcome = .published
             $0.started = true
         }

@@ -194,7 +194,8 @@ public struct CacheMaintenance: Sendable {
                     let size = AssetCache.publishedFile(fill.finalPath)?.size ?? snapshot.available
                     return fill.hasCopy && snapshot.available == 0 ? .alreadyCached(size: size) : .fetched(size: size)
                 case .failed(let reason, _)?:
-                    return .failed(fill.hasCopy ? "\(reason) (the cached copy stays)" : reason)
+                    let stays = fill.hasCopy && AssetCache.publishedFile(fill.finalPath) != nil
+                    return .failed(stays ? "\(reason) (the cached copy stays)" : reason)
                 case nil:
                     try? await Task.sleep(for: .milliseconds(100))
                 }

@@ -19,8 +19,22 @@ final class ChecksumListStore: Sendable {
     /// `template`: proxy, CA bundle and user agent for the list's own transfer.
     init(template: UpstreamTransfer.Request) { self.template = template }
 
+    /// Why a list does not vouch for a file.
+    enum Problem: Sendable, Equatable {
+        /// The list could not be fetched or read: nothing is known about the file.
+        case unreadable(String)
+        /// The list names another digest, or does not name the file.
+        case refused(String)
+
+        var reason: String {
+            switch self {
+            case .unreadable(let reason), .refused(let reason): reason
+            }
+        }
+    }
+
     /// nil when the list at `listURL` gives `digest` for the file at `fileURL`; else why not.
-    func problem(fileURL: String, digest: String, listURL: String) -> String? {
+    func problem(fileURL: String, digest: String, listURL: String) -> Problem? {
         var known = lists.withLockedValue { $0[listURL] }
         let vouches = known?.list.sha256(forFileAt: fileURL) == digest
         let fetchedLately = known.map { ContinuousClock.now - $0.fetched < Self.refetchAfter } ?? false
@@ -34,14 +48,16 @@ final class ChecksumListStore: Sendable {
                 }
                 known = entry
             case .failure(let reason):
-                return
-                    "the checksum list \(listURL) cannot be read (\(reason.description)), so \(fileURL) cannot be checked; refused"
+                return .unreadable(
+                    "the checksum list \(listURL) cannot be read (\(reason.description)), so \(fileURL) cannot be checked"
+                )
             }
         }
         guard let expected = known?.list.sha256(forFileAt: fileURL) else {
-            return "\(fileURL) is not named in the checksum list \(listURL); refused"
+            return .refused("\(fileURL) is not named in the checksum list \(listURL); refused")
         }
-        return expected == digest ? nil : "\(fileURL): SHA-256 \(digest) is not \(expected) from \(listURL); refused"
+        return expected == digest
+            ? nil : .refused("\(fileURL): SHA-256 \(digest) is not \(expected) from \(listURL); refused")
     }
 
     private func fetch(_ url: String) -> Result<ChecksumList, ChecksumList.ParseError> {

@@ -44,6 +44,8 @@ public struct CacheSettings: Sendable, Hashable {
     /// How long a copy is served before the upstream is asked again; nil: never asked.
     public var maxAge: Duration? = CacheAge.defaultMaxAge
     public var mode = CacheMode.online
+    /// Downloads one client address may have started and still running.
+    public var fillsPerClient = 16
     public init() {}
 }
 

@@ -1,5 +1,6 @@
 import BootPolicy
 import Foundation
+import Logging
 import Testing
 
 @testable import VBootServer
@@ -98,22 +99,42 @@ struct AssetCacheChecksumTests {
         let (mirror, base) = try await Self.mirror()
         let cache = FileManager.default.temporaryDirectory.appendingPathComponent("vboot-cache-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: cache) }
-        func vboot(list: Bool) async throws -> TestServer {
+        func vboot(list: String?) async throws -> TestServer {
             let server = try TestServer { configuration, _ in
                 configuration.upstreams = [Upstream("deb=\(base)/\(Self.directory)")!]
-                if list { configuration.cache.checksumLists = ["deb": "\(base)/SHA256SUMS"] }
+                if let list { configuration.cache.checksumLists = ["deb": list] }
                 configuration.cache.directory = cache
             }
             try await server.start(expecting: ["http"])
             return server
         }
-        let before = try await vboot(list: false)
+        /// What TFTP (which cannot wait for a check) is given with the list in force.
+        func tftp(_ key: String) throws -> Bool {
+            var settings = CacheSettings()
+            settings.checksumLists = ["deb": "\(base)/SHA256SUMS"]
+            let cache = try AssetCache(
+                directory: cache, upstreams: [Upstream("deb=\(base)/\(Self.directory)")!], settings: settings,
+                counters: ServerCounters(), logger: Logger(label: "test"))
+            return cache.published(key) != nil
+        }
+        let before = try await vboot(list: nil)
         for name in ["initrd.gz", "tampered"] {
             #expect(try await Fixture.get("/assets/deb/\(name)", before).status == 200)
         }
         await before.stop()
+        #expect(try !tftp("deb/initrd.gz"), "a copy no list has checked yet went to TFTP")
 
-        let after = try await vboot(list: true)
+        // A list that cannot be read says nothing against the copies: they stay, served stale.
+        let unreadable = try await vboot(list: "\(base)/missing/SHA256SUMS")
+        let stale = try await Fixture.get("/assets/deb/tampered", unreadable)
+        let staleWhole = Array(stale.body) == Fixture.initrd
+        #expect(stale.status == 200 && staleWhole, "\(stale.text.prefix(300))")
+        #expect(unreadable.server.counters[.cacheStaleServed] == 1)
+        #expect(unreadable.server.counters[.cacheVerificationFailures] == 0)
+        #expect(CacheLayout(directory: cache).record("deb/tampered")?.checkedAgainst == nil)
+        await unreadable.stop()
+
+        let after = try await vboot(list: "\(base)/SHA256SUMS")
         let kept = try await Fixture.get("/assets/deb/initrd.gz", after)
         let whole = Array(kept.body) == Fixture.initrd
         #expect(kept.status == 200 && whole)
@@ -126,6 +147,7 @@ struct AssetCacheChecksumTests {
         #expect(after.server.counters[.cacheVerificationFailures] == 1)
         // Both were asked about with a conditional request: the mirror sent no file again.
         #expect(mirror.server.counters[.httpFilesServed] == 3)
+        #expect(try tftp("deb/initrd.gz"), "a copy the list vouched for")
         await after.stop()
         await mirror.stop()
     }

@@ -46,6 +46,14 @@ struct AssetCacheLimitTests {
         #expect(counters[.cacheMisses] == 2)
         #expect(counters[.cacheCoalesced] == 1)
         #expect(counters[.cacheFillsRefused] == 1)
+        // A copy that is due to be asked about is served as it is rather than a 503.
+        try FileManager.default.createDirectory(atPath: directory + "/up", withIntermediateDirectories: true)
+        try Data("old".utf8).write(to: URL(fileURLWithPath: directory + "/up/z"))
+        guard case .cached(_, let size) = cache.lookup("up/z") else {
+            Issue.record("a cached copy was refused for want of a transfer")
+            return
+        }
+        #expect(size == 3 && counters[.cacheStaleServed] == 1)
         guard case .badPath = cache.lookup("up/../etc/passwd") else {
             Issue.record("a path with .. was not refused")
             return
@@ -60,8 +68,10 @@ struct AssetCacheLimitTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vboot-cache-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let counters = ServerCounters()
+        var settings = CacheSettings()
+        settings.fillsPerClient = 2
         let cache = try AssetCache(
-            directory: directory, upstreams: [Upstream("up=http://127.0.0.1:\(port)")!], settings: CacheSettings(),
+            directory: directory, upstreams: [Upstream("up=http://127.0.0.1:\(port)")!], settings: settings,
             counters: counters, logger: Logger(label: "test"), fillLimit: 8)
         func fills(_ path: String, _ client: String?) -> Bool {
             if case .filling = cache.lookup(path, client: client) { return true }

@@ -115,6 +115,10 @@ struct AssetCacheTests {
         #expect(try await Self.get("/assets/.partial/x", vboot).status == 404)
         // A dot file of an installer tree (Fedora's .treeinfo) is the upstream's to answer.
         #expect(try await Self.get("/assets/debian/os/.treeinfo", vboot).status == 502)
+        // Escapes out of the upstream's tree, encoded so no client library tidies them away.
+        for escape in ["/assets/debian/a%2F..%2F..%2Fx", "/assets/debian/%2E%2E/x", "/assets/debian/netboot/%2e"] {
+            #expect(try await Self.get(escape, vboot).status == 403, "\(escape)")
+        }
         await vboot.stop()
     }
 

@@ -30,6 +30,27 @@ struct CacheDecisionTests {
                 record: Self.record(validated: -3_600), pin: nil, maxAge: day, mode: .online, now: Self.now)
                 == .revalidate)
         #expect(CacheFreshness.decide(record: nil, pin: nil, maxAge: day, mode: .online, now: Self.now) == .revalidate)
+        // `never`: a copy without a record is served as it is; only a list to check it against asks.
+        #expect(CacheFreshness.decide(record: nil, pin: nil, maxAge: nil, mode: .online, now: Self.now) == .serve)
+        #expect(
+            CacheFreshness.decide(record: nil, pin: nil, maxAge: nil, mode: .online, list: "L", now: Self.now)
+                == .revalidate)
+        // A list the copy was not checked against asks at once, fresh or `never`; the one it was does not.
+        var checked = Self.record(validated: 60)
+        #expect(
+            CacheFreshness.decide(record: checked, pin: nil, maxAge: nil, mode: .online, list: "L", now: Self.now)
+                == .revalidate)
+        checked.checkedAgainst = "L"
+        #expect(
+            CacheFreshness.decide(record: checked, pin: nil, maxAge: day, mode: .online, list: "L", now: Self.now)
+                == .serve)
+        #expect(
+            CacheFreshness.decide(record: checked, pin: nil, maxAge: day, mode: .online, list: "M", now: Self.now)
+                == .revalidate)
+        // Offline: served as cached, whatever the list (nothing could check it).
+        #expect(
+            CacheFreshness.decide(record: nil, pin: nil, maxAge: day, mode: .offline, list: "L", now: Self.now)
+                == .serve)
         #expect(
             CacheFreshness.decide(
                 record: Self.record(validated: 90_000), pin: nil, maxAge: nil, mode: .online, now: Self.now)
@@ -64,6 +85,7 @@ struct CacheDecisionTests {
             "https://m/alma/9/BaseOS/x86_64/os/.treeinfo",
             "https://m/alpine/v3.23/main/x86_64/APKINDEX.tar.gz", "https://m/debian/dists/bookworm/InRelease",
             "https://m/debian/dists/bookworm/main/installer-amd64/current/images/netboot/debian-installer/amd64/linux",
+            "https://m/fedora/releases/41/Everything/x86_64/iso/Fedora-Everything-41-1.4-x86_64-CHECKSUM",
         ] {
             #expect(CacheFreshness.maxAge(of: url, configured: day) == .seconds(60), "\(url)")
         }
