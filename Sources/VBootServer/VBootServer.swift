@@ -62,6 +62,9 @@ public final class VBootServer: Sendable {
         var store = BootFileStore(
             ipxeDirectories: configuration.ipxeDirectories, assetsRoot: configuration.assetsDirectory)
         store.cached = { cache.published($0) }
+        let images = ImageVerifier(counters: counters, logger: logger)
+        store.images = images
+        if let assets = configuration.assetsDirectory { images.checkPublished(assetsRoot: assets) }
         let autoexec = autoexec(store)
         let scripts = BootScriptSource(directory: configuration.bootScriptsDirectory)
         var services: [any Service] = []

@@ -7,6 +7,6 @@ struct VBoot: AsyncParsableCommand {
         commandName: "vboot",
         abstract: "Network boot service: proxyDHCP, TFTP and HTTP for PXE, UEFI HTTP Boot and iPXE.",
         version: VBootVersion.current,
-        subcommands: [Serve.self, Machines.self, Assets.self, Trace.self, Rom.self, Vm.self]
+        subcommands: [Serve.self, Machines.self, Assets.self, Image.self, Trace.self, Rom.self, Vm.self]
     )
 }

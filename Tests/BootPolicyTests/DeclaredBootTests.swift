@@ -1,4 +1,5 @@
 import BootPolicy
+import DHCPv4
 import Foundation
 import Testing
 
@@ -205,8 +206,37 @@ struct DeclaredBootTests {
         #expect(script.contains("kernel \(Self.server)/assets/"))
         let config = try boot.grubConfig(context).get()
         #expect(config.contains("linux '/"))
-        #expect(config.contains("'vboot_done=\(Self.server)/api/v1/machines/52-54-00-12-34-56/done?token=abc'"))
+        if profile.declaration?.arguments.contains(where: { $0.contains("done_url") }) == true {
+            #expect(config.contains("'vboot_done=\(Self.server)/api/v1/machines/52-54-00-12-34-56/done?token=abc'"))
+        }
         #expect(config.contains("'console=ttyS0,115200n8'"))
+    }
+
+    /// Twenty machines, one image: each gets the shared files and its own name from the inventory.
+    @Test func disklessGivesEachMachineItsNameAndTheSharedImage() throws {
+        let url = ShippedProfileTests.directory.appendingPathComponent("diskless" + Profile.declarativeExtension)
+        let profile = try Profile(
+            name: "diskless", source: try String(contentsOf: url, encoding: .utf8), declarative: true)
+        let boot = try DeclaredBoot(
+            name: "diskless", title: profile.title, declaration: try #require(profile.declaration))
+        let machine = Machine(mac: try #require(HardwareAddress("52:54:00:12:34:56")), hostname: "lab-07")
+        let context = BootScriptContext(mac: "52-54-00-12-34-56", serverURL: Self.server, query: [:])
+            .merging(machine: machine, profileDefaults: profile.defaults, siteVariables: ["image": "room-b"])
+        let script = boot.ipxeScript(context)
+        #expect(script.contains("kernel \(Self.server)/assets/images/room-b/vmlinuz "))
+        #expect(script.contains(" \(Self.server)/assets/images/room-b/initrd.img"))
+        #expect(script.contains(" boot=live fetch=\(Self.server)/assets/images/room-b/filesystem.squashfs ip=dhcp"))
+        #expect(script.contains(" systemd.hostname=lab-07"))
+        #expect(!script.contains("console="))
+        let config = try boot.grubConfig(context).get()
+        #expect(config.contains("linux '/images/room-b/vmlinuz'"))
+        #expect(config.contains("'systemd.hostname=lab-07'"))
+        // No name in the inventory: no systemd.hostname (the machine keeps the image's).
+        let unnamed = boot.ipxeScript(
+            BootScriptContext(mac: "52-54-00-12-34-56", serverURL: Self.server, query: [:])
+                .merging(machine: nil, profileDefaults: profile.defaults))
+        #expect(!unnamed.contains("systemd.hostname"))
+        #expect(unnamed.contains("/assets/images/lab/filesystem.squashfs"))
     }
 
     @Test func quotingRoundTrips() throws {

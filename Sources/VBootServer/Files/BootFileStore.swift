@@ -19,11 +19,17 @@ public struct BootFileStore: Sendable {
     public enum LookupError: Error, Hashable, Sendable, CustomStringConvertible {
         case refused(String)
         case notFound(String)
+        /// A diskless image's file that is not what its manifest names (`ImageVerifier`).
+        case unverified(String)
+        /// A diskless image's file being checked against its manifest: HTTP waits, TFTP cannot.
+        case checking(File)
 
         public var description: String {
             switch self {
             case .refused(let why): "refused: \(why)"
             case .notFound(let name): "not found: \(name)"
+            case .unverified(let why): why
+            case .checking(let file): "\(file.path): being checked against its image's manifest; try again"
             }
         }
     }
@@ -47,6 +53,8 @@ public struct BootFileStore: Sendable {
     /// Boot) cannot wait for a download, but take a copy already there (`vboot assets fetch`, or
     /// fetched over HTTP before). `AssetCache.published`.
     var cached: (@Sendable (String) -> (path: String, size: Int)?)?
+    /// Files of diskless images are served only while they match their manifest.
+    var images: ImageVerifier?
 
     public init(ipxeDirectories: [String], assetsRoot: String?) {
         self.ipxeDirectories = ipxeDirectories
@@ -90,7 +98,13 @@ public struct BootFileStore: Sendable {
         case .failure(let error): return .failure(error)
         }
         guard let assetsRoot else { return .failure(.notFound(relativePath)) }
-        return confined(root: assetsRoot, components: components, area: .assets)
+        let found = confined(root: assetsRoot, components: components, area: .assets)
+        guard case .success(let file) = found, let state = images?.state(of: file.path) else { return found }
+        switch state {
+        case .intact: return found
+        case .refused(let why): return .failure(.unverified(why))
+        case .checking: return .failure(.checking(file))
+        }
     }
 
     /// A boot file name (`bootFileNames`, what TFTP serves), or a file the

@@ -13,9 +13,17 @@ enum FileRoute {
         _ area: BootFileStore.Area, _ path: String, request: Request, context: VBootRequestContext,
         environment: HTTPService.Environment
     ) async throws -> Response {
-        let file: BootFileStore.File
+        var file: BootFileStore.File
         switch environment.store.resolve(area, path) {
         case .success(let found): file = found
+        case .failure(.checking(let found)):
+            // The first request for a newly published image file: it waits for the one hash.
+            switch await environment.store.images?.wait(for: found.path) {
+            case .refused(let why)?: return unverified(why, request, path, environment)
+            default: file = found
+            }
+        case .failure(.unverified(let why)):
+            return unverified(why, request, path, environment)
         case .failure(.notFound):
             // Not in the assets directory: an upstream's, when the path starts with its name.
             if area == .assets, let cache = environment.cache {
@@ -57,6 +65,16 @@ enum FileRoute {
         return try await serve(
             file, what: "\(request.method) /\(area.rawValue)/\(path)", path, request: request, context: context,
             environment: environment)
+    }
+
+    /// A diskless image's file that does not match its manifest: 503 with the reason, never the bytes.
+    static func unverified(
+        _ why: String, _ request: Request, _ path: String, _ environment: HTTPService.Environment
+    ) -> Response {
+        environment.logger.warning("http: \(request.method) /assets/\(path): \(why)")
+        return Response(
+            status: .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: "vboot: \(why)\n")))
     }
 
     /// A file found (in the assets or iPXE directories, or the cache), with Range.

@@ -33,6 +33,7 @@ public enum CounterName: String, CaseIterable, Sendable {
     case cacheRevalidations = "cache_revalidations", cacheNotModified = "cache_not_modified"
     case cacheStaleServed = "cache_stale_served", cacheEvictions = "cache_evictions"
     case cacheOfflineMisses = "cache_offline_misses"
+    case imageFilesVerified = "image_files_verified", imageVerificationFailures = "image_verification_failures"
 }
 
 /// Every gauge on `/metrics`, exported as `vboot_<name>`: read when `/metrics` is asked (a

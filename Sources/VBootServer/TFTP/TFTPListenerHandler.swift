@@ -159,6 +159,8 @@ final class TFTPListenerHandler: ChannelInboundHandler {
             switch failure {
             case .notFound: return .failure(TFTPError(.fileNotFound, "file not found"))
             case .refused(let why): return .failure(TFTPError(.accessViolation, why))
+            case .unverified: return .failure(TFTPError(.accessViolation, "not what its image's manifest names"))
+            case .checking: return .failure(TFTPError(.notDefined, "being checked; try again"))
             }
         }
     }

@@ -57,7 +57,7 @@ public struct CacheMaintenance: Sendable {
 
     /// Reads every byte of `key` and compares with its record and its pin; a corrupt file is removed.
     public func verify(_ item: Item) -> Verdict {
-        guard let digest = Self.sha256(ofFile: layout.dataPath(item.key)) else {
+        guard let digest = FileDigest.sha256(ofFile: layout.dataPath(item.key)) else {
             return .corrupt("cannot be read")
         }
         var problem: String?
@@ -71,22 +71,6 @@ public struct CacheMaintenance: Sendable {
             return .corrupt(problem)
         }
         return item.record == nil && item.pin == nil ? .unrecorded : .intact
-    }
-
-    static func sha256(ofFile path: String) -> String? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var hasher = SHA256()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count >= 0 else { return nil }
-            if count == 0 { break }
-            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-        }
-        return CacheHash.hex(hasher.finalize())
     }
 
     /// What `prune` removes and why.

@@ -79,6 +79,7 @@ rig_host() {
 # aavmf is an arm64 guest: qemu-system-aarch64 -M virt with Debian's AAVMF (EDK II for arm64).
 # RIG_BOOTINDEX=none leaves bootindex off the NIC (the VARS file alone decides what boots);
 # RIG_VARS=FILE starts OVMF with a copy of that variable store instead of Debian's template.
+# RIG_MEMORY=MiB: the guest's RAM (default 1024).
 rig_guest() {
     local name=$1 mac=$2 firmware=$3 rom=$4
     local tap="tap-$name" lan; lan=$(rig_ns lan)
@@ -118,7 +119,7 @@ rig_guest() {
             [ "${RIG_SGA:-1}" = 0 ] || fw=(-device sga)
             ;;
     esac
-    ip netns exec "$lan" "${qemu[@]}" -m 1024 -smp 1 \
+    ip netns exec "$lan" "${qemu[@]}" -m "${RIG_MEMORY:-1024}" -smp 1 \
         "${fw[@]}" -display none -monitor none \
         -serial "file:$RIG_DIR/$name.serial" \
         -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "$nic" \

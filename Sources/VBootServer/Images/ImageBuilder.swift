@@ -1,0 +1,184 @@
+import Foundation
+import Glibc
+
+/// Runs an `ImageBuildPlan`: the root tree in a work directory, the image's files in a staging
+/// directory beside `out`, then one rename publishes them (machines booting the old image keep
+/// the files they opened). A failed build leaves `out` as it was.
+public struct ImageBuilder: Sendable {
+    public struct BuildError: Error, CustomStringConvertible {
+        public var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    public var plan: ImageBuildPlan
+    /// The published image's directory (`ASSETS/images/NAME`).
+    public var out: String
+    /// Where the root tree is made (about 700 MB for the base packages); removed afterwards.
+    public var work: String
+    public var builtBy: String
+    /// Step lines (`[1/4] packages: ...`).
+    public var say: @Sendable (String) -> Void
+
+    public init(
+        plan: ImageBuildPlan, out: String, work: String, builtBy: String, say: @escaping @Sendable (String) -> Void
+    ) {
+        self.plan = plan
+        self.out = out
+        self.work = work
+        self.builtBy = builtBy
+        self.say = say
+    }
+
+    public static let tools = ["mmdebstrap": "mmdebstrap", "mksquashfs": "squashfs-tools", "dpkg-query": "dpkg"]
+
+    /// Builds and publishes; returns the manifest written.
+    public func run(progress: Bool) throws -> ImageManifest {
+        let problems = plan.problems()
+        guard problems.isEmpty else { throw BuildError(problems.joined(separator: "; ")) }
+        guard geteuid() == 0 else {
+            throw BuildError(
+                "vboot image build needs root: mmdebstrap makes the tree with its owners (--mode=root) and mksquashfs reads files only root may read"
+            )
+        }
+        var paths: [String: String] = [:]
+        for (tool, package) in Self.tools {
+            guard let path = Self.which(tool) else { throw BuildError("\(tool) not found: apt-get install \(package)") }
+            paths[tool] = path
+        }
+        let out = (self.out as NSString).standardizingPath
+        let parent = (out as NSString).deletingLastPathComponent
+        let name = (out as NSString).lastPathComponent
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let scratch = try Self.temporaryDirectory(in: work, prefix: "vboot-image-")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let staging = try Self.temporaryDirectory(in: parent, prefix: ".\(name).building-")
+        var published = false
+        defer { if !published { try? FileManager.default.removeItem(atPath: staging) } }
+        let root = scratch + "/root"
+
+        say(
+            "[1/4] packages: mmdebstrap \(plan.suite) \(plan.architecture) from \(plan.mirror): \(plan.packages.joined(separator: " "))"
+        )
+        try Self.run(paths["mmdebstrap"]!, plan.mmdebstrapArguments(root: root), environment: plan.environment)
+
+        say("[2/4] kernel and initrd from \(root)/boot")
+        let kernel = try Self.single(in: root + "/boot", prefix: "vmlinuz-")
+        let initrd = try Self.single(in: root + "/boot", prefix: "initrd.img-")
+        let version = String(kernel.dropFirst("vmlinuz-".count))
+        try FileManager.default.copyItem(
+            atPath: "\(root)/boot/\(kernel)", toPath: "\(staging)/\(ImageManifest.kernelName)")
+        try FileManager.default.copyItem(
+            atPath: "\(root)/boot/\(initrd)", toPath: "\(staging)/\(ImageManifest.initrdName)")
+
+        say("[3/4] root image: mksquashfs, \(plan.compression.rawValue), /boot left out")
+        try Self.run(
+            paths["mksquashfs"]!,
+            plan.mksquashfsArguments(root: root, output: "\(staging)/\(ImageManifest.rootName)", progress: progress),
+            environment: plan.environment)
+
+        say("[4/4] manifest: package versions and SHA-256 of each file")
+        let packages = try Self.packages(root: root, dpkgQuery: paths["dpkg-query"]!)
+        var files: [ImageManifest.File] = []
+        for file in [ImageManifest.rootName, ImageManifest.kernelName, ImageManifest.initrdName] {
+            files.append(try Self.describe(staging + "/" + file, name: file))
+        }
+        let hooks = try plan.hooks.map { try Self.describe($0, name: ($0 as NSString).lastPathComponent) }
+        let manifest = ImageManifest(
+            suite: plan.suite, architecture: plan.architecture, mirror: plan.mirror,
+            sourceDateEpoch: plan.sourceDateEpoch, kernel: version, include: plan.include, hooks: hooks,
+            packages: packages, files: files, builtBy: builtBy)
+        try manifest.encoded().write(to: URL(fileURLWithPath: staging + "/" + ImageManifest.fileName))
+        // vboot serve reads them as its own user; the epoch on the files too.
+        for file in files.map(\.name) + [ImageManifest.fileName] {
+            chmod(staging + "/" + file, 0o644)
+            var times = [
+                timespec(tv_sec: plan.sourceDateEpoch, tv_nsec: 0), timespec(tv_sec: plan.sourceDateEpoch, tv_nsec: 0),
+            ]
+            utimensat(AT_FDCWD, staging + "/" + file, &times, 0)
+        }
+        chmod(staging, 0o755)
+
+        // Published with one rename; an image already there is moved aside first, then removed.
+        let old = out + ".old-\(getpid())"
+        let replacing = FileManager.default.fileExists(atPath: out)
+        if replacing, rename(out, old) != 0 {
+            throw BuildError("cannot move the old image \(out) aside: \(String(cString: strerror(errno)))")
+        }
+        guard rename(staging, out) == 0 else {
+            let reason = String(cString: strerror(errno))
+            if replacing { rename(old, out) }
+            throw BuildError("cannot publish \(out): \(reason)")
+        }
+        published = true
+        if replacing { try? FileManager.default.removeItem(atPath: old) }
+        return manifest
+    }
+
+    static func describe(_ path: String, name: String) throws -> ImageManifest.File {
+        guard let size = BootFileStore.regularFileSize(path), let digest = FileDigest.sha256(ofFile: path) else {
+            throw BuildError("\(path) cannot be read")
+        }
+        return ImageManifest.File(name: name, size: size, sha256: digest)
+    }
+
+    /// The one file in `directory` whose name starts with `prefix` (one kernel per image).
+    static func single(in directory: String, prefix: String) throws -> String {
+        let found = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter {
+            $0.hasPrefix(prefix)
+        }
+        guard found.count == 1 else {
+            throw BuildError(
+                found.isEmpty
+                    ? "no \(prefix)* in \(directory): the image has no kernel package"
+                    : "\(found.count) kernels in \(directory) (\(found.sorted().joined(separator: ", "))): one per image"
+            )
+        }
+        return found[0]
+    }
+
+    static func packages(root: String, dpkgQuery: String) throws -> [ImageManifest.Package] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: dpkgQuery)
+        process.arguments = ["--admindir=\(root)/var/lib/dpkg", "-W", "-f=${Package}\t${Version}\n"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw BuildError("dpkg-query in \(root) failed") }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: "\t", maxSplits: 1)
+            return parts.count == 2 ? ImageManifest.Package(name: String(parts[0]), version: String(parts[1])) : nil
+        }.sorted { $0.name < $1.name }
+    }
+
+    /// Runs a program on this terminal (its own progress shows), failing on a non-zero exit.
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw BuildError(
+                "\((executable as NSString).lastPathComponent) failed (exit status \(process.terminationStatus)); its output is above"
+            )
+        }
+    }
+
+    static func which(_ tool: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        let directories = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"]
+        return directories.map { $0 + "/" + tool }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    static func temporaryDirectory(in parent: String, prefix: String) throws -> String {
+        var template = Array((parent + "/" + prefix + "XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw BuildError("cannot make a directory in \(parent): \(String(cString: strerror(errno)))")
+        }
+        return String(cString: made)
+    }
+}
