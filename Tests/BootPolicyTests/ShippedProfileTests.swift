@@ -22,7 +22,8 @@ struct ShippedProfileTests {
     static let mac = "52-54-00-12-34-56"
     static let server = "http://10.0.0.2:8080"
     static let callback = "http://10.0.0.2:8080/api/v1/machines/52-54-00-12-34-56/done?token=0123456789abcdef"
-    static let builtIns = Set(BootScriptContext.clientKeys + ["mac", "server", "assets", "ipxe", "done_url"])
+    static let builtIns = Set(
+        BootScriptContext.clientKeys + ["mac", "server", "assets", "ipxe", "done_url", "vboot_vars"])
 
     // MARK: Loading and rendering
 

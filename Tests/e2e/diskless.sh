@@ -10,12 +10,22 @@
 #              each reaches a login prompt with its own host name from the inventory. Prints the
 #              time from power-on to each prompt and the bytes each machine took from vboot (its
 #              timeline)
+#   isolated   logged in on the serial consoles: a file written in one is not in the other, and
+#              the root is the shared image under an overlay
+#   identity   the machine's inventory variables (a quote and spaces in one) in
+#              /run/vboot/machine.env of the booted system
+#   reboot     (DISKLESS_REBOOT=1) the first guest reboots (through vboot again) and its file is
+#              gone: a clean start
+#   storm      100 clients at once for the image, each from an address of its own, alternating
+#              with 100 for the same file as a plain asset (no manifest): every byte arrives, and
+#              the image's check costs nothing per request (times and ratio printed)
 #   corrupt    a truncated and a corrupted copy of the image are refused (503 with the reason,
 #              counted), never served; the intact image still is
 #
 # Environment: VBOOT (binary, default .build/debug/vboot), VBOOT_IPXE_OUT (vboot's iPXE built for
 # http://10.77.0.2:8080), VBOOT_DISKLESS_MIRROR (default http://deb.debian.org/debian),
-# E2E_KEEP=1 keeps the work directory. Needs root and the network to reach the mirror.
+# DISKLESS_GUESTS (default 2; more to measure, each with 1.5 GB of RAM), E2E_KEEP=1 keeps the
+# work directory. Needs root and the network to reach the mirror.
 # The last line is "N passed, N failed".
 set -euo pipefail
 
@@ -25,8 +35,11 @@ VBOOT=${VBOOT:-.build/debug/vboot}
 [[ $VBOOT == /* ]] || VBOOT=$ROOT/$VBOOT
 MIRROR=${VBOOT_DISKLESS_MIRROR:-http://deb.debian.org/debian}
 HTTP_PORT=8080
-MACS=(52:54:00:d1:5c:01 52:54:00:d1:5c:02)
-NAMES=(lab-01 lab-02)
+GUESTS=${DISKLESS_GUESTS:-2}
+MACS=() NAMES=()
+for ((i = 1; i <= GUESTS; i++)); do
+    MACS+=("$(printf '52:54:00:d1:5c:%02x' "$i")") NAMES+=("$(printf 'lab-%02d' "$i")")
+done
 # A fixed epoch: the same inputs give the same package set and time stamps.
 EPOCH=1764892800
 
@@ -105,6 +118,11 @@ fi
 # --- vboot ----------------------------------------------------------------------------------------
 rig_up
 rig_site_dhcp
+# The storm's clients: one address each (vboot bounds connections per address), beside the
+# site's DHCP range.
+CLIENT_IP=${RIG_NET}.5
+rig_host client "$CLIENT_IP"
+for ((i = 151; i <= 250; i++)); do ip -n "$(rig_ns client)" addr add "${RIG_NET}.$i/24" dev eth0; done
 mkdir -p "$WORK/boot-scripts/profiles" "$WORK/data"
 cp "$ROOT/boot-scripts/default.ipxe" "$WORK/boot-scripts/"
 cp "$ROOT/boot-scripts/profiles/diskless.profile" "$WORK/boot-scripts/profiles/"
@@ -130,26 +148,36 @@ metric() {
     ip netns exec "$(rig_ns boot)" curl -s -H "Authorization: Bearer $(cat "$WORK/data/api-token")" \
         http://127.0.0.1:8081/metrics | awk -v name="vboot_$1_total" '$1 == name { n = $2 } END { print n + 0 }'
 }
-for i in 0 1; do
-    api machines add "${MACS[$i]}" --hostname "${NAMES[$i]}" --profile diskless --var console=ttyS0,115200n8 >/dev/null
+for ((i = 0; i < GUESTS; i++)); do
+    api machines add "${MACS[$i]}" --hostname "${NAMES[$i]}" --profile diskless --var console=ttyS0,115200n8 \
+        --var "seat=B-$((i + 1))" --var "motd=Welcome to ${NAMES[$i]}'s seat" >/dev/null
 done
 
 # --- boot -----------------------------------------------------------------------------------------
 RIG_MEMORY=1536
-started=$(date +%s.%N)
-for i in 0 1; do rig_guest "g$i" "${MACS[$i]}" uefi default; done
-declare -A AT
-deadline=$(($(date +%s) + 420))
-while [ "$(date +%s)" -lt "$deadline" ]; do
-    for i in 0 1; do
-        [ -z "${AT[$i]:-}" ] || continue
-        if rig_plain "$WORK/g$i.serial" | grep -E "^${NAMES[$i]} login:" >/dev/null; then
-            AT[$i]=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
-        fi
+RIG_SERIAL_SOCKET=1
+prompts() { rig_plain "$WORK/g$1.serial" | grep -cE "^${NAMES[$1]} login:" || true; }
+# wait_prompts COUNT SECONDS: until every guest shows COUNT login prompts; AT[i] = seconds from $started
+wait_prompts() {
+    local deadline=$(($(date +%s) + $2)) i done
+    AT=()
+    while [ "$(date +%s)" -lt "$deadline" ]; do
+        done=0
+        for ((i = 0; i < GUESTS; i++)); do
+            if [ -z "${AT[$i]:-}" ] && [ "$(prompts "$i")" -ge "$1" ]; then
+                AT[$i]=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
+            fi
+            [ -z "${AT[$i]:-}" ] || done=$((done + 1))
+        done
+        [ "$done" = "$GUESTS" ] && return 0
+        sleep 1
     done
-    [ -n "${AT[0]:-}" ] && [ -n "${AT[1]:-}" ] && break
-    sleep 1
-done
+    return 1
+}
+shell() { python3 "$HERE/lib/serial-shell.py" "$WORK/g$1.sock" root vboot "${@:2}"; }
+declare -a AT
+started=$(date +%s.%N)
+for ((i = 0; i < GUESTS; i++)); do rig_guest "g$i" "${MACS[$i]}" uefi default; done
 # Bytes each machine took from vboot: its timeline's file events (TFTP and HTTP).
 bytes_of() {
     api machines timeline "$1" --limit 200 --json 2>/dev/null | python3 -c '
@@ -157,20 +185,97 @@ import json, sys
 events = json.load(sys.stdin)["events"]
 print(sum(int((e.get("details") or {}).get("bytes", 0) or 0) for e in events))'
 }
-if [ -n "${AT[0]:-}" ] && [ -n "${AT[1]:-}" ]; then
-    pass "boot: two OVMF guests at once through vboot ($IPXE_WHICH, the diskless profile) to their own login prompts" \
-        "${NAMES[0]} ${AT[0]} s, ${NAMES[1]} ${AT[1]} s from power-on; bytes from vboot: ${NAMES[0]} $(bytes_of "${MACS[0]}"), ${NAMES[1]} $(bytes_of "${MACS[1]}")"
+image_fetches() { # image_fetches MAC: GETs of the image on the machine's timeline
+    api machines timeline "$1" --limit 200 --json 2>/dev/null | python3 -c '
+import json, sys
+print(sum("filesystem.squashfs" in (e.get("summary") or "") for e in json.load(sys.stdin)["events"]))'
+}
+if wait_prompts 1 $((300 + 60 * GUESTS)); then
+    times="" bytes=""
+    for ((i = 0; i < GUESTS; i++)); do
+        times+="${NAMES[$i]} ${AT[$i]} s, " bytes+="${NAMES[$i]} $(bytes_of "${MACS[$i]}"), "
+    done
+    pass "boot: $GUESTS OVMF guests at once through vboot ($IPXE_WHICH, the diskless profile) to their own login prompts" \
+        "${times}from power-on; bytes from vboot: ${bytes%, }"
+    BOOTED=1
 else
-    for i in 0 1; do
+    for ((i = 0; i < GUESTS; i++)); do
         echo "--- g$i serial (last lines)"; rig_plain "$WORK/g$i.serial" | tail -n 8
     done
-    fail "boot: both guests to a login prompt with their own names" "reached: ${AT[0]:-no} ${AT[1]:-no}"
+    fail "boot: $GUESTS guests to a login prompt with their own names" "reached: ${AT[*]:-none}"
+    BOOTED=0
 fi
-# The shared image was hashed once for both machines.
+# The shared image was hashed once for all machines.
 [ "$(metric image_files_verified)" = 3 ] && [ "$(metric image_verification_failures)" = 0 ] &&
-    pass "boot: the image's three files checked against the manifest once, for both machines" ||
+    pass "boot: the image's three files checked against the manifest once, for every machine" ||
     fail "boot: image checks" "verified $(metric image_files_verified), failures $(metric image_verification_failures)"
-for i in 0 1; do rig_stop_guest "g$i"; done
+
+# --- isolated, reboot -----------------------------------------------------------------------------
+if [ "$BOOTED" = 1 ]; then
+    first=$(shell 0 'hostname' 'echo written-on-lab-01 > /root/marker; cat /root/marker' 'findmnt -n -o FSTYPE /' 2>&1 || true)
+    second=$(shell 1 'hostname' 'cat /root/marker 2>&1 || echo no-marker' \
+        '. /run/vboot/machine.env && echo "seat $seat: $motd"' 2>&1 || true)
+    if [[ $first == *"${NAMES[0]}"*written-on-lab-01*overlay* ]] && [[ $second == *"${NAMES[1]}"*no-marker* ]] &&
+        [[ $second != *written-on-lab-01* ]]; then
+        pass "isolated: a file written on ${NAMES[0]} is not on ${NAMES[1]} (each writes to its own overlay on the shared image)"
+    else
+        fail "isolated" "${NAMES[0]}: $(tr '\n' ' ' <<<"$first") | ${NAMES[1]}: $(tr '\n' ' ' <<<"$second")"
+    fi
+    [[ $second == *"seat B-2: Welcome to ${NAMES[1]}'s seat"* ]] &&
+        pass "identity: ${NAMES[1]}'s inventory variables in /run/vboot/machine.env (vboot-machine, from the kernel line)" ||
+        fail "identity: the machine's variables in the booted system" "$(tr '\n' ' ' <<<"$second")"
+    # The reboot check runs with DISKLESS_REBOOT=1 only until it has passed a full CI run.
+    if [ "${DISKLESS_REBOOT:-0}" = 1 ]; then
+        fetched=$(image_fetches "${MACS[0]}")
+        shell 0 'systemd-run --on-active=3 systemctl reboot' >/dev/null 2>&1 || true
+        rebooted=$(date +%s)
+        deadline=$((rebooted + 360))
+        # Back when it has fetched the image again and then shown a login prompt (getty shows one
+        # after each logout too, so a prompt alone says nothing).
+        while [ "$(date +%s)" -lt "$deadline" ] && [ "$(image_fetches "${MACS[0]}")" -le "$fetched" ]; do sleep 2; done
+        seen=$(prompts 0)
+        while [ "$(date +%s)" -lt "$deadline" ] && [ "$(prompts 0)" -le "$seen" ]; do sleep 1; done
+        if [ "$(prompts 0)" -gt "$seen" ]; then
+            after=$(shell 0 'cat /root/marker 2>&1 || echo no-marker' 2>&1 || true)
+            [[ $after == *no-marker* ]] &&
+                pass "reboot: ${NAMES[0]} booted through vboot again in $(($(date +%s) - rebooted)) s and its file is gone (tmpfs layer)" ||
+                fail "reboot: the file survived or the shell failed" "$(tr '\n' ' ' <<<"$after")"
+        else
+            fail "reboot: ${NAMES[0]} did not come back to a login prompt" "$(rig_plain "$WORK/g0.serial" | tail -n 3 | tr '\n' ' ')"
+        fi
+    fi
+else
+    fail "isolated, reboot" "the guests did not boot"
+fi
+for ((i = 0; i < GUESTS; i++)); do rig_stop_guest "g$i"; done
+
+# --- storm ----------------------------------------------------------------------------------------
+# The same file as a plain asset (a hard link: one page cache), beside the image.
+mkdir -p "$WORK/assets/plain"
+ln "$IMAGE/filesystem.squashfs" "$WORK/assets/plain/filesystem.squashfs"
+chmod -R o+rX "$WORK/assets"
+storm() { # storm PATH -> seconds; every client's "STATUS BYTES" in $WORK/storm.codes
+    local i pids=() t0
+    t0=$(date +%s.%N)
+    for ((i = 0; i < 100; i++)); do
+        ip netns exec "$(rig_ns client)" curl -s -m 300 --interface "${RIG_NET}.$((151 + i))" -o /dev/null \
+            -w '%{http_code} %{size_download}\n' "http://$BOOT_IP:$HTTP_PORT/assets/$1" >"$WORK/storm.$i" &
+        pids+=($!)
+    done
+    for i in "${pids[@]}"; do wait "$i" || true; done
+    cat "$WORK"/storm.[0-9]* >"$WORK/storm.codes"
+    awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'
+}
+whole() { grep -c "^200 $image_bytes\$" "$WORK/storm.codes" || true; }
+image_a=$(storm images/lab/filesystem.squashfs); image_ok=$(whole)
+plain_a=$(storm plain/filesystem.squashfs); plain_ok=$(whole)
+plain_b=$(storm plain/filesystem.squashfs); plain_ok=$((plain_ok + $(whole)))
+image_b=$(storm images/lab/filesystem.squashfs); image_ok=$((image_ok + $(whole)))
+ratio=$(awk -v a="$image_a" -v b="$image_b" -v c="$plain_a" -v d="$plain_b" 'BEGIN { printf "%.2f", (a + b) / (c + d) }')
+storm_times="image $image_a s and $image_b s, plain asset $plain_a s and $plain_b s (ABBA): ${ratio}x; $(awk -v s="$image_b" -v n="$image_bytes" 'BEGIN { printf "%.1f", 100 * n / s / 1e9 }') GB/s"
+[ "$image_ok" = 200 ] && [ "$plain_ok" = 200 ] &&
+    pass "storm: 100 clients at once for the ${image_bytes}-byte image, twice, every byte arrived" "$storm_times" ||
+    fail "storm: 100 clients for the image" "whole: image $image_ok/200, plain $plain_ok/200; $storm_times"
 
 # --- corrupt --------------------------------------------------------------------------------------
 client_get() { # client_get PATH -> "STATUS BYTES" of a GET from the site's namespace

@@ -11,9 +11,11 @@
 # live-boot's initramfs fetches the image over HTTP (fetch=) into RAM and boots it under a tmpfs
 # overlay: every machine shares the image, writes stay in its own RAM, and a reboot is clean.
 # The machine's host name comes from vboot's inventory (systemd.hostname=), so twenty machines
-# booting one image come up with twenty names. Give each machine RAM for the image (its size)
-# plus what it runs.
+# booting one image come up with twenty names; its variables (and the site's) go on the kernel
+# line as vboot.NAME=VALUE, which the image's vboot-machine unit writes to /run/vboot/machine.env.
+# Give each machine RAM for the image (its size) plus what it runs.
 #: kernel {{assets}}/images/{{image}}/vmlinuz
 #: initrd {{assets}}/images/{{image}}/initrd.img
 #: args boot=live fetch={{assets}}/images/{{image}}/filesystem.squashfs ip=dhcp
 #: args {{#hostname}}systemd.hostname={{hostname}}{{/hostname}} {{#console}}console={{console}}{{/console}} {{kernel_args}}
+#: args {{vboot_vars}}

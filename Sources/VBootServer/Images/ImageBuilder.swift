@@ -62,6 +62,8 @@ public struct ImageBuilder: Sendable {
         )
         try Self.run(paths["mmdebstrap"]!, plan.mmdebstrapArguments(root: root), environment: plan.environment)
 
+        try ImageIdentity.install(into: root)
+
         say("[2/4] kernel and initrd from \(root)/boot")
         let kernel = try Self.single(in: root + "/boot", prefix: "vmlinuz-")
         let initrd = try Self.single(in: root + "/boot", prefix: "initrd.img-")

@@ -79,7 +79,7 @@ rig_host() {
 # aavmf is an arm64 guest: qemu-system-aarch64 -M virt with Debian's AAVMF (EDK II for arm64).
 # RIG_BOOTINDEX=none leaves bootindex off the NIC (the VARS file alone decides what boots);
 # RIG_VARS=FILE starts OVMF with a copy of that variable store instead of Debian's template.
-# RIG_MEMORY=MiB: the guest's RAM (default 1024).
+# RIG_MEMORY=MiB: the guest's RAM (default 1024). RIG_SERIAL_SOCKET=1: see below.
 rig_guest() {
     local name=$1 mac=$2 firmware=$3 rom=$4
     local tap="tap-$name" lan; lan=$(rig_ns lan)
@@ -119,9 +119,15 @@ rig_guest() {
             [ "${RIG_SGA:-1}" = 0 ] || fw=(-device sga)
             ;;
     esac
+    # RIG_SERIAL_SOCKET=1: the serial port is also a socket ($RIG_DIR/NAME.sock) to type into
+    # (lib/serial-shell.py); the file still gets everything the guest writes.
+    local serial=(-serial "file:$RIG_DIR/$name.serial")
+    [ "${RIG_SERIAL_SOCKET:-0}" = 0 ] ||
+        serial=(-chardev "socket,id=serial0,path=$RIG_DIR/$name.sock,server=on,wait=off,logfile=$RIG_DIR/$name.serial"
+            -serial chardev:serial0)
     ip netns exec "$lan" "${qemu[@]}" -m "${RIG_MEMORY:-1024}" -smp 1 \
         "${fw[@]}" -display none -monitor none \
-        -serial "file:$RIG_DIR/$name.serial" \
+        "${serial[@]}" \
         -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "$nic" \
         >"$RIG_DIR/$name.qemu.log" 2>&1 &
     RIG_PIDS+=($!)
