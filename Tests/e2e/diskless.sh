@@ -14,8 +14,7 @@
 #              the root is the shared image under an overlay
 #   identity   the machine's inventory variables (a quote and spaces in one) in
 #              /run/vboot/machine.env of the booted system
-#   reboot     (DISKLESS_REBOOT=1) the first guest reboots (through vboot again) and its file is
-#              gone: a clean start
+#   reboot     the first guest reboots (through vboot again) and its file is gone: a clean start
 #   storm      100 clients at once for the image, each from an address of its own, alternating
 #              with 100 for the same file as a plain asset (no manifest): every byte arrives, and
 #              the image's check costs nothing per request (times and ratio printed)
@@ -224,25 +223,22 @@ if [ "$BOOTED" = 1 ]; then
     [[ $second == *"seat B-2: Welcome to ${NAMES[1]}'s seat"* ]] &&
         pass "identity: ${NAMES[1]}'s inventory variables in /run/vboot/machine.env (vboot-machine, from the kernel line)" ||
         fail "identity: the machine's variables in the booted system" "$(tr '\n' ' ' <<<"$second")"
-    # The reboot check runs with DISKLESS_REBOOT=1 only until it has passed a full CI run.
-    if [ "${DISKLESS_REBOOT:-0}" = 1 ]; then
-        fetched=$(image_fetches "${MACS[0]}")
-        shell 0 'systemd-run --on-active=3 systemctl reboot' >/dev/null 2>&1 || true
-        rebooted=$(date +%s)
-        deadline=$((rebooted + 360))
-        # Back when it has fetched the image again and then shown a login prompt (getty shows one
-        # after each logout too, so a prompt alone says nothing).
-        while [ "$(date +%s)" -lt "$deadline" ] && [ "$(image_fetches "${MACS[0]}")" -le "$fetched" ]; do sleep 2; done
-        seen=$(prompts 0)
-        while [ "$(date +%s)" -lt "$deadline" ] && [ "$(prompts 0)" -le "$seen" ]; do sleep 1; done
-        if [ "$(prompts 0)" -gt "$seen" ]; then
-            after=$(shell 0 'cat /root/marker 2>&1 || echo no-marker' 2>&1 || true)
-            [[ $after == *no-marker* ]] &&
-                pass "reboot: ${NAMES[0]} booted through vboot again in $(($(date +%s) - rebooted)) s and its file is gone (tmpfs layer)" ||
-                fail "reboot: the file survived or the shell failed" "$(tr '\n' ' ' <<<"$after")"
-        else
-            fail "reboot: ${NAMES[0]} did not come back to a login prompt" "$(rig_plain "$WORK/g0.serial" | tail -n 3 | tr '\n' ' ')"
-        fi
+    fetched=$(image_fetches "${MACS[0]}")
+    shell 0 'systemd-run --on-active=3 systemctl reboot' >/dev/null 2>&1 || true
+    rebooted=$(date +%s)
+    deadline=$((rebooted + 360))
+    # Back when it has fetched the image again and then shown a login prompt (getty shows one
+    # after each logout too, so a prompt alone says nothing).
+    while [ "$(date +%s)" -lt "$deadline" ] && [ "$(image_fetches "${MACS[0]}")" -le "$fetched" ]; do sleep 2; done
+    seen=$(prompts 0)
+    while [ "$(date +%s)" -lt "$deadline" ] && [ "$(prompts 0)" -le "$seen" ]; do sleep 1; done
+    if [ "$(prompts 0)" -gt "$seen" ]; then
+        after=$(shell 0 'cat /root/marker 2>&1 || echo no-marker' 2>&1 || true)
+        [[ $after == *no-marker* ]] &&
+            pass "reboot: ${NAMES[0]} booted through vboot again in $(($(date +%s) - rebooted)) s and its file is gone (tmpfs layer)" ||
+            fail "reboot: the file survived or the shell failed" "$(tr '\n' ' ' <<<"$after")"
+    else
+        fail "reboot: ${NAMES[0]} did not come back to a login prompt" "$(rig_plain "$WORK/g0.serial" | tail -n 3 | tr '\n' ' ')"
     fi
 else
     fail "isolated, reboot" "the guests did not boot"
