@@ -8,6 +8,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 
 size_t vboot_heap_in_use(void) {
     struct mallinfo2 info = mallinfo2();
@@ -52,3 +55,33 @@ long long vboot_effective_capabilities(void) {
     if (syscall(SYS_capget, &header, data) != 0) return -1;
     return (long long)data[0].effective | ((long long)data[1].effective << 32);
 }
+
+int vboot_exchange_paths(const char *a, const char *b) {
+    return renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE);
+}
+
+static volatile sig_atomic_t vboot_interrupt_seen = 0;
+static volatile sig_atomic_t vboot_interrupt_child = 0;
+
+static void vboot_note_interrupt(int signal_number, siginfo_t *info, void *context) {
+    (void)context;
+    vboot_interrupt_seen = 1;
+    // SI_USER: kill(2) from another process, aimed at this one; the terminal's Ctrl-C
+    // (SI_KERNEL) has already reached the whole foreground process group.
+    pid_t child = vboot_interrupt_child;
+    if (child > 0 && info != NULL && info->si_code == SI_USER) kill(child, signal_number);
+}
+
+void vboot_catch_interrupt(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = vboot_note_interrupt;
+    action.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+}
+
+void vboot_forward_interrupts_to(int pid) { vboot_interrupt_child = pid; }
+
+int vboot_interrupted(void) { return vboot_interrupt_seen; }

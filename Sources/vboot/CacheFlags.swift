@@ -25,3 +25,11 @@ struct CacheFlags: ParsableArguments {
 
     private func one(_ value: String?) -> [String] { value.map { [$0] } ?? [] }
 }
+
+/// The cache's flag only `vboot serve` has (`vboot assets` fetches for no client): shown in the
+/// same help section.
+struct CacheServeFlags: ParsableArguments {
+    @Option(.cacheFillsPerClient) var cacheFillsPerClient: String?
+
+    var given: [(SettingKey, [String])] { [(.cacheFillsPerClient, cacheFillsPerClient.map { [$0] } ?? [])] }
+}

@@ -39,7 +39,7 @@ struct ImageBuild: AsyncParsableCommand {
     @Option(help: "Every time stamp in the image (default: $SOURCE_DATE_EPOCH, else now).")
     var sourceDateEpoch: Int?
 
-    @Option(help: "squashfs compression: zstd, xz or gzip.") var compression: String = "zstd"
+    @Option(help: "squashfs compression.") var compression = ImageBuildPlan.Compression.zstd
 
     @Option(help: "Where the root tree is made (about 700 MB), removed afterwards.")
     var work: String = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/var/tmp"
@@ -53,17 +53,16 @@ struct ImageBuild: AsyncParsableCommand {
         plan.architecture = architecture
         plan.mirror = mirror
         plan.include = include.flatMap { $0.split(separator: ",").map(String.init) }
-        plan.hooks = hooks.map { ($0 as NSString).standardizingPath }
-        guard let chosen = ImageBuildPlan.Compression(rawValue: compression) else {
-            throw ValidationError(
-                "--compression \(compression): one of \(ImageBuildPlan.Compression.allCases.map(\.rawValue).joined(separator: ", "))"
-            )
-        }
-        plan.compression = chosen
+        // mmdebstrap runs hooks from its own directory: a relative path would name another file.
+        plan.hooks = hooks.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        plan.compression = compression
         let started = Date()
         let builder = ImageBuilder(
             plan: plan, out: out, work: work, builtBy: "vboot \(VBootVersion.current)",
-            say: { print("==> \($0)") })
+            say: {
+                print("==> \($0)")
+                fflush(nil)  // before the tools' own output, also when stdout is a file
+            })
         let manifest: ImageManifest
         do {
             manifest = try builder.run(progress: isatty(STDOUT_FILENO) == 1)
@@ -79,3 +78,5 @@ struct ImageBuild: AsyncParsableCommand {
         }
     }
 }
+
+extension ImageBuildPlan.Compression: ExpressibleByArgument {}

@@ -73,7 +73,7 @@ struct Serve: AsyncParsableCommand {
     @Option(.user) var user: String?
     @Option(.capture) var capture: String?
     @OptionGroup(title: "Upstream asset cache") var cache: CacheFlags
-    @Option(.cacheFillsPerClient) var cacheFillsPerClient: String?
+    @OptionGroup(title: "Upstream asset cache") var cacheServe: CacheServeFlags
 
     /// The flags as given, by setting (`ServeSettingsTests` checks that every setting is here).
     var given: [(SettingKey, [String])] {
@@ -100,8 +100,7 @@ struct Serve: AsyncParsableCommand {
             (.httpRequestTimeout, one(httpRequestTimeout)), (.httpIdleTimeout, one(httpIdleTimeout)),
             (.timelinePerMachine, one(timelinePerMachine)), (.timelineDays, one(timelineDays)),
             (.logLevel, one(logLevel?.rawValue)), (.user, one(user)), (.capture, one(capture)),
-            (.cacheFillsPerClient, one(cacheFillsPerClient)),
-        ] + cache.given
+        ] + cache.given + cacheServe.given
     }
 
     private func one(_ value: String?) -> [String] { value.map { [$0] } ?? [] }

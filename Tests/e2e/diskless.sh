@@ -4,7 +4,9 @@
 # (Tests/e2e/lib/rig.sh: the site's dnsmasq, vboot in proxy mode, guests on one bridge).
 #
 #   build      vboot image build with a site hook: the image's three files and a manifest whose
-#              sizes and SHA-256 match them, package versions in it, the hook's work in the image
+#              sizes and SHA-256 match them, package versions in it, the hook's work in the image;
+#              a second build that fails (no mirror) leaves the image as it was and nothing behind
+#              (the image is then published into the running vboot's assets)
 #   boot       two OVMF guests with different MACs power on at the same time, PXE through vboot
 #              (vboot's own iPXE when VBOOT_IPXE_OUT is set, else Debian's), the diskless profile:
 #              each reaches a login prompt with its own host name from the inventory. Prints the
@@ -65,6 +67,8 @@ cleanup() {
 }
 trap cleanup EXIT
 IMAGE=$WORK/assets/images/lab
+# Built beside the assets, moved in once vboot runs: its first requests start the image's check.
+BUILT=$WORK/built/lab
 
 # --- build ----------------------------------------------------------------------------------------
 # The site's hook: a root password for the console, and a file that says the hook ran.
@@ -76,21 +80,21 @@ echo "built for the vboot e2e" >"$1/etc/vboot-site"
 EOF
 chmod 755 "$WORK/site-hook"
 # Bad input is refused before anything runs, and leaves nothing behind.
-if "$VBOOT" image build --out "$IMAGE" --include 'vim;reboot' --hook "$WORK/missing" >"$WORK/refused.log" 2>&1; then
+if "$VBOOT" image build --out "$BUILT" --include 'vim;reboot' --hook "$WORK/missing" >"$WORK/refused.log" 2>&1; then
     fail "build: bad input" "vboot image build accepted --include 'vim;reboot'"
-elif grep -q "not a Debian package name" "$WORK/refused.log" && [ ! -e "$IMAGE" ]; then
+elif grep -q "not a Debian package name" "$WORK/refused.log" && [ ! -e "$BUILT" ]; then
     pass "build: a package name that is not one is refused before anything runs" "$(head -n 1 "$WORK/refused.log")"
 else
     fail "build: bad input" "$(head -n 3 "$WORK/refused.log")"
 fi
 t0=$(date +%s)
-if ! "$VBOOT" image build --out "$IMAGE" --mirror "$MIRROR" --hook "$WORK/site-hook" \
+if ! "$VBOOT" image build --out "$BUILT" --mirror "$MIRROR" --hook "$WORK/site-hook" \
     --source-date-epoch "$EPOCH" --work "$WORK" >"$WORK/build.log" 2>&1; then
     tail -n 20 "$WORK/build.log"
     early "build: vboot image build failed"
 fi
 build_seconds=$(($(date +%s) - t0))
-manifest_ok=$(python3 - "$IMAGE" <<'EOF'
+manifest_ok=$(python3 - "$BUILT" <<'EOF'
 import hashlib, json, os, sys
 image = sys.argv[1]
 manifest = json.load(open(os.path.join(image, "vboot-image.json")))
@@ -107,11 +111,21 @@ print("yes" if ok else "no", len(packages), os.path.getsize(os.path.join(image, 
 EOF
 )
 read -r manifest_good package_count image_bytes <<<"$manifest_ok"
-if [ "$manifest_good" = yes ] && unsquashfs -cat "$IMAGE/filesystem.squashfs" etc/vboot-site 2>/dev/null | grep -q "built for the vboot e2e" &&
-    ! unsquashfs -l "$IMAGE/filesystem.squashfs" 2>/dev/null | grep -q '^squashfs-root/boot/vmlinuz'; then
+if [ "$manifest_good" = yes ] && unsquashfs -cat "$BUILT/filesystem.squashfs" etc/vboot-site 2>/dev/null | grep -q "built for the vboot e2e" &&
+    ! unsquashfs -l "$BUILT/filesystem.squashfs" 2>/dev/null | grep -q '^squashfs-root/boot/vmlinuz'; then
     pass "build: vboot image build in ${build_seconds} s, $package_count packages, image $image_bytes bytes; manifest sizes and SHA-256 match, the site hook ran, /boot left out"
 else
     fail "build: the image or its manifest" "manifest check: $manifest_ok"
+fi
+# A build that fails (a mirror nobody answers on) leaves the image in place and nothing beside it.
+before=$(sha256sum "$BUILT/vboot-image.json")
+if "$VBOOT" image build --out "$BUILT" --mirror http://127.0.0.1:9/debian --work "$WORK" >"$WORK/failed.log" 2>&1; then
+    fail "build: a failed build" "vboot image build with no mirror succeeded"
+elif [ "$(sha256sum "$BUILT/vboot-image.json")" = "$before" ] && [ -f "$BUILT/filesystem.squashfs" ] &&
+    [ -z "$(find "$WORK/built" "$WORK" -maxdepth 1 \( -name '.lab.building-*' -o -name 'vboot-image-lab-*' \))" ]; then
+    pass "build: a failed build leaves the image as it was and removes its work" "$(tail -n 1 "$WORK/failed.log")"
+else
+    fail "build: a failed build" "$(ls -a "$WORK/built" "$WORK" | tr '\n' ' '); $(tail -n 2 "$WORK/failed.log")"
 fi
 
 # --- vboot ----------------------------------------------------------------------------------------
@@ -122,7 +136,7 @@ rig_site_dhcp
 CLIENT_IP=${RIG_NET}.5
 rig_host client "$CLIENT_IP"
 for ((i = 151; i <= 250; i++)); do ip -n "$(rig_ns client)" addr add "${RIG_NET}.$i/24" dev eth0; done
-mkdir -p "$WORK/boot-scripts/profiles" "$WORK/data"
+mkdir -p "$WORK/boot-scripts/profiles" "$WORK/data" "$WORK/assets/images"
 cp "$ROOT/boot-scripts/default.ipxe" "$WORK/boot-scripts/"
 cp "$ROOT/boot-scripts/profiles/diskless.profile" "$WORK/boot-scripts/profiles/"
 chmod -R o+rX "$WORK/boot-scripts" "$WORK/assets"
@@ -137,11 +151,16 @@ ip netns exec "$(rig_ns boot)" "$VBOOT" serve --listen "$BOOT_IP" --interface et
     ${IPXE_ARGS[@]+"${IPXE_ARGS[@]}"} >"$WORK/vboot.stdout" 2>"$WORK/vboot.log" &
 VBOOT_PID=$!
 RIG_PIDS+=("$VBOOT_PID")
+up=0
 for ((i = 0; i < 60; i++)); do
     rig_alive "$VBOOT_PID" || early "vboot exited: $(tail -n 3 "$WORK/vboot.log")"
-    ip netns exec "$(rig_ns boot)" curl -s -m 2 -o /dev/null "http://$BOOT_IP:$HTTP_PORT/health" && break
+    ip netns exec "$(rig_ns boot)" curl -s -m 2 -o /dev/null "http://$BOOT_IP:$HTTP_PORT/health" && up=1 && break
     sleep 0.5
 done
+[ "$up" = 1 ] || early "vboot did not answer /health in 30 s: $(tail -n 3 "$WORK/vboot.log")"
+# Published into the running server, as an admin would: nothing has checked it yet.
+mv "$BUILT" "$IMAGE"
+chmod -R o+rX "$WORK/assets"
 api() { ip netns exec "$(rig_ns boot)" "$VBOOT" "$@" --token-file "$WORK/data/api-token"; }
 metric() {
     ip netns exec "$(rig_ns boot)" curl -s -H "Authorization: Bearer $(cat "$WORK/data/api-token")" \
@@ -204,7 +223,7 @@ else
     fail "boot: $GUESTS guests to a login prompt with their own names" "reached: ${AT[*]:-none}"
     BOOTED=0
 fi
-# The shared image was hashed once for all machines.
+# The shared image, published while vboot ran, was hashed once for all machines.
 [ "$(metric image_files_verified)" = 3 ] && [ "$(metric image_verification_failures)" = 0 ] &&
     pass "boot: the image's three files checked against the manifest once, for every machine" ||
     fail "boot: image checks" "verified $(metric image_files_verified), failures $(metric image_verification_failures)"

@@ -1,5 +1,5 @@
 // Linux interfaces Swift's Glibc module does not export: glibc's allocator statistics and trim,
-// epoll and eventfd (the TFTP transfer engine), prctl (the privilege drop).
+// epoll and eventfd (the TFTP transfer engine), prctl (the privilege drop), renameat2.
 #ifndef VBOOT_CLINUX_H
 #define VBOOT_CLINUX_H
 
@@ -33,5 +33,20 @@ int vboot_become(unsigned int uid, unsigned int gid, const unsigned int *groups,
 
 /// The calling thread's effective capability set (the low 64 bits), or -1.
 long long vboot_effective_capabilities(void);
+
+/// renameat2(RENAME_EXCHANGE): swaps two paths in one step (an image directory published with
+/// no moment where its name is missing). 0 on success, else -1 with errno.
+int vboot_exchange_paths(const char *a, const char *b);
+
+/// Catches SIGINT and SIGTERM so the process lives on to clean up and the caller sees
+/// `vboot_interrupted()`. A signal from the terminal (Ctrl-C) reaches the children on it by
+/// itself; one sent with kill(2) to this process only is passed on to the child registered with
+/// `vboot_forward_interrupts_to`. Children started afterwards have the default action again
+/// (execve resets caught signals).
+void vboot_catch_interrupt(void);
+/// The child that gets signals sent to this process alone (0: none).
+void vboot_forward_interrupts_to(int pid);
+/// 1 once SIGINT or SIGTERM arrived after `vboot_catch_interrupt`.
+int vboot_interrupted(void);
 
 #endif

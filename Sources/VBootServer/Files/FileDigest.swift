@@ -8,6 +8,11 @@ public enum FileDigest {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
+        return sha256(ofDescriptor: descriptor)
+    }
+
+    /// From the descriptor's current offset to its end.
+    public static func sha256(ofDescriptor descriptor: Int32) -> String? {
         var hasher = SHA256()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {

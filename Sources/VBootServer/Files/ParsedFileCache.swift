@@ -13,11 +13,18 @@ final class ParsedFileCache<Value: Sendable>: Sendable {
 
     init(parse: @escaping @Sendable (_ path: String, _ text: String) throws -> Value) { self.parse = parse }
 
-    /// The parsed file, or nil when there is no file at `path`.
+    /// A regular file that is there but cannot be read (its mode, an I/O error): not the same as
+    /// no file, which a caller may take as "nothing asked for".
+    struct Unreadable: Error, CustomStringConvertible {
+        var path: String
+        var description: String { "\(path) cannot be read" }
+    }
+
+    /// The parsed file, or nil when there is no regular file at `path`.
     func value(at path: String) throws -> Value? {
-        guard let identity = FileIdentity(path: path) else { return nil }
+        guard let identity = FileIdentity(path: path), identity.isRegularFile else { return nil }
         if let hit = entries.withLockedValue({ $0[path] }), hit.identity == identity { return hit.value }
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else { throw Unreadable(path: path) }
         let value = try parse(path, String(decoding: data, as: UTF8.self))
         // Identity from before the read: a write racing the read is caught on the next request.
         guard identity.isSettled else { return value }

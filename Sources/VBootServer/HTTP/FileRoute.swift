@@ -72,6 +72,8 @@ enum FileRoute {
         _ why: String, _ request: Request, _ path: String, _ environment: HTTPService.Environment
     ) -> Response {
         environment.logger.warning("http: \(request.method) /assets/\(path): \(why)")
+        // 503 without Retry-After (RFC 9110 §15.6.4): the file is there but not served until
+        // an admin publishes the image again, after no delay vboot could name.
         return Response(
             status: .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: "vboot: \(why)\n")))

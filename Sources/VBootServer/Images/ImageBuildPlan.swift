@@ -72,13 +72,18 @@ public struct ImageBuildPlan: Sendable, Hashable {
         return arguments + [suite, root, mirror]
     }
 
-    /// mksquashfs of `root` into `output`, `/boot` left out, every time stamp the epoch.
+    /// mksquashfs of `root` into `output`, `/boot` left out, every time stamp the epoch. `-e`
+    /// takes every argument after it as a path to leave out, so it comes last; the epoch is
+    /// given by options only (mksquashfs 4.5 refuses them with `SOURCE_DATE_EPOCH` set).
     public func mksquashfsArguments(root: String, output: String, progress: Bool) -> [String] {
         [
-            root, output, "-noappend", "-comp", compression.rawValue, "-e", "boot",
+            root, output, "-noappend", "-comp", compression.rawValue,
             "-all-time", String(sourceDateEpoch), "-mkfs-time", String(sourceDateEpoch),
-        ] + (progress ? [] : ["-no-progress"])
+        ] + (progress ? [] : ["-no-progress"]) + ["-e", "boot"]
     }
+
+    /// Variables mksquashfs must not see (`mksquashfsArguments`).
+    public static let mksquashfsUnset = ["SOURCE_DATE_EPOCH"]
 
     /// `/bin/sh` single quotes.
     static func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }

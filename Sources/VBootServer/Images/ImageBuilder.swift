@@ -1,9 +1,12 @@
+import CLinux
 import Foundation
 import Glibc
 
 /// Runs an `ImageBuildPlan`: the root tree in a work directory, the image's files in a staging
-/// directory beside `out`, then one rename publishes them (machines booting the old image keep
-/// the files they opened). A failed build leaves `out` as it was.
+/// directory beside `out`, then one atomic exchange publishes them (no moment with no image, or
+/// with the old kernel beside the new root; machines booting the old image keep the files they
+/// opened). A failed or interrupted build leaves `out` as it was; what it left behind is removed
+/// by the next build of the same name.
 public struct ImageBuilder: Sendable {
     public struct BuildError: Error, CustomStringConvertible {
         public var description: String
@@ -45,16 +48,22 @@ public struct ImageBuilder: Sendable {
             guard let path = Self.which(tool) else { throw BuildError("\(tool) not found: apt-get install \(package)") }
             paths[tool] = path
         }
-        let out = (self.out as NSString).standardizingPath
+        let out = URL(fileURLWithPath: self.out).standardizedFileURL.path
         let parent = (out as NSString).deletingLastPathComponent
         let name = (out as NSString).lastPathComponent
         try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        let scratch = try Self.temporaryDirectory(in: work, prefix: "vboot-image-")
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let staging = try Self.temporaryDirectory(in: parent, prefix: ".\(name).building-")
-        var published = false
-        defer { if !published { try? FileManager.default.removeItem(atPath: staging) } }
+        let lock = try Self.lock(parent + "/.\(name).lock")
+        defer { close(lock) }
+        let scratchPrefix = "vboot-image-\(name)-", stagingPrefix = ".\(name).building-"
+        try removeLeftovers(in: work, prefix: scratchPrefix)
+        try removeLeftovers(in: parent, prefix: stagingPrefix)
+        vboot_catch_interrupt()
+        let scratch = try Self.temporaryDirectory(in: work, prefix: scratchPrefix)
+        defer { try? Self.remove(scratch) }
+        let staging = try Self.temporaryDirectory(in: parent, prefix: stagingPrefix)
+        // Gone once renamed to `out`; else a failed build's files, or the old image after the exchange.
+        defer { if FileManager.default.fileExists(atPath: staging) { try? Self.remove(staging) } }
         let root = scratch + "/root"
 
         say(
@@ -62,6 +71,7 @@ public struct ImageBuilder: Sendable {
         )
         try Self.run(paths["mmdebstrap"]!, plan.mmdebstrapArguments(root: root), environment: plan.environment)
 
+        try Self.stopIfInterrupted()
         try ImageIdentity.install(into: root)
 
         say("[2/4] kernel and initrd from \(root)/boot")
@@ -74,10 +84,12 @@ public struct ImageBuilder: Sendable {
             atPath: "\(root)/boot/\(initrd)", toPath: "\(staging)/\(ImageManifest.initrdName)")
 
         say("[3/4] root image: mksquashfs, \(plan.compression.rawValue), /boot left out")
+        try Self.stopIfInterrupted()
         try Self.run(
             paths["mksquashfs"]!,
             plan.mksquashfsArguments(root: root, output: "\(staging)/\(ImageManifest.rootName)", progress: progress),
-            environment: plan.environment)
+            environment: [:], unset: ImageBuildPlan.mksquashfsUnset)
+        try Self.stopIfInterrupted()
 
         say("[4/4] manifest: package versions and SHA-256 of each file")
         let packages = try Self.packages(root: root, dpkgQuery: paths["dpkg-query"]!)
@@ -100,21 +112,81 @@ public struct ImageBuilder: Sendable {
             utimensat(AT_FDCWD, staging + "/" + file, &times, 0)
         }
         chmod(staging, 0o755)
+        try Self.stopIfInterrupted()
 
-        // Published with one rename; an image already there is moved aside first, then removed.
-        let old = out + ".old-\(getpid())"
-        let replacing = FileManager.default.fileExists(atPath: out)
-        if replacing, rename(out, old) != 0 {
-            throw BuildError("cannot move the old image \(out) aside: \(String(cString: strerror(errno)))")
-        }
-        guard rename(staging, out) == 0 else {
-            let reason = String(cString: strerror(errno))
-            if replacing { rename(old, out) }
-            throw BuildError("cannot publish \(out): \(reason)")
-        }
-        published = true
-        if replacing { try? FileManager.default.removeItem(atPath: old) }
+        try Self.publish(staging, as: out)
         return manifest
+    }
+
+    /// The new directory and the old one swap names in one step (the old one, now under the
+    /// staging name, is the caller's to remove); with no image yet, a rename.
+    static func publish(_ staging: String, as out: String) throws {
+        let replacing = FileManager.default.fileExists(atPath: out)
+        guard (replacing ? vboot_exchange_paths(staging, out) : rename(staging, out)) == 0 else {
+            throw BuildError("cannot publish \(out): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// One build of a name at a time (the next one would remove this one's staging directory).
+    static func lock(_ path: String) throws -> Int32 {
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw BuildError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw BuildError("another vboot image build of this image is running (it holds \(path))")
+        }
+        return descriptor
+    }
+
+    /// Work and staging directories an interrupted build of this name left.
+    private func removeLeftovers(in directory: String, prefix: String) throws {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        where entry.hasPrefix(prefix) {
+            say("removing \(directory)/\(entry), left by an interrupted build")
+            try Self.remove(directory + "/" + entry)
+        }
+    }
+
+    /// Removes a tree unless something is mounted inside it (mmdebstrap mounts /proc, /sys and
+    /// /dev in the root while it works; a removal would descend into the host's).
+    static func remove(
+        _ path: String,
+        mountinfo: String = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+    ) throws {
+        let inside = mountPoints(inMountinfo: mountinfo).filter { $0 == path || $0.hasPrefix(path + "/") }
+        guard inside.isEmpty else {
+            throw BuildError("\(path) still has \(inside.joined(separator: ", ")) mounted: unmount, then remove it")
+        }
+        try FileManager.default.removeItem(atPath: path)
+    }
+
+    /// The mount points of `/proc/self/mountinfo` (field 5, with its octal escapes undone).
+    static func mountPoints(inMountinfo text: String) -> [String] {
+        text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard fields.count > 4 else { return nil }
+            return unescapeMountField(fields[4])
+        }
+    }
+
+    private static func unescapeMountField(_ field: Substring) -> String {
+        var bytes: [UInt8] = []
+        var utf8 = Array(field.utf8)[...]
+        while let byte = utf8.popFirst() {
+            if byte == UInt8(ascii: "\\"), utf8.count >= 3,
+                let value = UInt8(String(decoding: utf8.prefix(3), as: UTF8.self), radix: 8)
+            {
+                bytes.append(value)
+                utf8 = utf8.dropFirst(3)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func stopIfInterrupted() throws {
+        if vboot_interrupted() != 0 { throw BuildError("interrupted; the image in place (if any) is unchanged") }
     }
 
     static func describe(_ path: String, name: String) throws -> ImageManifest.File {
@@ -156,13 +228,20 @@ public struct ImageBuilder: Sendable {
     }
 
     /// Runs a program on this terminal (its own progress shows), failing on a non-zero exit.
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String]) throws {
+    static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String], unset: [String] = []
+    ) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }.filter {
+            !unset.contains($0.key)
+        }
         try process.run()
+        vboot_forward_interrupts_to(process.processIdentifier)
         process.waitUntilExit()
+        vboot_forward_interrupts_to(0)
+        try stopIfInterrupted()
         guard process.terminationStatus == 0 else {
             throw BuildError(
                 "\((executable as NSString).lastPathComponent) failed (exit status \(process.terminationStatus)); its output is above"

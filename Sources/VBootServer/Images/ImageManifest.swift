@@ -84,7 +84,15 @@ public struct ImageManifest: Codable, Hashable, Sendable {
         guard manifest.format == currentFormat else {
             throw ManifestError("format \(manifest.format), this vboot reads format \(currentFormat)")
         }
+        // Names are files beside the manifest: nothing else on the disk is hashed or served by it.
+        for file in manifest.files where !isPlainName(file.name) {
+            throw ManifestError("file name \"\(file.name)\" is not a plain name beside the manifest")
+        }
         return manifest
+    }
+
+    static func isPlainName(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && name != fileName && !name.contains("/") && !name.contains("\0")
     }
 
     public struct ManifestError: Error, CustomStringConvertible {

@@ -37,8 +37,8 @@ final class TFTPListenerHandler: ChannelInboundHandler {
             renderGRUBConfig(read, for: mac, configs, from: client, at: local, context: context)
             return
         }
-        let outcome = resolve(packet, from: client, at: local).flatMap { request, payload in
-            start(request, payload, from: client, at: local)
+        let outcome = resolve(packet, from: client, at: local).flatMap { found in
+            found.map { start($0.0, $0.1, from: client, at: local) } ?? .success(nil)
         }
         finish(outcome, for: client, channel: context.channel)
     }
@@ -130,10 +130,11 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         }
     }
 
-    /// The read request and what it gets, or the error that answers the packet.
+    /// The read request and what it gets, nil when it gets no answer yet, or the error that
+    /// answers the packet.
     private func resolve(
         _ packet: TFTPPacket, from client: SocketAddress, at local: DHCPv4.IPv4Address
-    ) -> Result<(TFTPRequest, Payload), TFTPError> {
+    ) -> Result<(TFTPRequest, Payload)?, TFTPError> {
         let request: TFTPRequest
         switch packet.readRequest {
         case .success(let read): request = read
@@ -154,13 +155,20 @@ final class TFTPListenerHandler: ChannelInboundHandler {
         }
         switch environment.store.resolveTFTP(request.filename) {
         case .success(let file): return .success((request, .file(file)))
+        case .failure(.checking):
+            // Clients retransmit a read request that gets no answer (RFC 1350 §2); an error
+            // would end the boot (GRUB does not ask again), silence lets the hash finish.
+            environment.logger.info(
+                "tftp: \(client.compact) \(request.filename): being checked against its image's manifest; no answer yet"
+            )
+            return .success(nil)
         case .failure(let failure):
             environment.logger.info("tftp: \(client.compact) \(request.filename): \(failure)")
             switch failure {
             case .notFound: return .failure(TFTPError(.fileNotFound, "file not found"))
             case .refused(let why): return .failure(TFTPError(.accessViolation, why))
             case .unverified: return .failure(TFTPError(.accessViolation, "not what its image's manifest names"))
-            case .checking: return .failure(TFTPError(.notDefined, "being checked; try again"))
+            case .checking: return .success(nil)
             }
         }
     }

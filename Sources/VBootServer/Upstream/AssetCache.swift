@@ -219,8 +219,11 @@ final class AssetCache: Sendable {
                 client.map({ client in fills.values.count { $0.client == client } < fillsPerClient }) ?? true
             else {
                 counters.increment(.cacheFillsRefused)
-                guard hasCopy, let file = Self.publishedFile(layout.dataPath(key)) else { return .busy }
-                // Too busy to ask the upstream about it: the copy as it is beats a 503.
+                // Too busy to ask the upstream about it: the copy as it is beats a 503, if its
+                // list vouched for it (else any LAN host could make vboot serve it unchecked).
+                guard hasCopy, CacheFreshness.vouched(previous, list: pin == nil ? upstream.checksums : nil),
+                    let file = Self.publishedFile(layout.dataPath(key))
+                else { return .busy }
                 counters.increment(.cacheStaleServed)
                 logger.warning("cache: \(key): too many transfers to ask whether it changed; the cached copy is served")
                 return .cached(path: layout.dataPath(key), size: file.size)
@@ -244,13 +247,14 @@ final class AssetCache: Sendable {
     func published(_ key: String) -> (path: String, size: Int)? {
         guard CachePath.isValidKey(key), let slash = key.firstIndex(of: "/") else { return nil }
         let path = layout.dataPath(key)
-        guard let file = Self.publishedFile(path) else { return nil }
+        // As over HTTP: a name no upstream has, or one the profiles declare differently, is not served.
+        guard let file = Self.publishedFile(path),
+            case .upstream(let upstream)? = upstream(named: String(key[..<slash]))
+        else { return nil }
         let record = record(key, file: file)
         if let pin = settings.pins[key] {
             guard record?.sha256 == pin else { return nil }
-        } else if settings.mode == .online, case .upstream(let upstream)? = upstream(named: String(key[..<slash])),
-            let list = upstream.checksums, record?.checkedAgainst != list
-        {
+        } else if settings.mode == .online, !CacheFreshness.vouched(record, list: upstream.checksums) {
             return nil
         }
         counters.increment(.cacheHits)
@@ -384,6 +388,12 @@ enum CacheFreshness: Equatable {
         "Packages", "Packages.gz", "Packages.xz", "SHA256SUMS",
     ]
 
+    /// Whether a copy may be served unasked as far as its upstream's checksum list goes: there is
+    /// none, or the copy was checked against that very list.
+    static func vouched(_ record: CacheRecord?, list: String?) -> Bool {
+        list == nil || record?.checkedAgainst == list
+    }
+
     /// `list`: the checksum list the upstream's files must match (a copy not checked against it
     /// is asked about, and checked, at once).
     static func decide(
@@ -400,7 +410,7 @@ enum CacheFreshness: Equatable {
         guard mode == .online else { return .serve }
         // No record: asked about (which writes one), unless nothing would ask (`never`, no list).
         guard let record else { return maxAge == nil && list == nil ? .serve : .revalidate }
-        if let list, record.checkedAgainst != list { return .revalidate }
+        if !vouched(record, list: list) { return .revalidate }
         guard let maxAge else { return .serve }
         let age = now.timeIntervalSince(record.validated)
         let limit = Double(maxAge.components.seconds) + Double(maxAge.components.attoseconds) / 1e18

@@ -146,6 +146,11 @@ final class CacheFill: Sendable {
     /// The transfer, on the calling thread (a thread of the cache's own); returns when the file
     /// is published or thrown away.
     func run(_ request: UpstreamTransfer.Request, counters: ServerCounters, logger: Logger) {
+        // The list first: a file it could not check would be downloaded only to be thrown away.
+        if case .listed(let list, let store)? = check, let reason = store.unreadable(list) {
+            logger.error("cache: \(key): \(reason)")
+            return fail(reason, status: nil)
+        }
         var request = request
         if let previous {
             request.ifNoneMatch = previous.etag

@@ -39,14 +39,8 @@ final class ChecksumListStore: Sendable {
         let vouches = known?.list.sha256(forFileAt: fileURL) == digest
         let fetchedLately = known.map { ContinuousClock.now - $0.fetched < Self.refetchAfter } ?? false
         if known == nil || (!vouches && !fetchedLately) {
-            switch fetch(listURL) {
-            case .success(let list):
-                let entry = (list: list, fetched: ContinuousClock.now)
-                lists.withLockedValue { lists in
-                    if lists.count >= Self.limit, lists[listURL] == nil { lists.removeAll() }
-                    lists[listURL] = entry
-                }
-                known = entry
+            switch fetchAndKeep(listURL) {
+            case .success(let list): known = (list, ContinuousClock.now)
             case .failure(let reason):
                 return .unreadable(
                     "the checksum list \(listURL) cannot be read (\(reason.description)), so \(fileURL) cannot be checked"
@@ -58,6 +52,25 @@ final class ChecksumListStore: Sendable {
         }
         return expected == digest
             ? nil : .refused("\(fileURL): SHA-256 \(digest) is not \(expected) from \(listURL); refused")
+    }
+
+    /// nil when the list is at hand (fetched now if it was not): a fill asks before it downloads
+    /// a file it could not check; else why it cannot be read.
+    func unreadable(_ listURL: String) -> String? {
+        if lists.withLockedValue({ $0[listURL] }) != nil { return nil }
+        guard case .failure(let reason) = fetchAndKeep(listURL) else { return nil }
+        return "the checksum list \(listURL) cannot be read (\(reason.description)), so nothing it lists can be checked"
+    }
+
+    private func fetchAndKeep(_ url: String) -> Result<ChecksumList, ChecksumList.ParseError> {
+        let fetched = fetch(url)
+        if case .success(let list) = fetched {
+            lists.withLockedValue { lists in
+                if lists.count >= Self.limit, lists[url] == nil { lists.removeAll() }
+                lists[url] = (list, ContinuousClock.now)
+            }
+        }
+        return fetched
     }
 
     private func fetch(_ url: String) -> Result<ChecksumList, ChecksumList.ParseError> {

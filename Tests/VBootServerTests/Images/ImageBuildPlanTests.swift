@@ -41,6 +41,11 @@ struct ImageBuildPlanTests {
             #expect(arguments.contains(pair[0]) && arguments[arguments.firstIndex(of: pair[0])! + 1] == pair[1])
         }
         #expect(arguments.contains("-no-progress"))
+        // Everything after -e is a path to leave out: it must come last.
+        #expect(Array(arguments.suffix(2)) == ["-e", "boot"])
+        #expect(
+            Array(plan.mksquashfsArguments(root: "/r", output: "/o/x", progress: true).suffix(2)) == ["-e", "boot"])
+        #expect(ImageBuildPlan.mksquashfsUnset == ["SOURCE_DATE_EPOCH"])
         #expect(!plan.mksquashfsArguments(root: "/r", output: "/o/x", progress: true).contains("-no-progress"))
     }
 

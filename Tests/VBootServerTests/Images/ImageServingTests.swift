@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TFTP
 import Testing
 
 @testable import VBootServer
@@ -90,7 +91,59 @@ struct ImageServingTests {
         await server.stop()
     }
 
-    /// TFTP cannot wait for a hash: told to try again while one runs, then given the file.
+    /// A TFTP client cannot wait: while the hash runs its read request gets no answer (an error
+    /// would end GRUB's boot), and the retransmission gets the file.
+    @Test func tftpGetsNoAnswerWhileTheFileIsCheckedThenTheFile() async throws {
+        let server = try TestServer()
+        try server.write(Array("x".utf8), to: "assets/placeholder")
+        try await server.start(expecting: ["tftp"])
+        // Published after the start: nothing has hashed it yet.
+        try server.write(Self.squashfs, to: "\(Self.directory)/filesystem.squashfs", settled: true)
+        let manifest = Self.manifest([("filesystem.squashfs", Self.squashfs)])
+        try server.write(
+            Array(try manifest.encoded()), to: "\(Self.directory)/\(ImageManifest.fileName)", settled: true)
+        let client = try UDPClient()
+        let request = TFTPPacket.readRequest(TFTPRequest(filename: "images/lab/filesystem.squashfs", options: []))
+        client.send(request.encoded().bytes, to: UInt16(server.port("tftp")))
+        let answer = client.receive(timeout: .milliseconds(500))
+        #expect(answer == nil, "answered while the file was being checked: \(answer?.bytes.prefix(4) ?? [])")
+        let download = try TFTPServiceTests.download("images/lab/filesystem.squashfs", port: server.port("tftp"))
+        let same = download.bytes == Self.squashfs
+        #expect(download.error == nil && same)
+        #expect(server.server.counters[.imageFilesVerified] == 1)
+        await server.stop()
+    }
+
+    @Test func whatARequestGetsIsDecidedFromTheManifestAsRead() {
+        let manifest = Self.manifest([("filesystem.squashfs", Self.squashfs)])
+        let path = "/a/vboot-image.json"
+        func decide(_ name: String, _ size: Int, _ read: ImageVerifier.ManifestRead) -> ImageVerifier.Decision {
+            ImageVerifier.decide(name: name, size: size, manifest: read, manifestPath: path)
+        }
+        #expect(decide("filesystem.squashfs", 300_000, .absent) == .plainAsset)
+        #expect(decide("notes.txt", 5, .read(manifest)) == .plainAsset)
+        #expect(decide("filesystem.squashfs", 300_000, .read(manifest)) == .hash(manifest.files[0]))
+        #expect(
+            decide("filesystem.squashfs", 299_999, .read(manifest))
+                == .refuse("299999 bytes, not the 300000 its manifest names (cut short or replaced)"))
+        // A manifest there but unreadable (its mode, an I/O error) refuses every file beside it.
+        #expect(
+            decide("notes.txt", 5, .unreadable("/a/vboot-image.json cannot be read"))
+                == .refuse("its manifest /a/vboot-image.json cannot be read (/a/vboot-image.json cannot be read)"))
+    }
+
+    /// A manifest names files beside it, nothing else: `../../etc/shadow` is not hashed or vouched for.
+    @Test func aManifestNamingAnythingButAFileBesideItIsRefused() throws {
+        for name in ["../../etc/shadow", "sub/file", "..", ".", "", ImageManifest.fileName] {
+            var manifest = Self.manifest([("vmlinuz", Self.kernel)])
+            manifest.files[0].name = name
+            #expect(throws: ImageManifest.ManifestError.self, "\(name)") {
+                try ImageManifest.decode(try manifest.encoded())
+            }
+        }
+    }
+
+    /// TFTP cannot wait for a hash: no answer while one runs, then given the file.
     @Test func tftpIsGivenCheckedFilesOnly() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("vboot-images-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: root) }

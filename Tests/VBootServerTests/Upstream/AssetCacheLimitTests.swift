@@ -62,6 +62,44 @@ struct AssetCacheLimitTests {
         close(listener)
     }
 
+    /// Too busy to ask the upstream: a copy is served unasked only if its list vouched for it;
+    /// else any LAN host filling the transfers could make vboot serve a copy nobody checked.
+    @Test func tooBusyServesOnlyACopyItsListVouchedFor() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vboot-cache-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let list = "http://127.0.0.1:1/SHA256SUMS"
+        var settings = CacheSettings()
+        settings.checksumLists = ["up": list]
+        let counters = ServerCounters()
+        let cache = try AssetCache(
+            directory: directory, upstreams: [Upstream("up=http://127.0.0.1:1")!], settings: settings,
+            counters: counters,
+            logger: Logger(label: "test"), fillLimit: 0)
+        try FileManager.default.createDirectory(atPath: directory + "/up", withIntermediateDirectories: true)
+        try Data("old".utf8).write(to: URL(fileURLWithPath: directory + "/up/z"))
+        guard case .busy = cache.lookup("up/z") else {
+            Issue.record("a copy its list never vouched for was served for want of a transfer")
+            return
+        }
+        let layout = CacheLayout(directory: directory)
+        try layout.write(
+            CacheRecord(
+                url: "http://127.0.0.1:1/z", size: 3, sha256: CacheHash.hex(Array("old".utf8)), etag: nil,
+                lastModified: nil, validated: Date(timeIntervalSince1970: 0), checkedAgainst: list),
+            for: "up/z")
+        try Data("new".utf8).write(to: URL(fileURLWithPath: directory + "/up/y"))
+        try layout.write(
+            CacheRecord(
+                url: "http://127.0.0.1:1/y", size: 3, sha256: CacheHash.hex(Array("new".utf8)), etag: nil,
+                lastModified: nil, validated: Date(timeIntervalSince1970: 0), checkedAgainst: list),
+            for: "up/y")
+        guard case .cached(_, let size) = cache.lookup("up/y") else {
+            Issue.record("a copy its list vouched for was refused for want of a transfer")
+            return
+        }
+        #expect(size == 3 && counters[.cacheStaleServed] == 1)
+    }
+
     @Test func oneClientCannotTakeEveryTransfer() throws {
         let (listener, port) = try Self.silentListener()
         defer { close(listener) }
@@ -94,9 +132,11 @@ struct AssetCacheLimitTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let counters = ServerCounters()
         let cache = try AssetCache(
-            directory: directory, upstreams: [], settings: CacheSettings(), counters: counters,
-            logger: Logger(label: "test"))
-        for (path, text) in [("up/linux", "kernel"), (".partial/0123-1", "half"), (".meta/up/linux", "{}")] {
+            directory: directory, upstreams: [Upstream("up=http://127.0.0.1:1")!], settings: CacheSettings(),
+            counters: counters, logger: Logger(label: "test"))
+        for (path, text) in [
+            ("up/linux", "kernel"), (".partial/0123-1", "half"), (".meta/up/linux", "{}"), ("gone/linux", "old"),
+        ] {
             let full = directory + "/" + path
             try FileManager.default.createDirectory(
                 atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -104,7 +144,8 @@ struct AssetCacheLimitTests {
         }
         #expect(cache.published("up/linux")?.size == 6)
         #expect(counters[.cacheHits] == 1)
-        for refused in [".partial/0123-1", ".meta/up/linux", "up", "up/../up/linux", "up/missing"] {
+        // gone/: a copy of an upstream no longer configured, not found over HTTP either.
+        for refused in [".partial/0123-1", ".meta/up/linux", "up", "up/../up/linux", "up/missing", "gone/linux"] {
             #expect(cache.published(refused) == nil, "\(refused)")
         }
         var store = BootFileStore(ipxeDirectories: [], assetsRoot: nil)
