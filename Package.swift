@@ -42,6 +42,8 @@ let package = Package(
         // Codecs read and write NIO's ByteBuffer directly so the servers never copy a datagram.
         .target(name: "DHCPv4", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         .target(name: "TFTP", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        // Network block devices (diskless roots): the fixed newstyle handshake and requests.
+        .target(name: "NBD", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         .target(
             name: "BootPolicy",
             dependencies: ["DHCPv4", "TFTP", "VBootAPI", .product(name: "Mustache", package: "swift-mustache")]
@@ -67,7 +69,8 @@ let package = Package(
             name: "VBootServer",
             dependencies: [
                 "VBootAPI",
-                "DHCPv4", "TFTP", "BootPolicy", "VBootStore", "CLinux", "PacketCapture", "WireTrace", "UpstreamFetch",
+                "DHCPv4", "TFTP", "NBD", "BootPolicy", "VBootStore", "CLinux", "PacketCapture", "WireTrace",
+                "UpstreamFetch",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -122,6 +125,7 @@ let package = Package(
             dependencies: ["TFTP", .product(name: "NIOCore", package: "swift-nio")],
             exclude: ["Fixtures"]
         ),
+        .testTarget(name: "NBDTests", dependencies: ["NBD", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "BootPolicyTests",
             dependencies: ["BootPolicy", "DHCPv4", "TFTP", .product(name: "NIOCore", package: "swift-nio")]

@@ -15,9 +15,21 @@ public struct BootScriptContext: Sendable, Hashable {
         for key in Self.clientKeys { values[key] = query[key].map { Self.sanitize($0) } ?? "" }
         values["mac"] = mac
         values["server"] = serverURL
+        values["server_host"] = Self.host(of: serverURL)
         values["assets"] = serverURL + "/assets"
         values["ipxe"] = serverURL + "/ipxe"
         self.values = values
+    }
+
+    /// `http://10.0.0.2:8080` → `10.0.0.2`: where a kernel argument wants the server alone
+    /// (`nbdroot=`).
+    static func host(of url: String) -> String {
+        let rest = url.split(separator: "://", maxSplits: 1).last.map(String.init) ?? url
+        let authority = rest.prefix { $0 != "/" }
+        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
+            return String(authority[authority.index(after: authority.startIndex)..<close])
+        }
+        return String(authority.prefix { $0 != ":" })
     }
 
     /// Letters, digits and `-_.:,/+@`; a space becomes `_` (a value rendered into a kernel line

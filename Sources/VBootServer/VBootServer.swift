@@ -96,6 +96,10 @@ public final class VBootServer: Sendable {
             ) {
                 onBound("tftp", $0)
             })
+        if let port = configuration.nbdPort, let assets = configuration.assetsDirectory {
+            services.append(
+                nbdService(port: port, assets: assets, images: images, inventory: inventory, onBound: onBound))
+        }
         var http = HTTPService.Environment(
             configuration: configuration, store: store,
             scripts: scripts, autoexec: autoexec,
@@ -118,6 +122,23 @@ public final class VBootServer: Sendable {
         // First: the ServiceGroup stops services in reverse order, so the inventory outlives the
         // listeners and records their final events before the store closes.
         return [inventory] + services
+    }
+
+    private func nbdService(
+        port: Int, assets: String, images: ImageVerifier, inventory: Inventory,
+        onBound: @escaping @Sendable (String, Int) -> Void
+    ) -> NBDService {
+        let store = inventory.store
+        let exports = NBDExports(
+            imagesRoot: assets + "/images", overlaysRoot: configuration.overlaysDirectory, images: images
+        ) { mac, client in
+            let machine = try? await store.machine(MachineSelector(mac: mac))
+            let timeline = (try? await store.timeline(mac: mac, limit: 50, before: nil)) ?? []
+            return NBDLayerPolicy.decide(machine: machine, timeline: timeline, client: client?.ipAddress)
+        }
+        return NBDService(
+            host: configuration.listenAddress?.description ?? "0.0.0.0", port: port, exports: exports,
+            counters: counters, logger: logger, onBound: { onBound("nbd", $0) })
     }
 
     /// Runs until SIGINT/SIGTERM; a listener that fails to start stops the rest.

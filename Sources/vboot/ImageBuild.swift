@@ -41,6 +41,17 @@ struct ImageBuild: AsyncParsableCommand {
 
     @Option(help: "squashfs compression.") var compression = ImageBuildPlan.Compression.zstd
 
+    @Flag(
+        help:
+            "Also write root.img (ext4) for the diskless-nbd profile: machines whose root is vboot's NBD export, each with its own layer on the server (vboot serve --nbd-port)."
+    )
+    var blockRoot = false
+
+    @Option(
+        help:
+            "root.img's size (M or G): the room each machine's own layer has. (default: the tree plus 1 GiB)")
+    var blockRootSize: String?
+
     @Option(help: "Where the root tree is made (about 700 MB), removed afterwards.")
     var work: String = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/var/tmp"
 
@@ -56,6 +67,12 @@ struct ImageBuild: AsyncParsableCommand {
         // mmdebstrap runs hooks from its own directory: a relative path would name another file.
         plan.hooks = hooks.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         plan.compression = compression
+        if blockRoot || blockRootSize != nil {
+            guard let size = blockRootSize.map(Self.size) ?? 0 else {
+                throw ValidationError("--block-root-size \(blockRootSize ?? ""): a size such as 2048M or 4G")
+            }
+            plan.blockRootSize = size
+        }
         let started = Date()
         let builder = ImageBuilder(
             plan: plan, out: out, work: work, builtBy: "vboot \(VBootVersion.current)",
@@ -80,3 +97,14 @@ struct ImageBuild: AsyncParsableCommand {
 }
 
 extension ImageBuildPlan.Compression: ExpressibleByArgument {}
+
+extension ImageBuild {
+    /// `512M`, `4G`: bytes.
+    static func size(_ text: String) -> Int? {
+        let units: [Character: Int] = ["M": 20, "G": 30]
+        guard let unit = text.last.flatMap({ units[Character($0.uppercased())] }), let number = Int(text.dropLast()),
+            number > 0
+        else { return nil }
+        return number << unit
+    }
+}

@@ -35,6 +35,7 @@ struct Serve: AsyncParsableCommand {
     @Option(.poolDeclineQuarantine) var dhcpDeclineQuarantine: String?
     @Option(.httpPort) var httpPort: String?
     @Option(.tftpPort) var tftpPort: String?
+    @Option(.nbdPort) var nbdPort: String?
     @Option(.dhcpPort) var dhcpPort: String?
     @Option(.pxePort) var pxePort: String?
     @Option(.bootScripts) var bootScripts: String?
@@ -82,7 +83,7 @@ struct Serve: AsyncParsableCommand {
             (.poolRange, one(dhcpRange)), (.poolNetmask, one(dhcpNetmask)), (.poolRouters, dhcpRouter),
             (.poolDNS, dhcpDns), (.poolDomain, one(dhcpDomain)), (.poolLeaseTime, one(dhcpLeaseTime)),
             (.poolDeclineQuarantine, one(dhcpDeclineQuarantine)), (.httpPort, one(httpPort)),
-            (.tftpPort, one(tftpPort)), (.dhcpPort, one(dhcpPort)), (.pxePort, one(pxePort)),
+            (.tftpPort, one(tftpPort)), (.nbdPort, one(nbdPort)), (.dhcpPort, one(dhcpPort)), (.pxePort, one(pxePort)),
             (.bootScripts, one(bootScripts)), (.ipxeDir, ipxeDir), (.assets, one(assets)), (.dataDir, one(dataDir)),
             (.database, one(database)), (.unknownMachines, one(unknownMachines?.rawValue)),
             (.pxeStrategy, pxeStrategies), (.loader, one(loader?.rawValue)), (.apiTokenFile, one(apiTokenFile)),

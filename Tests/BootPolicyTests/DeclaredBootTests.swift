@@ -1,7 +1,8 @@
-import BootPolicy
 import DHCPv4
 import Foundation
 import Testing
+
+@testable import BootPolicy
 
 /// Declarative profiles: parsed from their `#:` lines, rendered for iPXE and for GRUB.
 @Suite("declarative profiles")
@@ -237,6 +238,24 @@ struct DeclaredBootTests {
                 .merging(machine: nil, profileDefaults: profile.defaults))
         #expect(!unnamed.contains("systemd.hostname"))
         #expect(unnamed.contains("/assets/images/lab/filesystem.squashfs"))
+    }
+
+    /// The root on vboot's NBD server: the machine's own export, at the server's address alone.
+    @Test func disklessNBDNamesTheMachinesOwnExport() throws {
+        let url = ShippedProfileTests.directory.appendingPathComponent("diskless-nbd" + Profile.declarativeExtension)
+        let profile = try Profile(
+            name: "diskless-nbd", source: try String(contentsOf: url, encoding: .utf8), declarative: true)
+        let boot = try DeclaredBoot(
+            name: "diskless-nbd", title: profile.title, declaration: try #require(profile.declaration))
+        let machine = Machine(mac: try #require(HardwareAddress("52:54:00:12:34:56")), hostname: "lab-07")
+        let context = BootScriptContext(mac: "52-54-00-12-34-56", serverURL: "http://10.0.0.2:8080", query: [:])
+            .merging(machine: machine, profileDefaults: profile.defaults)
+        let script = boot.ipxeScript(context)
+        #expect(script.contains(" root=/dev/nbd0 nbdroot=10.0.0.2:10809/lab/52-54-00-12-34-56 ip=dhcp rw"), "\(script)")
+        #expect(script.contains("kernel http://10.0.0.2:8080/assets/images/lab/vmlinuz "))
+        #expect(script.contains(" systemd.hostname=lab-07"))
+        #expect(BootScriptContext.host(of: "http://[fd00::2]:8080") == "fd00::2")
+        #expect(BootScriptContext.host(of: "https://boot.example") == "boot.example")
     }
 
     @Test func quotingRoundTrips() throws {

@@ -17,6 +17,11 @@
 #   identity   the machine's inventory variables (a quote and spaces in one) in
 #              /run/vboot/machine.env of the booted system
 #   reboot     the first guest reboots (through vboot again) and its file is gone: a clean start
+#   nbd        the same two machines on the diskless-nbd profile: root on vboot's NBD server
+#              (the image's root.img, each machine its own copy-on-write layer on the server),
+#              lab-01's kept (layer=persistent), lab-02's scratch; both write a file and reboot
+#              through vboot: lab-01's file is still there, lab-02's is gone. Boot times and
+#              bytes read over NBD printed
 #   storm      100 clients at once for the image, each from an address of its own, alternating
 #              with 100 for the same file as a plain asset (no manifest): every byte arrives, and
 #              the image's check costs nothing per request (times and ratio printed)
@@ -88,7 +93,7 @@ else
     fail "build: bad input" "$(head -n 3 "$WORK/refused.log")"
 fi
 t0=$(date +%s)
-if ! "$VBOOT" image build --out "$BUILT" --mirror "$MIRROR" --hook "$WORK/site-hook" \
+if ! "$VBOOT" image build --out "$BUILT" --mirror "$MIRROR" --hook "$WORK/site-hook" --block-root \
     --source-date-epoch "$EPOCH" --work "$WORK" >"$WORK/build.log" 2>&1; then
     tail -n 20 "$WORK/build.log"
     early "build: vboot image build failed"
@@ -99,13 +104,13 @@ import hashlib, json, os, sys
 image = sys.argv[1]
 manifest = json.load(open(os.path.join(image, "vboot-image.json")))
 names = sorted(f["name"] for f in manifest["files"])
-ok = names == ["filesystem.squashfs", "initrd.img", "vmlinuz"]
+ok = names == ["filesystem.squashfs", "initrd.img", "root.img", "vmlinuz"]
 for f in manifest["files"]:
     path = os.path.join(image, f["name"])
     digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
     ok = ok and os.path.getsize(path) == f["size"] and digest == f["sha256"]
 packages = {p["name"]: p["version"] for p in manifest["packages"]}
-ok = ok and "live-boot" in packages and "systemd-sysv" in packages and manifest["source_date_epoch"] == 1764892800
+ok = ok and "live-boot" in packages and "nbd-client" in packages and manifest["source_date_epoch"] == 1764892800
 ok = ok and [h["name"] for h in manifest["hooks"]] == ["site-hook"]
 print("yes" if ok else "no", len(packages), os.path.getsize(os.path.join(image, "filesystem.squashfs")))
 EOF
@@ -138,7 +143,8 @@ rig_host client "$CLIENT_IP"
 for ((i = 151; i <= 250; i++)); do ip -n "$(rig_ns client)" addr add "${RIG_NET}.$i/24" dev eth0; done
 mkdir -p "$WORK/boot-scripts/profiles" "$WORK/data" "$WORK/assets/images"
 cp "$ROOT/boot-scripts/default.ipxe" "$WORK/boot-scripts/"
-cp "$ROOT/boot-scripts/profiles/diskless.profile" "$WORK/boot-scripts/profiles/"
+cp "$ROOT/boot-scripts/profiles/diskless.profile" "$ROOT/boot-scripts/profiles/diskless-nbd.profile" \
+    "$WORK/boot-scripts/profiles/"
 chmod -R o+rX "$WORK/boot-scripts" "$WORK/assets"
 IPXE_ARGS=()
 IPXE_WHICH="Debian's iPXE"
@@ -147,7 +153,7 @@ if [ -n "${VBOOT_IPXE_OUT:-}" ] && [ -f "$VBOOT_IPXE_OUT/ipxe.efi" ]; then
     IPXE_WHICH="vboot's own iPXE"
 fi
 ip netns exec "$(rig_ns boot)" "$VBOOT" serve --listen "$BOOT_IP" --interface eth0 --dhcp proxy \
-    --http-port "$HTTP_PORT" --boot-scripts "$WORK/boot-scripts" --assets "$WORK/assets" --data-dir "$WORK/data" \
+    --http-port "$HTTP_PORT" --nbd-port 10809 --boot-scripts "$WORK/boot-scripts" --assets "$WORK/assets" --data-dir "$WORK/data" \
     ${IPXE_ARGS[@]+"${IPXE_ARGS[@]}"} >"$WORK/vboot.stdout" 2>"$WORK/vboot.log" &
 VBOOT_PID=$!
 RIG_PIDS+=("$VBOOT_PID")
@@ -174,7 +180,9 @@ done
 # --- boot -----------------------------------------------------------------------------------------
 RIG_MEMORY=1536
 RIG_SERIAL_SOCKET=1
-prompts() { rig_plain "$WORK/g$1.serial" | grep -cE "^${NAMES[$1]} login:" || true; }
+# The guests' names: g0, g1 ... for the diskless profile, n0, n1 ... for diskless-nbd.
+G=g
+prompts() { rig_plain "$WORK/$G$1.serial" | grep -cE "^${NAMES[$1]} login:" || true; }
 # wait_prompts COUNT SECONDS: until every guest shows COUNT login prompts; AT[i] = seconds from $started
 wait_prompts() {
     local deadline=$(($(date +%s) + $2)) i done
@@ -192,7 +200,7 @@ wait_prompts() {
     done
     return 1
 }
-shell() { python3 "$HERE/lib/serial-shell.py" "$WORK/g$1.sock" root vboot "${@:2}"; }
+shell() { python3 "$HERE/lib/serial-shell.py" "$WORK/$G$1.sock" root vboot "${@:2}"; }
 declare -a AT
 started=$(date +%s.%N)
 for ((i = 0; i < GUESTS; i++)); do rig_guest "g$i" "${MACS[$i]}" uefi default; done
@@ -203,10 +211,10 @@ import json, sys
 events = json.load(sys.stdin)["events"]
 print(sum(int((e.get("details") or {}).get("bytes", 0) or 0) for e in events))'
 }
-image_fetches() { # image_fetches MAC: GETs of the image on the machine's timeline
+image_fetches() { # image_fetches MAC [FILE]: GETs of the image (or FILE) on the machine's timeline
     api machines timeline "$1" --limit 200 --json 2>/dev/null | python3 -c '
 import json, sys
-print(sum("filesystem.squashfs" in (e.get("summary") or "") for e in json.load(sys.stdin)["events"]))'
+print(sum(sys.argv[1] in (e.get("summary") or "") for e in json.load(sys.stdin)["events"]))' "${2:-filesystem.squashfs}"
 }
 if wait_prompts 1 $((300 + 60 * GUESTS)); then
     times="" bytes=""
@@ -263,6 +271,58 @@ else
     fail "isolated, reboot" "the guests did not boot"
 fi
 for ((i = 0; i < GUESTS; i++)); do rig_stop_guest "g$i"; done
+
+# --- nbd ------------------------------------------------------------------------------------------
+# Root on vboot's NBD export: lab-01's layer kept on the server, lab-02's scratch.
+G=n
+api machines set "${MACS[0]}" --profile diskless-nbd --var layer=persistent >/dev/null
+for ((i = 1; i < GUESTS; i++)); do api machines set "${MACS[$i]}" --profile diskless-nbd >/dev/null; done
+nbd_before=$(metric nbd_bytes_read)
+started=$(date +%s.%N)
+for ((i = 0; i < GUESTS; i++)); do rig_guest "n$i" "${MACS[$i]}" uefi default; done
+if wait_prompts 1 $((300 + 60 * GUESTS)); then
+    times=""
+    for ((i = 0; i < GUESTS; i++)); do times+="${NAMES[$i]} ${AT[$i]} s, "; done
+    per_machine=$((($(metric nbd_bytes_read) - nbd_before) / GUESTS))
+    pass "nbd: $GUESTS guests at once with their root on vboot's NBD export (diskless-nbd) to their login prompts" \
+        "${times}from power-on; about $per_machine bytes each over NBD, besides kernel and initrd"
+    NBD_BOOTED=1
+else
+    for ((i = 0; i < GUESTS; i++)); do
+        echo "--- n$i serial (last lines)"; rig_plain "$WORK/n$i.serial" | tail -n 12
+    done
+    grep nbd "$WORK/vboot.log" | tail -n 5
+    fail "nbd: $GUESTS guests to a login prompt over NBD" "reached: ${AT[*]:-none}"
+    NBD_BOOTED=0
+fi
+if [ "$NBD_BOOTED" = 1 ]; then
+    written=()
+    for ((i = 0; i < 2; i++)); do
+        written[$i]=$(shell "$i" 'findmnt -n -o SOURCE /' "echo kept-by-${NAMES[$i]} > /root/marker; sync; cat /root/marker" 2>&1 || true)
+        kernel_fetches[$i]=$(image_fetches "${MACS[$i]}" vmlinuz)
+    done
+    for ((i = 0; i < 2; i++)); do shell "$i" 'systemd-run --on-active=3 systemctl reboot' >/dev/null 2>&1 || true; done
+    rebooted=$(date +%s)
+    deadline=$((rebooted + 420))
+    back=0
+    for ((i = 0; i < 2; i++)); do
+        while [ "$(date +%s)" -lt "$deadline" ] && [ "$(image_fetches "${MACS[$i]}" vmlinuz)" -le "${kernel_fetches[$i]}" ]; do sleep 2; done
+        seen=$(prompts "$i")
+        while [ "$(date +%s)" -lt "$deadline" ] && [ "$(prompts "$i")" -le "$seen" ]; do sleep 1; done
+        [ "$(prompts "$i")" -gt "$seen" ] && back=$((back + 1))
+    done
+    first=$(shell 0 'cat /root/marker 2>&1 || echo no-marker' 2>&1 || true)
+    second=$(shell 1 'cat /root/marker 2>&1 || echo no-marker' 2>&1 || true)
+    if [ "$back" = 2 ] && [[ ${written[0]} == */dev/nbd0*kept-by-${NAMES[0]}* ]] && [[ ${written[1]} == *kept-by-${NAMES[1]}* ]] &&
+        [[ $first == *kept-by-${NAMES[0]}* ]] && [[ $second == *no-marker* ]]; then
+        pass "nbd: after a reboot through vboot, ${NAMES[0]}'s file is still there (layer=persistent, on the server) and ${NAMES[1]}'s is gone (scratch)" \
+            "back in $(($(date +%s) - rebooted)) s; $(du -sh "$WORK/data/overlays/lab" 2>/dev/null | cut -f1) of overlays on the server"
+    else
+        fail "nbd: persistence across a reboot" "back $back/2; before: $(tr '\n' ' ' <<<"${written[*]}") | after: ${NAMES[0]}: $(tr '\n' ' ' <<<"$first") ${NAMES[1]}: $(tr '\n' ' ' <<<"$second")"
+    fi
+fi
+for ((i = 0; i < GUESTS; i++)); do rig_stop_guest "n$i"; done
+G=g
 
 # --- storm ----------------------------------------------------------------------------------------
 # The same file as a plain asset (a hard link: one page cache), beside the image.

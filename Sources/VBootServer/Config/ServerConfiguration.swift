@@ -26,6 +26,8 @@ public struct ServerConfiguration: Sendable {
     public var dhcpMode: DHCPMode = .proxy
     public var httpPort = 8080
     public var tftpPort = 69
+    /// Diskless machines' block-device roots (`NBDService`); nil: off.
+    public var nbdPort: Int?
     public var dhcpPort = 67
     public var pxePort = 4011
     public var bootScriptsDirectory = ShippedFiles.directory("boot-scripts")

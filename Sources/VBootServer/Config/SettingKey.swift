@@ -8,6 +8,7 @@ import Logging
 public enum SettingKey: String, CaseIterable, Sendable {
     case listen, interface, dhcp
     case httpPort = "http_port", tftpPort = "tftp_port", dhcpPort = "dhcp_port", pxePort = "pxe_port"
+    case nbdPort = "nbd_port"
     case bootScripts = "boot_scripts", ipxeDir = "ipxe_dir", assets
     case dataDir = "data_dir", database
     case unknownMachines = "unknown_machines", pxeStrategy = "pxe_strategy", loader
@@ -62,6 +63,15 @@ public enum SettingKey: String, CaseIterable, Sendable {
             Setting(
                 flag: "tftp-port", valueName: "PORT", default: .value("69"), help: "TFTP.", example: "69",
                 apply: Setting.integer(0...65535, \.configuration.tftpPort))
+        case .nbdPort:
+            Setting(
+                flag: "nbd-port", valueName: "PORT", default: .described("off"),
+                help:
+                    "NBD for diskless machines whose root is a block device (the diskless-nbd profile): IMAGE is the image's root.img read-only, IMAGE/MAC that machine's own copy-on-write view of it, given only to the address the machine booted from; kept across boots for machines with layer=persistent, under DATA_DIR/overlays.",
+                example: "10809",
+                apply: Setting.parsed(
+                    "a TCP port (1-65535)", { Int($0).flatMap { (0...65535).contains($0) ? $0 : nil } },
+                    \.configuration.nbdPort))
         case .dhcpPort:
             Setting(
                 flag: "dhcp-port", valueName: "PORT", default: .value("67"), help: "Where the DHCP server listens.",

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// What `vboot image build` runs, decided before anything runs: mmdebstrap makes the root tree
@@ -14,6 +15,11 @@ public struct ImageBuildPlan: Sendable, Hashable {
     /// Every time stamp in the image.
     public var sourceDateEpoch: Int
     public var compression = Compression.zstd
+    /// Also the tree as `root.img` (ext4) for machines whose root is vboot's NBD export: its
+    /// size in bytes (the room every machine's own layer has), 0 for the tree's size plus
+    /// `blockRootHeadroom`; nil for none.
+    public var blockRootSize: Int?
+    public static let blockRootHeadroom = 1 << 30
 
     public enum Compression: String, Sendable, Hashable, CaseIterable {
         /// Fast to unpack, nearly xz's size.
@@ -28,6 +34,8 @@ public struct ImageBuildPlan: Sendable, Hashable {
     /// and ifupdown with a DHCP client for the network live-boot hands over.
     public var basePackages: [String] {
         ["linux-image-\(architecture)", "live-boot", "systemd-sysv", "ifupdown", "isc-dhcp-client"]
+            // Its initramfs hook connects /dev/nbd0 for root=/dev/nbd0 nbdroot=...
+            + (blockRootSize != nil ? ["nbd-client"] : [])
     }
 
     public var packages: [String] {
@@ -50,6 +58,9 @@ public struct ImageBuildPlan: Sendable, Hashable {
         }
         if !(mirror.hasPrefix("http://") || mirror.hasPrefix("https://") || mirror.hasPrefix("file://")) {
             found.append("--mirror \(mirror): not an http://, https:// or file:// URL")
+        }
+        if let blockRootSize, blockRootSize != 0, blockRootSize < 64 << 20 {
+            found.append("--block-root-size \(blockRootSize): less than 64 MiB")
         }
         for hook in hooks where !FileManager.default.isExecutableFile(atPath: hook) {
             found.append("--hook \(hook): not an executable file")
@@ -80,6 +91,32 @@ public struct ImageBuildPlan: Sendable, Hashable {
             root, output, "-noappend", "-comp", compression.rawValue,
             "-all-time", String(sourceDateEpoch), "-mkfs-time", String(sourceDateEpoch),
         ] + (progress ? [] : ["-no-progress"]) + ["-e", "boot"]
+    }
+
+    /// The tree as an ext4 image of `size` bytes (`blockRootSize`), its UUID and hash seed from
+    /// the inputs and its time stamps the epoch (`mkfsEnvironment`), so the same inputs give
+    /// the same file system where mke2fs allows.
+    public func mkfsArguments(root: String, output: String, size: Int) -> [String] {
+        let uuid = fileSystemUUID
+        return [
+            "-q", "-F", "-t", "ext4", "-L", "vboot-root", "-U", uuid, "-E", "root_owner=0:0,hash_seed=\(uuid)",
+            "-d", root, output, "\(size / 1024)k",
+        ]
+    }
+
+    public var mkfsEnvironment: [String: String] { ["E2FSPROGS_FAKE_TIME": String(sourceDateEpoch)] }
+
+    /// A UUID made of the inputs (suite, architecture, epoch, packages): RFC 9562's version 4
+    /// layout, its bits from SHA-256.
+    var fileSystemUUID: String {
+        let inputs = "vboot-image \(suite) \(architecture) \(sourceDateEpoch) \(packages)"
+        var bytes = Array(SHA256.hash(data: Data(inputs.utf8)).prefix(16))
+        bytes[6] = bytes[6] & 0x0F | 0x40
+        bytes[8] = bytes[8] & 0x3F | 0x80
+        let hex = bytes.map { byte in String(byte >> 4, radix: 16) + String(byte & 0x0F, radix: 16) }.joined()
+        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { range in
+            String(hex.dropFirst(range.lowerBound).prefix(range.count))
+        }.joined(separator: "-")
     }
 
     /// Variables mksquashfs must not see (`mksquashfsArguments`).

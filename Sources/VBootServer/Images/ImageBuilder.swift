@@ -44,7 +44,9 @@ public struct ImageBuilder: Sendable {
             )
         }
         var paths: [String: String] = [:]
-        for (tool, package) in Self.tools {
+        var tools = Self.tools
+        if plan.blockRootSize != nil { tools["mkfs.ext4"] = "e2fsprogs" }
+        for (tool, package) in tools {
             guard let path = Self.which(tool) else { throw BuildError("\(tool) not found: apt-get install \(package)") }
             paths[tool] = path
         }
@@ -90,11 +92,22 @@ public struct ImageBuilder: Sendable {
             plan.mksquashfsArguments(root: root, output: "\(staging)/\(ImageManifest.rootName)", progress: progress),
             environment: [:], unset: ImageBuildPlan.mksquashfsUnset)
         try Self.stopIfInterrupted()
+        var names = [ImageManifest.rootName, ImageManifest.kernelName, ImageManifest.initrdName]
+        if let requested = plan.blockRootSize {
+            let size =
+                requested != 0 ? requested : Self.roundedUp(try Self.treeSize(root) + ImageBuildPlan.blockRootHeadroom)
+            say("[3/4] block root: \(ImageManifest.blockRootName), ext4, \(size >> 20) MiB, for NBD")
+            try Self.run(
+                paths["mkfs.ext4"]!,
+                plan.mkfsArguments(root: root, output: "\(staging)/\(ImageManifest.blockRootName)", size: size),
+                environment: plan.mkfsEnvironment)
+            names.append(ImageManifest.blockRootName)
+        }
 
         say("[4/4] manifest: package versions and SHA-256 of each file")
         let packages = try Self.packages(root: root, dpkgQuery: paths["dpkg-query"]!)
         var files: [ImageManifest.File] = []
-        for file in [ImageManifest.rootName, ImageManifest.kernelName, ImageManifest.initrdName] {
+        for file in names {
             files.append(try Self.describe(staging + "/" + file, name: file))
         }
         let hooks = try plan.hooks.map { try Self.describe($0, name: ($0 as NSString).lastPathComponent) }
@@ -126,6 +139,20 @@ public struct ImageBuilder: Sendable {
             throw BuildError("cannot publish \(out): \(String(cString: strerror(errno)))")
         }
     }
+
+    /// Bytes in the tree's regular files (what the block root must hold).
+    static func treeSize(_ root: String) throws -> Int {
+        guard let walk = FileManager.default.enumerator(atPath: root) else { throw BuildError("cannot read \(root)") }
+        var total = 0
+        while let name = walk.nextObject() as? String {
+            var info = stat()
+            if lstat(root + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFREG { total += Int(info.st_size) }
+        }
+        return total
+    }
+
+    /// Up to a whole 256 MiB.
+    static func roundedUp(_ size: Int) -> Int { (size + (256 << 20) - 1) / (256 << 20) * (256 << 20) }
 
     /// One build of a name at a time (the next one would remove this one's staging directory).
     static func lock(_ path: String) throws -> Int32 {

@@ -30,6 +30,9 @@ public struct ImageManifest: Codable, Hashable, Sendable {
     public static let currentFormat = 1
     /// The names `vboot image build` gives the image's three files.
     public static let rootName = "filesystem.squashfs", kernelName = "vmlinuz", initrdName = "initrd.img"
+    /// The same tree as a writable file system image, for machines whose root is a network
+    /// block device (vboot's NBD server, a per-machine overlay over this shared base).
+    public static let blockRootName = "root.img"
 
     public var format = Self.currentFormat
     public var suite: String

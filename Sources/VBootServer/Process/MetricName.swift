@@ -34,6 +34,8 @@ public enum CounterName: String, CaseIterable, Sendable {
     case cacheStaleServed = "cache_stale_served", cacheEvictions = "cache_evictions"
     case cacheOfflineMisses = "cache_offline_misses"
     case imageFilesVerified = "image_files_verified", imageVerificationFailures = "image_verification_failures"
+    case nbdBytesRead = "nbd_bytes_read", nbdBytesWritten = "nbd_bytes_written"
+    case nbdRequestsRefused = "nbd_requests_refused", nbdConnectionsDropped = "nbd_connections_dropped"
 }
 
 /// Every gauge on `/metrics`, exported as `vboot_<name>`: read when `/metrics` is asked (a

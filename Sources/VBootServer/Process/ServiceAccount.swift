@@ -149,7 +149,7 @@ public enum PrivilegeDrop {
 
     /// Ports below 1024 need CAP_NET_BIND_SERVICE (port 0: the kernel picks a free high one).
     static func privilegedPorts(_ configuration: ServerConfiguration) -> Bool {
-        var ports = [configuration.httpPort, configuration.tftpPort]
+        var ports = [configuration.httpPort, configuration.tftpPort] + (configuration.nbdPort.map { [$0] } ?? [])
         ports += APIListenAddress.effective(configuration.apiListen).map(\.port)
         if configuration.dhcpMode != .off { ports += [configuration.dhcpPort, configuration.pxePort] }
         return ports.contains { (1..<1024).contains($0) }

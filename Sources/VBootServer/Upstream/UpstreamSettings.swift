@@ -153,4 +153,9 @@ extension ServerConfiguration {
     public var cacheDirectory: String {
         cache.directory ?? (dataDirectory ?? FileManager.default.temporaryDirectory.path + "/vboot") + "/cache"
     }
+
+    /// Machines' persistent NBD layers (`NBDExports`), beside the inventory.
+    var overlaysDirectory: String {
+        (dataDirectory ?? FileManager.default.temporaryDirectory.path + "/vboot") + "/overlays"
+    }
 }

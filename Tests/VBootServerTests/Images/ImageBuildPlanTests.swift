@@ -49,6 +49,29 @@ struct ImageBuildPlanTests {
         #expect(!plan.mksquashfsArguments(root: "/r", output: "/o/x", progress: true).contains("-no-progress"))
     }
 
+    /// root.img for NBD machines: nbd-client in the image (its initramfs connects the root),
+    /// and an ext4 whose UUID, hash seed and times come from the inputs.
+    @Test func aBlockRootBringsNBDClientAndAFileSystemMadeOfTheInputs() {
+        var plan = ImageBuildPlan(sourceDateEpoch: 1_764_892_800)
+        #expect(!plan.packages.contains("nbd-client"))
+        plan.blockRootSize = 0
+        #expect(plan.packages.contains("nbd-client"))
+        let arguments = plan.mkfsArguments(root: "/w/root", output: "/o/root.img", size: 2 << 30)
+        #expect(Array(arguments.suffix(4)) == ["-d", "/w/root", "/o/root.img", "2097152k"])
+        let uuid = plan.fileSystemUUID
+        #expect(arguments.contains(uuid) && arguments.contains("root_owner=0:0,hash_seed=\(uuid)"))
+        #expect(
+            (try? #/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}/#.wholeMatch(in: uuid)) != nil,
+            "\(uuid)")
+        #expect(plan.mkfsEnvironment == ["E2FSPROGS_FAKE_TIME": "1764892800"])
+        var other = plan
+        #expect(other.fileSystemUUID == uuid, "the same inputs, the same UUID")
+        other.include = ["openssh-server"]
+        #expect(other.fileSystemUUID != uuid)
+        plan.blockRootSize = 1 << 20
+        #expect(plan.problems() == ["--block-root-size 1048576: less than 64 MiB"])
+    }
+
     @Test func badInputIsRefusedBeforeAnythingRuns() {
         var plan = ImageBuildPlan(sourceDateEpoch: 1)
         plan.include = ["openssh-server", "vim; rm -rf /", "Bad_Name"]

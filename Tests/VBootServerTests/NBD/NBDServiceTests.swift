@@ -1,0 +1,222 @@
+import BootPolicy
+import DHCPv4
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import Testing
+
+@testable import VBootServer
+
+/// vboot's NBD server on loopback with QEMU's NBD client (`qemu-io`, Debian's qemu-utils) as the
+/// real client: the shared base read-only, a machine's own view writable, scratch or kept.
+@Suite("NBD service", .serialized)
+struct NBDServiceTests {
+    static let base = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 / 4096 &+ 1) }
+    static let persistentMAC = HardwareAddress("52:54:00:d1:5c:01")!
+    static let refusedMAC = HardwareAddress("52:54:00:d1:5c:09")!
+
+    struct Rig {
+        var root: String
+        var port: Int
+        var counters: ServerCounters
+        var task: Task<Void, any Error>
+
+        func stop() async {
+            task.cancel()
+            _ = await task.result
+            try? FileManager.default.removeItem(atPath: root)
+        }
+    }
+
+    static func rig(base: [UInt8] = base, manifestBase: [UInt8] = base) async throws -> Rig {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("vboot-nbd-\(UUID())").path
+        let image = root + "/assets/images/lab"
+        try FileManager.default.createDirectory(atPath: image, withIntermediateDirectories: true)
+        try Data(base).write(to: URL(fileURLWithPath: image + "/root.img"))
+        var manifest = ImageServingTests.manifest([(ImageManifest.blockRootName, manifestBase)])
+        manifest.kernel = "6.1.0-50-amd64"
+        try manifest.encoded().write(to: URL(fileURLWithPath: image + "/" + ImageManifest.fileName))
+        let counters = ServerCounters()
+        let logger = Logger(label: "test")
+        let exports = NBDExports(
+            imagesRoot: root + "/assets/images", overlaysRoot: root + "/data/overlays",
+            images: ImageVerifier(counters: counters, logger: logger)
+        ) { mac, _ in
+            mac == persistentMAC ? .persistent : mac == refusedMAC ? .refused("not this address's machine") : .scratch
+        }
+        let bound = NIOLockedValueBox<Int?>(nil)
+        let service = NBDService(
+            host: "127.0.0.1", port: 0, exports: exports, counters: counters, logger: logger,
+            onBound: { port in bound.withLockedValue { $0 = port } })
+        let task = Task { try await service.run() }
+        for _ in 0..<100 where bound.withLockedValue({ $0 }) == nil { try await Task.sleep(for: .milliseconds(20)) }
+        return Rig(root: root, port: try #require(bound.withLockedValue { $0 }), counters: counters, task: task)
+    }
+
+    /// `qemu-io -f raw [-r] -c COMMAND... nbd://127.0.0.1:PORT/EXPORT`: exit status and output.
+    static func qemuIO(
+        _ rig: Rig, _ export: String, readOnly: Bool = false, _ commands: [String]
+    ) async throws
+        -> (status: Int32, output: String)
+    {
+        try await HTTPServiceTests.offThePool {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-io")
+            process.arguments =
+                ["-f", "raw"] + (readOnly ? ["-r"] : []) + commands.flatMap { ["-c", $0] }
+                + ["nbd://127.0.0.1:\(rig.port)/\(export)"]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    /// `read -P` fails unless every byte is the pattern.
+    static func ok(_ result: (status: Int32, output: String)) -> Bool {
+        result.status == 0 && !result.output.contains("Pattern verification failed")
+            && !result.output.contains("failed")
+    }
+
+    @Test func theSharedBaseIsReadOnlyAndReadAsItIs() async throws {
+        let rig = try await Self.rig()
+        let read = try await Self.qemuIO(rig, "lab", readOnly: true, ["read -P 0x01 0 4k", "read -P 0x03 8k 4k"])
+        #expect(Self.ok(read), "\(read.output)")
+        let wrong = try await Self.qemuIO(rig, "lab", readOnly: true, ["read -P 0x07 0 4k"])
+        #expect(!Self.ok(wrong), "a pattern that is not there passed: the check cannot fail")
+        let write = try await Self.qemuIO(rig, "lab", ["write -P 0x5a 0 4k"])
+        #expect(!Self.ok(write), "a write to the shared base went through: \(write.output)")
+        #expect(rig.counters[.nbdBytesRead] >= 8192)
+        await rig.stop()
+    }
+
+    @Test func aMachinesScratchViewTakesWritesAndStartsAfreshOnTheNextConnection() async throws {
+        let rig = try await Self.rig()
+        let export = "lab/52-54-00-d1-5c-02"
+        let session = try await Self.qemuIO(
+            rig, export, ["write -P 0x5a 1000 10000", "read -P 0x5a 1000 10000", "read -P 0x01 0 1000", "flush"])
+        #expect(Self.ok(session), "\(session.output)")
+        let again = try await Self.qemuIO(rig, export, ["read -P 0x01 1000 3096", "read -P 0x02 4096 4096"])
+        #expect(Self.ok(again), "a scratch view kept its writes: \(again.output)")
+        let base = try Data(contentsOf: URL(fileURLWithPath: rig.root + "/assets/images/lab/root.img"))
+        let baseSame = Array(base) == Self.base
+        #expect(baseSame, "the shared base was written")
+        await rig.stop()
+    }
+
+    @Test func aPersistentViewKeepsItsWritesAcrossConnections() async throws {
+        let rig = try await Self.rig()
+        let export = "lab/52-54-00-d1-5c-01"
+        let first = try await Self.qemuIO(rig, export, ["write -P 0x77 4096 8192", "flush"])
+        #expect(Self.ok(first), "\(first.output)")
+        let second = try await Self.qemuIO(rig, export, ["read -P 0x77 4096 8192", "read -P 0x01 0 4096"])
+        #expect(Self.ok(second), "a persistent view lost its writes: \(second.output)")
+        #expect(FileManager.default.fileExists(atPath: rig.root + "/data/overlays/lab/52-54-00-d1-5c-01.map"))
+        // Another machine's view does not see them.
+        let other = try await Self.qemuIO(rig, "lab/52-54-00-d1-5c-03", ["read -P 0x02 4096 4096"])
+        #expect(Self.ok(other), "\(other.output)")
+        await rig.stop()
+    }
+
+    @Test func refusedNamesAndAnUnverifiedBaseAreNotServed() async throws {
+        let rig = try await Self.rig()
+        for name in ["lab/52-54-00-d1-5c-09", "other", "lab/not-a-mac", "../lab", "lab/52-54-00-d1-5c-01/x"] {
+            let refused = try await Self.qemuIO(rig, name, readOnly: true, ["read 0 512"])
+            #expect(refused.status != 0, "\(name): \(refused.output)")
+        }
+        await rig.stop()
+        // A base that is not what its manifest names (one byte changed) is refused.
+        var corrupted = Self.base
+        corrupted[5000] ^= 0xFF
+        let bad = try await Self.rig(base: corrupted)
+        let refused = try await Self.qemuIO(bad, "lab", readOnly: true, ["read 0 512"])
+        #expect(refused.status != 0, "a corrupted base was served: \(refused.output)")
+        #expect(bad.counters[.imageVerificationFailures] == 1)
+        await bad.stop()
+    }
+}
+
+/// NBD as `vboot serve --nbd-port` runs it: a machine's own view only for the inventory's
+/// machines, from the address they fetched their boot script from; kept with layer=persistent.
+@Suite("NBD in vboot serve", .serialized)
+struct NBDServeTests {
+    static let config = """
+        machines:
+          - {mac: "52:54:00:d1:5c:01", hostname: lab-01, variables: {layer: persistent}}
+          - {mac: "52:54:00:d1:5c:02", hostname: lab-02}
+        """
+
+    static func server() async throws -> TestServer {
+        let server = try TestServer(configFile: config) { configuration, root in
+            configuration.nbdPort = 0
+            configuration.dataDirectory = root.appendingPathComponent("data").path
+            try FileManager.default.createDirectory(
+                at: root.appendingPathComponent("data"), withIntermediateDirectories: true)
+        }
+        try server.write(NBDServiceTests.base, to: "assets/images/lab/root.img", settled: true)
+        let manifest = ImageServingTests.manifest([(ImageManifest.blockRootName, NBDServiceTests.base)])
+        try server.write(Array(try manifest.encoded()), to: "assets/images/lab/vboot-image.json", settled: true)
+        try await server.start(expecting: ["http", "nbd"])
+        return server
+    }
+
+    static func qemuIO(_ server: TestServer, _ export: String, _ commands: [String]) async throws -> (Int32, String) {
+        let rig = NBDServiceTests.Rig(
+            root: "", port: server.port("nbd"), counters: server.server.counters, task: Task {})
+        let result = try await NBDServiceTests.qemuIO(rig, export, commands)
+        return (result.status, result.output)
+    }
+
+    /// The timeline is written in batches: wait until the script fetch is on it.
+    static func bootScript(_ mac: String, _ server: TestServer) async throws {
+        let reply = try await HTTPServiceTests.get("/boot.ipxe?mac=\(mac)", port: server.port("http"))
+        #expect(reply.status == 200)
+        try await Task.sleep(for: .seconds(2))
+    }
+
+    @Test func aMachinesLayerIsGivenOnlyToTheAddressItBootedFromAndKeptWhenPersistent() async throws {
+        let server = try await Self.server()
+        // Not booted through vboot yet: refused.
+        let early = try await Self.qemuIO(server, "lab/52-54-00-d1-5c-01", ["read 0 512"])
+        #expect(early.0 != 0, "a layer was given to a machine that never booted: \(early.1)")
+        // Not in the inventory at all.
+        let stranger = try await Self.qemuIO(server, "lab/52-54-00-d1-5c-77", ["read 0 512"])
+        #expect(stranger.0 != 0)
+        try await Self.bootScript("52-54-00-d1-5c-01", server)
+        try await Self.bootScript("52-54-00-d1-5c-02", server)
+        let first = try await Self.qemuIO(server, "lab/52-54-00-d1-5c-01", ["write -P 0x33 0 4096", "flush"])
+        #expect(first.0 == 0, "\(first.1)")
+        let kept = try await Self.qemuIO(server, "lab/52-54-00-d1-5c-01", ["read -P 0x33 0 4096"])
+        #expect(NBDServiceTests.ok((kept.0, kept.1)), "layer=persistent lost its writes: \(kept.1)")
+        let scratch = try await Self.qemuIO(server, "lab/52-54-00-d1-5c-02", ["write -P 0x44 0 4096", "flush"])
+        #expect(scratch.0 == 0, "\(scratch.1)")
+        let clean = try await Self.qemuIO(server, "lab/52-54-00-d1-5c-02", ["read -P 0x01 0 4096"])
+        #expect(NBDServiceTests.ok((clean.0, clean.1)), "a scratch layer kept its writes: \(clean.1)")
+        await server.stop()
+    }
+
+    @Test func thePolicyDecidesFromTheInventoryAndTheLatestBootScript() {
+        let mac = HardwareAddress("52:54:00:d1:5c:01")!
+        var machine = Machine(mac: mac, updatedAt: 1)
+        func script(_ address: String, at: Int64, _ outcome: BootEvent.Outcome = .ok) -> BootEvent {
+            BootEvent(id: 0, mac: mac, address: address, at: at, kind: .script, outcome: outcome, summary: "")
+        }
+        let timeline = [script("10.0.0.5", at: 1), script("10.0.0.9", at: 3), script("10.0.0.7", at: 5, .refused)]
+        #expect(
+            NBDLayerPolicy.decide(machine: nil, timeline: timeline, client: "10.0.0.9")
+                == .refused("not in vboot's inventory"))
+        #expect(NBDLayerPolicy.decide(machine: machine, timeline: timeline, client: "10.0.0.9") == .scratch)
+        #expect(
+            NBDLayerPolicy.decide(machine: machine, timeline: timeline, client: "10.0.0.5")
+                == .refused("52:54:00:d1:5c:01 booted from 10.0.0.9, not 10.0.0.5"))
+        #expect(
+            NBDLayerPolicy.decide(machine: machine, timeline: [], client: "10.0.0.9")
+                == .refused("52:54:00:d1:5c:01 has not fetched a boot script from vboot"))
+        machine.variables["layer"] = "persistent"
+        #expect(NBDLayerPolicy.decide(machine: machine, timeline: timeline, client: "10.0.0.9") == .persistent)
+    }
+}
