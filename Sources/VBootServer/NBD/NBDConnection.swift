@@ -102,6 +102,12 @@ final class NBDConnectionState: @unchecked Sendable {
             var bytes = bytes
             self.received.writeBuffer(&bytes)
             self.process()
+            // What was handled goes: a connection lives as long as the machine runs.
+            if self.received.readableBytes == 0 {
+                self.received.clear()
+            } else if self.received.readerIndex >= 1 << 20 {
+                self.received.discardReadBytes()
+            }
             let left = self.backlog.withLockedValue { value -> Int in
                 value -= size
                 return value
@@ -170,7 +176,6 @@ final class NBDConnectionState: @unchecked Sendable {
             }
             reply(to: request, data: data, export: export, device: device)
         }
-        received.discardReadBytes()
     }
 
     private func reply(
