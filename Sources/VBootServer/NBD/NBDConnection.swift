@@ -133,7 +133,17 @@ final class NBDConnectionState: @unchecked Sendable {
         guard !closed else { return }
         if export == nil {
             let client = self.client
-            let effects = negotiation.receive(&received) { self.exports.lookup($0, client: client) }
+            let effects = negotiation.receive(&received) { name in
+                let found = self.exports.lookup(name, client: client)
+                switch found {
+                case .unknown(let why), .refused(let why):
+                    // The client only sees an error code: the reason is for the admin.
+                    self.counters.increment(.nbdRequestsRefused)
+                    self.logger.info("nbd: \(client?.compact ?? "?") asked for \(name): \(why); refused")
+                case .export: break
+                }
+                return found
+            }
             for effect in effects {
                 switch effect {
                 case .send(let bytes): channel?.writeAndFlush(bytes, promise: nil)

@@ -128,6 +128,8 @@ struct NBDServiceTests {
             let refused = try await Self.qemuIO(rig, name, readOnly: true, ["read 0 512"])
             #expect(refused.status != 0, "\(name): \(refused.output)")
         }
+        // Each refusal counted (and logged with its reason: the client sees only an error code).
+        #expect(rig.counters[.nbdRequestsRefused] >= 5)
         await rig.stop()
         // A base that is not what its manifest names (one byte changed) is refused.
         var corrupted = Self.base
