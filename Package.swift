@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "BootPolicy", targets: ["BootPolicy"]),
         .library(name: "Firmware", targets: ["Firmware"]),
         .library(name: "WireTrace", targets: ["WireTrace"]),
+        .library(name: "NBD", targets: ["NBD"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

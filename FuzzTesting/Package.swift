@@ -50,6 +50,12 @@ let package = Package(
         .executableTarget(
             name: "FuzzWireTrace", dependencies: ["FuzzSupport", .product(name: "WireTrace", package: "vboot")]),
         .executableTarget(
+            name: "FuzzNBD",
+            dependencies: [
+                "FuzzSupport", .product(name: "NBD", package: "vboot"), .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
             name: "FuzzConfigYAML", dependencies: ["FuzzSupport", .product(name: "Yams", package: "Yams")]),
     ]
 )

@@ -1,7 +1,9 @@
 import NIOCore
 
 /// The server's side of fixed newstyle option haggling as a value: bytes in, effects out. Which
-/// exports exist is the caller's (`lookup`); this knows only the protocol.
+/// exports exist is the caller's: an option that names one ends in `.lookup`, and haggling
+/// waits (reading nothing more) until the caller's answer comes back through `resolve`, so the
+/// caller may take its time (an image's first hash, the inventory, opening the device).
 public struct NBDNegotiation: Sendable {
     /// An export the client may have: what its size and flags tell the client.
     public struct Export: Hashable, Sendable {
@@ -26,6 +28,10 @@ public struct NBDNegotiation: Sendable {
 
     public enum Effect: Hashable, Sendable {
         case send(ByteBuffer)
+        /// Find the export `name`; `transmission` when it is to be used (GO, EXPORT_NAME), not
+        /// only described (INFO): then the device must be opened before the answer, so that
+        /// success is only ever sent for an export that works. Answer with `resolve`.
+        case lookup(name: String, transmission: Bool)
         /// Haggling is over: requests follow for this export.
         case transmit(Export)
         /// End the connection (after anything sent before), with the reason for the log; nil
@@ -40,6 +46,8 @@ public struct NBDNegotiation: Sendable {
 
     private enum Phase: Hashable, Sendable {
         case clientFlags, haggling, done
+        /// `.lookup` sent for this option's export name.
+        case awaiting(NBDOptionType, name: String)
     }
 
     private var phase = Phase.clientFlags
@@ -58,13 +66,13 @@ public struct NBDNegotiation: Sendable {
     public var isDone: Bool { phase == .done }
 
     /// Consumes what it can of `buffer`; bytes after the last complete message stay there (a
-    /// request may follow the option that started transmission in the same segment).
-    public mutating func receive(
-        _ buffer: inout ByteBuffer, lookup: (String) -> Lookup
-    ) -> [Effect] {
+    /// request may follow the option that started transmission in the same segment). Stops
+    /// after a `.lookup` until `resolve`.
+    public mutating func receive(_ buffer: inout ByteBuffer) -> [Effect] {
         var effects: [Effect] = []
-        while phase != .done {
+        while true {
             switch phase {
+            case .done, .awaiting: return effects
             case .clientFlags:
                 guard let flags = NBDClientFlags.parse(&buffer) else { return effects }
                 guard flags.flags.isSubset(of: Self.serverFlags) else {
@@ -84,12 +92,38 @@ public struct NBDNegotiation: Sendable {
                 guard options <= Self.optionLimit else {
                     return effects + end("more than \(Self.optionLimit) options")
                 }
-                effects += answer(option, lookup: lookup)
-            case .done:
-                break
+                effects += answer(option)
             }
         }
-        return effects
+    }
+
+    /// The caller's answer to the last `.lookup`; then `receive` goes on with what is buffered.
+    public mutating func resolve(_ found: Lookup) -> [Effect] {
+        guard case .awaiting(let type, let name) = phase else { return [] }
+        phase = .haggling
+        switch type {
+        case .exportName:
+            // No way to say no but to hang up (the option predates option replies).
+            guard case .export(let export) = found else { return end("export \"\(name)\" not given") }
+            phase = .done
+            var reply = ByteBuffer()
+            NBDExportNameReply(size: export.size, flags: export.flags, padded: !clientFlags.contains(.noZeroes))
+                .encode(into: &reply)
+            return [.send(reply), .transmit(export)]
+        default:
+            switch found {
+            case .unknown(let why): return [reply(.error(type, .errorUnknown, why))]
+            case .refused(let why): return [reply(.error(type, .errorPolicy, why))]
+            case .export(let export):
+                let info = [
+                    reply(.exportInfo(type, size: export.size, flags: export.flags)),
+                    reply(NBDOptionReply(option: type, type: .ack)),
+                ]
+                guard type == .go else { return info }
+                phase = .done
+                return info + [.transmit(export)]
+            }
+        }
     }
 
     private mutating func end(_ reason: String) -> [Effect] {
@@ -97,33 +131,18 @@ public struct NBDNegotiation: Sendable {
         return [.close(reason)]
     }
 
-    private mutating func answer(_ option: NBDOption, lookup: (String) -> Lookup) -> [Effect] {
+    private mutating func answer(_ option: NBDOption) -> [Effect] {
         switch option.type {
         case .exportName:
             let name = String(buffer: option.data)
-            // No way to say no but to hang up (the option predates option replies).
-            guard case .export(let export) = lookup(name) else { return end("export \"\(name)\" not given") }
-            phase = .done
-            var reply = ByteBuffer()
-            NBDExportNameReply(size: export.size, flags: export.flags, padded: !clientFlags.contains(.noZeroes))
-                .encode(into: &reply)
-            return [.send(reply), .transmit(export)]
+            phase = .awaiting(.exportName, name: name)
+            return [.lookup(name: name, transmission: true)]
         case .go, .info:
             guard let request = try? NBDExportRequest(parsing: option.data) else {
                 return [reply(.error(option.type, .errorInvalid, "malformed \(option.type == .go ? "GO" : "INFO")"))]
             }
-            switch lookup(request.name) {
-            case .unknown(let why): return [reply(.error(option.type, .errorUnknown, why))]
-            case .refused(let why): return [reply(.error(option.type, .errorPolicy, why))]
-            case .export(let export):
-                let info = [
-                    reply(.exportInfo(option.type, size: export.size, flags: export.flags)),
-                    reply(NBDOptionReply(option: option.type, type: .ack)),
-                ]
-                guard option.type == .go else { return info }
-                phase = .done
-                return info + [.transmit(export)]
-            }
+            phase = .awaiting(option.type, name: request.name)
+            return [.lookup(name: request.name, transmission: option.type == .go)]
         case .abort:
             phase = .done
             return [reply(NBDOptionReply(option: .abort, type: .ack)), .close(nil)]
@@ -151,6 +170,9 @@ public enum NBDRequestCheck {
         let writes: Set<NBDCommand> = [.write, .trim, .writeZeroes]
         switch request.command {
         case .read, .write, .trim, .writeZeroes:
+            // Flags the server did not offer or that do not apply (NO_HOLE is for WRITE_ZEROES).
+            let allowed: NBDCommandFlags = request.command == .writeZeroes ? [.fua, .noHole] : [.fua]
+            guard request.flags.isSubset(of: allowed) else { return .invalid }
             if writes.contains(request.command), export.flags.contains(.readOnly) { return .notPermitted }
             if request.command != .trim && request.command != .writeZeroes, request.length > maxLength {
                 return .overflow

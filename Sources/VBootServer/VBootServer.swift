@@ -132,9 +132,15 @@ public final class VBootServer: Sendable {
         let exports = NBDExports(
             imagesRoot: assets + "/images", overlaysRoot: configuration.overlaysDirectory, images: images
         ) { mac, client in
+            let address = client?.ipAddress
             let machine = try? await store.machine(MachineSelector(mac: mac))
-            let timeline = (try? await store.timeline(mac: mac, limit: 50, before: nil)) ?? []
-            return NBDLayerPolicy.decide(machine: machine, timeline: timeline, client: client?.ipAddress)
+            var boot: BootEvent?
+            if let address {
+                boot = try? await store.latestEvent(mac: mac, kind: .script, outcome: .ok, address: address)
+            }
+            return NBDLayerPolicy.decide(
+                machine: machine, client: address, isLoopback: address.map(NBDLayerPolicy.isLoopback) ?? false,
+                linkAddress: address.flatMap(NeighbourTable.linkAddress), boot: boot)
         }
         return NBDService(
             host: configuration.listenAddress?.description ?? "0.0.0.0", port: port, exports: exports,

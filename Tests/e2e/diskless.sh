@@ -21,7 +21,8 @@
 #              (the image's root.img, each machine its own copy-on-write layer on the server),
 #              lab-01's kept (layer=persistent), lab-02's scratch; both write a file and reboot
 #              through vboot: lab-01's file is still there, lab-02's is gone. Boot times and
-#              bytes read over NBD printed
+#              bytes read over NBD printed. Another LAN host that asks for lab-01's boot script is
+#              refused lab-01's layer (its address is not lab-01's MAC on the wire)
 #   storm      100 clients at once for the image, each from an address of its own, alternating
 #              with 100 for the same file as a plain asset (no manifest): every byte arrives, and
 #              the image's check costs nothing per request (times and ratio printed)
@@ -301,6 +302,18 @@ if [ "$NBD_BOOTED" = 1 ]; then
         written[$i]=$(shell "$i" 'findmnt -n -o SOURCE /' "echo kept-by-${NAMES[$i]} > /root/marker; sync; cat /root/marker" 2>&1 || true)
         kernel_fetches[$i]=$(image_fetches "${MACS[$i]}" vmlinuz)
     done
+    # Another LAN host asks for lab-01's boot script (anyone may), then for its layer: the
+    # kernel's neighbour table says that address is not lab-01's MAC, so it is refused, and
+    # lab-01's own connection (and its reboot below) goes on as before.
+    ip netns exec "$(rig_ns client)" curl -s -m 10 -o /dev/null "http://$BOOT_IP:$HTTP_PORT/boot.ipxe?mac=${MACS[0]}"
+    sleep 2
+    stolen=$(ip netns exec "$(rig_ns client)" timeout 30 qemu-io -f raw -c 'read 0 4096' \
+        "nbd://$BOOT_IP:10809/lab/${MACS[0]//:/-}" 2>&1) && stolen_status=0 || stolen_status=$?
+    if [ "$stolen_status" != 0 ] && grep -q "asked for lab/${MACS[0]//:/-}: $CLIENT_IP is .* on the wire, not ${MACS[0]}; refused" "$WORK/vboot.log"; then
+        pass "nbd: another host that fetched ${NAMES[0]}'s boot script is refused its layer (the neighbour table has another MAC for it)"
+    else
+        fail "nbd: a spoofed claim to ${NAMES[0]}'s layer" "qemu-io exit $stolen_status: $(tr '\n' ' ' <<<"$stolen" | head -c 300)"
+    fi
     for ((i = 0; i < 2; i++)); do shell "$i" 'systemd-run --on-active=3 systemctl reboot' >/dev/null 2>&1 || true; done
     rebooted=$(date +%s)
     deadline=$((rebooted + 420))

@@ -67,7 +67,7 @@ public enum SettingKey: String, CaseIterable, Sendable {
             Setting(
                 flag: "nbd-port", valueName: "PORT", default: .described("off"),
                 help:
-                    "NBD for diskless machines whose root is a block device (the diskless-nbd profile): IMAGE is the image's root.img read-only, IMAGE/MAC that machine's own copy-on-write view of it, given only to the address the machine booted from; kept across boots for machines with layer=persistent, under DATA_DIR/overlays.",
+                    "NBD for diskless machines whose root is a block device (the diskless-nbd profile): IMAGE is the image's root.img read-only, IMAGE/MAC that machine's own copy-on-write view of it, given only to an address that is that machine's MAC on the wire and that it booted from; kept across boots for machines with layer=persistent, under DATA_DIR/overlays.",
                 example: "10809",
                 apply: Setting.parsed(
                     "a TCP port (1-65535)", { Int($0).flatMap { (0...65535).contains($0) ? $0 : nil } },

@@ -12,7 +12,25 @@ import NIOCore
 final class BlockOverlay: @unchecked Sendable {
     struct OverlayError: Error, CustomStringConvertible {
         var description: String
-        init(_ description: String) { self.description = description }
+        /// The system's errno, when a call failed (ENOSPC is told to the client as such).
+        var errno: Int32?
+        init(_ description: String, errno: Int32? = nil) {
+            self.description = description
+            self.errno = errno
+        }
+        static func system(_ what: String, _ code: Int32 = Glibc.errno) -> Self {
+            Self("\(what): \(String(cString: strerror(code)))", errno: code)
+        }
+    }
+
+    /// Where the overlay's own blocks live.
+    enum Storage: Hashable, Sendable {
+        /// None: the base as it is (a write is a programming error: the export says read-only).
+        case readOnly
+        /// An unlinked file in this directory, gone with the overlay.
+        case scratch(directory: String)
+        /// This file and its `.map`, kept.
+        case persistent(path: String)
     }
 
     /// The unit of copy-on-write: Linux file systems write whole 4 KiB blocks.
@@ -29,30 +47,37 @@ final class BlockOverlay: @unchecked Sendable {
     private let baseDigest: String
     private let lock = NSLock()
 
-    /// `dataPath` nil: a scratch overlay (an unlinked file in `scratchDirectory`).
-    init(base basePath: String, baseDigest: String, dataPath: String?, scratchDirectory: String) throws {
+    init(base basePath: String, baseDigest: String, storage: Storage) throws {
         base = open(basePath, O_RDONLY | O_CLOEXEC)
-        guard base >= 0 else { throw OverlayError("cannot open \(basePath): \(String(cString: strerror(errno)))") }
+        guard base >= 0 else { throw OverlayError.system("cannot open \(basePath)") }
         var info = stat()
         fstat(base, &info)
         size = UInt64(info.st_size)
         self.baseDigest = baseDigest
         let blocks = Int((size + UInt64(Self.blockSize) - 1) / UInt64(Self.blockSize))
         map = [UInt64](repeating: 0, count: (blocks + 63) / 64)
-        if let dataPath {
-            mapPath = dataPath + ".map"
-            try? FileManager.default.createDirectory(
-                atPath: (dataPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            data = open(dataPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        } else {
+        switch storage {
+        case .readOnly:
             mapPath = nil
-            var template = Array((scratchDirectory + "/.vboot-scratch-XXXXXX").utf8CString)
+            data = -1
+            return
+        case .scratch(let directory):
+            mapPath = nil
+            var template = Array((directory + "/.vboot-scratch-XXXXXX").utf8CString)
             data = mkstemp(&template)
             if data >= 0 { unlink(template) }
+        case .persistent(let path):
+            mapPath = path + ".map"
+            let directory = (path as NSString).deletingLastPathComponent
+            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            data = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            // The new file's name on stable storage too, before anything is promised about it.
+            if data >= 0 { Self.syncDirectory(directory) }
         }
         guard data >= 0 else {
+            let code = errno
             close(base)
-            throw OverlayError("cannot open the overlay: \(String(cString: strerror(errno)))")
+            throw OverlayError.system("cannot open the overlay", code)
         }
         if let mapPath, let saved = FileManager.default.contents(atPath: mapPath) {
             guard let loaded = Self.parseMap(saved, digest: baseDigest, words: map.count) else {
@@ -65,15 +90,23 @@ final class BlockOverlay: @unchecked Sendable {
             map = loaded
         }
         guard ftruncate(data, off_t(size)) == 0 else {
+            let code = errno
             close(base)
             close(data)
-            throw OverlayError("cannot size the overlay: \(String(cString: strerror(errno)))")
+            throw OverlayError.system("cannot size the overlay", code)
         }
     }
 
     deinit {
         close(base)
-        close(data)
+        if data >= 0 { close(data) }
+    }
+
+    private static func syncDirectory(_ path: String) {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        fsync(descriptor)
+        close(descriptor)
     }
 
     /// Blocks written so far.
@@ -101,6 +134,7 @@ final class BlockOverlay: @unchecked Sendable {
 
     func write(offset: UInt64, bytes: ByteBufferView) throws {
         try lock.withLock {
+            guard data >= 0 else { throw OverlayError("the base is read-only", errno: EROFS) }
             try copyIn(offset: offset, length: bytes.count) { slice, at in
                 let start = bytes.index(bytes.startIndex, offsetBy: at)
                 let part = bytes[start..<bytes.index(start, offsetBy: slice)]
@@ -111,6 +145,7 @@ final class BlockOverlay: @unchecked Sendable {
 
     func writeZeroes(offset: UInt64, length: Int) throws {
         try lock.withLock {
+            guard data >= 0 else { throw OverlayError("the base is read-only", errno: EROFS) }
             try copyIn(offset: offset, length: length) { slice, _ in [UInt8](repeating: 0, count: slice) }
         }
     }
@@ -118,21 +153,17 @@ final class BlockOverlay: @unchecked Sendable {
     /// The data on stable storage, then the map (persistent overlays).
     func flush() throws {
         try lock.withLock {
-            guard fdatasync(data) == 0 else { throw OverlayError("fdatasync: \(String(cString: strerror(errno)))") }
+            guard data >= 0 else { return }
+            guard fdatasync(data) == 0 else { throw OverlayError.system("fdatasync") }
             guard let mapPath, mapChanged else { return }
             let temporary = mapPath + ".new"
-            let encoded = Self.encodeMap(map, digest: baseDigest)
-            guard FileManager.default.createFile(atPath: temporary, contents: encoded) else {
-                throw OverlayError("cannot write \(temporary)")
-            }
-            let descriptor = open(temporary, O_RDONLY | O_CLOEXEC)
-            if descriptor >= 0 {
-                fsync(descriptor)
-                close(descriptor)
-            }
-            guard rename(temporary, mapPath) == 0 else {
-                throw OverlayError("cannot replace \(mapPath): \(String(cString: strerror(errno)))")
-            }
+            let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { throw OverlayError.system("cannot write \(temporary)") }
+            defer { close(descriptor) }
+            try Self.writeFully(descriptor, at: 0, Array(Self.encodeMap(map, digest: baseDigest)))
+            guard fsync(descriptor) == 0 else { throw OverlayError.system("fsync \(temporary)") }
+            guard rename(temporary, mapPath) == 0 else { throw OverlayError.system("cannot replace \(mapPath)") }
+            Self.syncDirectory((mapPath as NSString).deletingLastPathComponent)
             mapChanged = false
         }
     }
@@ -177,7 +208,7 @@ final class BlockOverlay: @unchecked Sendable {
                 pread(descriptor, pointer.baseAddress, count - done, off_t(offset) + off_t(done))
             }
             if got < 0, errno == EINTR { continue }
-            guard got > 0 else { throw OverlayError(got == 0 ? "short read" : String(cString: strerror(errno))) }
+            guard got > 0 else { throw got == 0 ? OverlayError("short read", errno: EIO) : OverlayError.system("read") }
             done += got
         }
     }
@@ -189,7 +220,7 @@ final class BlockOverlay: @unchecked Sendable {
                 pwrite(descriptor, $0.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
             }
             if wrote < 0, errno == EINTR { continue }
-            guard wrote > 0 else { throw OverlayError(String(cString: strerror(errno))) }
+            guard wrote > 0 else { throw OverlayError.system("write") }
             done += wrote
         }
     }

@@ -1,4 +1,5 @@
 import Dispatch
+import Glibc
 import Logging
 import NBD
 import NIOConcurrencyHelpers
@@ -10,19 +11,23 @@ protocol NBDDevice: AnyObject, Sendable {
     func write(offset: UInt64, bytes: ByteBufferView) throws
     func writeZeroes(offset: UInt64, length: Int) throws
     func flush() throws
+    /// The connection is done with it (`clean`: the client said goodbye), after a last flush.
+    func release(clean: Bool)
 }
 
-extension BlockOverlay: NBDDevice {}
+extension BlockOverlay: NBDDevice {
+    func release(clean: Bool) {}
+}
 
 /// Which exports a client may have, and the device behind each (`NBDExports`).
 protocol NBDExportSource: Sendable {
-    /// On the connection's queue: may block (an image's first hash, the inventory).
-    func lookup(_ name: String, client: SocketAddress?) -> NBDNegotiation.Lookup
-    /// The device for an export `lookup` gave this client; `onTakeOver` closes this connection
-    /// when a later one claims the same device.
+    /// May take its time: an image's first hash, the inventory.
+    func lookup(_ name: String, client: SocketAddress?) async -> NBDNegotiation.Lookup
+    /// The device for an export `lookup` gave this client, opened before the client is told
+    /// yes; `onTakeOver` closes this connection when a later one claims the same layer.
     func open(
         _ export: NBDNegotiation.Export, client: SocketAddress?, onTakeOver: @escaping @Sendable () -> Void
-    ) throws -> any NBDDevice
+    ) async throws -> any NBDDevice
 }
 
 /// One client's connection. The event loop only hands bytes over: negotiation, disk reads and
@@ -34,25 +39,45 @@ final class NBDConnectionHandler: ChannelInboundHandler, RemovableChannelHandler
     /// Bytes received and not yet handled past which the connection stops reading (a client
     /// writing faster than the disk takes it waits in TCP, not in vboot's memory).
     static let backlogLimit = 64 << 20
+    /// Reply bytes written and not yet taken by the socket past which no further request is
+    /// handled: a client that does not read its replies stops being served, not vboot's memory.
+    static let replyLimit = 8 << 20
+    /// From connecting to choosing an export.
+    static let handshakeTimeout = DispatchTimeInterval.seconds(30)
 
     private let state: NBDConnectionState
+    private let admission: NBDAdmission
+    private var admitted: String?
 
-    init(exports: any NBDExportSource, counters: ServerCounters, logger: Logger) {
+    init(exports: any NBDExportSource, admission: NBDAdmission, counters: ServerCounters, logger: Logger) {
         state = NBDConnectionState(exports: exports, counters: counters, logger: logger)
+        self.admission = admission
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        let address = context.channel.remoteAddress?.ipAddress ?? "?"
+        if let refusal = admission.admit(address) {
+            state.refuse(refusal)
+            context.close(promise: nil)
+            return
+        }
+        admitted = address
         state.start(channel: context.channel)
         context.writeAndFlush(wrapOutboundOut(NBDNegotiation.greeting()), promise: nil)
         context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard admitted != nil else { return }
         state.receive(unwrapInboundIn(data))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        state.end()
+        if let admitted {
+            admission.leave(admitted)
+            state.end()
+        }
+        admitted = nil
         context.fireChannelInactive()
     }
 
@@ -74,6 +99,11 @@ final class NBDConnectionState: @unchecked Sendable {
     private var negotiation = NBDNegotiation()
     private var export: NBDNegotiation.Export?
     private var device: (any NBDDevice)?
+    /// Opened for the export being looked up, taken when haggling ends in transmission.
+    private var opened: (any NBDDevice)?
+    /// A lookup is out: nothing more is read until it answers.
+    private var waiting = false
+    private var inFlight = 0
     private var closed = false
     private let backlog = NIOLockedValueBox(0)
 
@@ -83,10 +113,21 @@ final class NBDConnectionState: @unchecked Sendable {
         self.logger = logger
     }
 
+    private var who: String { client?.compact ?? "?" }
+
     /// On the event loop, before any `receive`: set once, read after.
     func start(channel: any Channel) {
         self.channel = channel
         client = channel.remoteAddress
+        queue.asyncAfter(deadline: .now() + NBDConnectionHandler.handshakeTimeout) {
+            guard self.export == nil, !self.closed else { return }
+            self.hangUp("no export chosen within the handshake's time")
+        }
+    }
+
+    func refuse(_ reason: String) {
+        counters.increment(.nbdConnectionsDropped)
+        logger.warning("nbd: \(reason); connection closed")
     }
 
     func receive(_ bytes: ByteBuffer) {
@@ -102,12 +143,6 @@ final class NBDConnectionState: @unchecked Sendable {
             var bytes = bytes
             self.received.writeBuffer(&bytes)
             self.process()
-            // What was handled goes: a connection lives as long as the machine runs.
-            if self.received.readableBytes == 0 {
-                self.received.clear()
-            } else if self.received.readerIndex >= 1 << 20 {
-                self.received.discardReadBytes()
-            }
             let left = self.backlog.withLockedValue { value -> Int in
                 value -= size
                 return value
@@ -119,51 +154,26 @@ final class NBDConnectionState: @unchecked Sendable {
     }
 
     func failed(_ error: any Error) {
-        logger.info("nbd: \(client?.compact ?? "?"): \(error); connection closed")
+        logger.info("nbd: \(who): \(error); connection closed")
     }
 
     func end() {
         queue.async {
             self.closed = true
-            self.release()
+            self.release(clean: false)
         }
     }
 
+    /// Handles what has arrived, as far as it may: not while a lookup is out, nor while the
+    /// client leaves replies unread.
     private func process() {
-        guard !closed else { return }
+        defer { compact() }
+        guard !closed, !waiting else { return }
         if export == nil {
-            let client = self.client
-            let effects = negotiation.receive(&received) { name in
-                let found = self.exports.lookup(name, client: client)
-                switch found {
-                case .unknown(let why), .refused(let why):
-                    // The client only sees an error code: the reason is for the admin.
-                    self.counters.increment(.nbdRequestsRefused)
-                    self.logger.info("nbd: \(client?.compact ?? "?") asked for \(name): \(why); refused")
-                case .export: break
-                }
-                return found
-            }
-            for effect in effects {
-                switch effect {
-                case .send(let bytes): channel?.writeAndFlush(bytes, promise: nil)
-                case .transmit(let chosen):
-                    do {
-                        device = try exports.open(chosen, client: client) { [weak self] in
-                            guard let self else { return }
-                            self.queue.async { self.hangUp("another connection took over \(chosen.name)") }
-                        }
-                        export = chosen
-                        logger.info("nbd: \(client?.compact ?? "?") uses \(chosen.name) (\(chosen.size) bytes)")
-                    } catch {
-                        return hangUp("cannot open \(chosen.name): \(error)")
-                    }
-                case .close(let reason): return hangUp(reason)
-                }
-            }
+            guard perform(negotiation.receive(&received)), export != nil else { return }
         }
         guard let export, let device else { return }
-        while !closed {
+        while !closed, inFlight < NBDConnectionHandler.replyLimit {
             guard let header = received.getSlice(at: received.readerIndex, length: NBDRequest.size) else { return }
             var reader = header
             let request: NBDRequest
@@ -182,9 +192,77 @@ final class NBDConnectionState: @unchecked Sendable {
             received.moveReaderIndex(forwardBy: NBDRequest.size)
             let data = received.readSlice(length: payload)!
             if request.command == .disconnect {
-                return hangUp(nil)
+                return hangUp(nil, clean: true)
             }
             reply(to: request, data: data, export: export, device: device)
+        }
+    }
+
+    /// What was handled goes: a connection lives as long as the machine runs.
+    private func compact() {
+        if received.readableBytes == 0 {
+            received.clear()
+        } else if received.readerIndex >= 1 << 20 {
+            received.discardReadBytes()
+        }
+    }
+
+    /// Carries out haggling's effects; false when it must stop (closed, or a lookup is out).
+    private func perform(_ effects: [NBDNegotiation.Effect]) -> Bool {
+        for effect in effects {
+            switch effect {
+            case .send(let bytes): send(bytes)
+            case .lookup(let name, let transmission):
+                look(up: name, transmission: transmission)
+                return false
+            case .transmit(let chosen):
+                export = chosen
+                device = opened
+                opened = nil
+                logger.info("nbd: \(who) uses \(chosen.name) (\(chosen.size) bytes)")
+            case .close(let reason):
+                hangUp(reason)
+                return false
+            }
+        }
+        return !closed
+    }
+
+    /// The lookup (and for GO or EXPORT_NAME the device's opening) off the queue; its answer
+    /// comes back to the queue and haggling goes on.
+    private func look(up name: String, transmission: Bool) {
+        waiting = true
+        let (exports, client, who) = (self.exports, self.client, self.who)
+        Task {
+            var found = await exports.lookup(name, client: client)
+            var device: (any NBDDevice)?
+            if case .export(let export) = found, transmission {
+                do {
+                    device = try await exports.open(export, client: client) { [weak self] in
+                        guard let self else { return }
+                        self.queue.async { self.hangUp("another connection took over \(name)") }
+                    }
+                } catch {
+                    found = .refused("cannot open it: \(error)")
+                }
+            }
+            switch found {
+            case .unknown(let why), .refused(let why):
+                // The client only sees an error code: the reason is for the admin.
+                counters.increment(.nbdRequestsRefused)
+                logger.info("nbd: \(who) asked for \(name): \(why); refused")
+            case .export: break
+            }
+            let (answer, ready) = (found, device)
+            self.queue.async {
+                self.waiting = false
+                guard !self.closed else {
+                    ready?.release(clean: false)
+                    return
+                }
+                self.opened = ready
+                if self.perform(self.negotiation.resolve(answer)) { self.process() }
+            }
         }
     }
 
@@ -215,38 +293,70 @@ final class NBDConnectionState: @unchecked Sendable {
                 default:
                     error = .invalid
                 }
-            } catch {
-                logger.error("nbd: \(client?.compact ?? "?") \(export.name): \(error)")
-                return hangUp("\(error)")
+            } catch let failure {
+                // Told to the client (its file system decides), the connection goes on.
+                logger.error("nbd: \(who) \(export.name): \(failure)")
+                error = Self.errno(for: failure)
             }
         }
         if let error {
             counters.increment(.nbdRequestsRefused)
             logger.debug(
-                "nbd: \(client?.compact ?? "?") \(export.name): request \(request.command.rawValue) at \(request.offset)+\(request.length): errno \(error.rawValue)"
+                "nbd: \(who) \(export.name): request \(request.command.rawValue) at \(request.offset)+\(request.length): errno \(error.rawValue)"
             )
         }
         NBDSimpleReply(error: error ?? .ok, handle: request.handle).encode(into: &out)
         if error == nil, request.command == .read { out.writeBuffer(&readData) }
-        channel?.writeAndFlush(out, promise: nil)
+        send(out)
+    }
+
+    /// The protocol's errno for a failed disk call: a full disk is the client's to know.
+    static func errno(for failure: any Error) -> NBDErrno {
+        switch (failure as? BlockOverlay.OverlayError)?.errno {
+        case ENOSPC?, EDQUOT?: .noSpace
+        case EROFS?, EPERM?: .notPermitted
+        default: .io
+        }
+    }
+
+    /// Writes `bytes` and counts them until the socket has them.
+    private func send(_ bytes: ByteBuffer) {
+        guard let channel else { return }
+        let size = bytes.readableBytes
+        inFlight += size
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { _ in
+            self.queue.async {
+                let paused = self.inFlight >= NBDConnectionHandler.replyLimit
+                self.inFlight -= size
+                if paused, self.inFlight < NBDConnectionHandler.replyLimit { self.process() }
+            }
+        }
+        channel.writeAndFlush(bytes, promise: promise)
     }
 
     /// Ends the connection (after what was written), `reason` nil for the client's own goodbye.
-    private func hangUp(_ reason: String?) {
+    private func hangUp(_ reason: String?, clean: Bool = false) {
+        guard !closed else { return }
         closed = true
         if let reason {
             counters.increment(.nbdConnectionsDropped)
-            logger.warning("nbd: \(client?.compact ?? "?"): \(reason); connection closed")
+            logger.warning("nbd: \(who): \(reason); connection closed")
         }
-        release()
+        release(clean: clean)
         channel?.close(promise: nil)
     }
 
-    private func release() {
+    private func release(clean: Bool) {
+        if let opened {
+            self.opened = nil
+            opened.release(clean: false)
+        }
         guard let device else { return }
         self.device = nil
         do { try device.flush() } catch {
-            logger.error("nbd: \(client?.compact ?? "?") \(export?.name ?? ""): flush at the end: \(error)")
+            logger.error("nbd: \(who) \(export?.name ?? ""): flush at the end: \(error)")
         }
+        device.release(clean: clean)
     }
 }

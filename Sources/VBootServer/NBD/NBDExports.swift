@@ -9,13 +9,14 @@ import NIOCore
 ///
 /// - `IMAGE`: the image's block root (`root.img`), read-only, shared by every client;
 /// - `IMAGE/MAC`: that machine's writable view of it, a `BlockOverlay` over the shared base:
-///   scratch (empty at each connection, so a reboot is clean) or persistent under
-///   `OVERLAYS/IMAGE/MAC` (kept across boots), as `layer` decides for the machine and address.
+///   scratch (one boot's, so a reboot is clean) or persistent under `OVERLAYS/IMAGE/MAC` (kept
+///   across boots), as `layer` decides for the machine and address (`NBDLayerPolicy`).
 ///
 /// The base is served only while it matches the image's manifest (`ImageVerifier`).
 final class NBDExports: NBDExportSource {
     enum Layer: Hashable, Sendable {
-        case scratch
+        /// Kept for the boot whose script fetch has this event id.
+        case scratch(boot: Int64)
         case persistent
         case refused(String)
     }
@@ -24,20 +25,19 @@ final class NBDExports: NBDExportSource {
     private let overlaysRoot: String
     private let images: ImageVerifier
     private let layer: @Sendable (HardwareAddress, SocketAddress?) async -> Layer
-    /// Persistent overlays in use, by path: a second connection for one (the machine rebooted
-    /// and its old connection has not timed out) takes it over: the first is closed, its writes
-    /// flushed, then the second opens it. Two writers of one map would lose blocks.
-    private let claims = NIOLockedValueBox<[String: OverlayClaim]>([:])
-    static let takeOverTimeout = DispatchTimeInterval.seconds(10)
+    let layers: NBDLayerTable
+    /// How long a scratch layer waits for its machine to reconnect after an unclean drop.
+    static let scratchGrace = Duration.seconds(300)
 
     init(
-        imagesRoot: String, overlaysRoot: String, images: ImageVerifier,
+        imagesRoot: String, overlaysRoot: String, images: ImageVerifier, scratchGrace: Duration = scratchGrace,
         layer: @escaping @Sendable (HardwareAddress, SocketAddress?) async -> Layer
     ) {
         self.imagesRoot = imagesRoot
         self.overlaysRoot = overlaysRoot
         self.images = images
         self.layer = layer
+        layers = NBDLayerTable(grace: scratchGrace)
     }
 
     /// An export name's parts: the image and, for a machine's own view, its MAC.
@@ -59,7 +59,7 @@ final class NBDExports: NBDExportSource {
             }
     }
 
-    func lookup(_ name: String, client: SocketAddress?) -> NBDNegotiation.Lookup {
+    func lookup(_ name: String, client: SocketAddress?) async -> NBDNegotiation.Lookup {
         guard let (image, machine) = Self.parse(name) else {
             return .unknown("\"\(name)\" is not IMAGE or IMAGE/MAC")
         }
@@ -67,24 +67,22 @@ final class NBDExports: NBDExportSource {
         guard let size = BootFileStore.regularFileSize(path) else {
             return .unknown("image \(image) has no \(ImageManifest.blockRootName) (vboot image build --block-root)")
         }
-        let images = self.images
-        switch Self.blocking({ await images.wait(for: path) }) {
+        switch await images.wait(for: path) {
         case .refused(let why)?: return .refused(why)
         case nil: return .refused("\(path) is not named in its image's manifest")
         default: break
         }
-        var flags: NBDTransmissionFlags = [.hasFlags, .sendFlush, .sendFUA, .sendTrim, .sendWriteZeroes]
-        if let machine {
-            if case .refused(let why) = Self.blocking({ await self.layer(machine, client) }) { return .refused(why) }
-        } else {
-            flags = [.hasFlags, .readOnly]
+        guard let machine else {
+            return .export(NBDNegotiation.Export(name: name, size: UInt64(size), flags: [.hasFlags, .readOnly]))
         }
+        if case .refused(let why) = await layer(machine, client) { return .refused(why) }
+        let flags: NBDTransmissionFlags = [.hasFlags, .sendFlush, .sendFUA, .sendTrim, .sendWriteZeroes]
         return .export(NBDNegotiation.Export(name: name, size: UInt64(size), flags: flags))
     }
 
     func open(
         _ export: NBDNegotiation.Export, client: SocketAddress?, onTakeOver: @escaping @Sendable () -> Void
-    ) throws -> any NBDDevice {
+    ) async throws -> any NBDDevice {
         guard let (image, machine) = Self.parse(export.name) else { throw BlockOverlay.OverlayError("bad name") }
         let directory = imagesRoot + "/" + image
         let base = directory + "/" + ImageManifest.blockRootName
@@ -93,78 +91,46 @@ final class NBDExports: NBDExportSource {
         guard let digest = manifest.file(named: ImageManifest.blockRootName)?.sha256 else {
             throw BlockOverlay.OverlayError("\(base) is not named in its image's manifest")
         }
-        let scratch = overlaysRoot + "/.scratch"
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         guard let machine else {
-            // Read-only: nothing is written, the overlay's map stays empty.
-            return try BlockOverlay(base: base, baseDigest: digest, dataPath: nil, scratchDirectory: scratch)
+            return try BlockOverlay(base: base, baseDigest: digest, storage: .readOnly)
         }
-        guard Self.blocking({ await self.layer(machine, client) }) == .persistent else {
-            return try BlockOverlay(base: base, baseDigest: digest, dataPath: nil, scratchDirectory: scratch)
+        let layer = await self.layer(machine, client)
+        let storage: BlockOverlay.Storage
+        switch layer {
+        case .refused(let why): throw BlockOverlay.OverlayError(why)
+        case .persistent: storage = .persistent(path: "\(overlaysRoot)/\(image)/\(machine.hyphenated)")
+        case .scratch:
+            let scratch = overlaysRoot + "/.scratch"
+            try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+            storage = .scratch(directory: scratch)
         }
-        let dataPath = "\(overlaysRoot)/\(image)/\(machine.hyphenated)"
-        let claim = OverlayClaim(takeOver: onTakeOver)
-        if let previous = claims.withLockedValue({ claims -> OverlayClaim? in
-            defer { claims[dataPath] = claim }
-            return claims[dataPath]
-        }) {
-            previous.takeOver()
-            guard previous.released.wait(timeout: .now() + Self.takeOverTimeout) == .success else {
-                throw BlockOverlay.OverlayError("\(dataPath) is still held by an earlier connection")
-            }
-        }
-        do {
-            let overlay = try BlockOverlay(
-                base: base, baseDigest: digest, dataPath: dataPath, scratchDirectory: scratch)
-            return ClaimedOverlay(overlay) { [claims] in
-                claims.withLockedValue { if $0[dataPath] === claim { $0[dataPath] = nil } }
-                claim.released.signal()
-            }
-        } catch {
-            claims.withLockedValue { if $0[dataPath] === claim { $0[dataPath] = nil } }
-            claim.released.signal()
-            throw error
-        }
-    }
-
-    /// Waits for async work on the connection's queue (which may block): the image's first
-    /// hash, the inventory.
-    private static func blocking<T: Sendable>(_ work: @escaping @Sendable () async -> T) -> T {
-        let done = DispatchSemaphore(value: 0)
-        let result = NIOLockedValueBox<T?>(nil)
-        Task {
-            let value = await work()
-            result.withLockedValue { $0 = value }
-            done.signal()
-        }
-        done.wait()
-        return result.withLockedValue { $0 }!
+        let claim = try await layers.claim(
+            "\(image)/\(machine.hyphenated)", layer: layer,
+            make: { try BlockOverlay(base: base, baseDigest: digest, storage: storage) }, takeOver: onTakeOver)
+        return ClaimedLayer(claim, table: layers)
     }
 }
 
-final class OverlayClaim: Sendable {
-    let takeOver: @Sendable () -> Void
-    /// Signalled when the holder's overlay is flushed and closed.
-    let released = DispatchSemaphore(value: 0)
-    init(takeOver: @escaping @Sendable () -> Void) { self.takeOver = takeOver }
-}
+/// A machine's layer as one connection holds it: given back to the table when the connection ends.
+final class ClaimedLayer: NBDDevice {
+    private let claim: NBDLayerTable.Claim
+    private let table: NBDLayerTable
 
-/// A persistent overlay that gives its claim back when the connection lets it go.
-final class ClaimedOverlay: NBDDevice {
-    private let overlay: BlockOverlay
-    private let onRelease: @Sendable () -> Void
-
-    init(_ overlay: BlockOverlay, onRelease: @escaping @Sendable () -> Void) {
-        self.overlay = overlay
-        self.onRelease = onRelease
+    init(_ claim: NBDLayerTable.Claim, table: NBDLayerTable) {
+        self.claim = claim
+        self.table = table
     }
-
-    deinit { onRelease() }
 
     func read(offset: UInt64, length: Int, into buffer: inout ByteBuffer) throws {
-        try overlay.read(offset: offset, length: length, into: &buffer)
+        try claim.overlay.read(offset: offset, length: length, into: &buffer)
     }
-    func write(offset: UInt64, bytes: ByteBufferView) throws { try overlay.write(offset: offset, bytes: bytes) }
-    func writeZeroes(offset: UInt64, length: Int) throws { try overlay.writeZeroes(offset: offset, length: length) }
-    func flush() throws { try overlay.flush() }
+    func write(offset: UInt64, bytes: ByteBufferView) throws { try claim.overlay.write(offset: offset, bytes: bytes) }
+    func writeZeroes(offset: UInt64, length: Int) throws {
+        try claim.overlay.writeZeroes(offset: offset, length: length)
+    }
+    func flush() throws { try claim.overlay.flush() }
+    func release(clean: Bool) {
+        let (claim, table) = (self.claim, self.table)
+        Task { await table.release(claim, clean: clean) }
+    }
 }

@@ -1,21 +1,38 @@
 import BootPolicy
+import DHCPv4
 
-/// Which view of an image a machine's NBD connection gets: a LAN host has no credentials, so a
-/// machine's own layer is given only to the address that machine last fetched its boot script
-/// from (vboot's inventory and timeline), and kept across boots only where the inventory says
-/// so (the machine's variable `layer=persistent`).
+/// Which view of an image a machine's NBD connection gets. A LAN host has no credentials, and
+/// anyone can ask for a boot script in any machine's name, so an address is taken to be a
+/// machine's only when the kernel's neighbour table says so: the connection's address resolves
+/// to that machine's MAC on the wire (forging that takes an ARP attack on the segment, which no
+/// plain NBD root withstands). Its layer belongs to one boot: the machine's latest boot-script
+/// fetch from that address; kept across boots only where the inventory says so
+/// (`layer=persistent`).
 enum NBDLayerPolicy {
     static let variable = "layer"
 
-    static func decide(machine: Machine?, timeline: [BootEvent], client: String?) -> NBDExports.Layer {
+    static func isLoopback(_ address: String) -> Bool { address.hasPrefix("127.") || address == "::1" }
+
+    /// - client: the connection's address; `linkAddress`: the MAC the neighbour table has for it
+    ///   (nil: none, the client is not on a directly attached network); `boot`: the machine's
+    ///   latest successful boot-script fetch from `client`.
+    static func decide(
+        machine: Machine?, client: String?, isLoopback: Bool, linkAddress: HardwareAddress?, boot: BootEvent?
+    ) -> NBDExports.Layer {
         guard let machine else { return .refused("not in vboot's inventory") }
-        // Newest first: the address of its latest boot script.
-        let booted = timeline.filter { $0.kind == .script && $0.outcome == .ok && $0.address != nil }
-            .max { $0.at < $1.at }?.address
-        guard let booted else { return .refused("\(machine.mac) has not fetched a boot script from vboot") }
-        guard let client, client == booted else {
-            return .refused("\(machine.mac) booted from \(booted), not \(client ?? "an unknown address")")
+        guard let client else { return .refused("the connection's address is unknown") }
+        // The server itself has no link-layer address; whoever runs on it can read the layers anyway.
+        if !isLoopback {
+            guard let linkAddress else {
+                return .refused(
+                    "\(client) is not in the server's neighbour table (not on a directly attached network), so its MAC cannot be checked"
+                )
+            }
+            guard linkAddress == machine.mac else {
+                return .refused("\(client) is \(linkAddress) on the wire, not \(machine.mac)")
+            }
         }
-        return machine.variables[variable] == "persistent" ? .persistent : .scratch
+        guard let boot else { return .refused("\(machine.mac) has not fetched a boot script from \(client)") }
+        return machine.variables[variable] == "persistent" ? .persistent : .scratch(boot: boot.id)
     }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import Glibc
+import NBD
 import NIOCore
 import Testing
 
@@ -27,7 +29,7 @@ struct BlockOverlayTests {
         let directory = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let overlay = try BlockOverlay(
-            base: directory + "/root.img", baseDigest: "d1", dataPath: nil, scratchDirectory: directory)
+            base: directory + "/root.img", baseDigest: "d1", storage: .scratch(directory: directory))
         #expect(overlay.size == UInt64(Self.base.count))
         // 100 bytes across the boundary of blocks 1 and 2, and the short last block.
         let written = [UInt8](repeating: 0xEE, count: 100)
@@ -55,7 +57,7 @@ struct BlockOverlayTests {
         let data = directory + "/overlays/lab/52-54-00-d1-5c-01"
         do {
             let overlay = try BlockOverlay(
-                base: directory + "/root.img", baseDigest: "d1", dataPath: data, scratchDirectory: directory)
+                base: directory + "/root.img", baseDigest: "d1", storage: .persistent(path: data))
             try overlay.write(
                 offset: 4096, bytes: ByteBuffer(bytes: [UInt8](repeating: 0x11, count: 4096)).readableBytesView)
             try overlay.flush()
@@ -63,21 +65,23 @@ struct BlockOverlayTests {
             try overlay.write(offset: 0, bytes: ByteBuffer(bytes: [0x22]).readableBytesView)
         }
         let reopened = try BlockOverlay(
-            base: directory + "/root.img", baseDigest: "d1", dataPath: data, scratchDirectory: directory)
+            base: directory + "/root.img", baseDigest: "d1", storage: .persistent(path: data))
         let kept = try Self.read(reopened, 4096, 4096)
         let keptSame = kept == [UInt8](repeating: 0x11, count: 4096)
         #expect(keptSame)
         #expect(reopened.blocksWritten == 1)
+        // The byte written after the flush: its block is not in the map, so the base shows.
+        #expect(try Self.read(reopened, 0, 1) == [Self.base[0]])
         // A scratch overlay over the same base starts empty.
         let scratch = try BlockOverlay(
-            base: directory + "/root.img", baseDigest: "d1", dataPath: nil, scratchDirectory: directory)
+            base: directory + "/root.img", baseDigest: "d1", storage: .scratch(directory: directory))
         let fresh = try Self.read(scratch, 4096, 4096)
         let freshSame = fresh == Array(Self.base[4096..<8192])
         #expect(freshSame)
         // Blocks written over one base mean nothing over another.
         #expect(throws: BlockOverlay.OverlayError.self) {
             try BlockOverlay(
-                base: directory + "/root.img", baseDigest: "d2", dataPath: data, scratchDirectory: directory)
+                base: directory + "/root.img", baseDigest: "d2", storage: .persistent(path: data))
         }
         // No scratch files left behind.
         let left = try FileManager.default.contentsOfDirectory(atPath: directory).filter {
@@ -92,5 +96,19 @@ struct BlockOverlayTests {
         #expect(BlockOverlay.parseMap(encoded, digest: "abc", words: 4) == map)
         #expect(BlockOverlay.parseMap(encoded, digest: "abd", words: 4) == nil)
         #expect(BlockOverlay.parseMap(encoded.dropLast(), digest: "abc", words: 4) == nil)
+    }
+
+    @Test func aReadOnlyViewHasNoFileAndRefusesWrites() throws {
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let overlay = try BlockOverlay(base: directory + "/root.img", baseDigest: "d1", storage: .readOnly)
+        #expect(try Self.read(overlay, 100, 10) == Array(Self.base[100..<110]))
+        #expect(throws: BlockOverlay.OverlayError.self) {
+            try overlay.write(offset: 0, bytes: ByteBuffer(bytes: [1]).readableBytesView)
+        }
+        try overlay.flush()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["root.img"])
+        #expect(NBDConnectionState.errno(for: BlockOverlay.OverlayError("full", errno: ENOSPC)) == .noSpace)
+        #expect(NBDConnectionState.errno(for: BlockOverlay.OverlayError("x", errno: EIO)) == .io)
     }
 }

@@ -21,6 +21,9 @@ struct NBDServiceTests {
         var port: Int
         var counters: ServerCounters
         var task: Task<Void, any Error>
+        /// The boot scratch layers belong to (a new value: the machines booted again).
+        var boot = NIOLockedValueBox<Int64>(1)
+        var exports: NBDExports?
 
         func stop() async {
             task.cancel()
@@ -29,7 +32,9 @@ struct NBDServiceTests {
         }
     }
 
-    static func rig(base: [UInt8] = base, manifestBase: [UInt8] = base) async throws -> Rig {
+    static func rig(
+        base: [UInt8] = base, manifestBase: [UInt8] = base, scratchGrace: Duration = NBDExports.scratchGrace
+    ) async throws -> Rig {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("vboot-nbd-\(UUID())").path
         let image = root + "/assets/images/lab"
         try FileManager.default.createDirectory(atPath: image, withIntermediateDirectories: true)
@@ -39,11 +44,15 @@ struct NBDServiceTests {
         try manifest.encoded().write(to: URL(fileURLWithPath: image + "/" + ImageManifest.fileName))
         let counters = ServerCounters()
         let logger = Logger(label: "test")
+        let boot = NIOLockedValueBox<Int64>(1)
         let exports = NBDExports(
             imagesRoot: root + "/assets/images", overlaysRoot: root + "/data/overlays",
-            images: ImageVerifier(counters: counters, logger: logger)
+            images: ImageVerifier(counters: counters, logger: logger), scratchGrace: scratchGrace
         ) { mac, _ in
-            mac == persistentMAC ? .persistent : mac == refusedMAC ? .refused("not this address's machine") : .scratch
+            mac == persistentMAC
+                ? .persistent
+                : mac == refusedMAC
+                    ? .refused("not this address's machine") : .scratch(boot: boot.withLockedValue { $0 })
         }
         let bound = NIOLockedValueBox<Int?>(nil)
         let service = NBDService(
@@ -51,7 +60,9 @@ struct NBDServiceTests {
             onBound: { port in bound.withLockedValue { $0 = port } })
         let task = Task { try await service.run() }
         for _ in 0..<100 where bound.withLockedValue({ $0 }) == nil { try await Task.sleep(for: .milliseconds(20)) }
-        return Rig(root: root, port: try #require(bound.withLockedValue { $0 }), counters: counters, task: task)
+        return Rig(
+            root: root, port: try #require(bound.withLockedValue { $0 }), counters: counters, task: task, boot: boot,
+            exports: exports)
     }
 
     /// `qemu-io -f raw [-r] -c COMMAND... nbd://127.0.0.1:PORT/EXPORT`: exit status and output.
@@ -201,24 +212,50 @@ struct NBDServeTests {
         await server.stop()
     }
 
-    @Test func thePolicyDecidesFromTheInventoryAndTheLatestBootScript() {
+    @Test func thePolicyWantsTheMachinesOwnLinkAddressAndABootScriptFromThatAddress() {
         let mac = HardwareAddress("52:54:00:d1:5c:01")!
+        let other = HardwareAddress("52:54:00:d1:5c:66")!
         var machine = Machine(mac: mac, updatedAt: 1)
-        func script(_ address: String, at: Int64, _ outcome: BootEvent.Outcome = .ok) -> BootEvent {
-            BootEvent(id: 0, mac: mac, address: address, at: at, kind: .script, outcome: outcome, summary: "")
+        let boot = BootEvent(id: 42, mac: mac, address: "10.0.0.9", at: 3, kind: .script, outcome: .ok, summary: "")
+        func decide(
+            _ machine: Machine?, _ boot: BootEvent?, client: String? = "10.0.0.9", link: HardwareAddress? = mac
+        ) -> NBDExports.Layer {
+            NBDLayerPolicy.decide(
+                machine: machine, client: client, isLoopback: client.map(NBDLayerPolicy.isLoopback) ?? false,
+                linkAddress: link, boot: boot)
         }
-        let timeline = [script("10.0.0.5", at: 1), script("10.0.0.9", at: 3), script("10.0.0.7", at: 5, .refused)]
+        #expect(decide(nil, boot) == .refused("not in vboot's inventory"))
+        #expect(decide(machine, boot) == .scratch(boot: 42))
+        // Anyone may ask for a boot script in any machine's name: the wire decides whose address it is.
         #expect(
-            NBDLayerPolicy.decide(machine: nil, timeline: timeline, client: "10.0.0.9")
-                == .refused("not in vboot's inventory"))
-        #expect(NBDLayerPolicy.decide(machine: machine, timeline: timeline, client: "10.0.0.9") == .scratch)
-        #expect(
-            NBDLayerPolicy.decide(machine: machine, timeline: timeline, client: "10.0.0.5")
-                == .refused("52:54:00:d1:5c:01 booted from 10.0.0.9, not 10.0.0.5"))
-        #expect(
-            NBDLayerPolicy.decide(machine: machine, timeline: [], client: "10.0.0.9")
-                == .refused("52:54:00:d1:5c:01 has not fetched a boot script from vboot"))
+            decide(machine, boot, link: other)
+                == .refused("10.0.0.9 is 52:54:00:d1:5c:66 on the wire, not 52:54:00:d1:5c:01"))
+        guard case .refused(let why) = decide(machine, boot, link: nil) else {
+            Issue.record("an address with no neighbour entry was given a layer")
+            return
+        }
+        #expect(why.contains("not on a directly attached network"))
+        #expect(decide(machine, nil) == .refused("52:54:00:d1:5c:01 has not fetched a boot script from 10.0.0.9"))
+        #expect(decide(machine, boot, client: nil) == .refused("the connection's address is unknown"))
+        // The server itself, on loopback, has no link-layer address to check.
+        #expect(decide(machine, boot, client: "127.0.0.1", link: nil) == .scratch(boot: 42))
         machine.variables["layer"] = "persistent"
-        #expect(NBDLayerPolicy.decide(machine: machine, timeline: timeline, client: "10.0.0.9") == .persistent)
+        #expect(decide(machine, boot) == .persistent)
+    }
+
+    @Test func theNeighbourTableIsReadAsTheKernelWritesIt() {
+        let text = """
+            IP address       HW type     Flags       HW address            Mask     Device
+            10.77.0.147      0x1         0x2         52:54:00:d1:5c:01     *        eth0
+            10.77.0.150      0x1         0x0         00:00:00:00:00:00     *        eth0
+            10.77.0.1        0x1         0x6         aa:bb:cc:dd:ee:ff     *        eth0
+            garbage
+            """
+        let table = NeighbourTable.parse(text)
+        #expect(
+            table == [
+                "10.77.0.147": HardwareAddress("52:54:00:d1:5c:01")!,
+                "10.77.0.1": HardwareAddress("aa:bb:cc:dd:ee:ff")!,
+            ])
     }
 }

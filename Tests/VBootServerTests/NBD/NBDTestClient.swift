@@ -1,0 +1,96 @@
+import Foundation
+import Glibc
+import NBD
+import NIOCore
+
+@testable import VBootServer
+
+/// A bare NBD client on a blocking socket, for what QEMU's client never does: stop reading its
+/// replies, drop the connection without a goodbye, hold a layer while another connection takes it.
+final class NBDTestClient: @unchecked Sendable {
+    let descriptor: Int32
+
+    /// Connects to 127.0.0.1:`port`; reads wait at most `timeout`.
+    init(port: Int, timeout: Int = 5) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else {
+            close(descriptor)
+            throw BlockOverlay.OverlayError.system("connect")
+        }
+        var wait = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(descriptor) }
+
+    func send(_ buffer: ByteBuffer) {
+        let bytes = Array(buffer.readableBytesView)
+        var done = 0
+        while done < bytes.count {
+            let sent = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress! + done, bytes.count - done, 0) }
+            guard sent > 0 else { return }
+            done += sent
+        }
+    }
+
+    /// Exactly `count` bytes, or nil when the server closed the connection (or went quiet).
+    func receive(_ count: Int) -> ByteBuffer? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let got = bytes.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress! + done, count - done, 0) }
+            guard got > 0 else { return nil }
+            done += got
+        }
+        return ByteBuffer(bytes: bytes)
+    }
+
+    /// Greeting, flags, GO for `export`: the replies' types up to the ACK or an error.
+    func go(_ export: String) throws -> [NBDReplyType] {
+        guard var greeting = receive(NBDGreeting.size), try NBDGreeting.parse(&greeting) != nil else { return [] }
+        var out = ByteBuffer()
+        NBDClientFlags(flags: [.fixedNewstyle, .noZeroes]).encode(into: &out)
+        NBDOption(type: .go, data: NBDExportRequest(name: export).encode()).encode(into: &out)
+        send(out)
+        var types: [NBDReplyType] = []
+        while let header = receive(20) {
+            let length = Int(header.getInteger(at: 16, as: UInt32.self)!)
+            let type = NBDReplyType(rawValue: header.getInteger(at: 12, as: UInt32.self)!)
+            if length > 0 { guard receive(length) != nil else { break } }
+            types.append(type)
+            if type == .ack || type.isError { break }
+        }
+        return types
+    }
+
+    func request(_ command: NBDCommand, handle: UInt64, offset: UInt64, length: UInt32, data: [UInt8] = []) {
+        var out = ByteBuffer()
+        NBDRequest(command: command, handle: handle, offset: offset, length: length).encode(into: &out)
+        out.writeBytes(data)
+        send(out)
+    }
+
+    /// A reply's errno (and a read's data, `length` bytes).
+    func reply(reading length: Int = 0) throws -> (NBDErrno, ByteBuffer?)? {
+        guard var header = receive(NBDSimpleReply.size), let reply = try NBDSimpleReply.parse(&header) else {
+            return nil
+        }
+        guard reply.error == .ok, length > 0 else { return (reply.error, nil) }
+        return (reply.error, receive(length))
+    }
+
+    /// True when the server has closed the connection (a read ends at once with nothing).
+    var isClosedByServer: Bool {
+        var byte: UInt8 = 0
+        return recv(descriptor, &byte, 1, 0) == 0
+    }
+}
