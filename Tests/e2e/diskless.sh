@@ -266,6 +266,8 @@ if [ "$BOOTED" = 1 ]; then
             pass "reboot: ${NAMES[0]} booted through vboot again in $(($(date +%s) - rebooted)) s and its file is gone (tmpfs layer)" ||
             fail "reboot: the file survived or the shell failed" "$(tr '\n' ' ' <<<"$after")"
     else
+        # Where the guest is: QEMU's state and the CPU's place (firmware or kernel).
+        rig_monitor g0 "info status" "info registers" 2>&1 | grep -aE "VM status|IP=|CR0" || true
         fail "reboot: ${NAMES[0]} did not come back to a login prompt" "$(rig_plain "$WORK/g0.serial" | tail -n 3 | tr '\n' ' ')"
     fi
 else
@@ -317,12 +319,18 @@ if [ "$NBD_BOOTED" = 1 ]; then
     for ((i = 0; i < 2; i++)); do shell "$i" 'systemd-run --on-active=3 systemctl reboot' >/dev/null 2>&1 || true; done
     rebooted=$(date +%s)
     deadline=$((rebooted + 420))
-    back=0
-    for ((i = 0; i < 2; i++)); do
-        while [ "$(date +%s)" -lt "$deadline" ] && [ "$(image_fetches "${MACS[$i]}" vmlinuz)" -le "${kernel_fetches[$i]}" ]; do sleep 2; done
-        seen=$(prompts "$i")
-        while [ "$(date +%s)" -lt "$deadline" ] && [ "$(prompts "$i")" -le "$seen" ]; do sleep 1; done
-        [ "$(prompts "$i")" -gt "$seen" ] && back=$((back + 1))
+    # Both at once: a machine is back once it has fetched its kernel again (so the prompt
+    # its logout left is behind) and then shown a new prompt, whichever machine gets there first.
+    back=0 stage=(0 0) seen=()
+    while [ "$(date +%s)" -lt "$deadline" ] && [ "$back" -lt 2 ]; do
+        for ((i = 0; i < 2; i++)); do
+            if [ "${stage[$i]}" = 0 ] && [ "$(image_fetches "${MACS[$i]}" vmlinuz)" -gt "${kernel_fetches[$i]}" ]; then
+                seen[$i]=$(prompts "$i") stage[$i]=1
+            elif [ "${stage[$i]}" = 1 ] && [ "$(prompts "$i")" -gt "${seen[$i]}" ]; then
+                stage[$i]=2 back=$((back + 1))
+            fi
+        done
+        sleep 1
     done
     first=$(shell 0 'cat /root/marker 2>&1 || echo no-marker' 2>&1 || true)
     second=$(shell 1 'cat /root/marker 2>&1 || echo no-marker' 2>&1 || true)

@@ -126,12 +126,32 @@ rig_guest() {
         serial=(-chardev "socket,id=serial0,path=$RIG_DIR/$name.sock,server=on,wait=off,logfile=$RIG_DIR/$name.serial"
             -serial chardev:serial0)
     ip netns exec "$lan" "${qemu[@]}" -m "${RIG_MEMORY:-1024}" -smp 1 \
-        "${fw[@]}" -display none -monitor none \
+        "${fw[@]}" -display none -monitor "unix:$RIG_DIR/$name.mon,server=on,wait=off" \
         "${serial[@]}" \
         -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "$nic" \
         >"$RIG_DIR/$name.qemu.log" 2>&1 &
     RIG_PIDS+=($!)
     echo $! >"$RIG_DIR/$name.pid"
+}
+
+# rig_monitor NAME COMMAND...: the guest's QEMU monitor answers, for a report when a guest
+# does not do what a test waits for (is it running, where is its CPU).
+rig_monitor() {
+    python3 - "$RIG_DIR/$1.mon" "${@:2}" <<'PY'
+import socket, sys, time
+monitor = socket.socket(socket.AF_UNIX)
+monitor.settimeout(3)
+monitor.connect(sys.argv[1])
+for command in sys.argv[2:]:
+    monitor.send((command + "\n").encode())
+    time.sleep(1)
+    try:
+        text = monitor.recv(1 << 20).decode(errors="replace")
+    except OSError:
+        continue
+    # The monitor echoes with line-editing escapes: keep its answers' plain lines.
+    print("\n".join(line for line in text.splitlines() if "\x1b" not in line and line.strip() != "(qemu)"))
+PY
 }
 
 rig_stop_guest() {
