@@ -41,6 +41,9 @@ public struct NBDNegotiation: Sendable {
 
     /// The handshake flags this server offers.
     public static let serverFlags: NBDHandshakeFlags = [.fixedNewstyle, .noZeroes]
+    /// What an error reply says, whatever the reason (which the server logs).
+    public static let unknownMessage = "no such export"
+    public static let refusedMessage = "not for this client"
     /// Options one connection may send: a client that only ever asks is sent away.
     public static let optionLimit = 32
 
@@ -111,9 +114,11 @@ public struct NBDNegotiation: Sendable {
                 .encode(into: &reply)
             return [.send(reply), .transmit(export)]
         default:
+            // The reason is the caller's to log: a host without credentials learns only the code
+            // (not which machines exist, nor what the server's tables or paths say).
             switch found {
-            case .unknown(let why): return [reply(.error(type, .errorUnknown, why))]
-            case .refused(let why): return [reply(.error(type, .errorPolicy, why))]
+            case .unknown: return [reply(.error(type, .errorUnknown, Self.unknownMessage))]
+            case .refused: return [reply(.error(type, .errorPolicy, Self.refusedMessage))]
             case .export(let export):
                 let info = [
                     reply(.exportInfo(type, size: export.size, flags: export.flags)),

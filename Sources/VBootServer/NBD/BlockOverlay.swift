@@ -47,54 +47,64 @@ final class BlockOverlay: @unchecked Sendable {
     private let baseDigest: String
     private let lock = NSLock()
 
+    /// Opens into locals and sets the stored properties last: a throw before that runs no
+    /// `deinit`, so every descriptor is closed exactly once, here.
     init(base basePath: String, baseDigest: String, storage: Storage) throws {
-        base = open(basePath, O_RDONLY | O_CLOEXEC)
+        let base = open(basePath, O_RDONLY | O_CLOEXEC)
         guard base >= 0 else { throw OverlayError.system("cannot open \(basePath)") }
         var info = stat()
         fstat(base, &info)
-        size = UInt64(info.st_size)
-        self.baseDigest = baseDigest
+        let size = UInt64(info.st_size)
         let blocks = Int((size + UInt64(Self.blockSize) - 1) / UInt64(Self.blockSize))
-        map = [UInt64](repeating: 0, count: (blocks + 63) / 64)
-        switch storage {
-        case .readOnly:
-            mapPath = nil
-            data = -1
-            return
-        case .scratch(let directory):
-            mapPath = nil
-            var template = Array((directory + "/.vboot-scratch-XXXXXX").utf8CString)
-            data = mkstemp(&template)
-            if data >= 0 { unlink(template) }
-        case .persistent(let path):
-            mapPath = path + ".map"
-            let directory = (path as NSString).deletingLastPathComponent
-            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            data = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-            // The new file's name on stable storage too, before anything is promised about it.
-            if data >= 0 { Self.syncDirectory(directory) }
-        }
-        guard data >= 0 else {
-            let code = errno
-            close(base)
-            throw OverlayError.system("cannot open the overlay", code)
-        }
-        if let mapPath, let saved = FileManager.default.contents(atPath: mapPath) {
-            guard let loaded = Self.parseMap(saved, digest: baseDigest, words: map.count) else {
-                close(base)
-                close(data)
-                throw OverlayError(
-                    "\(mapPath) was made over another base image (or is damaged): move it and its data aside to start afresh"
-                )
+        var map = [UInt64](repeating: 0, count: (blocks + 63) / 64)
+        var mapPath: String?
+        var data: Int32 = -1
+        do {
+            switch storage {
+            case .readOnly:
+                break
+            case .scratch(let directory):
+                var template = Array((directory + "/.vboot-scratch-XXXXXX").utf8CString)
+                data = mkstemp(&template)
+                guard data >= 0 else { throw OverlayError.system("cannot make a scratch overlay in \(directory)") }
+                unlink(template)
+            case .persistent(let path):
+                mapPath = path + ".map"
+                try Self.makeDirectory((path as NSString).deletingLastPathComponent)
+                data = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+                guard data >= 0 else { throw OverlayError.system("cannot open \(path)") }
+                // The new file's name on stable storage too, before anything is promised about it.
+                Self.syncDirectory((path as NSString).deletingLastPathComponent)
             }
-            map = loaded
-        }
-        guard ftruncate(data, off_t(size)) == 0 else {
-            let code = errno
+            if let mapPath, let saved = FileManager.default.contents(atPath: mapPath) {
+                guard let loaded = Self.parseMap(saved, digest: baseDigest, words: map.count) else {
+                    throw OverlayError(
+                        "\(mapPath) was made over another base image (or is damaged): move it and its data aside to start afresh"
+                    )
+                }
+                map = loaded
+            }
+            if data >= 0, ftruncate(data, off_t(size)) != 0 { throw OverlayError.system("cannot size the overlay") }
+        } catch {
             close(base)
-            close(data)
-            throw OverlayError.system("cannot size the overlay", code)
+            if data >= 0 { close(data) }
+            throw error
         }
+        self.base = base
+        self.data = data
+        self.size = size
+        self.map = map
+        self.mapPath = mapPath
+        self.baseDigest = baseDigest
+    }
+
+    /// Creates `path` and the directories above it, each new one synced into its parent.
+    private static func makeDirectory(_ path: String) throws {
+        guard !FileManager.default.fileExists(atPath: path) else { return }
+        let parent = (path as NSString).deletingLastPathComponent
+        if parent != path { try makeDirectory(parent) }
+        guard mkdir(path, 0o700) == 0 || errno == EEXIST else { throw OverlayError.system("cannot make \(path)") }
+        syncDirectory(parent)
     }
 
     deinit {

@@ -37,8 +37,10 @@ final class NBDConnectionHandler: ChannelInboundHandler, RemovableChannelHandler
     typealias OutboundOut = ByteBuffer
 
     /// Bytes received and not yet handled past which the connection stops reading (a client
-    /// writing faster than the disk takes it waits in TCP, not in vboot's memory).
-    static let backlogLimit = 64 << 20
+    /// writing faster than the disk takes it, or not reading its replies, waits in TCP, not in
+    /// vboot's memory). Reading resumes at half: room for one whole request, the largest a
+    /// write, so a request that has not all arrived is never waited for with reading off.
+    static let backlogLimit = 2 * (Int(NBDRequestCheck.maxLength) + NBDRequest.size)
     /// Reply bytes written and not yet taken by the socket past which no further request is
     /// handled: a client that does not read its replies stops being served, not vboot's memory.
     static let replyLimit = 8 << 20
@@ -142,14 +144,23 @@ final class NBDConnectionState: @unchecked Sendable {
         queue.async {
             var bytes = bytes
             self.received.writeBuffer(&bytes)
-            self.process()
-            let left = self.backlog.withLockedValue { value -> Int in
-                value -= size
-                return value
-            }
-            if left <= NBDConnectionHandler.backlogLimit / 2 {
-                _ = self.channel?.setOption(ChannelOptions.autoRead, value: true)
-            }
+            self.run()
+        }
+    }
+
+    /// `process`, then what it handled leaves the backlog: bytes still unhandled (a request
+    /// waiting for its replies to drain, or for a lookup) keep counting, and keep reading off.
+    private func run() {
+        let before = received.readableBytes
+        process()
+        let handled = before - received.readableBytes
+        guard handled > 0 else { return }
+        let left = backlog.withLockedValue { value -> Int in
+            value -= handled
+            return value
+        }
+        if left <= NBDConnectionHandler.backlogLimit / 2 {
+            _ = channel?.setOption(ChannelOptions.autoRead, value: true)
         }
     }
 
@@ -261,7 +272,7 @@ final class NBDConnectionState: @unchecked Sendable {
                     return
                 }
                 self.opened = ready
-                if self.perform(self.negotiation.resolve(answer)) { self.process() }
+                if self.perform(self.negotiation.resolve(answer)) { self.run() }
             }
         }
     }
@@ -313,7 +324,8 @@ final class NBDConnectionState: @unchecked Sendable {
     /// The protocol's errno for a failed disk call: a full disk is the client's to know.
     static func errno(for failure: any Error) -> NBDErrno {
         switch (failure as? BlockOverlay.OverlayError)?.errno {
-        case ENOSPC?, EDQUOT?: .noSpace
+        // EFBIG too: the spec wants ENOSPC for a write past what the server can hold.
+        case ENOSPC?, EDQUOT?, EFBIG?: .noSpace
         case EROFS?, EPERM?: .notPermitted
         default: .io
         }
@@ -329,7 +341,7 @@ final class NBDConnectionState: @unchecked Sendable {
             self.queue.async {
                 let paused = self.inFlight >= NBDConnectionHandler.replyLimit
                 self.inFlight -= size
-                if paused, self.inFlight < NBDConnectionHandler.replyLimit { self.process() }
+                if paused, self.inFlight < NBDConnectionHandler.replyLimit { self.run() }
             }
         }
         channel.writeAndFlush(bytes, promise: promise)

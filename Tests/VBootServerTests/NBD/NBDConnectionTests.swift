@@ -35,6 +35,24 @@ struct NBDConnectionTests {
         await rig.stop()
     }
 
+    /// Requests keep coming while the replies are not read: once the replies in flight and the
+    /// unhandled requests reach their limits, vboot stops reading and the client's sends stall.
+    @Test func aClientThatSendsRequestsAndReadsNothingIsNotBufferedWithoutLimit() async throws {
+        let rig = try await NBDServiceTests.rig()
+        let port = rig.port
+        let total = 400 << 20
+        let sent = try await Self.offPool { () -> Int in
+            let client = try NBDTestClient(port: port)
+            #expect(try client.go("lab").last == .ack)
+            return client.flood(reads: 4096, total: total, seconds: 4)
+        }
+        // The backlog limit, the socket buffers: nowhere near all of it.
+        #expect(
+            sent < NBDConnectionHandler.backlogLimit + (16 << 20),
+            "vboot took \(sent) bytes of requests it could not answer")
+        await rig.stop()
+    }
+
     @Test func aScratchLayerOutlivesAnUncleanDropOfTheSameBootButNotANewBoot() async throws {
         let rig = try await NBDServiceTests.rig()
         let port = rig.port

@@ -32,6 +32,34 @@ final class NBDTestClient: @unchecked Sendable {
 
     deinit { close(descriptor) }
 
+    /// Sends requests of `length`-byte reads, `total` bytes of them, for at most `seconds`
+    /// (a send that cannot go on within that time stops it): the bytes the server took.
+    func flood(reads length: UInt32, total: Int, seconds: Int) -> Int {
+        var wait = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+        var chunk = ByteBuffer()
+        for handle in 0..<(64 << 10) / NBDRequest.size {
+            NBDRequest(command: .read, handle: UInt64(handle), offset: 0, length: length).encode(into: &chunk)
+        }
+        let bytes = Array(chunk.readableBytesView)
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        var sent = 0
+        while sent < total, ContinuousClock.now < deadline {
+            let done = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress!, bytes.count, 0) }
+            guard done > 0 else { break }
+            sent += done
+            // A partial send leaves a request cut in two: the rest of the chunk follows it.
+            if done < bytes.count {
+                let rest = bytes.withUnsafeBytes {
+                    Glibc.send(descriptor, $0.baseAddress! + done, bytes.count - done, 0)
+                }
+                guard rest > 0 else { break }
+                sent += rest
+            }
+        }
+        return sent
+    }
+
     func send(_ buffer: ByteBuffer) {
         let bytes = Array(buffer.readableBytesView)
         var done = 0
