@@ -12,20 +12,8 @@ final class NBDTestClient: @unchecked Sendable {
 
     /// Connects to 127.0.0.1:`port`; reads wait at most `timeout`.
     init(port: Int, timeout: Int = 5) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else {
-            close(descriptor)
-            throw BlockOverlay.OverlayError.system("connect")
-        }
+        descriptor = connectLoopbackTCP(port: port)
+        guard descriptor >= 0 else { throw BlockOverlay.OverlayError.system("connect") }
         var wait = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
     }
