@@ -206,6 +206,22 @@ wait_prompts() {
     return 1
 }
 shell() { python3 "$HERE/lib/serial-shell.py" "$WORK/$G$1.sock" root vboot "${@:2}"; }
+# unstick I SINCE: guest I, rebooted at SINCE, still showing the kernel's last words ("machine
+# restart") 150 s later with its CPU in firmware, hangs in OVMF after QEMU's warm reset (seen in
+# 3 of about 20 reboots of a fetch= guest, stops 36 and 37, before any packet reached vboot;
+# never on a cold start). Where its CPU spins is printed for the record, then it is powered off
+# and on. STUCK lists the guests that were; the checks go on (vboot's part is after this).
+STUCK=""
+unstick() {
+    local name=$G$1
+    [ $(($(date +%s) - $2)) -ge 150 ] || return 0
+    rig_plain "$WORK/$name.serial" | grep -v '^[[:space:]]*$' | tail -n 1 | grep -E 'reboot: (machine restart|Restarting system)' >/dev/null || return 0
+    rig_in_firmware "$name" || return 0
+    echo "note: $name hangs in OVMF after the warm reset; where its CPU is, three times:"
+    rig_monitor "$name" "info registers" "x/4i \$pc" "info registers" "info registers" 2>&1 | grep -aE 'IP=|^0x' || true
+    rig_power_cycle "$name" "${MACS[$1]}" uefi default
+    STUCK+="${NAMES[$1]} "
+}
 declare -a AT
 started=$(date +%s.%N)
 for ((i = 0; i < GUESTS; i++)); do rig_guest "g$i" "${MACS[$i]}" uefi default; done
@@ -258,16 +274,20 @@ if [ "$BOOTED" = 1 ]; then
     fetched=$(image_fetches "${MACS[0]}")
     shell 0 'systemd-run --on-active=3 systemctl reboot' >/dev/null 2>&1 || true
     rebooted=$(date +%s)
-    deadline=$((rebooted + 360))
+    deadline=$((rebooted + 480))
     # Back when it has fetched the image again and then shown a login prompt (getty shows one
     # after each logout too, so a prompt alone says nothing).
-    while [ "$(date +%s)" -lt "$deadline" ] && [ "$(image_fetches "${MACS[0]}")" -le "$fetched" ]; do sleep 2; done
+    while [ "$(date +%s)" -lt "$deadline" ] && [ "$(image_fetches "${MACS[0]}")" -le "$fetched" ]; do
+        unstick 0 "$rebooted"
+        sleep 2
+    done
     seen=$(prompts 0)
     while [ "$(date +%s)" -lt "$deadline" ] && [ "$(prompts 0)" -le "$seen" ]; do sleep 1; done
     if [ "$(prompts 0)" -gt "$seen" ]; then
         after=$(shell 0 'cat /root/marker 2>&1 || echo no-marker' 2>&1 || true)
         [[ $after == *no-marker* ]] &&
-            pass "reboot: ${NAMES[0]} booted through vboot again in $(($(date +%s) - rebooted)) s and its file is gone (tmpfs layer)" ||
+            pass "reboot: ${NAMES[0]} booted through vboot again in $(($(date +%s) - rebooted)) s and its file is gone (tmpfs layer)" \
+                "${STUCK:+power-cycled after OVMF hung on the warm reset: ${STUCK% }}" ||
             fail "reboot: the file survived or the shell failed" "$(tr '\n' ' ' <<<"$after")"
     else
         # Where the guest is: QEMU's state and the CPU's place (firmware or kernel).
@@ -311,23 +331,27 @@ if [ "$NBD_BOOTED" = 1 ]; then
     # Another LAN host asks for lab-01's boot script (anyone may), then for its layer: the
     # kernel's neighbour table says that address is not lab-01's MAC, so it is refused, and
     # lab-01's own connection (and its reboot below) goes on as before.
-    ip netns exec "$(rig_ns client)" curl -s -m 10 -o /dev/null "http://$BOOT_IP:$HTTP_PORT/boot.ipxe?mac=${MACS[0]}"
-    sleep 2
+    # The export name, token and all, as lab-01's script gives it.
+    export0=$(ip netns exec "$(rig_ns client)" curl -s -m 10 "http://$BOOT_IP:$HTTP_PORT/boot.ipxe?mac=${MACS[0]}" |
+        grep -oE 'nbdroot=[^ ]+' | head -n 1 | sed 's|^nbdroot=[^/]*/||' || true)
     stolen=$(ip netns exec "$(rig_ns client)" timeout 30 qemu-io -f raw -c 'read 0 4096' \
-        "nbd://$BOOT_IP:10809/lab/${MACS[0]//:/-}" 2>&1) && stolen_status=0 || stolen_status=$?
-    if [ "$stolen_status" != 0 ] && grep -q "asked for lab/${MACS[0]//:/-}: $CLIENT_IP is .* on the wire, not ${MACS[0]}; refused" "$WORK/vboot.log"; then
+        "nbd://$BOOT_IP:10809/$export0" 2>&1) && stolen_status=0 || stolen_status=$?
+    if [[ $export0 == lab/${MACS[0]//:/-}/* ]] && [ "$stolen_status" != 0 ] &&
+        grep -q "asked for $export0: $CLIENT_IP is .* on the wire, not ${MACS[0]}; refused" "$WORK/vboot.log"; then
         pass "nbd: another host that fetched ${NAMES[0]}'s boot script is refused its layer (the neighbour table has another MAC for it)"
     else
-        fail "nbd: a spoofed claim to ${NAMES[0]}'s layer" "qemu-io exit $stolen_status: $(tr '\n' ' ' <<<"$stolen" | head -c 300)"
+        fail "nbd: a spoofed claim to ${NAMES[0]}'s layer" "export $export0, qemu-io exit $stolen_status: $(tr '\n' ' ' <<<"$stolen" | head -c 300)"
     fi
+    STUCK=""
     for ((i = 0; i < 2; i++)); do shell "$i" 'systemd-run --on-active=3 systemctl reboot' >/dev/null 2>&1 || true; done
     rebooted=$(date +%s)
-    deadline=$((rebooted + 420))
+    deadline=$((rebooted + 540))
     # Both at once: a machine is back once it has fetched its kernel again (so the prompt
     # its logout left is behind) and then shown a new prompt, whichever machine gets there first.
     back=0 stage=(0 0) seen=()
     while [ "$(date +%s)" -lt "$deadline" ] && [ "$back" -lt 2 ]; do
         for ((i = 0; i < 2; i++)); do
+            [ "${stage[$i]}" != 0 ] || unstick "$i" "$rebooted"
             if [ "${stage[$i]}" = 0 ] && [ "$(image_fetches "${MACS[$i]}" vmlinuz)" -gt "${kernel_fetches[$i]}" ]; then
                 seen[$i]=$(prompts "$i") stage[$i]=1
             elif [ "${stage[$i]}" = 1 ] && [ "$(prompts "$i")" -gt "${seen[$i]}" ]; then
@@ -341,7 +365,7 @@ if [ "$NBD_BOOTED" = 1 ]; then
     if [ "$back" = 2 ] && [[ ${written[0]} == */dev/nbd0*kept-by-${NAMES[0]}* ]] && [[ ${written[1]} == *kept-by-${NAMES[1]}* ]] &&
         [[ $first == *kept-by-${NAMES[0]}* ]] && [[ $second == *no-marker* ]]; then
         pass "nbd: after a reboot through vboot, ${NAMES[0]}'s file is still there (layer=persistent, on the server) and ${NAMES[1]}'s is gone (scratch)" \
-            "back in $(($(date +%s) - rebooted)) s; $(du -sh "$WORK/data/overlays/lab" 2>/dev/null | cut -f1) of overlays on the server"
+            "back in $(($(date +%s) - rebooted)) s; $(du -sh "$WORK/data/overlays/lab" 2>/dev/null | cut -f1) of overlays on the server${STUCK:+; power-cycled after OVMF hung on the warm reset: ${STUCK% }}"
     else
         fail "nbd: persistence across a reboot" "back $back/2; before: $(tr '\n' ' ' <<<"${written[*]}") | after: ${NAMES[0]}: $(tr '\n' ' ' <<<"$first") ${NAMES[1]}: $(tr '\n' ' ' <<<"$second")"
     fi

@@ -154,6 +154,32 @@ for command in sys.argv[2:]:
 PY
 }
 
+# rig_in_firmware NAME: true when the guest's CPU runs firmware code, not Linux (Linux always
+# sets CR4.PGE, bit 7; OVMF's DXE phase pages without it).
+rig_in_firmware() {
+    local cr4
+    cr4=$(rig_monitor "$1" "info registers" 2>/dev/null | grep -aoE 'CR4=[0-9a-fA-F]+' | head -n 1 | cut -d= -f2)
+    [ -n "$cr4" ] && (((0x$cr4 & 0x80) == 0))
+}
+
+# rig_power_cycle NAME MAC FIRMWARE ROM: the guest's QEMU stopped and started again (a cold
+# start with the same MAC and the same variable store), as an admin holding the power button
+# would. Its serial log starts afresh.
+rig_power_cycle() {
+    local name=$1 pid i
+    pid=$(cat "$RIG_DIR/$name.pid")
+    kill "$pid" 2>/dev/null || true
+    for ((i = 0; i < 20; i++)); do rig_alive "$pid" || break; sleep 0.5; done
+    rig_alive "$pid" && { kill -KILL "$pid" 2>/dev/null || true; sleep 1; }
+    wait "$pid" 2>/dev/null || true
+    # Gone from the list rig_down kills: the number may be another process's by then.
+    for i in "${!RIG_PIDS[@]}"; do [ "${RIG_PIDS[$i]}" != "$pid" ] || unset 'RIG_PIDS[i]'; done
+    RIG_PIDS=("${RIG_PIDS[@]}")
+    ip -n "$(rig_ns lan)" link del "tap-$name" 2>/dev/null || true
+    cp "$RIG_DIR/$name.vars" "$RIG_DIR/$name.vars.kept"
+    RIG_VARS="$RIG_DIR/$name.vars.kept" rig_guest "$@"
+}
+
 rig_stop_guest() {
     local name=$1
     if [ -f "$RIG_DIR/$name.pid" ]; then kill "$(cat "$RIG_DIR/$name.pid")" 2>/dev/null || true; fi
