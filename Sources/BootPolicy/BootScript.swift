@@ -10,10 +10,12 @@ public struct BootScriptContext: Sendable, Hashable {
         "uuid", "serial", "manufacturer", "product", "asset", "arch", "platform", "hostname",
     ]
 
-    public init(mac: String, serverURL: String, query: [String: String]) {
+    /// - bootToken: this render's credential for the boot it starts (vboot's `BootTokens`).
+    public init(mac: String, serverURL: String, query: [String: String], bootToken: String? = nil) {
         var values: [String: String] = [:]
         for key in Self.clientKeys { values[key] = query[key].map { Self.sanitize($0) } ?? "" }
         values["mac"] = mac
+        values["boot_token"] = bootToken ?? ""
         values["server"] = serverURL
         values["server_host"] = Self.host(of: serverURL)
         values["assets"] = serverURL + "/assets"

@@ -131,16 +131,13 @@ public final class VBootServer: Sendable {
         let store = inventory.store
         let exports = NBDExports(
             imagesRoot: assets + "/images", overlaysRoot: configuration.overlaysDirectory, images: images
-        ) { mac, client in
+        ) { [tokens = inventory.bootTokens] mac, token, client in
             let address = client?.ipAddress
             let machine = try? await store.machine(MachineSelector(mac: mac))
-            var boot: BootEvent?
-            if let address {
-                boot = try? await store.latestEvent(mac: mac, kind: .script, outcome: .ok, address: address)
-            }
             return NBDLayerPolicy.decide(
                 machine: machine, client: address, isLoopback: address.map(NBDLayerPolicy.isLoopback) ?? false,
-                linkAddress: address.flatMap(NeighbourTable.linkAddress), boot: boot)
+                linkAddress: address.flatMap(NeighbourTable.linkAddress),
+                boot: token.flatMap { tokens.verify($0, mac: mac) })
         }
         return NBDService(
             host: configuration.listenAddress?.description ?? "0.0.0.0", port: port, exports: exports,

@@ -29,11 +29,6 @@ public protocol InventoryStore: AnyObject, Sendable {
     func record(_ events: [BootEvent]) async throws
     /// Newest first.
     func timeline(mac: HardwareAddress?, limit: Int, before: Int64?) async throws -> [BootEvent]
-    /// The machine's newest event of this kind and outcome from `address` (by the machine's
-    /// index: however many events other addresses recorded for it since).
-    func latestEvent(
-        mac: HardwareAddress, kind: BootEvent.Kind, outcome: BootEvent.Outcome, address: String
-    ) async throws -> BootEvent?
     /// Keeps at most `perMachine` events per MAC and none older than `olderThan`; returns how many went.
     func pruneTimeline(perMachine: Int, olderThan: Int64) async throws -> Int
 

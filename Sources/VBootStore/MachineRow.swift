@@ -107,15 +107,6 @@ enum EventRow {
         ]
     }
 
-    /// `latestEvent`'s condition, with `?` placeholders (`LeaseSQL.numbered` for PostgreSQL).
-    static let latestFilter = "WHERE mac = ? AND kind = ? AND outcome = ? AND address = ? ORDER BY id DESC"
-
-    static func latestValues(
-        mac: HardwareAddress, kind: BootEvent.Kind, outcome: BootEvent.Outcome, address: String
-    ) -> [StoreValue] {
-        [.text(mac.description), .text(kind.rawValue), .text(outcome.rawValue), .text(address)]
-    }
-
     static func event(_ row: StoreRow) throws(StoreError) -> BootEvent {
         let kindText = try row.text("kind")
         let outcomeText = try row.text("outcome")

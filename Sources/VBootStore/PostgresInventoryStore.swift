@@ -276,15 +276,6 @@ public final class PostgresInventoryStore: InventoryStore {
         return try await translated { try await run(sql, values).map(EventRow.event) }
     }
 
-    public func latestEvent(
-        mac: HardwareAddress, kind: BootEvent.Kind, outcome: BootEvent.Outcome, address: String
-    ) async throws -> BootEvent? {
-        let sql =
-            "SELECT id, \(EventRow.columns.joined(separator: ", ")) FROM boot_events \(EventRow.latestFilter) LIMIT 1"
-        let values = EventRow.latestValues(mac: mac, kind: kind, outcome: outcome, address: address)
-        return try await translated { try await run(LeaseSQL.numbered(sql), values).first.map(EventRow.event) }
-    }
-
     public func pruneTimeline(perMachine: Int, olderThan: Int64) async throws -> Int {
         try await TimelinePruning.prune(perMachine: perMachine, olderThan: olderThan) { sql, values, column in
             try await translated { try await run(LeaseSQL.numbered(sql), values).map { $0.value(column) } }

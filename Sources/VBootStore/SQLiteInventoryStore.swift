@@ -254,15 +254,6 @@ public final class SQLiteInventoryStore: InventoryStore {
         return try await serial { try await query(sql, finalValues).map(EventRow.event) }
     }
 
-    public func latestEvent(
-        mac: HardwareAddress, kind: BootEvent.Kind, outcome: BootEvent.Outcome, address: String
-    ) async throws -> BootEvent? {
-        let sql =
-            "SELECT id, \(EventRow.columns.joined(separator: ", ")) FROM boot_events \(EventRow.latestFilter) LIMIT 1"
-        let values = EventRow.latestValues(mac: mac, kind: kind, outcome: outcome, address: address)
-        return try await serial { try await query(sql, values).first.map(EventRow.event) }
-    }
-
     public func pruneTimeline(perMachine: Int, olderThan: Int64) async throws -> Int {
         try await TimelinePruning.prune(perMachine: perMachine, olderThan: olderThan) { sql, values, column in
             try await serial { try await query(sql, values).map { $0.value(column) } }

@@ -240,7 +240,8 @@ struct DeclaredBootTests {
         #expect(unnamed.contains("/assets/images/lab/filesystem.squashfs"))
     }
 
-    /// The root on vboot's NBD server: the machine's own export, at the server's address alone.
+    /// The root on vboot's NBD server: the machine's own export with this boot's token, at the
+    /// server's address alone.
     @Test func disklessNBDNamesTheMachinesOwnExport() throws {
         let url = ShippedProfileTests.directory.appendingPathComponent("diskless-nbd" + Profile.declarativeExtension)
         let profile = try Profile(
@@ -248,10 +249,14 @@ struct DeclaredBootTests {
         let boot = try DeclaredBoot(
             name: "diskless-nbd", title: profile.title, declaration: try #require(profile.declaration))
         let machine = Machine(mac: try #require(HardwareAddress("52:54:00:12:34:56")), hostname: "lab-07")
-        let context = BootScriptContext(mac: "52-54-00-12-34-56", serverURL: "http://10.0.0.2:8080", query: [:])
-            .merging(machine: machine, profileDefaults: profile.defaults)
+        let token = String(repeating: "0a", count: 24)
+        let context = BootScriptContext(
+            mac: "52-54-00-12-34-56", serverURL: "http://10.0.0.2:8080", query: [:], bootToken: token
+        ).merging(machine: machine, profileDefaults: profile.defaults)
         let script = boot.ipxeScript(context)
-        #expect(script.contains(" root=/dev/nbd0 nbdroot=10.0.0.2:10809/lab/52-54-00-12-34-56 ip=dhcp rw"), "\(script)")
+        #expect(
+            script.contains(" root=/dev/nbd0 nbdroot=10.0.0.2:10809/lab/52-54-00-12-34-56/\(token) ip=dhcp rw"),
+            "\(script)")
         #expect(script.contains("kernel http://10.0.0.2:8080/assets/images/lab/vmlinuz "))
         #expect(script.contains(" systemd.hostname=lab-07"))
         #expect(BootScriptContext.host(of: "http://[fd00::2]:8080") == "fd00::2")

@@ -134,12 +134,6 @@ struct StoreSuite {
             let page = try await store.timeline(mac: macA, limit: 2, before: forA[4].id)
             #expect(page.map(\.summary) == ["event 22", "event 20"])
             #expect(try await store.timeline(mac: macA, limit: 50, before: nil).contains { $0.outcome == .aborted })
-            // The newest of one kind, outcome and address, past events of others.
-            let latest = try await store.latestEvent(mac: macA, kind: .tftp, outcome: .ok, address: "10.0.0.4")
-            #expect(latest?.summary == "event 4" && latest?.at == 1004)
-            #expect(try await store.latestEvent(mac: macA, kind: .tftp, outcome: .ok, address: "10.0.0.7") == nil)
-            #expect(try await store.latestEvent(mac: macB, kind: .tftp, outcome: .ok, address: "10.0.0.4") == nil)
-            #expect(try await store.latestEvent(mac: macA, kind: .script, outcome: .ok, address: "10.0.0.4") == nil)
             // Keep 4 per MAC and nothing older than at=1002.
             let removed = try await store.pruneTimeline(perMachine: 4, olderThan: 1002)
             let left = try await store.timeline(mac: nil, limit: 100, before: nil)

@@ -23,17 +23,10 @@ public enum APITokenFile {
         }
         var generator = SystemRandomNumberGenerator()
         let token = (0..<32).map { _ in String(format: "%02x", generator.next() as UInt8) }.joined()
-        // Created 0600 by open(2) itself: no moment where the token sits in a readable file.
-        let descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            throw Failure(description: "cannot write the API token file \(path) (--api-token-file): errno \(errno)")
-        }
-        defer { close(descriptor) }
-        let bytes = Array((token + "\n").utf8)
-        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        guard written == bytes.count else {
-            unlink(path)
-            throw Failure(description: "cannot write the API token file \(path) (--api-token-file): errno \(errno)")
+        if let failure = PrivateFiles.create(path, contents: token + "\n") {
+            throw Failure(
+                description:
+                    "cannot write the API token file \(path) (--api-token-file): \(String(cString: strerror(failure)))")
         }
         logger.notice("API token generated and saved in \(path) (mode 0600; read it there)")
         return token

@@ -67,7 +67,7 @@ public enum SettingKey: String, CaseIterable, Sendable {
             Setting(
                 flag: "nbd-port", valueName: "PORT", default: .described("off"),
                 help:
-                    "NBD for diskless machines whose root is a block device (the diskless-nbd profile): IMAGE is the image's root.img read-only, IMAGE/MAC that machine's own copy-on-write view of it, given only to an address that is that machine's MAC on the wire and that it booted from; kept across boots for machines with layer=persistent, under DATA_DIR/overlays.",
+                    "NBD for diskless machines whose root is a block device (the diskless-nbd profile): IMAGE is the image's root.img read-only, IMAGE/MAC/TOKEN that machine's own copy-on-write view of it, given only to an address that is that machine's MAC on the wire, with the boot token of its boot script (one layer per boot); kept across boots for machines with layer=persistent, under DATA_DIR/overlays.",
                 example: "10809",
                 apply: Setting.parsed(
                     "a TCP port (1-65535)", { Int($0).flatMap { (0...65535).contains($0) ? $0 : nil } },
@@ -108,7 +108,7 @@ public enum SettingKey: String, CaseIterable, Sendable {
             Setting(
                 flag: "data-dir", valueName: "DIR", default: .value("/var/lib/vboot"),
                 help:
-                    "vboot's state: vboot.sqlite (the inventory) and api-token; the directory is made (or tightened to) mode 700, its files 600.",
+                    "vboot's state: vboot.sqlite (the inventory), api-token, boot-token.key (the key of the boot tokens) and overlays/ (diskless machines' kept layers); the directory is made (or tightened to) mode 700, its files 600.",
                 example: "/var/lib/vboot", paths: .path, apply: Setting.text(\.configuration.dataDirectory))
         case .database:
             Setting(

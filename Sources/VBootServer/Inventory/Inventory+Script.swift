@@ -29,7 +29,8 @@ extension Inventory {
         if let mac = request.mac, let address = request.address { addresses.learn(address, is: mac) }
         let selector = MachineSelector(mac: request.mac, uuid: request.query["uuid"], serial: request.query["serial"])
         let context = BootScriptContext(
-            mac: request.mac?.hyphenated ?? "unknown", serverURL: request.serverURL, query: request.query)
+            mac: request.mac?.hyphenated ?? "unknown", serverURL: request.serverURL, query: request.query,
+            bootToken: request.mac.map { bootTokens.issue(mac: $0) })
         if request.loader == .grub,
             let reason = try await unbootableByGRUB(selector, request: request, context: context)
         {

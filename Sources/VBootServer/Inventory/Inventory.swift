@@ -20,6 +20,8 @@ public final class Inventory: Service, Sendable {
     let profiles: ProfileLibrary
     /// The settings as started; `live` holds those a config reload may change.
     let configuration: ServerConfiguration
+    /// Each rendered boot script's `boot_token`, checked where a boot presents it (NBD).
+    let bootTokens: BootTokens
     let live: LiveSettings
     let logger: Logger
 
@@ -44,13 +46,27 @@ public final class Inventory: Service, Sendable {
             throw error
         }
         logger.info("inventory: \(location), \(upgrade)")
-        let inventory = Inventory(store: store, configuration: configuration, counters: counters, logger: logger)
+        let tokens: BootTokens
+        do {
+            tokens =
+                try configuration.dataDirectory.map { try BootTokens.loadOrCreate(dataDirectory: $0, logger: logger) }
+                ?? .ephemeral()
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        let inventory = Inventory(
+            store: store, configuration: configuration, counters: counters, logger: logger, bootTokens: tokens)
         try await inventory.refresh()
         return inventory
     }
 
-    init(store: any InventoryStore, configuration: ServerConfiguration, counters: ServerCounters, logger: Logger) {
+    init(
+        store: any InventoryStore, configuration: ServerConfiguration, counters: ServerCounters, logger: Logger,
+        bootTokens: BootTokens = .ephemeral()
+    ) {
         self.store = store
+        self.bootTokens = bootTokens
         self.configuration = configuration
         live = LiveSettings(configuration)
         self.logger = logger

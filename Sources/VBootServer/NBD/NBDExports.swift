@@ -4,19 +4,21 @@ import Foundation
 import NBD
 import NIOConcurrencyHelpers
 import NIOCore
+import VBootStore
 
 /// vboot's NBD exports, named for the images under `ASSETS/images/`:
 ///
 /// - `IMAGE`: the image's block root (`root.img`), read-only, shared by every client;
-/// - `IMAGE/MAC`: that machine's writable view of it, a `BlockOverlay` over the shared base:
-///   scratch (one boot's, so a reboot is clean) or persistent under `OVERLAYS/IMAGE/MAC` (kept
-///   across boots), as `layer` decides for the machine and address (`NBDLayerPolicy`).
+/// - `IMAGE/MAC/TOKEN`: that machine's writable view of it, a `BlockOverlay` over the shared
+///   base: scratch (the boot's whose `BootTokens` token it is, so a reboot is clean) or
+///   persistent under `OVERLAYS/IMAGE/MAC` (kept across boots), as `layer` decides for the
+///   machine, token and address (`NBDLayerPolicy`).
 ///
 /// The base is served only while it matches the image's manifest (`ImageVerifier`).
 final class NBDExports: NBDExportSource {
     enum Layer: Hashable, Sendable {
-        /// Kept for the boot whose script fetch has this event id.
-        case scratch(boot: Int64)
+        /// Kept for one boot: its token's time.
+        case scratch(boot: UInt64)
         case persistent
         case refused(String)
     }
@@ -24,29 +26,38 @@ final class NBDExports: NBDExportSource {
     private let imagesRoot: String
     private let overlaysRoot: String
     private let images: ImageVerifier
-    private let layer: @Sendable (HardwareAddress, SocketAddress?) async -> Layer
+    private let layer: @Sendable (HardwareAddress, _ token: String?, SocketAddress?) async -> Layer
     let layers: NBDLayerTable
     /// How long a scratch layer waits for its machine to reconnect after an unclean drop.
     static let scratchGrace = Duration.seconds(300)
 
     init(
         imagesRoot: String, overlaysRoot: String, images: ImageVerifier, scratchGrace: Duration = scratchGrace,
-        layer: @escaping @Sendable (HardwareAddress, SocketAddress?) async -> Layer
+        startedAt: UInt64 = WallClock.millisecondsNow,
+        layer: @escaping @Sendable (HardwareAddress, _ token: String?, SocketAddress?) async -> Layer
     ) {
         self.imagesRoot = imagesRoot
         self.overlaysRoot = overlaysRoot
         self.images = images
         self.layer = layer
-        layers = NBDLayerTable(grace: scratchGrace)
+        layers = NBDLayerTable(grace: scratchGrace, startedAt: startedAt)
     }
 
-    /// An export name's parts: the image and, for a machine's own view, its MAC.
-    static func parse(_ name: String) -> (image: String, machine: HardwareAddress?)? {
+    struct Name: Equatable {
+        var image: String
+        /// A machine's own view: its MAC and the token its boot presented (nil: none given).
+        var machine: HardwareAddress?
+        var token: String?
+    }
+
+    /// An export name's parts: `IMAGE`, or `IMAGE/MAC/TOKEN` for a machine's own view
+    /// (`IMAGE/MAC` too, to be refused with the reason rather than as an unknown name).
+    static func parse(_ name: String) -> Name? {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-        guard (1...2).contains(parts.count), isImageName(parts[0]) else { return nil }
-        guard parts.count == 2 else { return (String(parts[0]), nil) }
+        guard (1...3).contains(parts.count), isImageName(parts[0]) else { return nil }
+        guard parts.count > 1 else { return Name(image: String(parts[0])) }
         guard let mac = HardwareAddress(parts[1]), mac.bytes.count == 6 else { return nil }
-        return (String(parts[0]), mac)
+        return Name(image: String(parts[0]), machine: mac, token: parts.count == 3 ? String(parts[2]) : nil)
     }
 
     static func isImageName(_ name: Substring) -> Bool {
@@ -60,9 +71,10 @@ final class NBDExports: NBDExportSource {
     }
 
     func lookup(_ name: String, client: SocketAddress?) async -> NBDNegotiation.Lookup {
-        guard let (image, machine) = Self.parse(name) else {
-            return .unknown("\"\(name)\" is not IMAGE or IMAGE/MAC")
+        guard let parsed = Self.parse(name) else {
+            return .unknown("\"\(name)\" is not IMAGE or IMAGE/MAC/TOKEN")
         }
+        let image = parsed.image
         let path = imagesRoot + "/" + image + "/" + ImageManifest.blockRootName
         guard let size = BootFileStore.regularFileSize(path) else {
             return .unknown("image \(image) has no \(ImageManifest.blockRootName) (vboot image build --block-root)")
@@ -72,10 +84,10 @@ final class NBDExports: NBDExportSource {
         case nil: return .refused("\(path) is not named in its image's manifest")
         default: break
         }
-        guard let machine else {
+        guard let machine = parsed.machine else {
             return .export(NBDNegotiation.Export(name: name, size: UInt64(size), flags: [.hasFlags, .readOnly]))
         }
-        if case .refused(let why) = await layer(machine, client) { return .refused(why) }
+        if case .refused(let why) = await layer(machine, parsed.token, client) { return .refused(why) }
         let flags: NBDTransmissionFlags = [.hasFlags, .sendFlush, .sendFUA, .sendTrim, .sendWriteZeroes]
         return .export(NBDNegotiation.Export(name: name, size: UInt64(size), flags: flags))
     }
@@ -83,7 +95,8 @@ final class NBDExports: NBDExportSource {
     func open(
         _ export: NBDNegotiation.Export, client: SocketAddress?, onTakeOver: @escaping @Sendable () -> Void
     ) async throws -> any NBDDevice {
-        guard let (image, machine) = Self.parse(export.name) else { throw BlockOverlay.OverlayError("bad name") }
+        guard let parsed = Self.parse(export.name) else { throw BlockOverlay.OverlayError("bad name") }
+        let image = parsed.image
         let directory = imagesRoot + "/" + image
         let base = directory + "/" + ImageManifest.blockRootName
         let manifest = try ImageManifest.decode(
@@ -91,10 +104,10 @@ final class NBDExports: NBDExportSource {
         guard let digest = manifest.file(named: ImageManifest.blockRootName)?.sha256 else {
             throw BlockOverlay.OverlayError("\(base) is not named in its image's manifest")
         }
-        guard let machine else {
+        guard let machine = parsed.machine else {
             return try BlockOverlay(base: base, baseDigest: digest, storage: .readOnly)
         }
-        let layer = await self.layer(machine, client)
+        let layer = await self.layer(machine, parsed.token, client)
         let storage: BlockOverlay.Storage
         switch layer {
         case .refused(let why): throw BlockOverlay.OverlayError(why)

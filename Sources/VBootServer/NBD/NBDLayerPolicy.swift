@@ -5,19 +5,19 @@ import DHCPv4
 /// anyone can ask for a boot script in any machine's name, so an address is taken to be a
 /// machine's only when the kernel's neighbour table says so: the connection's address resolves
 /// to that machine's MAC on the wire (forging that takes an ARP attack on the segment, which no
-/// plain NBD root withstands). Its layer belongs to one boot: the machine's latest boot-script
-/// fetch from that address; kept across boots only where the inventory says so
-/// (`layer=persistent`).
+/// plain NBD root withstands). Its layer belongs to one boot: the one whose token
+/// (`BootTokens`, rendered into the boot script) the connection presents; kept across boots
+/// only where the inventory says so (`layer=persistent`).
 enum NBDLayerPolicy {
     static let variable = "layer"
 
     static func isLoopback(_ address: String) -> Bool { address.hasPrefix("127.") || address == "::1" }
 
     /// - client: the connection's address; `linkAddress`: the MAC the neighbour table has for it
-    ///   (nil: none, the client is not on a directly attached network); `boot`: the machine's
-    ///   latest successful boot-script fetch from `client`.
+    ///   (nil: none, the client is not on a directly attached network); `boot`: the time of the
+    ///   boot token presented, nil when none was or vboot did not issue it for this machine.
     static func decide(
-        machine: Machine?, client: String?, isLoopback: Bool, linkAddress: HardwareAddress?, boot: BootEvent?
+        machine: Machine?, client: String?, isLoopback: Bool, linkAddress: HardwareAddress?, boot: UInt64?
     ) -> NBDExports.Layer {
         guard let machine else { return .refused("not in vboot's inventory") }
         guard let client else { return .refused("the connection's address is unknown") }
@@ -32,7 +32,10 @@ enum NBDLayerPolicy {
                 return .refused("\(client) is \(linkAddress) on the wire, not \(machine.mac)")
             }
         }
-        guard let boot else { return .refused("\(machine.mac) has not fetched a boot script from \(client)") }
-        return machine.variables[variable] == "persistent" ? .persistent : .scratch(boot: boot.id)
+        guard let boot else {
+            return .refused(
+                "no boot token of \(machine.mac)'s (the export is IMAGE/MAC/TOKEN, TOKEN the boot script's boot_token)")
+        }
+        return machine.variables[variable] == "persistent" ? .persistent : .scratch(boot: boot)
     }
 }

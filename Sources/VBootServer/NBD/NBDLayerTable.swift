@@ -8,7 +8,8 @@ import NIOConcurrencyHelpers
 /// rebooted or reconnected is the same machine). A scratch layer belongs to one boot: the same
 /// boot's reconnect (nbd-client's `-persist`, under a mounted root) gets it back, a new boot
 /// starts afresh; after an unclean drop it waits `grace` for that reconnect, a clean disconnect
-/// ends it. A persistent layer is closed when its last connection ends (its data is on disk).
+/// ends it. A boot whose scratch layer has ended (or began before this vboot started) is
+/// refused, never given an empty layer under its mounted root, as is an earlier boot's token. A persistent layer is closed when its last connection ends (its data is on disk).
 actor NBDLayerTable {
     private struct Entry {
         init(overlay: BlockOverlay, layer: NBDExports.Layer) {
@@ -34,10 +35,17 @@ actor NBDLayerTable {
     }
 
     let grace: Duration
+    /// Tokens issued before this: their scratch layers ended with the vboot that ran then.
+    let startedAt: UInt64
     private var entries: [String: Entry] = [:]
+    /// Per layer, the latest boot whose scratch layer has ended: that boot cannot have it again.
+    private var ended: [String: UInt64] = [:]
     private var nextHolder: UInt64 = 0
 
-    init(grace: Duration) { self.grace = grace }
+    init(grace: Duration, startedAt: UInt64) {
+        self.grace = grace
+        self.startedAt = startedAt
+    }
 
     /// Layers in the table (held, or waiting for their machine's reconnect).
     var count: Int { entries.count }
@@ -49,9 +57,13 @@ actor NBDLayerTable {
         sweep()
         let previous = entries[key]
         let same = previous?.layer == layer ? previous : nil
+        if case .scratch(let presented) = layer, same == nil {
+            try checkNew(key, boot: presented, running: previous?.layer)
+        }
         let overlay = try same?.overlay ?? make()
         // Told after the new layer is ready: a failed open leaves the old connection alone.
         previous?.takeOver?()
+        if same == nil, let previous { noteEnd(key, previous.layer) }
         nextHolder += 1
         var entry = same ?? Entry(overlay: overlay, layer: layer)
         entry.holder = nextHolder
@@ -60,6 +72,32 @@ actor NBDLayerTable {
         entry.idleSince = nil
         entries[key] = entry
         return Claim(key: key, holder: nextHolder, overlay: overlay)
+    }
+
+    /// A scratch layer is made only for a boot that never had one. An empty layer under a
+    /// mounted root would corrupt it: a machine whose layer has gone must reboot, and says so
+    /// with I/O errors rather than with a broken file system.
+    private func checkNew(_ key: String, boot: UInt64, running: NBDExports.Layer?) throws {
+        // Boots only move forward: a token older than the scratch layer in use is a stale
+        // connection of a boot that has ended, and must not end the one running now.
+        if case .scratch(let current)? = running, boot < current {
+            throw BlockOverlay.OverlayError("\(key): a token of an earlier boot than the one running")
+        }
+        if boot < startedAt {
+            throw BlockOverlay.OverlayError(
+                "\(key): this boot's scratch layer ended when vboot restarted; the machine must reboot")
+        }
+        if let last = ended[key], boot <= last {
+            throw BlockOverlay.OverlayError(
+                "\(key): this boot's scratch layer has ended (a clean disconnect, or away longer than \(grace)); the machine must reboot"
+            )
+        }
+    }
+
+    /// Remembers a scratch layer's end, so its boot cannot get an empty one in its place.
+    private func noteEnd(_ key: String, _ layer: NBDExports.Layer) {
+        guard case .scratch(let boot) = layer else { return }
+        ended[key] = max(ended[key] ?? 0, boot)
     }
 
     /// The connection that held `claim` has ended (`clean`: it said goodbye).
@@ -74,6 +112,7 @@ actor NBDLayerTable {
             return
         }
         if clean || entry.layer == .persistent {
+            noteEnd(claim.key, entry.layer)
             entries[claim.key] = nil
             return
         }
@@ -89,9 +128,10 @@ actor NBDLayerTable {
     /// Drops scratch layers whose machine has not come back within `grace`.
     func sweep() {
         let now = ContinuousClock.now
-        entries = entries.filter { _, entry in
-            guard let idleSince = entry.idleSince else { return true }
-            return idleSince.duration(to: now) < grace
+        for (key, entry) in entries {
+            guard let idleSince = entry.idleSince, idleSince.duration(to: now) >= grace else { continue }
+            noteEnd(key, entry.layer)
+            entries[key] = nil
         }
     }
 }

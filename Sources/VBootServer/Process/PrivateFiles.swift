@@ -36,4 +36,25 @@ enum PrivateFiles {
     }
 
     static func octal(_ mode: mode_t) -> String { "0" + String(mode, radix: 8) }
+
+    /// Writes a new secret file, created 0600 by open(2) itself (no moment where the secret sits
+    /// in a readable file); an existing file is never overwritten. Nil on success, else errno.
+    static func create(_ path: String, contents: String) -> Int32? {
+        let descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return errno }
+        defer { close(descriptor) }
+        let bytes = Array(contents.utf8)
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        guard written == bytes.count else {
+            let failure = written < 0 ? errno : ENOSPC
+            unlink(path)
+            return failure
+        }
+        guard fsync(descriptor) == 0 else {
+            let failure = errno
+            unlink(path)
+            return failure
+        }
+        return nil
+    }
 }

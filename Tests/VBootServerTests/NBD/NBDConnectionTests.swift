@@ -84,6 +84,33 @@ struct NBDConnectionTests {
         }
         let clean = fresh == Array(NBDServiceTests.base[8192..<12288])
         #expect(clean, "a new boot kept the last boot's scratch writes")
+        // The first boot's token again, while the new boot's layer waits for its machine: a
+        // stale connection of an ended boot, refused; the running boot's layer stays.
+        rig.boot.withLockedValue { $0 = 1 }
+        let stale = try await Self.offPool { try NBDTestClient(port: port).go(Self.scratchMAC) }
+        #expect(stale.last?.isError == true, "an earlier boot's token took the layer: \(stale)")
+        #expect(await rig.exports?.layers.count == 1)
+        await rig.stop()
+    }
+
+    /// A boot's scratch layer that has gone (vboot restarted, or the machine stayed away past the
+    /// grace) is never replaced by an empty one under the machine's mounted root.
+    @Test func aBootWhoseScratchLayerEndedIsRefusedNotGivenAnEmptyOne() async throws {
+        let restarted = try await NBDServiceTests.rig(startedAt: 5)
+        let port = restarted.port
+        restarted.boot.withLockedValue { $0 = 4 }
+        let before = try await Self.offPool { try NBDTestClient(port: port).go(Self.scratchMAC) }
+        #expect(before.last?.isError == true, "a boot from before the restart got an empty layer: \(before)")
+        restarted.boot.withLockedValue { $0 = 5 }
+        let after = try await Self.offPool { try NBDTestClient(port: port).go(Self.scratchMAC) }
+        #expect(after.last == .ack, "a boot since the restart was refused: \(after)")
+        await restarted.stop()
+        let rig = try await NBDServiceTests.rig(scratchGrace: .milliseconds(200))
+        let graced = rig.port
+        _ = try await Self.offPool { _ = try NBDTestClient(port: graced).go(Self.scratchMAC) }
+        try await Task.sleep(for: .milliseconds(700))
+        let late = try await Self.offPool { try NBDTestClient(port: graced).go(Self.scratchMAC) }
+        #expect(late.last?.isError == true, "a reconnect after the grace got an empty layer: \(late)")
         await rig.stop()
     }
 

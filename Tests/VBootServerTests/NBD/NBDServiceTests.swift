@@ -2,6 +2,7 @@ import BootPolicy
 import DHCPv4
 import Foundation
 import Logging
+import NBD
 import NIOConcurrencyHelpers
 import NIOCore
 import Testing
@@ -22,7 +23,7 @@ struct NBDServiceTests {
         var counters: ServerCounters
         var task: Task<Void, any Error>
         /// The boot scratch layers belong to (a new value: the machines booted again).
-        var boot = NIOLockedValueBox<Int64>(1)
+        var boot = NIOLockedValueBox<UInt64>(1)
         var exports: NBDExports?
 
         func stop() async {
@@ -33,7 +34,8 @@ struct NBDServiceTests {
     }
 
     static func rig(
-        base: [UInt8] = base, manifestBase: [UInt8] = base, scratchGrace: Duration = NBDExports.scratchGrace
+        base: [UInt8] = base, manifestBase: [UInt8] = base, scratchGrace: Duration = NBDExports.scratchGrace,
+        startedAt: UInt64 = 0
     ) async throws -> Rig {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("vboot-nbd-\(UUID())").path
         let image = root + "/assets/images/lab"
@@ -44,11 +46,12 @@ struct NBDServiceTests {
         try manifest.encoded().write(to: URL(fileURLWithPath: image + "/" + ImageManifest.fileName))
         let counters = ServerCounters()
         let logger = Logger(label: "test")
-        let boot = NIOLockedValueBox<Int64>(1)
+        let boot = NIOLockedValueBox<UInt64>(1)
         let exports = NBDExports(
             imagesRoot: root + "/assets/images", overlaysRoot: root + "/data/overlays",
-            images: ImageVerifier(counters: counters, logger: logger), scratchGrace: scratchGrace
-        ) { mac, _ in
+            images: ImageVerifier(counters: counters, logger: logger), scratchGrace: scratchGrace,
+            startedAt: startedAt
+        ) { mac, _, _ in
             mac == persistentMAC
                 ? .persistent
                 : mac == refusedMAC
@@ -105,12 +108,16 @@ struct NBDServiceTests {
         await rig.stop()
     }
 
-    @Test func aMachinesScratchViewTakesWritesAndStartsAfreshOnTheNextConnection() async throws {
+    @Test func aMachinesScratchViewTakesWritesAndTheNextBootStartsAfresh() async throws {
         let rig = try await Self.rig()
         let export = "lab/52-54-00-d1-5c-02"
         let session = try await Self.qemuIO(
             rig, export, ["write -P 0x5a 1000 10000", "read -P 0x5a 1000 10000", "read -P 0x01 0 1000", "flush"])
         #expect(Self.ok(session), "\(session.output)")
+        // The same boot after its clean goodbye: its layer has ended, it gets no empty one.
+        let ended = try await Self.qemuIO(rig, export, ["read -P 0x01 0 512"])
+        #expect(ended.status != 0, "a boot whose scratch layer ended got a new one: \(ended.output)")
+        rig.boot.withLockedValue { $0 += 1 }
         let again = try await Self.qemuIO(rig, export, ["read -P 0x01 1000 3096", "read -P 0x02 4096 4096"])
         #expect(Self.ok(again), "a scratch view kept its writes: \(again.output)")
         let base = try Data(contentsOf: URL(fileURLWithPath: rig.root + "/assets/images/lab/root.img"))
@@ -135,7 +142,7 @@ struct NBDServiceTests {
 
     @Test func refusedNamesAndAnUnverifiedBaseAreNotServed() async throws {
         let rig = try await Self.rig()
-        for name in ["lab/52-54-00-d1-5c-09", "other", "lab/not-a-mac", "../lab", "lab/52-54-00-d1-5c-01/x"] {
+        for name in ["lab/52-54-00-d1-5c-09", "other", "lab/not-a-mac", "../lab", "lab/52-54-00-d1-5c-01/token/x"] {
             let refused = try await Self.qemuIO(rig, name, readOnly: true, ["read 0 512"])
             #expect(refused.status != 0, "\(name): \(refused.output)")
         }
@@ -154,7 +161,7 @@ struct NBDServiceTests {
 }
 
 /// NBD as `vboot serve --nbd-port` runs it: a machine's own view only for the inventory's
-/// machines, from the address they fetched their boot script from; kept with layer=persistent.
+/// machines, with the boot token vboot rendered into its boot script; kept with layer=persistent.
 @Suite("NBD in vboot serve", .serialized)
 struct NBDServeTests {
     static let config = """
@@ -170,6 +177,7 @@ struct NBDServeTests {
             try FileManager.default.createDirectory(
                 at: root.appendingPathComponent("data"), withIntermediateDirectories: true)
         }
+        try server.write(Array("#!ipxe\necho export lab/{{mac}}/{{boot_token}}\n".utf8), to: "scripts/default.ipxe")
         try server.write(NBDServiceTests.base, to: "assets/images/lab/root.img", settled: true)
         let manifest = ImageServingTests.manifest([(ImageManifest.blockRootName, NBDServiceTests.base)])
         try server.write(Array(try manifest.encoded()), to: "assets/images/lab/vboot-image.json", settled: true)
@@ -184,63 +192,97 @@ struct NBDServeTests {
         return (result.status, result.output)
     }
 
-    /// The timeline is written in batches: wait until the script fetch is on it.
-    static func bootScript(_ mac: String, _ server: TestServer) async throws {
+    /// The export name the machine's boot script gives it: `lab/MAC/TOKEN`.
+    static func bootScript(_ mac: String, _ server: TestServer) async throws -> String {
         let reply = try await HTTPServiceTests.get("/boot.ipxe?mac=\(mac)", port: server.port("http"))
         #expect(reply.status == 200)
-        try await Task.sleep(for: .seconds(2))
+        let text = String(decoding: reply.body, as: UTF8.self)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("echo export ") })
+        return String(line.dropFirst("echo export ".count))
     }
 
-    @Test func aMachinesLayerIsGivenOnlyToTheAddressItBootedFromAndKeptWhenPersistent() async throws {
+    @Test func aMachinesLayerIsGivenOnlyForItsBootTokenAndKeptWhenPersistent() async throws {
         let server = try await Self.server()
-        // Not booted through vboot yet: refused.
-        let early = try await Self.qemuIO(server, "lab/52-54-00-d1-5c-01", ["read 0 512"])
-        #expect(early.0 != 0, "a layer was given to a machine that never booted: \(early.1)")
-        // Not in the inventory at all.
-        let stranger = try await Self.qemuIO(server, "lab/52-54-00-d1-5c-77", ["read 0 512"])
-        #expect(stranger.0 != 0)
-        try await Self.bootScript("52-54-00-d1-5c-01", server)
-        try await Self.bootScript("52-54-00-d1-5c-02", server)
-        let first = try await Self.qemuIO(server, "lab/52-54-00-d1-5c-01", ["write -P 0x33 0 4096", "flush"])
-        #expect(first.0 == 0, "\(first.1)")
-        let kept = try await Self.qemuIO(server, "lab/52-54-00-d1-5c-01", ["read -P 0x33 0 4096"])
+        let forged = String(repeating: "0", count: 16) + String(repeating: "ab", count: 16)
+        // No token, a made-up one, a machine not in the inventory: refused.
+        for name in ["lab/52-54-00-d1-5c-01", "lab/52-54-00-d1-5c-01/\(forged)", "lab/52-54-00-d1-5c-77/\(forged)"] {
+            let refused = try await Self.qemuIO(server, name, ["read 0 512"])
+            #expect(refused.0 != 0, "\(name) was served: \(refused.1)")
+        }
+        let first = try await Self.bootScript("52-54-00-d1-5c-01", server)
+        let second = try await Self.bootScript("52-54-00-d1-5c-02", server)
+        #expect(first.hasPrefix("lab/52-54-00-d1-5c-01/") && first.count == "lab/52-54-00-d1-5c-01/".count + 48)
+        // One machine's token does not open another's layer.
+        let swapped = "lab/52-54-00-d1-5c-01/" + second.split(separator: "/").last!
+        let stolen = try await Self.qemuIO(server, swapped, ["read 0 512"])
+        #expect(stolen.0 != 0, "lab-02's token opened lab-01's layer: \(stolen.1)")
+        let written = try await Self.qemuIO(server, first, ["write -P 0x33 0 4096", "flush"])
+        #expect(written.0 == 0, "\(written.1)")
+        let kept = try await Self.qemuIO(server, first, ["read -P 0x33 0 4096"])
         #expect(NBDServiceTests.ok((kept.0, kept.1)), "layer=persistent lost its writes: \(kept.1)")
-        let scratch = try await Self.qemuIO(server, "lab/52-54-00-d1-5c-02", ["write -P 0x44 0 4096", "flush"])
-        #expect(scratch.0 == 0, "\(scratch.1)")
-        let clean = try await Self.qemuIO(server, "lab/52-54-00-d1-5c-02", ["read -P 0x01 0 4096"])
-        #expect(NBDServiceTests.ok((clean.0, clean.1)), "a scratch layer kept its writes: \(clean.1)")
+        // lab-02 (scratch) writes, and its connection breaks (no goodbye).
+        let port = server.port("nbd")
+        let pattern = [UInt8](repeating: 0x44, count: 4096)
+        let wrote = try await NBDConnectionTests.offPool { () -> NBDErrno? in
+            let client = try NBDTestClient(port: port)
+            _ = try client.go(second)
+            client.request(.write, handle: 1, offset: 0, length: 4096, data: pattern)
+            return try client.reply()?.0
+        }
+        #expect(wrote == .ok)
+        // Someone asks for a boot script in lab-02's name (anyone may): lab-02's boot goes on,
+        // and its reconnect, with the token it booted with, finds its layer as it left it.
+        let another = try await Self.bootScript("52-54-00-d1-5c-02", server)
+        #expect(another != second)
+        let reread = try await NBDConnectionTests.offPool { () -> [UInt8]? in
+            let client = try NBDTestClient(port: port)
+            _ = try client.go(second)
+            client.request(.read, handle: 2, offset: 0, length: 4096)
+            return try client.reply(reading: 4096)?.1.map { Array($0.readableBytesView) }
+        }
+        let same = reread == pattern
+        #expect(same, "lab-02's reconnect within its boot got an empty layer after another script fetch")
+        // The next boot (the newer token) starts afresh.
+        let clean = try await Self.qemuIO(server, another, ["read -P 0x01 0 4096"])
+        #expect(
+            NBDServiceTests.ok((clean.0, clean.1)), "a new boot's scratch layer kept the last boot's writes: \(clean.1)"
+        )
         await server.stop()
     }
 
-    @Test func thePolicyWantsTheMachinesOwnLinkAddressAndABootScriptFromThatAddress() {
+    @Test func thePolicyWantsTheMachinesOwnLinkAddressAndItsBootToken() {
         let mac = HardwareAddress("52:54:00:d1:5c:01")!
         let other = HardwareAddress("52:54:00:d1:5c:66")!
         var machine = Machine(mac: mac, updatedAt: 1)
-        let boot = BootEvent(id: 42, mac: mac, address: "10.0.0.9", at: 3, kind: .script, outcome: .ok, summary: "")
         func decide(
-            _ machine: Machine?, _ boot: BootEvent?, client: String? = "10.0.0.9", link: HardwareAddress? = mac
+            _ machine: Machine?, _ boot: UInt64?, client: String? = "10.0.0.9", link: HardwareAddress? = mac
         ) -> NBDExports.Layer {
             NBDLayerPolicy.decide(
                 machine: machine, client: client, isLoopback: client.map(NBDLayerPolicy.isLoopback) ?? false,
                 linkAddress: link, boot: boot)
         }
-        #expect(decide(nil, boot) == .refused("not in vboot's inventory"))
-        #expect(decide(machine, boot) == .scratch(boot: 42))
+        #expect(decide(nil, 42) == .refused("not in vboot's inventory"))
+        #expect(decide(machine, 42) == .scratch(boot: 42))
         // Anyone may ask for a boot script in any machine's name: the wire decides whose address it is.
         #expect(
-            decide(machine, boot, link: other)
+            decide(machine, 42, link: other)
                 == .refused("10.0.0.9 is 52:54:00:d1:5c:66 on the wire, not 52:54:00:d1:5c:01"))
-        guard case .refused(let why) = decide(machine, boot, link: nil) else {
+        guard case .refused(let why) = decide(machine, 42, link: nil) else {
             Issue.record("an address with no neighbour entry was given a layer")
             return
         }
         #expect(why.contains("not on a directly attached network"))
-        #expect(decide(machine, nil) == .refused("52:54:00:d1:5c:01 has not fetched a boot script from 10.0.0.9"))
-        #expect(decide(machine, boot, client: nil) == .refused("the connection's address is unknown"))
-        // The server itself, on loopback, has no link-layer address to check.
-        #expect(decide(machine, boot, client: "127.0.0.1", link: nil) == .scratch(boot: 42))
+        guard case .refused(let noToken) = decide(machine, nil) else {
+            Issue.record("a layer without a boot token")
+            return
+        }
+        #expect(noToken.contains("no boot token"))
+        #expect(decide(machine, 42, client: nil) == .refused("the connection's address is unknown"))
+        // The server itself, on loopback, has no link-layer address to check; it still needs a token.
+        #expect(decide(machine, 42, client: "127.0.0.1", link: nil) == .scratch(boot: 42))
+        #expect(decide(machine, nil, client: "127.0.0.1", link: nil) != .scratch(boot: 42))
         machine.variables["layer"] = "persistent"
-        #expect(decide(machine, boot) == .persistent)
+        #expect(decide(machine, 42) == .persistent)
     }
 
     @Test func theNeighbourTableIsReadAsTheKernelWritesIt() {
