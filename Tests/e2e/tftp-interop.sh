@@ -76,12 +76,14 @@ trap 'echo "tftp-interop: interrupted" >&2; exit 130' INT TERM
 WORK=$(mktemp -d /tmp/vboot-tftp.XXXXXX)
 chmod 755 "$WORK" # vboot serves it as the vboot user
 
-# free_port udp|tcp -> a port nobody listens on, picked at random from 20000-60999
+# free_port udp|tcp -> a port no socket uses, picked at random from 20000-32767: below the
+# kernel's ephemeral range (32768-60999), where an outgoing connection elsewhere on the machine
+# could take the port between this check and vboot's bind (seen once in CI, stop 38).
 free_port() {
     local proto=$1 port i flag
-    [ "$proto" = udp ] && flag=-Hlun || flag=-Hltn
+    [ "$proto" = udp ] && flag=-Haun || flag=-Hatn
     for ((i = 0; i < 100; i++)); do
-        port=$((20000 + RANDOM % 41000))
+        port=$((20000 + RANDOM % 12768))
         if [ -z "$(ss $flag "( sport = :$port )" 2>/dev/null)" ]; then
             echo "$port"
             return 0
