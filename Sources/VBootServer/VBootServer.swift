@@ -130,7 +130,8 @@ public final class VBootServer: Sendable {
     ) -> NBDService {
         let store = inventory.store
         let exports = NBDExports(
-            imagesRoot: assets + "/images", overlaysRoot: configuration.overlaysDirectory, images: images
+            imagesRoot: assets + "/images", overlaysRoot: configuration.overlaysDirectory, images: images,
+            startedAt: inventory.bootTokens.startedAt
         ) { [tokens = inventory.bootTokens] mac, token, client in
             let address = client?.ipAddress
             let machine = try? await store.machine(MachineSelector(mac: mac))

@@ -27,9 +27,12 @@ struct BootTokens: Sendable {
     /// The latest time issued or accepted: a clock stepped back must not make a new boot look
     /// older than the one before it (the layer table refuses earlier boots).
     private let latest: NIOLockedValueBox<UInt64>
+    /// Every token this process issues is later than this, whatever the clock does.
+    let startedAt: UInt64
 
     init(key: SymmetricKey, now: UInt64 = WallClock.millisecondsNow) {
         self.key = key
+        startedAt = now
         latest = NIOLockedValueBox(now)
     }
 

@@ -6,10 +6,11 @@ import NIOConcurrencyHelpers
 ///
 /// A new connection takes a layer over: the one holding it is told to close (a machine that
 /// rebooted or reconnected is the same machine). A scratch layer belongs to one boot: the same
-/// boot's reconnect (nbd-client's `-persist`, under a mounted root) gets it back, a new boot
-/// starts afresh; after an unclean drop it waits `grace` for that reconnect, a clean disconnect
-/// ends it. A boot whose scratch layer has ended (or began before this vboot started) is
-/// refused, never given an empty layer under its mounted root, as is an earlier boot's token. A persistent layer is closed when its last connection ends (its data is on disk).
+/// boot's reconnect gets it back (a client that reconnects; Debian 12's nbd-client does not), a
+/// new boot starts afresh; after an unclean drop it waits `grace` for that reconnect, a clean
+/// disconnect ends it. A boot whose scratch layer has ended (or began before this vboot
+/// started), or an earlier boot than the one running, is refused: never an empty layer under a
+/// mounted root. A persistent layer is closed when its last connection ends (its data is on disk).
 actor NBDLayerTable {
     private struct Entry {
         init(overlay: BlockOverlay, layer: NBDExports.Layer) {

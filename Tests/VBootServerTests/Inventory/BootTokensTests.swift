@@ -57,6 +57,10 @@ struct BootTokensTests {
     /// accepted (the layer table refuses earlier boots).
     @Test func bootsMoveForwardWhateverTheClockDoes() {
         let tokens = BootTokens(key: .init(size: .bits256), now: 1000)
+        // Even the first, with the clock behind the start: later than the start (the layer
+        // table refuses scratch boots from before it).
+        let early = BootTokens(key: .init(size: .bits256), now: 1000)
+        #expect(early.verify(early.issue(mac: Self.mac, now: 500), mac: Self.mac).map { $0 > early.startedAt } == true)
         let first = tokens.verify(tokens.issue(mac: Self.mac, now: 2000), mac: Self.mac)
         let second = tokens.verify(tokens.issue(mac: Self.mac, now: 1500), mac: Self.mac)
         let third = tokens.verify(tokens.issue(mac: Self.mac, now: 1500), mac: Self.mac)
