@@ -79,6 +79,11 @@ public struct NBDCommand: RawRepresentable, Hashable, Sendable {
     public static let flush = Self(rawValue: 3)
     public static let trim = Self(rawValue: 4)
     public static let writeZeroes = Self(rawValue: 6)
+
+    /// The protocol's own (NBD_CMD_CACHE up to NBD_CMD_RESIZE), whether or not a server offers
+    /// them: of these only WRITE is followed by data. After a command outside them the stream
+    /// cannot be read on (whether data follows is unknown).
+    public var isKnown: Bool { rawValue <= 8 }
 }
 
 public struct NBDCommandFlags: OptionSet, Hashable, Sendable {

@@ -70,33 +70,48 @@ final class NBDExports: NBDExportSource {
             }
     }
 
-    func lookup(_ name: String, client: SocketAddress?) async -> NBDNegotiation.Lookup {
+    func prepare(
+        _ name: String, client: SocketAddress?, open: Bool, onTakeOver: @escaping @Sendable () -> Void
+    ) async -> NBDPrepared {
         guard let parsed = Self.parse(name) else {
-            return .unknown("\"\(name)\" is not IMAGE or IMAGE/MAC/TOKEN")
+            return NBDPrepared(.unknown("\"\(name)\" is not IMAGE or IMAGE/MAC/TOKEN"))
         }
         let image = parsed.image
-        let path = imagesRoot + "/" + image + "/" + ImageManifest.blockRootName
-        guard let size = BootFileStore.regularFileSize(path) else {
-            return .unknown("image \(image) has no \(ImageManifest.blockRootName) (vboot image build --block-root)")
+        let directory = imagesRoot + "/" + image
+        let base = directory + "/" + ImageManifest.blockRootName
+        guard let size = BootFileStore.regularFileSize(base) else {
+            return NBDPrepared(
+                .unknown("image \(image) has no \(ImageManifest.blockRootName) (vboot image build --block-root)"))
         }
-        switch await images.wait(for: path) {
-        case .refused(let why)?: return .refused(why)
-        case nil: return .refused("\(path) is not named in its image's manifest")
+        switch await images.wait(for: base) {
+        case .refused(let why)?: return NBDPrepared(.refused(why))
+        case nil: return NBDPrepared(.refused("\(base) is not named in its image's manifest"))
         default: break
         }
-        guard let machine = parsed.machine else {
-            return .export(NBDNegotiation.Export(name: name, size: UInt64(size), flags: [.hasFlags, .readOnly]))
+        var layer: Layer?
+        if let machine = parsed.machine { layer = await self.layer(machine, parsed.token, client) }
+        if case .refused(let why)? = layer { return NBDPrepared(.refused(why)) }
+        let flags: NBDTransmissionFlags =
+            parsed.machine == nil
+            ? [.hasFlags, .readOnly] : [.hasFlags, .sendFlush, .sendFUA, .sendTrim, .sendWriteZeroes]
+        let export = NBDNegotiation.Export(name: name, size: UInt64(size), flags: flags)
+        guard open else { return NBDPrepared(.export(export)) }
+        // The connection ended while this was looked up: it must not take the layer over.
+        guard !Task.isCancelled else { return NBDPrepared(.refused("the connection ended")) }
+        do {
+            let device = try await self.open(
+                image: image, machine: parsed.machine, layer: layer, onTakeOver: onTakeOver)
+            return NBDPrepared(.export(export), device: device)
+        } catch {
+            return NBDPrepared(.refused("cannot open it: \(error)"))
         }
-        if case .refused(let why) = await layer(machine, parsed.token, client) { return .refused(why) }
-        let flags: NBDTransmissionFlags = [.hasFlags, .sendFlush, .sendFUA, .sendTrim, .sendWriteZeroes]
-        return .export(NBDNegotiation.Export(name: name, size: UInt64(size), flags: flags))
     }
 
-    func open(
-        _ export: NBDNegotiation.Export, client: SocketAddress?, onTakeOver: @escaping @Sendable () -> Void
+    /// The device for an export `prepare` found: the base read-only, or the machine's layer as
+    /// its policy said (scratch or persistent).
+    private func open(
+        image: String, machine: HardwareAddress?, layer: Layer?, onTakeOver: @escaping @Sendable () -> Void
     ) async throws -> any NBDDevice {
-        guard let parsed = Self.parse(export.name) else { throw BlockOverlay.OverlayError("bad name") }
-        let image = parsed.image
         let directory = imagesRoot + "/" + image
         let base = directory + "/" + ImageManifest.blockRootName
         let manifest = try ImageManifest.decode(
@@ -104,10 +119,9 @@ final class NBDExports: NBDExportSource {
         guard let digest = manifest.file(named: ImageManifest.blockRootName)?.sha256 else {
             throw BlockOverlay.OverlayError("\(base) is not named in its image's manifest")
         }
-        guard let machine = parsed.machine else {
+        guard let machine, let layer else {
             return try BlockOverlay(base: base, baseDigest: digest, storage: .readOnly)
         }
-        let layer = await self.layer(machine, parsed.token, client)
         let storage: BlockOverlay.Storage
         switch layer {
         case .refused(let why): throw BlockOverlay.OverlayError(why)

@@ -25,6 +25,7 @@ struct NBDServiceTests {
         /// The boot scratch layers belong to (a new value: the machines booted again).
         var boot = NIOLockedValueBox<UInt64>(1)
         var exports: NBDExports?
+        var memory = NBDMemory()
 
         func stop() async {
             task.cancel()
@@ -35,7 +36,7 @@ struct NBDServiceTests {
 
     static func rig(
         base: [UInt8] = base, manifestBase: [UInt8] = base, scratchGrace: Duration = NBDExports.scratchGrace,
-        startedAt: UInt64 = 0
+        startedAt: UInt64 = 0, memory: NBDMemory = NBDMemory(), timeouts: NBDTimeouts = NBDTimeouts()
     ) async throws -> Rig {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("vboot-nbd-\(UUID())").path
         let image = root + "/assets/images/lab"
@@ -60,12 +61,12 @@ struct NBDServiceTests {
         let bound = NIOLockedValueBox<Int?>(nil)
         let service = NBDService(
             host: "127.0.0.1", port: 0, exports: exports, counters: counters, logger: logger,
-            onBound: { port in bound.withLockedValue { $0 = port } })
+            onBound: { port in bound.withLockedValue { $0 = port } }, memory: memory, timeouts: timeouts)
         let task = Task { try await service.run() }
         for _ in 0..<100 where bound.withLockedValue({ $0 }) == nil { try await Task.sleep(for: .milliseconds(20)) }
         return Rig(
             root: root, port: try #require(bound.withLockedValue { $0 }), counters: counters, task: task, boot: boot,
-            exports: exports)
+            exports: exports, memory: memory)
     }
 
     /// `qemu-io -f raw [-r] -c COMMAND... nbd://127.0.0.1:PORT/EXPORT`: exit status and output.
