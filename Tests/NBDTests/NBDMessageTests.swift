@@ -85,4 +85,55 @@ struct NBDMessageTests {
                 == .overflow)
         #expect(check(NBDCommand(rawValue: 99), 0, 0, writable) == .invalid)
     }
+
+    @Test func framingTakesEachHeaderWithAWritesDataAndClosesWhatItCannotReadOn() {
+        let writable = NBDNegotiation.Export(name: "lab/m", size: 1 << 20, flags: [.hasFlags, .sendFlush])
+        let readOnly = NBDNegotiation.Export(name: "lab", size: 1 << 20, flags: [.hasFlags, .readOnly])
+        func request(_ command: NBDCommand, _ length: UInt32, data: Int = 0) -> ByteBuffer {
+            var out = ByteBuffer()
+            NBDRequest(command: command, handle: 7, offset: 0, length: length).encode(into: &out)
+            out.writeBytes([UInt8](repeating: 0xAB, count: data))
+            return out
+        }
+        // A write's 600 bytes of data, then a read: two requests, nothing left.
+        var stream = request(.write, 600, data: 600)
+        var second = request(.read, 4096)
+        stream.writeBuffer(&second)
+        guard case .request(let write, let data) = NBDRequestFraming.next(&stream, export: writable) else {
+            Issue.record("no write framed")
+            return
+        }
+        #expect(
+            write.command == .write && data.readableBytes == 600 && data.getInteger(at: 599, as: UInt8.self) == 0xAB)
+        guard case .request(let read, let none) = NBDRequestFraming.next(&stream, export: writable) else {
+            Issue.record("no read framed after the write's data")
+            return
+        }
+        #expect(read.command == .read && read.length == 4096 && none.readableBytes == 0)
+        #expect(NBDRequestFraming.next(&stream, export: writable) == .needMore(partial: false))
+        // Half a header, half a write's data: nothing taken.
+        var half = request(.read, 512)
+        half.moveWriterIndex(to: 10)
+        #expect(NBDRequestFraming.next(&half, export: writable) == .needMore(partial: true) && half.readableBytes == 10)
+        var cut = request(.write, 600, data: 300)
+        #expect(NBDRequestFraming.next(&cut, export: writable) == .needMore(partial: true))
+        #expect(cut.readableBytes == NBDRequest.size + 300)
+        // What the stream cannot go on after.
+        for (bytes, export) in [
+            (request(NBDCommand(rawValue: 9), 512), writable), (request(.write, 512, data: 512), readOnly),
+            (request(.write, NBDRequestCheck.maxLength + 1), writable),
+        ] {
+            var bytes = bytes
+            guard case .close = NBDRequestFraming.next(&bytes, export: export) else {
+                Issue.record("\(bytes.getInteger(at: 6, as: UInt16.self) ?? 0) on \(export.name) not closed")
+                continue
+            }
+        }
+        // Commands the protocol defines but vboot does not offer carry no data: answered, read on.
+        var cache = request(NBDCommand(rawValue: 5), 4096)
+        guard case .request = NBDRequestFraming.next(&cache, export: writable) else {
+            Issue.record("NBD_CMD_CACHE not framed")
+            return
+        }
+    }
 }

@@ -29,11 +29,16 @@ final class NBDConnectionState: @unchecked Sendable {
     private var inFlight = 0
     /// The bytes received end inside a request: reading goes on until it is whole.
     private var partial = false
+    /// Since when the request now half received has been (nil: none is).
+    private var partialSince: ContinuousClock.Instant?
+    /// A read was held back for want of memory.
+    private var heldBack = false
     /// Whether this queue last turned reading on (the event loop only ever turns it off).
     private var reading = true
     private var closed = false
     private let started = ContinuousClock.now
-    private var lastReceived = ContinuousClock.now
+    /// Time spent waiting for lookups (an image's first check), not the client's to count.
+    private var lookingUp = Duration.zero
     /// When a reply was last taken by the socket (or the first of those in flight was sent).
     private var lastTaken = ContinuousClock.now
     private let backlog = NIOLockedValueBox(Backlog())
@@ -85,7 +90,6 @@ final class NBDConnectionState: @unchecked Sendable {
         queue.async {
             var bytes = bytes
             self.received.writeBuffer(&bytes)
-            self.lastReceived = .now
             self.run()
         }
     }
@@ -107,9 +111,10 @@ final class NBDConnectionState: @unchecked Sendable {
         // Unhandled requests past the limit: on again at half, room for one whole request (the
         // largest a write), so a request that has not all arrived is never waited for unread.
         var want = paused ? bytes <= limit / 2 : bytes <= limit
-        // Short of memory: no more requests taken in, but a request begun is read to its end.
+        // Short of memory: no more requests taken in, but a request begun is read to its end
+        // (and haggling, at most a megabyte, goes on: a machine's boot is not held up there).
         let short = memory.isShort
-        if short, !partial { want = false }
+        if short, export != nil, !partial { want = false }
         if want, !reading || paused {
             backlog.withLockedValue { $0.paused = false }
             _ = channel?.setOption(ChannelOptions.autoRead, value: true)
@@ -117,7 +122,7 @@ final class NBDConnectionState: @unchecked Sendable {
             _ = channel?.setOption(ChannelOptions.autoRead, value: false)
         }
         reading = want
-        if short { waitForMemory() }
+        if short || heldBack { waitForMemory() }
     }
 
     /// Goes on (reads, handles) once `NBDMemory` has room.
@@ -152,7 +157,7 @@ final class NBDConnectionState: @unchecked Sendable {
     private func watch() {
         guard !closed else { return }
         let now = ContinuousClock.now
-        if export == nil, !waiting, started.duration(to: now) >= timeouts.handshake {
+        if export == nil, !waiting, started.duration(to: now) - lookingUp >= timeouts.handshake {
             return hangUp("no export chosen within \(timeouts.handshake)")
         }
         if memory.isShort {
@@ -162,11 +167,13 @@ final class NBDConnectionState: @unchecked Sendable {
                     "\(inFlight) bytes of replies not taken for \(timeouts.stalled) while NBD buffers are full (\(mebibytes) MiB)"
                 )
             }
-            if partial, lastReceived.duration(to: now) >= timeouts.stalled {
+            if let partialSince, partialSince.duration(to: now) >= timeouts.stalled {
                 return hangUp(
                     "a request half sent for \(timeouts.stalled) while NBD buffers are full (\(mebibytes) MiB)")
             }
         }
+        // Parked for memory that has come back meanwhile (a wake-up raced): go on.
+        if !reading || heldBack, !memory.isShort { run() }
         let period = timeouts.period
         queue.asyncAfter(deadline: .now() + .nanoseconds(Int(period / .nanoseconds(1)))) { [weak self] in
             self?.watch()
@@ -176,8 +183,12 @@ final class NBDConnectionState: @unchecked Sendable {
     /// Handles what has arrived, as far as it may: not while a lookup is out, nor while the
     /// client leaves replies unread, nor reads while memory is short.
     private func process() {
-        defer { compact() }
+        defer {
+            compact()
+            partialSince = partial ? partialSince ?? .now : nil
+        }
         partial = false
+        heldBack = false
         guard !closed, !waiting else { return }
         if export == nil {
             let going = perform(negotiation.receive(&received))
@@ -186,49 +197,32 @@ final class NBDConnectionState: @unchecked Sendable {
             guard going, export != nil else { return }
         }
         guard let export, let device else { return }
+        // Stopped with whole requests still here: whether a begun one follows them matters
+        // only when memory is short (it is then read to its end).
+        defer {
+            if !closed, !partial, memory.isShort {
+                partial = NBDRequestFraming.endsInsideARequest(received, export: export)
+            }
+        }
         while !closed, inFlight < NBDConnectionHandler.replyLimit {
-            guard let header = received.getSlice(at: received.readerIndex, length: NBDRequest.size) else {
-                partial = received.readableBytes > 0
+            let mark = received.readerIndex
+            switch NBDRequestFraming.next(&received, export: export) {
+            case .needMore(let partial):
+                self.partial = partial
                 return
+            case .close(let reason):
+                return hangUp(reason)
+            case .request(let request, let data):
+                // A read makes a reply as large as asked: it waits for room.
+                if request.command == .read, memory.isShort {
+                    received.moveReaderIndex(to: mark)
+                    heldBack = true
+                    return
+                }
+                if request.command == .disconnect { return hangUp(nil, clean: true) }
+                reply(to: request, data: data, export: export, device: device)
             }
-            var reader = header
-            let request: NBDRequest
-            do {
-                guard let parsed = try NBDRequest.parse(&reader) else { return }
-                request = parsed
-            } catch {
-                return hangUp("\(error)")
-            }
-            if let reason = Self.unreadable(request, export: export) { return hangUp(reason) }
-            let payload = request.command == .write ? Int(request.length) : 0
-            guard received.readableBytes >= NBDRequest.size + payload else {
-                partial = true
-                return
-            }
-            // A read makes a reply as large as asked: it waits for room.
-            if request.command == .read, memory.isShort { return }
-            received.moveReaderIndex(forwardBy: NBDRequest.size)
-            let data = received.readSlice(length: payload)!
-            if request.command == .disconnect {
-                return hangUp(nil, clean: true)
-            }
-            reply(to: request, data: data, export: export, device: device)
         }
-    }
-
-    /// Why the stream cannot go on after this request's header (nil: it can): a command whose
-    /// data cannot be told apart from the next header, or data vboot will not hold.
-    static func unreadable(_ request: NBDRequest, export: NBDNegotiation.Export) -> String? {
-        guard request.command.isKnown else {
-            return "command \(request.command.rawValue), which the protocol does not define"
-        }
-        guard request.command == .write else { return nil }
-        // The client was told the export is read-only: its data is not taken in to be refused.
-        if export.flags.contains(.readOnly) { return "a write to the read-only export \(export.name)" }
-        if request.length > NBDRequestCheck.maxLength {
-            return "a write of \(request.length) bytes, more than \(NBDRequestCheck.maxLength)"
-        }
-        return nil
     }
 
     /// What was handled goes: a connection lives as long as the machine runs.
@@ -267,22 +261,27 @@ final class NBDConnectionState: @unchecked Sendable {
     /// a connection gone cannot take a layer over from the one its machine uses now.
     private func look(up name: String, transmission: Bool) {
         waiting = true
+        let asked = ContinuousClock.now
         let (exports, client, who, counters, logger) = (self.exports, self.client, self.who, counters, logger)
         lookup = Task {
             let prepared = await exports.prepare(name, client: client, open: transmission) { [weak self] in
                 guard let self else { return }
                 self.queue.async { self.hangUp("another connection took over \(name)") }
             }
-            switch prepared.found {
-            case .unknown(let why), .refused(let why):
-                // The client only sees an error code: the reason is for the admin.
-                counters.increment(.nbdRequestsRefused)
-                logger.info("nbd: \(who) asked for \(name): \(why); refused")
-            case .export: break
+            // A connection that ended meanwhile was not refused.
+            if !Task.isCancelled {
+                switch prepared.found {
+                case .unknown(let why), .refused(let why):
+                    // The client only sees an error code: the reason is for the admin.
+                    counters.increment(.nbdRequestsRefused)
+                    logger.info("nbd: \(who) asked for \(name): \(why); refused")
+                case .export: break
+                }
             }
             self.queue.async {
                 self.waiting = false
                 self.lookup = nil
+                self.lookingUp += asked.duration(to: .now)
                 guard !self.closed else {
                     prepared.device?.release(clean: false)
                     return

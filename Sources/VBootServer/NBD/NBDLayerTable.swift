@@ -62,6 +62,8 @@ actor NBDLayerTable {
             try checkNew(key, boot: presented, running: previous?.layer)
         }
         let overlay = try same?.overlay ?? make()
+        // A connection that ended while it asked must not close the machine's live one.
+        if Task.isCancelled { throw BlockOverlay.OverlayError("\(key): the connection ended while it was opened") }
         // Told after the new layer is ready: a failed open leaves the old connection alone.
         previous?.takeOver?()
         if same == nil, let previous { noteEnd(key, previous.layer) }

@@ -3,10 +3,12 @@ import NIOConcurrencyHelpers
 /// The bytes all NBD connections hold together: requests received and not yet handled, replies
 /// not yet taken by their sockets. Each connection has its own bounds; this one keeps the sum
 /// bounded too, whatever many machines (or hosts posing as them) do at once. Past `limit` a
-/// connection stops reading at its next request boundary (a request it has started always
-/// arrives whole, so no request waits on another's) and handles no reads; it goes on once the
-/// sum is back under three quarters of the limit. While it is short, a connection whose client
-/// leaves its replies untaken, or a request half sent, is closed (`NBDTimeouts.stalled`).
+/// connection that has chosen its export stops reading at its next request boundary (a request
+/// it has started always arrives whole, so no request waits on another's) and handles no reads;
+/// it goes on once the sum is back under the limit. While it is over, a connection whose client
+/// leaves its replies untaken, or a request half sent, is closed (`NBDTimeouts.stalled`). The
+/// sum can pass the limit by what connections take at the same moment (a read each, at most
+/// `NBDRequestCheck.maxLength`) and by requests being finished.
 final class NBDMemory: Sendable {
     /// Room for a few hundred machines' requests in flight at once (Linux sends 128 KiB to
     /// 1.25 MiB at a time) and for a few dozen clients' largest reads.
@@ -36,7 +38,7 @@ final class NBDMemory: Sendable {
         guard bytes > 0 else { return }
         let wake = state.withLockedValue { state -> [@Sendable () -> Void] in
             state.used -= bytes
-            guard state.used <= limit / 4 * 3, !state.waiting.isEmpty else { return [] }
+            guard state.used <= limit, !state.waiting.isEmpty else { return [] }
             defer { state.waiting = [:] }
             return Array(state.waiting.values)
         }
@@ -46,7 +48,7 @@ final class NBDMemory: Sendable {
     /// Calls `resume` once there is room (at once if there is now).
     func wait(_ id: ObjectIdentifier, resume: @escaping @Sendable () -> Void) {
         let now = state.withLockedValue { state -> Bool in
-            guard state.used > limit / 4 * 3 else { return true }
+            guard state.used > limit else { return true }
             state.waiting[id] = resume
             return false
         }

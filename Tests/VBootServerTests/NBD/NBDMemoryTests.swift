@@ -1,5 +1,6 @@
 import Foundation
 import NBD
+import NIOConcurrencyHelpers
 import NIOCore
 import Testing
 
@@ -41,8 +42,11 @@ struct NBDMemoryTests {
         let whileShort = try await NBDConnectionTests.offPool { try other.reply(reading: 4096)?.0 }
         #expect(whileShort == nil, "a read was answered while NBD memory was short")
         // The hoarder goes: its replies are given back, and the other's read is answered.
-        close(hoarder.descriptor)
-        let after = try await NBDConnectionTests.offPool { try other.reply(reading: 4096)?.0 }
+        hoarder.drop()
+        let after = try await NBDConnectionTests.offPool { () -> NBDErrno? in
+            other.waitAtMost(10)
+            return try other.reply(reading: 4096)?.0
+        }
         #expect(after == .ok)
         await rig.stop()
         for _ in 0..<100 where memory.used != 0 { try await Task.sleep(for: .milliseconds(20)) }
@@ -76,6 +80,25 @@ struct NBDMemoryTests {
         }
         #expect(closed, "the hoarder was not closed by vboot")
         await rig.stop()
+    }
+
+    @Test func theBudgetWakesItsWaitersOnceThereIsRoomAndForgetsAConnectionThatEnded() {
+        let memory = NBDMemory(limit: 100)
+        let woken = NIOLockedValueBox<[Int]>([])
+        memory.wait(ObjectIdentifier(memory)) { woken.withLockedValue { $0.append(0) } }
+        #expect(woken.withLockedValue { $0 } == [0], "not woken at once with room to spare")
+        memory.take(150)
+        #expect(memory.isShort)
+        let (one, two) = (NBDMemory(), NBDMemory())
+        memory.wait(ObjectIdentifier(one)) { woken.withLockedValue { $0.append(1) } }
+        memory.wait(ObjectIdentifier(two)) { woken.withLockedValue { $0.append(2) } }
+        memory.forget(ObjectIdentifier(two))
+        memory.give(40)
+        #expect(memory.isShort && woken.withLockedValue { $0 } == [0], "woken while still over the limit")
+        memory.give(10)
+        #expect(!memory.isShort && woken.withLockedValue { $0 } == [0, 1], "the waiter not woken at the limit")
+        memory.give(100)
+        #expect(memory.used == 0 && woken.withLockedValue { $0 } == [0, 1], "woken twice, or the forgotten one woken")
     }
 
     @Test func aWriteToTheReadOnlyBaseAndAnUndefinedCommandCloseTheConnection() async throws {

@@ -20,6 +20,15 @@ final class NBDTestClient: @unchecked Sendable {
 
     deinit { close(descriptor) }
 
+    /// Reads from now on wait at most `seconds`.
+    func waitAtMost(_ seconds: Int) {
+        var wait = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Ends the connection without a goodbye (the descriptor stays this client's until deinit).
+    func drop() { shutdown(descriptor, Int32(SHUT_RDWR)) }
+
     /// Sends requests of `length`-byte reads, `total` bytes of them, for at most `seconds`
     /// (a send that cannot go on within that time stops it): the bytes the server took.
     func flood(reads length: UInt32, total: Int, seconds: Int) -> Int {
@@ -104,9 +113,11 @@ final class NBDTestClient: @unchecked Sendable {
         return (reply.error, receive(length))
     }
 
-    /// True when the server has closed the connection (a read ends at once with nothing).
+    /// True when the server has closed the connection (a read ends at once with nothing, or with
+    /// a reset when the server closed with bytes of ours unread).
     var isClosedByServer: Bool {
         var byte: UInt8 = 0
-        return recv(descriptor, &byte, 1, 0) == 0
+        let got = recv(descriptor, &byte, 1, 0)
+        return got == 0 || (got < 0 && errno == ECONNRESET)
     }
 }
