@@ -31,8 +31,8 @@
 #
 # Environment: VBOOT (binary, default .build/debug/vboot), VBOOT_IPXE_OUT (vboot's iPXE built for
 # http://10.77.0.2:8080), VBOOT_DISKLESS_MIRROR (default http://deb.debian.org/debian),
-# DISKLESS_GUESTS (default 2; more to measure, each with 1.5 GB of RAM), E2E_KEEP=1 keeps the
-# work directory. Needs root and the network to reach the mirror.
+# DISKLESS_GUESTS (default 2, at least 2; more to measure, each with 1.5 GB of RAM), E2E_KEEP=1
+# keeps the work directory. Needs root and the network to reach the mirror.
 # The last line is "N passed, N failed".
 set -euo pipefail
 
@@ -57,6 +57,7 @@ finish() { echo "$passed passed, $failed failed"; exit $((failed > 0)); }
 early() { fail "$1" "${2:-}"; finish; }
 
 [ "$(id -u)" = 0 ] || early "needs root (mmdebstrap, network namespaces)"
+[ "$GUESTS" -ge 2 ] || early "DISKLESS_GUESTS=$GUESTS: at least 2 (isolation and the two kinds of NBD layer take two machines)"
 for need in "$VBOOT" /usr/bin/mmdebstrap /usr/bin/mksquashfs /usr/bin/qemu-system-x86_64 /usr/share/OVMF/OVMF_CODE_4M.fd; do
     [ -e "$need" ] || early "missing $need (apt install mmdebstrap squashfs-tools qemu-system-x86 ovmf)"
 done

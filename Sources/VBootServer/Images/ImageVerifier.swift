@@ -104,14 +104,10 @@ final class ImageVerifier: Sendable {
         case nil: return nil
         case .answer(let state): return state
         case .check(let key, let expected):
-            let claimed = entries.withLockedValue { entries -> Bool in
-                guard entries[key] == nil else { return false }
-                Self.makeRoom(&entries)
-                entries[key] = .checking([])
-                return true
+            switch join(key, expected, waiter: nil) {
+            case .done(let state): return state
+            case .checking: return .checking
             }
-            if claimed { hash(key, expected) }
-            return .checking
         }
     }
 
@@ -121,34 +117,37 @@ final class ImageVerifier: Sendable {
         for _ in 0..<3 {
             guard case .check(let key, let expected) = lookup(path) else { return state(of: path) }
             let answer = await withCheckedContinuation { (continuation: Waiter) in
-                enum Joined {
-                    case done(State)
-                    /// Waiting for a check another caller started.
-                    case waiting
-                    /// Waiting for the check this caller must start.
-                    case claimed
-                }
-                let joined = entries.withLockedValue { entries -> Joined in
-                    switch entries[key] {
-                    case .done(let state)?: return .done(state)
-                    case .checking(let waiting)?:
-                        entries[key] = .checking(waiting + [continuation])
-                        return .waiting
-                    case nil:
-                        Self.makeRoom(&entries)
-                        entries[key] = .checking([continuation])
-                        return .claimed
-                    }
-                }
-                switch joined {
-                case .done(let state): continuation.resume(returning: state)
-                case .waiting: break
-                case .claimed: hash(key, expected)
+                if case .done(let state) = join(key, expected, waiter: continuation) {
+                    continuation.resume(returning: state)
                 }
             }
             if let answer { return answer }
         }
         return .refused("\(path): changed each time it was checked against its manifest; not served")
+    }
+
+    private enum Joined {
+        case done(State)
+        /// Being hashed (by this caller's doing, or another's): `waiter` is told the answer.
+        case checking
+    }
+
+    /// Joins the check of this version of the file, starting it if nobody has.
+    private func join(_ key: Key, _ expected: ImageManifest.File, waiter: Waiter?) -> Joined {
+        let (joined, claimed) = entries.withLockedValue { entries -> (Joined, Bool) in
+            switch entries[key] {
+            case .done(let state)?: return (.done(state), false)
+            case .checking(let waiting)?:
+                entries[key] = .checking(waiting + (waiter.map { [$0] } ?? []))
+                return (.checking, false)
+            case nil:
+                Self.makeRoom(&entries)
+                entries[key] = .checking(waiter.map { [$0] } ?? [])
+                return (.checking, true)
+            }
+        }
+        if claimed { hash(key, expected) }
+        return joined
     }
 
     private enum Lookup {
