@@ -31,18 +31,6 @@ public enum NBDRequestFraming {
         return .request(request, data: buffer.readSlice(length: data)!)
     }
 
-    /// Whether `buffer`, after the whole requests in it, holds the start of another.
-    public static func endsInsideARequest(_ buffer: ByteBuffer, export: NBDNegotiation.Export) -> Bool {
-        var rest = buffer
-        while true {
-            switch next(&rest, export: export) {
-            case .request: continue
-            case .needMore(let partial): return partial
-            case .close: return false
-            }
-        }
-    }
-
     /// Why the stream cannot go on after this header (nil: it can): a command whose data cannot
     /// be told apart from the next header, or data the server will not hold.
     static func unreadable(_ request: NBDRequest, export: NBDNegotiation.Export) -> String? {

@@ -183,9 +183,12 @@ final class NBDConnectionState: @unchecked Sendable {
     /// Handles what has arrived, as far as it may: not while a lookup is out, nor while the
     /// client leaves replies unread, nor reads while memory is short.
     private func process() {
+        let start = received.readerIndex
         defer {
-            compact()
+            // Timed from the request's start: a request handled since is progress.
+            if received.readerIndex != start { partialSince = nil }
             partialSince = partial ? partialSince ?? .now : nil
+            compact()
         }
         partial = false
         heldBack = false
@@ -197,13 +200,6 @@ final class NBDConnectionState: @unchecked Sendable {
             guard going, export != nil else { return }
         }
         guard let export, let device else { return }
-        // Stopped with whole requests still here: whether a begun one follows them matters
-        // only when memory is short (it is then read to its end).
-        defer {
-            if !closed, !partial, memory.isShort {
-                partial = NBDRequestFraming.endsInsideARequest(received, export: export)
-            }
-        }
         while !closed, inFlight < NBDConnectionHandler.replyLimit {
             let mark = received.readerIndex
             switch NBDRequestFraming.next(&received, export: export) {
@@ -213,8 +209,10 @@ final class NBDConnectionState: @unchecked Sendable {
             case .close(let reason):
                 return hangUp(reason)
             case .request(let request, let data):
-                // A read makes a reply as large as asked: it waits for room.
-                if request.command == .read, memory.isShort {
+                // A read makes a reply as large as asked: it waits for room, unless this
+                // connection has none in flight (then no connection waits on another's: a
+                // request begun behind this read is read and handled after it).
+                if request.command == .read, inFlight > 0, memory.isShort {
                     received.moveReaderIndex(to: mark)
                     heldBack = true
                     return
@@ -360,7 +358,11 @@ final class NBDConnectionState: @unchecked Sendable {
                 let paused = self.inFlight >= NBDConnectionHandler.replyLimit
                 self.inFlight -= size
                 self.lastTaken = .now
-                if paused, self.inFlight < NBDConnectionHandler.replyLimit { self.run() }
+                if paused, self.inFlight < NBDConnectionHandler.replyLimit {
+                    self.run()
+                } else if self.heldBack, self.inFlight == 0 {
+                    self.run()
+                }
             }
         }
         channel.writeAndFlush(bytes, promise: promise)

@@ -4,11 +4,12 @@ import NIOConcurrencyHelpers
 /// not yet taken by their sockets. Each connection has its own bounds; this one keeps the sum
 /// bounded too, whatever many machines (or hosts posing as them) do at once. Past `limit` a
 /// connection that has chosen its export stops reading at its next request boundary (a request
-/// it has started always arrives whole, so no request waits on another's) and handles no reads;
+/// it has begun arrives whole) and has no read answered while a reply of its own is in flight
+/// (so no connection waits on another's: one with nothing in flight has its next read answered);
 /// it goes on once the sum is back under the limit. While it is over, a connection whose client
 /// leaves its replies untaken, or a request half sent, is closed (`NBDTimeouts.stalled`). The
-/// sum can pass the limit by what connections take at the same moment (a read each, at most
-/// `NBDRequestCheck.maxLength`) and by requests being finished.
+/// sum passes the limit by what connections take at the same moment, handshakes (at most
+/// 1 MiB each), requests being finished and a read each (at most `NBDRequestCheck.maxLength`).
 final class NBDMemory: Sendable {
     /// Room for a few hundred machines' requests in flight at once (Linux sends 128 KiB to
     /// 1.25 MiB at a time) and for a few dozen clients' largest reads.

@@ -79,12 +79,15 @@ final class NBDTestClient: @unchecked Sendable {
         return ByteBuffer(bytes: bytes)
     }
 
-    /// Greeting, flags, GO for `export`: the replies' types up to the ACK or an error.
-    func go(_ export: String) throws -> [NBDReplyType] {
+    /// Greeting, flags, GO for `export` (and `then`, requests sent behind it in the same bytes):
+    /// the replies' types up to the ACK or an error.
+    func go(_ export: String, then: ByteBuffer = ByteBuffer()) throws -> [NBDReplyType] {
         guard var greeting = receive(NBDGreeting.size), try NBDGreeting.parse(&greeting) != nil else { return [] }
         var out = ByteBuffer()
         NBDClientFlags(flags: [.fixedNewstyle, .noZeroes]).encode(into: &out)
         NBDOption(type: .go, data: NBDExportRequest(name: export).encode()).encode(into: &out)
+        var then = then
+        out.writeBuffer(&then)
         send(out)
         var types: [NBDReplyType] = []
         while let header = receive(20) {
