@@ -173,6 +173,15 @@ final class ImageVerifier: Sendable {
         }
     }
 
+    /// What the manifest beside `path` says of it (its size and SHA-256), read as the checks read
+    /// it; nil when no readable manifest names it.
+    func manifestEntry(for path: String) -> ImageManifest.File? {
+        let directory = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        guard case .read(let manifest) = readManifest(directory + "/" + ImageManifest.fileName) else { return nil }
+        return manifest.file(named: name)
+    }
+
     private func readManifest(_ path: String) -> ManifestRead {
         do {
             return try manifests.value(at: path).map(ManifestRead.read) ?? .absent

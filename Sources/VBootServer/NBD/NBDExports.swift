@@ -100,7 +100,7 @@ final class NBDExports: NBDExportSource {
         guard !Task.isCancelled else { return NBDPrepared(.refused("the connection ended")) }
         do {
             let device = try await self.open(
-                image: image, machine: parsed.machine, layer: layer, onTakeOver: onTakeOver)
+                image: image, base: base, machine: parsed.machine, layer: layer, onTakeOver: onTakeOver)
             return NBDPrepared(.export(export), device: device)
         } catch {
             return NBDPrepared(.refused("cannot open it: \(error)"))
@@ -110,13 +110,11 @@ final class NBDExports: NBDExportSource {
     /// The device for an export `prepare` found: the base read-only, or the machine's layer as
     /// its policy said (scratch or persistent).
     private func open(
-        image: String, machine: HardwareAddress?, layer: Layer?, onTakeOver: @escaping @Sendable () -> Void
+        image: String, base: String, machine: HardwareAddress?, layer: Layer?,
+        onTakeOver: @escaping @Sendable () -> Void
     ) async throws -> any NBDDevice {
-        let directory = imagesRoot + "/" + image
-        let base = directory + "/" + ImageManifest.blockRootName
-        let manifest = try ImageManifest.decode(
-            try Data(contentsOf: URL(fileURLWithPath: directory + "/" + ImageManifest.fileName)))
-        guard let digest = manifest.file(named: ImageManifest.blockRootName)?.sha256 else {
+        // The digest the base was just checked against (the verifier's reading of the manifest).
+        guard let digest = images.manifestEntry(for: base)?.sha256 else {
             throw BlockOverlay.OverlayError("\(base) is not named in its image's manifest")
         }
         guard let machine, let layer else {
