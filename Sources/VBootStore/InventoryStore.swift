@@ -29,6 +29,11 @@ public protocol InventoryStore: AnyObject, Sendable {
     func record(_ events: [BootEvent]) async throws
     /// Newest first.
     func timeline(mac: HardwareAddress?, limit: Int, before: Int64?) async throws -> [BootEvent]
+    /// Every machine's events with an id above `after`, oldest first: what a live feed has not
+    /// sent yet.
+    func timeline(after: Int64, limit: Int) async throws -> [BootEvent]
+    /// Each MAC's newest boot event (changes to its record left out): where its boot stands.
+    func latestEvents() async throws -> [BootEvent]
     /// Keeps at most `perMachine` events per MAC and none older than `olderThan`; returns how many went.
     func pruneTimeline(perMachine: Int, olderThan: Int64) async throws -> Int
 

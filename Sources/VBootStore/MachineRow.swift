@@ -99,6 +99,16 @@ enum EventRow {
     /// Without `id`, which the database assigns.
     static let columns = ["mac", "address", "at", "kind", "outcome", "summary", "details", "server"]
 
+    /// Events above an id, oldest first; the placeholders are the backend's.
+    static func select(after: String, limit: String) -> String {
+        "SELECT id, \(columns.joined(separator: ", ")) FROM boot_events WHERE id > \(after) ORDER BY id LIMIT \(limit)"
+    }
+
+    /// Each MAC's newest event, by `boot_events_by_mac` (mac, id).
+    static let latest =
+        "SELECT id, \(columns.joined(separator: ", ")) FROM boot_events WHERE id IN "
+        + "(SELECT MAX(id) FROM boot_events WHERE mac IS NOT NULL AND kind <> 'change' GROUP BY mac) ORDER BY id"
+
     static func values(_ event: BootEvent) -> [StoreValue] {
         [
             StoreValue(event.mac?.description), StoreValue(event.address), .integer(event.at),

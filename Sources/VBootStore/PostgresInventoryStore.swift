@@ -276,6 +276,17 @@ public final class PostgresInventoryStore: InventoryStore {
         return try await translated { try await run(sql, values).map(EventRow.event) }
     }
 
+    public func timeline(after: Int64, limit: Int) async throws -> [BootEvent] {
+        let sql = EventRow.select(after: "$1", limit: "$2")
+        return try await translated {
+            try await run(sql, [.integer(after), .integer(Int64(max(0, limit)))]).map(EventRow.event)
+        }
+    }
+
+    public func latestEvents() async throws -> [BootEvent] {
+        try await translated { try await run(EventRow.latest).map(EventRow.event) }
+    }
+
     public func pruneTimeline(perMachine: Int, olderThan: Int64) async throws -> Int {
         try await TimelinePruning.prune(perMachine: perMachine, olderThan: olderThan) { sql, values, column in
             try await translated { try await run(LeaseSQL.numbered(sql), values).map { $0.value(column) } }

@@ -254,6 +254,17 @@ public final class SQLiteInventoryStore: InventoryStore {
         return try await serial { try await query(sql, finalValues).map(EventRow.event) }
     }
 
+    public func timeline(after: Int64, limit: Int) async throws -> [BootEvent] {
+        let sql = EventRow.select(after: "?", limit: "?")
+        return try await serial {
+            try await query(sql, [.integer(after), .integer(Int64(max(0, limit)))]).map(EventRow.event)
+        }
+    }
+
+    public func latestEvents() async throws -> [BootEvent] {
+        try await serial { try await query(EventRow.latest).map(EventRow.event) }
+    }
+
     public func pruneTimeline(perMachine: Int, olderThan: Int64) async throws -> Int {
         try await TimelinePruning.prune(perMachine: perMachine, olderThan: olderThan) { sql, values, column in
             try await serial { try await query(sql, values).map { $0.value(column) } }

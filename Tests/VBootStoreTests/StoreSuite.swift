@@ -144,6 +144,32 @@ struct StoreSuite {
         }
     }
 
+    /// The live feed's reads: what came after an id, oldest first, and each machine's newest event.
+    @Test(arguments: StoreBackend.available)
+    func timelineAfterAnIdIsOldestFirstAndLatestIsOnePerMachine(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            var events: [BootEvent] = []
+            for index in 0..<10 {
+                events.append(
+                    BootEvent(
+                        mac: index.isMultiple(of: 2) ? macA : macB, at: Int64(1000 + index), kind: .tftp, outcome: .ok,
+                        summary: "event \(index)"))
+            }
+            events.append(BootEvent(mac: nil, at: 2000, kind: .dhcp, outcome: .refused, summary: "no mac"))
+            // A change to the record is not where its boot stands.
+            events.append(BootEvent(mac: macA, at: 2001, kind: .change, outcome: .ok, summary: "changed"))
+            try await store.record(events)
+            let all = try await store.timeline(after: 0, limit: 100)
+            #expect(all.map(\.summary) == (0..<10).map { "event \($0)" } + ["no mac", "changed"])
+            let rest = try await store.timeline(after: all[6].id, limit: 3)
+            #expect(rest.map(\.summary) == ["event 7", "event 8", "event 9"])
+            #expect(try await store.timeline(after: all[11].id, limit: 3).isEmpty)
+            let latest = try await store.latestEvents()
+            #expect(latest.map(\.summary) == ["event 8", "event 9"])
+            #expect(latest.map(\.mac) == [macA, macB])
+        }
+    }
+
     /// Pruning more than one batch (1,000 rows a statement): the newest N per machine stay,
     /// everything older than the cutoff goes, whichever machine it belongs to.
     @Test(arguments: StoreBackend.available)

@@ -198,6 +198,9 @@ if start_unit "$RIG_DIR/new.log"; then
     listed=$(machines list 2>&1)
     kept=$(grep -c "kept-[123]" <<<"$listed")
     [ "$kept" = 3 ] && pass "the 3 machines added before the upgrade are listed" || fail "machines kept" "$listed"
+    console=$(ip netns exec "$BOOT_NS" curl -s -m 5 "http://127.0.0.1:8081/ui/js/console.js" || true)
+    grep -q "liveEvents" <<<"$console" && pass "the web console is served from /usr/share/vboot/ui at /ui/ on the API listener" ||
+        fail "the web console at http://127.0.0.1:8081/ui/" "${console:0:200}"
     RUNS_AS_UID=$uid runs_unprivileged "$VBOOT_PID" || fail "the upgraded vboot runs unprivileged" "$(credentials "$VBOOT_PID")"
     rig_guest uefi "$MAC" uefi default
     if wait_for "$RIG_DIR/uefi.serial" "vboot-package per-mac script $MAC" 240; then

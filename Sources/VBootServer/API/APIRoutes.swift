@@ -20,6 +20,9 @@ enum APIRoutes {
         let inventory = environment.inventory
         router.addRoutes(MachineRoutes.collection(inventory), atPath: RouterPath(prefix))
         router.addRoutes(InventoryReadRoutes.collection(inventory), atPath: RouterPath(prefix))
+        let events = RouteCollection(context: VBootRequestContext.self)
+        EventStreamRoute.register(on: events, inventory)
+        router.addRoutes(events, atPath: RouterPath(prefix))
         router.addRoutes(CallbackRoute.collection(environment), atPath: RouterPath(prefix))
         router.get("\(prefix)/openapi.json") { _, _ -> Response in
             Response(
@@ -53,7 +56,7 @@ enum APIRoutes {
 
     /// `:id` is a MAC, or `uuid:…`, `serial:…`, `hostname:…`; anything else is taken as a host name.
     static func find(_ context: VBootRequestContext, _ inventory: Inventory) async throws(APIError) -> Machine {
-        let id = context.parameters.get("id") ?? ""
+        let id = identifier(context)
         let selector: MachineSelector
         if let mac = HardwareAddress(id) {
             selector = MachineSelector(mac: mac)
@@ -71,6 +74,12 @@ enum APIRoutes {
         guard !selector.isEmpty, let machine = try await storeCall({ try await inventory.store.machine(selector) })
         else { throw .notFound("no machine \(id)") }
         return machine
+    }
+
+    /// `:id` as sent, percent-decoded (a browser's `encodeURIComponent` writes a MAC's colons as `%3A`).
+    static func identifier(_ context: VBootRequestContext) -> String {
+        let raw = context.parameters.get("id") ?? ""
+        return raw.removingPercentEncoding ?? raw
     }
 
     static func checkProfile(_ name: String?, _ inventory: Inventory) throws(APIError) {

@@ -44,7 +44,7 @@ enum CallbackRoute {
         // other selectors are for admins and need a lookup first.
         let mac: HardwareAddress
         do throws(APIError) {
-            if let given = HardwareAddress(context.parameters.get("id") ?? "") {
+            if let given = HardwareAddress(APIRoutes.identifier(context)) {
                 mac = given
             } else {
                 mac = try await APIRoutes.find(context, inventory).mac

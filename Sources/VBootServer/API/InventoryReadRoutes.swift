@@ -4,7 +4,8 @@ import Hummingbird
 import VBootAPI
 import VBootStore
 
-/// `/api/v1` reads beside the machines: every machine's timeline, the profiles, the leases.
+/// `/api/v1` reads beside the machines: every machine's timeline, each one's newest boot event,
+/// the profiles, the leases.
 enum InventoryReadRoutes {
     static func collection(_ inventory: Inventory) -> RouteCollection<VBootRequestContext> {
         let routes = RouteCollection(context: VBootRequestContext.self)
@@ -13,6 +14,13 @@ enum InventoryReadRoutes {
             "timeline",
             use: APIRoutes.guarded(live, .read) { request, _ throws(APIError) in
                 try await timeline(request, mac: nil, inventory)
+            })
+        routes.get(
+            "timeline/latest",
+            use: APIRoutes.guarded(live, .read) { _, _ throws(APIError) in
+                await inventory.recorder.flush()
+                let events = try await APIRoutes.storeCall { try await inventory.store.latestEvents() }
+                return APIRoutes.json(TimelinePage(events: events.map(event)))
             })
         routes.get("profiles", use: APIRoutes.guarded(live, .read) { _, _ throws(APIError) in profiles(inventory) })
         routes.get(

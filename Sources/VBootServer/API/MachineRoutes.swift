@@ -34,7 +34,7 @@ enum MachineRoutes {
                 // A MAC need not be in the inventory to have a timeline: unknown machines boot
                 // too, and what vboot refused them (and what --capture saw) is the first thing
                 // `vboot trace` sends an admin to look at.
-                if let mac = HardwareAddress(context.parameters.get("id") ?? "") {
+                if let mac = HardwareAddress(APIRoutes.identifier(context)) {
                     return try await InventoryReadRoutes.timeline(request, mac: mac, inventory)
                 }
                 let machine = try await APIRoutes.find(context, inventory)

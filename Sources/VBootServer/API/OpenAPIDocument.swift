@@ -114,6 +114,13 @@ enum OpenAPIDocument {
               "parameters": [{"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/before"}],
               "get": {"summary": "All machines' events, newest first", "responses": {"200": {"description": "Events", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Events"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}}
             },
+            "/timeline/latest": {
+              "get": {"summary": "Each machine's newest boot event (changes to its record left out): where every boot stands", "responses": {"200": {"description": "Events, oldest first", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Events"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}}
+            },
+            "/events": {
+              "parameters": [{"name": "mac", "in": "query", "required": false, "description": "Only this machine's events", "schema": {"type": "string"}}, {"name": "after", "in": "query", "required": false, "description": "Start after this event id (the Last-Event-ID header wins); default: after the newest", "schema": {"type": "integer", "minimum": 0}}, {"name": "Last-Event-ID", "in": "header", "required": false, "description": "Sent by a reconnecting client: everything after this id", "schema": {"type": "integer", "minimum": 0}}],
+              "get": {"summary": "The timeline live, as Server-Sent Events: `event: timeline`, `id:` the event's id, `data:` the Event as JSON; a `: keepalive` comment every 15 s", "responses": {"200": {"description": "An endless text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "503": {"description": "Too many streams open (64 in all, 8 from one address)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}
+            },
             "/profiles": {
               "get": {"summary": "Profiles in boot-scripts/profiles with their variables", "responses": {"200": {"description": "Profiles, and files that could not be read", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Profiles"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}}}
             },

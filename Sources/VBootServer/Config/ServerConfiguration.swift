@@ -31,6 +31,8 @@ public struct ServerConfiguration: Sendable {
     public var dhcpPort = 67
     public var pxePort = 4011
     public var bootScriptsDirectory = ShippedFiles.directory("boot-scripts")
+    /// The web console's files (`/ui/` on the API listener): shipped, not a setting.
+    public var consoleDirectory = ShippedFiles.directory("ui")
     public var ipxeDirectories: [String] = BootFileStore.debianIPXEDirectories
     public var assetsDirectory: String?
     public var dataDirectory: String?
@@ -48,6 +50,8 @@ public struct ServerConfiguration: Sendable {
     public var unauthenticatedLimits = UnauthenticatedTrafficLimits()
     /// Connection caps and request/idle timeouts of every HTTP listener.
     public var httpLimits = HTTPConnectionLimits()
+    /// The API's live timeline streams; not a setting (the defaults hold a site's browsers).
+    public var eventStreamLimits = EventStreamLimits()
 
     /// The addresses `--dhcp full` hands out.
     public var pool: AddressPool?

@@ -61,7 +61,7 @@ enum HTTPService {
             onBound: onBound)
     }
 
-    /// One API listener (`--api-listen`): `/api/v1`, `/metrics` and `/health`, behind the `Host`
+    /// One API listener (`--api-listen`): `/api/v1`, the console (`/ui/`), `/metrics` and `/health`, behind the `Host`
     /// allow-list, over TLS when `tls` is given.
     static func makeAPIApplication(
         _ environment: Environment, listener: APIListenAddress, tls: TLSConfiguration?,
@@ -82,6 +82,7 @@ enum HTTPService {
         }
         registerHealth(on: router)
         APIRoutes.register(on: router, environment)
+        ConsoleRoute.register(on: router, directory: environment.configuration.consoleDirectory)
         let server =
             try tls.map { try HTTPServerBuilder.tls(httpServer(environment), tlsConfiguration: $0) }
             ?? httpServer(environment)

@@ -13,6 +13,8 @@ public final class Inventory: Service, Sendable {
     let directory: MachineDirectory
     let addresses = ClientAddresses()
     let recorder: BootEventRecorder
+    /// The live timeline for `GET /api/v1/events`.
+    let feed: TimelineFeed
     /// `--unknown-machines register`: new records per minute, per source and in all.
     let registrations: LimitGate
     let unassignedFull = OncePerWindow()
@@ -83,6 +85,8 @@ public final class Inventory: Service, Sendable {
             store: store, addresses: addresses, counters: counters, logger: logger,
             serverName: configuration.serverName, live: live, limits: configuration.unauthenticatedLimits,
             isKnown: { directory.entry(for: $0) != nil })
+        feed = TimelineFeed(
+            store: store, counters: counters, logger: logger, limits: configuration.eventStreamLimits)
     }
 
     /// Records timeline events and keeps the directory fresh until shutdown, then closes the store.
@@ -90,6 +94,7 @@ public final class Inventory: Service, Sendable {
         let interval = configuration.directoryRefreshInterval
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await self.recorder.run() }
+            group.addTask { await cancelWhenGracefulShutdown { await self.feed.run() } }
             group.addTask {
                 // Cancelled at shutdown, not after its next sleep: a stop must not wait for it.
                 await cancelWhenGracefulShutdown {

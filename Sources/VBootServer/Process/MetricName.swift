@@ -8,6 +8,8 @@ public enum CounterName: String, CaseIterable, Sendable {
     case dhcpStoreErrors = "dhcp_store_errors", dhcpQueueDropped = "dhcp_queue_dropped"
     case dhcpClaimsLost = "dhcp_claims_lost", dhcpReleaseRefused = "dhcp_release_refused"
     case dhcpDeclineRefused = "dhcp_decline_refused"
+    case eventStreamsOpened = "event_streams_opened", eventStreamsRefused = "event_streams_refused"
+    case eventStreamsStalled = "event_streams_stalled"
     case heapTrims = "heap_trims", loadersSilent = "loaders_silent"
     case httpConnectionsRefused = "http_connections_refused", httpConnectionsClosed = "http_connections_closed"
     case httpScriptsServed = "http_scripts_served", httpScriptsRefused = "http_scripts_refused"
@@ -42,6 +44,7 @@ public enum CounterName: String, CaseIterable, Sendable {
 /// current count or a configured limit), summed over the parts that report one.
 public enum GaugeName: String, CaseIterable, Sendable {
     case httpConnectionsOpen = "http_connections_open"
+    case eventStreamsOpen = "event_streams_open", eventStreamsQueuedBytes = "event_streams_queued_bytes"
     case tftpTransfersActive = "tftp_transfers_active", tftpTransfersLimit = "tftp_transfers_limit"
     case tftpTransfersPerAddressLimit = "tftp_transfers_per_address_limit"
     case tftpReadAheadBytes = "tftp_read_ahead_bytes", tftpReadAheadBudgetBytes = "tftp_read_ahead_budget_bytes"

@@ -1,6 +1,7 @@
 import BootPolicy
 import DHCPv4
 import Foundation
+import Glibc
 import Testing
 import VBootServer
 
@@ -45,6 +46,22 @@ struct APITests {
     }
 
     /// A machine's loader: set, shown, stored (it survives the store's round trip), cleared.
+    /// A browser's `encodeURIComponent` writes a MAC's colons as `%3A`: the same machine.
+    @Test func aPercentEncodedMACNamesTheMachine() async throws {
+        let server = try InventoryFlowTests.server()
+        try await server.start(expecting: ["http", "api"])
+        let api = server.port("api")
+        try await InventoryFlowTests.add(#"{"mac":"52:54:00:aa:00:09","hostname":"enc"}"#, port: api)
+        let encoded = "/api/v1/machines/52%3A54%3A00%3Aaa%3A00%3A09"
+        #expect(
+            try await HTTPCall.run("GET", encoded, port: api, token: Self.token).json["hostname"] as? String == "enc")
+        let patched = try await HTTPCall.run(
+            "PATCH", encoded, port: api, token: Self.token, body: #"{"next_boot":"shell"}"#)
+        #expect(patched.status == 200 && patched.json["next_boot"] as? String == "shell")
+        #expect(try await HTTPCall.run("GET", encoded + "/timeline", port: api, token: Self.token).status == 200)
+        await server.stop()
+    }
+
     @Test func loaderIsAMachineField() async throws {
         let server = try InventoryFlowTests.server()
         try await server.start(expecting: ["http", "api"])
@@ -142,8 +159,12 @@ struct APITests {
         let document = try await HTTPCall.run("GET", "/api/v1/openapi.json", port: api)
         #expect(document.status == 200)
         let paths = try #require(document.json["paths"] as? [String: [String: Any]])
-        #expect(paths.count == 8)
-        for (path, item) in paths {
+        #expect(paths.count == 10)
+        // The live stream never ends: its head is enough.
+        let stream = try EventStreamRouteTests.open(port: api)
+        #expect(try await EventStreamRouteTests.read(stream, until: "\r\n\r\n").hasPrefix("HTTP/1.1 200"))
+        close(stream)
+        for (path, item) in paths where path != "/events" {
             for method in item.keys where method != "parameters" {
                 let concrete = path.replacingOccurrences(of: "{id}", with: "52:54:00:aa:00:01")
                 let body = method == "post" || method == "patch" ? "{}" : nil

@@ -19,11 +19,13 @@ struct InventoryFlowTests {
         """
 
     static func server(
-        unknown: UnknownMachinePolicy = .script, dhcp: ServerConfiguration.DHCPMode = .off
+        unknown: UnknownMachinePolicy = .script, dhcp: ServerConfiguration.DHCPMode = .off,
+        configure: (inout ServerConfiguration) -> Void = { _ in }
     ) throws -> TestServer {
         let server = try TestServer(dhcp: dhcp) { configuration, _ in
             configuration.apiAccess = APIAccess(token: token)
             configuration.unknownMachines = unknown
+            configure(&configuration)
         }
         try server.write(Array(installProfile.utf8), to: "scripts/profiles/inst.ipxe")
         return server

@@ -1,0 +1,77 @@
+import DHCPv4
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ServiceLifecycle
+import VBootAPI
+
+/// `GET /api/v1/events`: the timeline as Server-Sent Events, every machine's or one's
+/// (`?mac=`), from after `Last-Event-ID` (or `?after=`) or from now. Read access, like
+/// `GET /timeline`; a browser sends the token as a header through `fetch`, never in the URL.
+enum EventStreamRoute {
+    /// How long a browser waits before reconnecting after the stream ends.
+    static let retryMilliseconds = 2000
+
+    static func register(on routes: RouteCollection<VBootRequestContext>, _ inventory: Inventory) {
+        routes.get(
+            "events",
+            use: APIRoutes.guarded(inventory.live, .read) { request, context throws(APIError) in
+                try stream(request, context, inventory.feed)
+            })
+    }
+
+    static func stream(
+        _ request: Request, _ context: VBootRequestContext, _ feed: TimelineFeed
+    ) throws(APIError) -> Response {
+        let query = request.uri.queryParameters
+        var mac: HardwareAddress?
+        if let text = query["mac"] {
+            guard let parsed = HardwareAddress(String(text)) else { throw .badRequest("mac: \"\(text)\" is not a MAC") }
+            mac = parsed
+        }
+        var after: Int64?
+        if let text = request.headers[.lastEventID] ?? query["after"].map(String.init) {
+            guard let value = Int64(text), value >= 0 else {
+                throw .badRequest("Last-Event-ID / after: an event id (a whole number), not \"\(text)\"")
+            }
+            after = value
+        }
+        let channel = context.channel
+        let subscriber: FeedSubscriber
+        do {
+            subscriber = try feed.subscribe(
+                mac: mac, client: context.remoteAddress?.ipAddress ?? "?", after: after,
+                onStall: { channel.close(promise: nil) })
+        } catch {
+            switch error {
+            case .tooMany(let limit):
+                throw APIError(status: 503, reason: "\(limit) live event streams are open already; close one")
+            case .tooManyFromClient(let limit):
+                throw APIError(status: 503, reason: "\(limit) live event streams are open from this address already")
+            }
+        }
+        let headers: HTTPFields = [
+            .contentType: ServerSentEvent.contentType, .cacheControl: "no-store",
+            // A reverse proxy in front of the API must pass each event on as it comes.
+            HTTPField.Name("X-Accel-Buffering")!: "no",
+        ]
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                defer { feed.unsubscribe(subscriber) }
+                // A stream never ends by itself: a server that stops ends it, or the stop would
+                // wait for every open browser.
+                try await withGracefulShutdownHandler {
+                    try await writer.write(ServerSentEvent.retry(milliseconds: retryMilliseconds))
+                    while let frame = await subscriber.next() { try await writer.write(frame) }
+                } onGracefulShutdown: {
+                    subscriber.finish()
+                }
+                try await writer.finish(nil)
+            })
+    }
+}
+
+extension HTTPField.Name {
+    static let lastEventID = HTTPField.Name("Last-Event-ID")!
+}

@@ -1,0 +1,155 @@
+import BootPolicy
+import DHCPv4
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import VBootAPI
+import VBootStore
+
+/// The live timeline (`GET /api/v1/events`): while anyone listens, reads the events stored
+/// since each subscriber's cursor, once per `interval` for all of them, and offers each event,
+/// encoded once, to the subscribers it concerns. The store is the only source, so a stream
+/// sees what every server sharing the inventory recorded, a browser that reconnects with
+/// `Last-Event-ID` misses nothing, and a slow one costs a bounded queue, not a backlog: the
+/// feed reads for it again once it has room. Nobody listening: no reads at all.
+final class TimelineFeed: Sendable {
+    enum Refusal: Error, Equatable {
+        case tooMany(Int)
+        case tooManyFromClient(Int)
+    }
+
+    let limits: EventStreamLimits
+    private let store: any InventoryStore
+    private let counters: ServerCounters
+    private let logger: Logger
+    private let subscribers = NIOLockedValueBox<[ObjectIdentifier: FeedSubscriber]>([:])
+    /// Store failures are logged once until the next success, not four times a second.
+    private let failing = NIOLockedValueBox(false)
+
+    init(store: any InventoryStore, counters: ServerCounters, logger: Logger, limits: EventStreamLimits = .init()) {
+        self.store = store
+        self.counters = counters
+        self.logger = logger
+        self.limits = limits
+        counters.gauge(.eventStreamsOpen) { [subscribers] in subscribers.withLockedValue { $0.count } }
+        counters.gauge(.eventStreamsQueuedBytes) { [subscribers] in
+            subscribers.withLockedValue { $0.values.reduce(0) { $0 + $1.queuedBytes } }
+        }
+    }
+
+    var count: Int { subscribers.withLockedValue { $0.count } }
+
+    /// A new stream, starting after event `after` (nil: after the newest stored when the feed
+    /// next reads). `onStall` closes its connection.
+    func subscribe(
+        mac: HardwareAddress?, client: String, after: Int64?, onStall: @escaping @Sendable () -> Void = {}
+    ) throws(Refusal) -> FeedSubscriber {
+        let subscriber = FeedSubscriber(
+            mac: mac, client: client, after: after, byteLimit: limits.queueBytes, now: .now(), onStall: onStall)
+        let refusal = subscribers.withLockedValue { table -> Refusal? in
+            guard table.count < limits.subscribers else { return .tooMany(limits.subscribers) }
+            guard table.values.filter({ $0.client == client }).count < limits.subscribersPerClient else {
+                return .tooManyFromClient(limits.subscribersPerClient)
+            }
+            table[ObjectIdentifier(subscriber)] = subscriber
+            return nil
+        }
+        if let refusal {
+            counters.increment(.eventStreamsRefused)
+            throw refusal
+        }
+        counters.increment(.eventStreamsOpened)
+        return subscriber
+    }
+
+    func unsubscribe(_ subscriber: FeedSubscriber) {
+        subscriber.finish()
+        subscribers.withLockedValue { $0[ObjectIdentifier(subscriber)] = nil }
+    }
+
+    func run() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: limits.interval)
+            // A full batch means more is waiting: read on at once.
+            while await poll(), !Task.isCancelled {}
+        }
+        for subscriber in subscribers.withLockedValue({ Array($0.values) }) { subscriber.finish() }
+    }
+
+    /// One round: keepalives, stalled streams ended, one read for everyone with room. True when
+    /// the read was a full batch someone took whole (read on at once). Tests call it instead of `run`.
+    @discardableResult
+    func poll(now: NIODeadline = .now()) async -> Bool {
+        // Ended streams leave the table here too, in case their response never ran to its end.
+        let all = subscribers.withLockedValue { table in
+            table = table.filter { !$0.value.isFinished }
+            return Array(table.values)
+        }
+        guard !all.isEmpty else { return false }
+        var ready: [FeedSubscriber] = []
+        for subscriber in all {
+            if subscriber.endIfStalled(now: now, stalled: limits.stalled) {
+                counters.increment(.eventStreamsStalled)
+                logger.info("events: closed a stream from \(subscriber.client) that read nothing for \(limits.stalled)")
+                continue
+            }
+            if subscriber.hasRoom { ready.append(subscriber) }
+        }
+        let full: Bool
+        do {
+            full = try await deliver(to: ready, now: now)
+            if failing.withLockedValue({ Self.swap(&$0, false) }) {
+                logger.info("events: the timeline is readable again")
+            }
+        } catch {
+            if !failing.withLockedValue({ Self.swap(&$0, true) }) {
+                logger.warning("events: cannot read the timeline: \(error)")
+            }
+            full = false
+        }
+        for subscriber in all where subscriber.isQuiet(now: now, interval: limits.keepalive) {
+            subscriber.offer(ServerSentEvent.keepalive, id: nil, now: now)
+        }
+        return full
+    }
+
+    private func deliver(to ready: [FeedSubscriber], now: NIODeadline) async throws -> Bool {
+        guard !ready.isEmpty else { return false }
+        // New streams start after the newest event stored now.
+        if ready.contains(where: { $0.cursor == nil }) {
+            let newest = try await store.timeline(mac: nil, limit: 1, before: nil).first?.id ?? 0
+            for subscriber in ready where subscriber.cursor == nil { subscriber.advance(to: newest) }
+        }
+        let from = ready.compactMap(\.cursor).min() ?? 0
+        let events = try await store.timeline(after: from, limit: limits.batch)
+        guard !events.isEmpty else { return false }
+        var frames: [Int64: ByteBuffer] = [:]
+        for subscriber in ready {
+            for event in events where event.id > (subscriber.cursor ?? 0) {
+                guard subscriber.mac == nil || subscriber.mac == event.mac else {
+                    subscriber.advance(to: event.id)
+                    continue
+                }
+                let frame = frames[event.id] ?? Self.frame(event)
+                frames[event.id] = frame
+                guard subscriber.offer(frame, id: event.id, now: now) else { break }
+            }
+        }
+        // More is waiting only if someone took this whole batch; a queue that filled up waits
+        // for its reader, not for another read of the same rows.
+        let last = events[events.count - 1].id
+        return events.count == limits.batch && ready.contains { !$0.isFinished && $0.cursor == last }
+    }
+
+    /// Sets `flag`, returns what it was.
+    private static func swap(_ flag: inout Bool, _ value: Bool) -> Bool {
+        defer { flag = value }
+        return flag
+    }
+
+    /// `event: timeline`, the event's id, its JSON (the same as `GET /timeline` shows it).
+    static func frame(_ event: BootEvent) -> ByteBuffer {
+        let json = APIContract.encode(InventoryReadRoutes.event(event))
+        return ServerSentEvent.frame(event: "timeline", id: event.id, data: String(decoding: json, as: UTF8.self))
+    }
+}
