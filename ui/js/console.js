@@ -1,6 +1,6 @@
 // The console's state and its views: one list of machines and each one's newest boot event,
 // loaded once and kept current by the live timeline; views redraw from it.
-import { api, session, APIError } from './api.js';
+import { api, session, APIError, machinePath } from './api.js';
 import { liveEvents } from './events.js';
 import { loginView } from './login.js';
 import { machinesView } from './machines.js';
@@ -41,11 +41,25 @@ const app = {
     }
   },
 
+  // One reload per machine at a time (a burst of its events asks once more, not once each).
+  reloading: new Map(),
   async reloadMachine(mac) {
+    if (this.reloading.has(mac)) {
+      this.reloading.set(mac, true);
+      return;
+    }
+    this.reloading.set(mac, false);
     try {
-      this.machines.set(mac, await api('GET', `/machines/${mac}`));
-    } catch (error) {
-      if (error.status === 404) this.machines.delete(mac);
+      do {
+        this.reloading.set(mac, false);
+        try {
+          this.machines.set(mac, await api('GET', machinePath(mac)));
+        } catch (error) {
+          if (error.status === 404) this.machines.delete(mac);
+        }
+      } while (this.reloading.get(mac));
+    } finally {
+      this.reloading.delete(mac);
     }
   },
 
@@ -92,29 +106,33 @@ function setLive(state, status) {
 
 // Loads everything the views show; false when the API wants a token this tab does not have.
 async function load() {
-  let machines;
+  // The newest id first: whatever happens while the rest loads comes in on the stream.
+  let newest;
   try {
-    machines = await api('GET', '/machines');
+    newest = await api('GET', '/timeline?limit=1');
   } catch (error) {
     if (error instanceof APIError && error.status === 401) return false;
     throw error;
   }
-  const [latest, newest, profiles] = await Promise.all([
-    api('GET', '/timeline/latest'), api('GET', '/timeline?limit=1'), api('GET', '/profiles'),
+  const [machines, latest, profiles, access] = await Promise.all([
+    api('GET', '/machines'), api('GET', '/timeline/latest'), api('GET', '/profiles'), api('GET', '/access'),
   ]);
   app.machines = new Map(machines.machines.map((machine) => [machine.mac, machine]));
   app.latest = new Map(latest.events.map((event) => [event.mac, event]));
   app.profiles = profiles.profiles;
-  app.canWrite = Boolean(session.token);
+  app.canWrite = access.write;
   app.stream?.stop();
-  app.stream = liveEvents({ after: newest.events[0]?.id ?? 0, onEvent, onState: setLive });
+  app.stream = liveEvents({
+    after: newest.events[0]?.id ?? 0, onEvent, onState: setLive,
+    onReset: () => { app.loaded = false; route(); },
+  });
   return true;
 }
 
 function showAccess() {
   const access = document.getElementById('access');
   const signout = document.getElementById('signout');
-  if (session.token) {
+  if (app.canWrite) {
     access.textContent = 'signed in';
     signout.hidden = false;
   } else {

@@ -4,6 +4,9 @@
 import { authHeaders } from './api.js';
 
 const RETRY_MS = 2000;
+// The server sends a keepalive every 15 s: this long without a byte is a dead connection (a
+// laptop that slept, a NAT that forgot it) even when the browser has not noticed.
+const SILENCE_MS = 45000;
 
 // Splits a text/event-stream body into events; returns the unparsed rest.
 export function parseEvents(buffer, emit) {
@@ -27,10 +30,14 @@ export function parseEvents(buffer, emit) {
   return buffer;
 }
 
-export function liveEvents({ after, onEvent, onState }) {
+export function liveEvents({ after, onEvent, onState, onReset }) {
   let stopped = false;
   let controller = null;
   let last = after;
+  let heard = Date.now();
+  const watchdog = setInterval(() => {
+    if (Date.now() - heard > SILENCE_MS) controller?.abort();
+  }, 5000);
 
   async function once() {
     controller = new AbortController();
@@ -44,12 +51,22 @@ export function liveEvents({ after, onEvent, onState }) {
       return response.status !== 401;
     }
     onState('live');
+    heard = Date.now();
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return true;
-      buffer = parseEvents(buffer + value, (event) => {
+      heard = Date.now();
+      // CR LF and CR end lines too (a proxy may rewrite them); a CR at the very end may be
+      // half of a CR LF split across two reads.
+      buffer = parseEvents((buffer + value).replace(/\r\n|\r(?!$)/g, '\n'), (event) => {
+        if (event.type === 'reset') {
+          // The server's timeline is not the one this page knows (a new database): start over.
+          last = null;
+          onReset?.();
+          return;
+        }
         if (event.type !== 'timeline') return;
         if (event.id != null) last = Number(event.id);
         try { onEvent(JSON.parse(event.data)); } catch (error) { console.error('event', error); }
@@ -67,5 +84,11 @@ export function liveEvents({ after, onEvent, onState }) {
     }
   })();
 
-  return { stop() { stopped = true; controller?.abort(); } };
+  return {
+    stop() {
+      stopped = true;
+      clearInterval(watchdog);
+      controller?.abort();
+    },
+  };
 }

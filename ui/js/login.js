@@ -6,7 +6,7 @@ import { h, field } from './dom.js';
 export function loginView(app, reason, done) {
   document.getElementById('signout').hidden = true;
   document.getElementById('access').textContent = '';
-  const token = h('input', { type: 'password', id: 'token', name: 'token', autocomplete: 'current-password', required: true, size: 40 });
+  const token = h('input', { type: 'password', id: 'token', name: 'token', autocomplete: 'off', required: true, size: 40 });
   const message = h('p.muted', { id: 'login-message', role: 'status' }, reason ?? '');
   const readOnly = h('p', { hidden: true },
     h('a', { href: '#/machines', id: 'read-only', onclick: () => { app.loaded = false; } }, 'Continue read-only'),
@@ -17,7 +17,9 @@ export function loginView(app, reason, done) {
       event.preventDefault();
       session.set(token.value.trim());
       try {
-        await api('GET', '/machines');
+        // From a read network any token reads: only `write` tells the token is the API's.
+        const access = await api('GET', '/access');
+        if (!access.write) throw new APIError(401, 'refused');
         app.notify(null);
         done();
       } catch (error) {

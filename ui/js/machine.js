@@ -71,7 +71,8 @@ export function machineView(app, mac) {
     timelineBody.append(...page.events.filter((event) => !known.has(String(event.id))).map((event) => row(event, false)));
   }, (error) => app.notify(`timeline: ${error.message}`));
   app.listeners.add((event) => {
-    if (event.mac !== mac) return;
+    // The page fetched above and the stream overlap by a moment: an event shows once.
+    if (event.mac !== mac || timelineBody.querySelector(`tr[data-id="${event.id}"]`)) return;
     timelineBody.prepend(row(event, true));
     while (timelineBody.children.length > TIMELINE_PAGE) timelineBody.lastChild.remove();
   });

@@ -60,6 +60,7 @@ export function machinesView(app) {
     for (const th of head.children) {
       th.setAttribute('aria-sort', th.dataset.key === sort.key ? (sort.direction > 0 ? 'ascending' : 'descending') : 'none');
     }
+    const focused = document.activeElement?.closest('tr')?.dataset.mac;
     body.replaceChildren(...shown.map((row) => h(`tr.${row.state}`, { 'data-mac': row.mac },
       h('td.mono', {}, h('a', { href: `#/machine/${row.mac}` }, row.mac)),
       h('td', {}, row.hostname),
@@ -68,6 +69,8 @@ export function machinesView(app) {
       h('td.optional', {}, row.event ? h('time', { datetime: row.event.at }, ago(new Date(row.event.at), now)) : 'never'),
       h('td.optional', {}, row.stepText),
       h('td', {}, stateBadge(row.state)))));
+    // Redrawn rows keep the keyboard where it was.
+    if (focused) body.querySelector(`tr[data-mac="${focused}"] a`)?.focus();
     count.textContent = `${shown.length} of ${app.machines.size} machines`;
   }
 

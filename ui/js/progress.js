@@ -2,16 +2,21 @@
 // the state column. Pure functions of the event, the machine and the time.
 export const STEPS = ['DHCP', 'TFTP', 'Script', 'Kernel', 'Done'];
 
-// Scripts after which vboot hears nothing more by design: the machine boots its own disk,
-// waits at a prompt, or opens a shell.
-const QUIET_ACTIONS = ['local', 'hold', 'shell'];
+// The script's action as the server records it (BootPolicy's ScriptAction: "profile NAME",
+// "local disk", "shell", "hold").
+const action = (event) => event?.details?.action ?? '';
+
+// Scripts after which vboot hears nothing more by design: the machine boots its own disk or
+// opens a shell.
+const isQuietScript = (event) => event.kind === 'script' && event.outcome === 'ok'
+  && (action(event).startsWith('local') || action(event) === 'shell');
 
 export function step(event) {
   if (!event) return -1;
   switch (event.kind) {
     case 'dhcp': case 'wire': return 0;
     case 'tftp': return 1;
-    case 'script': return QUIET_ACTIONS.includes(event.details?.action) && event.outcome === 'ok' ? 4 : 2;
+    case 'script': return isQuietScript(event) ? 4 : 2;
     case 'asset': return 3;
     case 'callback': return 4;
     default: return -1;
@@ -25,10 +30,14 @@ export function progress(machine, event, now, thresholdSeconds) {
   const quiet = at ? (now - at.getTime()) / 1000 : Infinity;
   let index = step(event);
   if (!event) return { state: 'unseen', step: -1, quiet };
+  // A held machine's script is a refusal by design: it waits at its prompt.
+  if (event.kind === 'script' && action(event) === 'hold') return { state: 'held', step: 2, quiet };
+  // --dhcp full: a running system renewing its lease, not a boot.
+  if (event.kind === 'dhcp' && event.details?.boot === 'no') return { state: 'booted', step: 4, quiet };
   if (event.outcome === 'failed' || event.outcome === 'refused') return { state: 'failed', step: index, quiet };
   if (event.kind === 'callback') return { state: 'installed', step: 4, quiet };
   const installing = machine?.next_boot === 'once' && machine?.install_handed_out;
-  if (index === 4) return { state: event.details?.action === 'hold' ? 'held' : 'booted', step: 4, quiet };
+  if (index === 4) return { state: 'booted', step: 4, quiet };
   if (quiet < thresholdSeconds) return { state: installing ? 'installing' : 'booting', step: index, quiet };
   // Quiet after its kernel: the kernel took over (an installer calls back later, if it does).
   if (index === 3) return { state: installing ? 'installing' : 'booted', step: installing ? 3 : 4, quiet };

@@ -36,12 +36,15 @@ export function stormView(app) {
       h('div', {}, h('strong', {}, (counts.booting ?? 0) + (counts.installing ?? 0)), 'in progress'),
       h('div', {}, h('strong', {}, done), 'done'),
       h('div', { id: 'stuck-count' }, h('strong', {}, (counts.stuck ?? 0) + (counts.failed ?? 0)), 'stuck or failed'));
+    const focused = document.activeElement?.closest('tr')?.dataset.mac;
     body.replaceChildren(...shown.map((row) => h(`tr.${row.state}`, { 'data-mac': row.mac },
       h('td', {}, h('a', { href: `#/machine/${row.mac}` }, row.hostname || row.mac)),
       h('td', {}, h('ol.steps', { 'aria-label': `${STEPS[row.step] ?? 'no step'} reached` }, STEPS.map((name, index) =>
         h(`li${index <= row.step ? '.reached' : ''}${index === row.step ? '.current' : ''}`, {}, name)))),
       h('td', {}, stateBadge(row.state), row.state === 'stuck' ? ` ${ago(new Date(row.event.at), now).replace(' ago', '')}` : ''),
       h('td', {}, row.event.summary))));
+    // Redrawn rows keep the keyboard where it was.
+    if (focused) body.querySelector(`tr[data-mac="${focused}"] a`)?.focus();
   }
   redraw();
   return { element, title: 'Boot storm', redraw };

@@ -5,7 +5,7 @@ import VBootAPI
 import VBootStore
 
 /// `/api/v1` reads beside the machines: every machine's timeline, each one's newest boot event,
-/// the profiles, the leases.
+/// what the caller may do, the profiles, the leases.
 enum InventoryReadRoutes {
     static func collection(_ inventory: Inventory) -> RouteCollection<VBootRequestContext> {
         let routes = RouteCollection(context: VBootRequestContext.self)
@@ -21,6 +21,12 @@ enum InventoryReadRoutes {
                 await inventory.recorder.flush()
                 let events = try await APIRoutes.storeCall { try await inventory.store.latestEvents() }
                 return APIRoutes.json(TimelinePage(events: events.map(event)))
+            })
+        routes.get(
+            "access",
+            use: APIRoutes.guarded(live, .read) { request, _ throws(APIError) in
+                APIRoutes.json(
+                    AccessResource(write: live.current.apiAccess.hasToken(request.headers[.authorization])))
             })
         routes.get("profiles", use: APIRoutes.guarded(live, .read) { _, _ throws(APIError) in profiles(inventory) })
         routes.get(

@@ -105,7 +105,12 @@ final class LeaseService: Sendable {
                 .dhcp, reply.messageType == .nak ? .refused : .ok, mac: mac,
                 source: DHCPExchange.sourceName(of: request, sentFrom: job.source),
                 summary: outcome.summary + bootSummary,
-                details: ["address": reply.yiaddr.isAny ? "" : reply.yiaddr.description, "mode": "full"])
+                // boot: no for a client that is not network-booting (a running system renewing its
+                // lease), which the console must not take for a boot stuck at DHCP.
+                details: [
+                    "address": reply.yiaddr.isAny ? "" : reply.yiaddr.description, "mode": "full",
+                    "boot": job.boot == nil ? "no" : "yes",
+                ])
             logger.info("dhcp: \(outcome.summary)\(bootSummary)")
         } catch {
             counters.increment(.dhcpStoreErrors)

@@ -136,6 +136,11 @@ struct APITests {
         #expect(
             try await HTTPCall.run("POST", "/api/v1/machines", port: api, body: #"{"mac": "52:54:00:aa:00:01"}"#)
                 .status == 401)
+        // What the console asks before it offers changes: a wrong token reads, but may not write.
+        for (token, write) in [(nil, false), ("wrong-token-0000000000", false), (Self.token, true)] {
+            let access = try await HTTPCall.run("GET", "/api/v1/access", port: api, token: token)
+            #expect(access.status == 200 && access.json["write"] as? Bool == write, "\(token ?? "none")")
+        }
         await server.stop()
     }
 
@@ -159,7 +164,7 @@ struct APITests {
         let document = try await HTTPCall.run("GET", "/api/v1/openapi.json", port: api)
         #expect(document.status == 200)
         let paths = try #require(document.json["paths"] as? [String: [String: Any]])
-        #expect(paths.count == 10)
+        #expect(paths.count == 11)
         // The live stream never ends: its head is enough.
         let stream = try EventStreamRouteTests.open(port: api)
         #expect(try await EventStreamRouteTests.read(stream, until: "\r\n\r\n").hasPrefix("HTTP/1.1 200"))

@@ -79,6 +79,19 @@ struct EventStreamRouteTests {
         await server.stop()
     }
 
+    /// An id from another database (the store was replaced) gets a reset, then the new events.
+    @Test func anIDFromAnotherTimelineGetsAReset() async throws {
+        let server = try Self.server()
+        try await server.start(expecting: ["http", "api"])
+        let api = server.port("api")
+        let stream = try Self.open(port: api, headers: ["Last-Event-ID: 987654"])
+        defer { close(stream) }
+        #expect(try await Self.read(stream, until: "event: reset\n").contains("event: reset\ndata: {}\n\n"))
+        try await InventoryFlowTests.add(#"{"mac":"52:54:00:ee:00:09"}"#, port: api)
+        #expect(try await Self.read(stream, until: "added by api").contains("52:54:00:ee:00:09"))
+        await server.stop()
+    }
+
     /// A browser that closes the page: the next keepalive finds the socket gone, and the stream's
     /// place and queue are given back.
     @Test func aBrowserThatHangsUpGivesItsStreamBack() async throws {
@@ -117,7 +130,15 @@ struct EventStreamRouteTests {
         let script = try await HTTPCall.run("GET", "/ui/js/console.js", port: api)
         #expect(
             script.status == 200 && (script.headers["Content-Type"] as? String)?.hasPrefix("text/javascript") == true)
-        for path in ["/ui/../Package.swift", "/ui/%2e%2e/Package.swift", "/ui/.hidden.js", "/ui/js", "/ui/nope.html"] {
+        // A file of a type the console serves, outside its directory: only the path rules keep it out.
+        let outside = FileManager.default.currentDirectoryPath + "/.build/outside.txt"
+        try "outside".write(toFile: outside, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: outside) }
+        for path in [
+            "/ui/../.build/outside.txt", "/ui/%2e%2e/.build/outside.txt", "/ui/..%2f.build/outside.txt",
+            "/ui/.hidden.js",
+            "/ui/js", "/ui/nope.html",
+        ] {
             #expect(try await Curl.run(["--path-as-is", "http://127.0.0.1:\(api)\(path)"]).status == 404, "\(path)")
         }
         #expect(try await HTTPCall.run("GET", "/ui/", port: server.port("http")).status == 404)

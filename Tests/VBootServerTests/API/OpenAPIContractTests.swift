@@ -29,7 +29,7 @@ struct OpenAPIContractTests {
     /// Each response schema with values of its type, optional fields set and unset.
     static let samples: [(schema: String, value: any Encodable & Sendable)] = [
         ("Machine", machine), ("Machine", bareMachine), ("Machines", MachineList(machines: [machine, bareMachine])),
-        ("Event", event),
+        ("Event", event), ("Access", AccessResource(write: false)),
         (
             "Events",
             TimelinePage(events: [

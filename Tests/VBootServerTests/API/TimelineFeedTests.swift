@@ -140,6 +140,54 @@ struct TimelineFeedTests {
         try await store.close()
     }
 
+    /// A stream catching up from an old id does not hold back one that is caught up: each
+    /// distinct cursor gets its own read, the newest first.
+    @Test func aStreamCatchingUpDoesNotHoldBackTheOthers() async throws {
+        let store = try await Self.store()
+        try await Self.record(store, 2000)
+        var limits = EventStreamLimits()
+        limits.queueBytes = 8 * 1024
+        let feed = TimelineFeed(store: store, counters: ServerCounters(), logger: Logger(label: "test"), limits: limits)
+        let behind = try feed.subscribe(mac: nil, client: "a", after: 0)
+        let current = try feed.subscribe(mac: nil, client: "b", after: nil)
+        await feed.poll()
+        #expect(Self.summaries(await Self.drain(current)).isEmpty)
+        for round in 0..<3 {
+            try await Self.record(store, 1, from: 2000 + round)
+            await feed.poll()
+            // The one behind reads a frame now and then; its queue is never empty.
+            _ = await behind.next()
+            #expect(Self.summaries(await Self.drain(current)) == ["event \(2000 + round)"])
+        }
+        #expect(behind.cursor.map { $0 > 0 && $0 < 2000 } == true)
+        try await store.close()
+    }
+
+    @Test func readsPerRoundServeTheNewestCursorFirstAndTheRestInTurn() {
+        #expect(FeedReadPlan.cursors([], round: 0, budget: 8).isEmpty)
+        #expect(FeedReadPlan.cursors([10, 10, 10], round: 5, budget: 8) == [10])
+        #expect(FeedReadPlan.cursors([10, 5, 3, 1, 10], round: 0, budget: 3) == [10, 5, 3])
+        #expect(FeedReadPlan.cursors([10, 5, 3, 1], round: 1, budget: 3) == [10, 3, 1])
+        #expect(FeedReadPlan.cursors([10, 5, 3, 1], round: 2, budget: 3) == [10, 1, 5])
+        #expect(FeedReadPlan.cursors([10, 5], round: 7, budget: 1) == [10])
+    }
+
+    /// With other servers writing the same store, an event is sent only once it is old enough
+    /// that every lower id has been committed.
+    @Test func onASharedStoreEventsWaitTheHoldBack() async throws {
+        let store = try await Self.store()
+        let now = WallClock.microsecondsNow()
+        try await store.record([BootEvent(mac: Self.macA, at: now, kind: .dhcp, outcome: .ok, summary: "young")])
+        let feed = TimelineFeed(
+            store: store, counters: ServerCounters(), logger: Logger(label: "test"), holdBack: 2_000_000)
+        let subscriber = try feed.subscribe(mac: nil, client: "a", after: 0)
+        await feed.poll(wallNow: now + 1_000_000)
+        #expect(subscriber.queuedBytes == 0 && subscriber.cursor == 0)
+        await feed.poll(wallNow: now + 2_500_000)
+        #expect(Self.summaries(await Self.drain(subscriber)) == ["young"])
+        try await store.close()
+    }
+
     @Test func streamsAreCappedInAllAndPerAddress() async throws {
         let store = try await Self.store()
         var limits = EventStreamLimits()
@@ -157,6 +205,24 @@ struct TimelineFeedTests {
         feed.unsubscribe(first)
         _ = try feed.subscribe(mac: nil, client: "c", after: nil)
         #expect(counters[.eventStreamsRefused] == 2 && counters[.eventStreamsOpened] == 4)
+        try await store.close()
+    }
+
+    /// Streams from a read network (no token) have places of their own: they cannot take every one.
+    @Test func streamsWithoutTheTokenLeavePlacesForThoseWithIt() async throws {
+        let store = try await Self.store()
+        var limits = EventStreamLimits()
+        limits.subscribers = 3
+        limits.subscribersWithoutToken = 1
+        let feed = TimelineFeed(store: store, counters: ServerCounters(), logger: Logger(label: "test"), limits: limits)
+        _ = try feed.subscribe(mac: nil, client: "a", after: nil, withToken: false)
+        #expect(throws: TimelineFeed.Refusal.tooManyWithoutToken(1)) {
+            try feed.subscribe(mac: nil, client: "b", after: nil, withToken: false)
+        }
+        // Not `try`: a refusal here is this test's failure, and the store must still be closed.
+        #expect((try? feed.subscribe(mac: nil, client: "b", after: nil, withToken: true)) != nil)
+        #expect((try? feed.subscribe(mac: nil, client: "c", after: nil, withToken: true)) != nil)
+        #expect(feed.count == 3)
         try await store.close()
     }
 

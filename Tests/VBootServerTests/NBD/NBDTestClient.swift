@@ -10,8 +10,9 @@ import NIOCore
 final class NBDTestClient: @unchecked Sendable {
     let descriptor: Int32
 
-    /// Connects to 127.0.0.1:`port`; reads wait at most `timeout`.
-    init(port: Int, timeout: Int = 5) throws {
+    /// Connects to 127.0.0.1:`port`; reads wait at most `timeout` (15 s: a CI run that compiled
+    /// beside the unit tests starved the server's lookups past 5 s; only a failing read waits it out).
+    init(port: Int, timeout: Int = 15) throws {
         descriptor = connectLoopbackTCP(port: port)
         guard descriptor >= 0 else { throw BlockOverlay.OverlayError.system("connect") }
         var wait = timeval(tv_sec: timeout, tv_usec: 0)

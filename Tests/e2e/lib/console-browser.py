@@ -8,6 +8,7 @@ page gets a screenshot in ARTEFACTS.
 
 Arguments (JSON on stdin): url (the token listener), read_url (a listener whose clients are in
 --api-read-network), token, mac, stuck_mac, boot_url, variables, rig_dir, artefacts.
+CONSOLE_FLOWS=progress_rules,... runs only the flows named.
 """
 import json
 import os
@@ -241,6 +242,49 @@ def read_only_flow(driver):
     report(first == "skip", "the first Tab reaches 'Skip to content'", first)
 
 
+# The state rules (ui/js/progress.js) run in the browser as the views run them: each case is an
+# event (or none), the machine, how long ago, and the state and step it must give.
+PROGRESS_CASES = [
+    (None, {}, 0, "unseen", -1),
+    ({"kind": "dhcp", "outcome": "ok"}, {}, 5, "booting", 0),
+    ({"kind": "dhcp", "outcome": "ok"}, {}, 200, "stuck", 0),
+    ({"kind": "tftp", "outcome": "failed"}, {}, 1, "failed", 1),
+    ({"kind": "script", "outcome": "ok", "details": {"action": "profile debian"}}, {}, 200, "stuck", 2),
+    ({"kind": "script", "outcome": "ok", "details": {"action": "local disk"}}, {}, 500, "booted", 4),
+    ({"kind": "script", "outcome": "ok", "details": {"action": "shell"}}, {}, 500, "booted", 4),
+    # What the server records for a held machine: its script refused, on purpose.
+    ({"kind": "script", "outcome": "refused", "details": {"action": "hold"}}, {}, 500, "held", 2),
+    ({"kind": "script", "outcome": "refused", "details": {"action": "profile debian"}}, {}, 5, "failed", 2),
+    # --dhcp full: a running system renewing its lease is not a boot stuck at DHCP.
+    ({"kind": "dhcp", "outcome": "ok", "details": {"mode": "full", "boot": "no"}}, {}, 900, "booted", 4),
+    ({"kind": "dhcp", "outcome": "ok", "details": {"mode": "full", "boot": "yes"}}, {}, 900, "stuck", 0),
+    ({"kind": "asset", "outcome": "ok"}, {}, 200, "booted", 4),
+    ({"kind": "asset", "outcome": "ok"}, {"next_boot": "once", "install_handed_out": True}, 200, "installing", 3),
+    ({"kind": "asset", "outcome": "ok"}, {"next_boot": "once", "install_handed_out": True}, 5, "installing", 3),
+    ({"kind": "callback", "outcome": "ok"}, {"next_boot": "local"}, 900, "installed", 4),
+]
+
+
+def progress_rules(driver):
+    driver.get(ARGS["read_url"] + "/ui/")
+    until(driver, 15, lambda d: d.find_elements(By.ID, "machines"), "the console loads for the state rules")
+    results = driver.execute_async_script("""
+        const [cases, done] = [arguments[0], arguments[arguments.length - 1]];
+        import('./js/progress.js').then((m) => {
+            const now = Date.parse('2026-01-01T00:10:00Z');
+            done(cases.map(([event, machine, ago]) => {
+                const e = event && { ...event, at: new Date(now - ago * 1000).toISOString() };
+                const r = m.progress(machine, e, now, 120);
+                return [r.state, r.step];
+            }));
+        }, (error) => done(String(error)));
+    """, PROGRESS_CASES)
+    wrong = [(case, got) for case, got in zip(PROGRESS_CASES, results if isinstance(results, list) else [])
+             if got != [case[3], case[4]]]
+    report(isinstance(results, list) and not wrong, f"the state rules: {len(PROGRESS_CASES)} cases",
+           str(results if not isinstance(results, list) else wrong)[:400])
+
+
 def phone_flow(driver):
     driver.get(ARGS["read_url"] + "/ui/#/storm")
     until(driver, 15, lambda d: d.find_elements(By.CSS_SELECTOR, "#storm tr"), "the storm view on a phone")
@@ -251,7 +295,13 @@ def phone_flow(driver):
 
 def main():
     os.makedirs(ARGS["artefacts"], exist_ok=True)
-    for flow, size in ((console_flow, (1280, 900)), (read_only_flow, (1280, 900)), (phone_flow, (390, 844))):
+    flows = ((console_flow, (1280, 900)), (read_only_flow, (1280, 900)), (progress_rules, (1280, 900)),
+             (phone_flow, (390, 844)))
+    # CONSOLE_FLOWS=name,...: only those (to work on one without booting a guest).
+    only = [name for name in os.environ.get("CONSOLE_FLOWS", "").split(",") if name]
+    for flow, size in flows:
+        if only and flow.__name__ not in only:
+            continue
         driver = None
         try:
             driver = browser(*size)

@@ -6,8 +6,9 @@ import ServiceLifecycle
 import VBootAPI
 
 /// `GET /api/v1/events`: the timeline as Server-Sent Events, every machine's or one's
-/// (`?mac=`), from after `Last-Event-ID` (or `?after=`) or from now. Read access, like
-/// `GET /timeline`; a browser sends the token as a header through `fetch`, never in the URL.
+/// (`?mac=`), from after `Last-Event-ID` (or `?after=`) or from now; an id the store never
+/// reached gets `event: reset` first. Read access, like `GET /timeline`; a browser sends the
+/// token as a header through `fetch`, never in the URL.
 enum EventStreamRoute {
     /// How long a browser waits before reconnecting after the stream ends.
     static let retryMilliseconds = 2000
@@ -16,13 +17,14 @@ enum EventStreamRoute {
         routes.get(
             "events",
             use: APIRoutes.guarded(inventory.live, .read) { request, context throws(APIError) in
-                try stream(request, context, inventory.feed)
+                try await stream(request, context, inventory)
             })
     }
 
     static func stream(
-        _ request: Request, _ context: VBootRequestContext, _ feed: TimelineFeed
-    ) throws(APIError) -> Response {
+        _ request: Request, _ context: VBootRequestContext, _ inventory: Inventory
+    ) async throws(APIError) -> Response {
+        let feed = inventory.feed
         let query = request.uri.queryParameters
         var mac: HardwareAddress?
         if let text = query["mac"] {
@@ -36,11 +38,24 @@ enum EventStreamRoute {
             }
             after = value
         }
+        // An id from before the store was replaced (a fresh database) would wait for ever:
+        // such a stream starts from the newest and is told to read everything again.
+        var reset = false
+        if let given = after {
+            let newest = try await APIRoutes.storeCall {
+                try await inventory.store.timeline(mac: nil, limit: 1, before: nil).first?.id ?? 0
+            }
+            if given > newest {
+                after = newest
+                reset = true
+            }
+        }
         let channel = context.channel
+        let withToken = inventory.live.current.apiAccess.hasToken(request.headers[.authorization])
         let subscriber: FeedSubscriber
         do {
             subscriber = try feed.subscribe(
-                mac: mac, client: context.remoteAddress?.ipAddress ?? "?", after: after,
+                mac: mac, client: context.remoteAddress?.ipAddress ?? "?", after: after, withToken: withToken,
                 onStall: { channel.close(promise: nil) })
         } catch {
             switch error {
@@ -48,8 +63,13 @@ enum EventStreamRoute {
                 throw APIError(status: 503, reason: "\(limit) live event streams are open already; close one")
             case .tooManyFromClient(let limit):
                 throw APIError(status: 503, reason: "\(limit) live event streams are open from this address already")
+            case .tooManyWithoutToken(let limit):
+                throw APIError(
+                    status: 503, reason: "\(limit) live event streams without the token are open already; use the token"
+                )
             }
         }
+        if reset { subscriber.offer(ServerSentEvent.frame(event: "reset", id: nil, data: "{}"), id: nil, now: .now()) }
         let headers: HTTPFields = [
             .contentType: ServerSentEvent.contentType, .cacheControl: "no-store",
             // A reverse proxy in front of the API must pass each event on as it comes.

@@ -9,8 +9,7 @@ import NIOCore
 /// reading) is ended by the feed, its frames dropped.
 final class FeedSubscriber: Sendable {
     struct State {
-        var queue: [ByteBuffer] = []
-        var head = 0
+        var queue = CircularBuffer<ByteBuffer>()
         var bytes = 0
         /// The last event id offered (or skipped by the filter); nil until the feed sets it.
         var cursor: Int64?
@@ -25,17 +24,20 @@ final class FeedSubscriber: Sendable {
     let mac: HardwareAddress?
     /// The stream's client, for the per-address cap.
     let client: String
+    /// Opened with the API token (the others, from read networks, have places of their own).
+    let withToken: Bool
     let byteLimit: Int
     private let state: NIOLockedValueBox<State>
     /// Called once when the feed ends the stream because it is stalled.
     private let onStall: @Sendable () -> Void
 
     init(
-        mac: HardwareAddress?, client: String, after: Int64?, byteLimit: Int, now: NIODeadline,
-        onStall: @escaping @Sendable () -> Void = {}
+        mac: HardwareAddress?, client: String, after: Int64?, withToken: Bool = true, byteLimit: Int,
+        now: NIODeadline, onStall: @escaping @Sendable () -> Void = {}
     ) {
         self.mac = mac
         self.client = client
+        self.withToken = withToken
         self.byteLimit = byteLimit
         self.onStall = onStall
         state = NIOLockedValueBox(State(cursor: after, lastOffer: now))
@@ -80,18 +82,10 @@ final class FeedSubscriber: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<ByteBuffer?, Never>) in
                 let ready = state.withLockedValue { state -> ByteBuffer?? in
-                    if state.head < state.queue.count {
-                        let frame = state.queue[state.head]
-                        state.head += 1
+                    if let frame = state.queue.popFirst() {
                         state.bytes -= frame.readableBytes
-                        if state.head == state.queue.count {
-                            state.queue.removeAll(keepingCapacity: true)
-                            state.head = 0
-                            state.waitingSince = nil
-                        } else {
-                            // The browser reads: the rest waits from now.
-                            state.waitingSince = .now()
-                        }
+                        // The browser reads: what is left waits from now.
+                        state.waitingSince = state.queue.isEmpty ? nil : .now()
                         return .some(frame)
                     }
                     if state.finished || Task.isCancelled { return .some(nil) }
@@ -109,8 +103,7 @@ final class FeedSubscriber: Sendable {
     func finish() {
         let waiter = state.withLockedValue { state -> CheckedContinuation<ByteBuffer?, Never>? in
             state.finished = true
-            state.queue = []
-            state.head = 0
+            state.queue.removeAll()
             state.bytes = 0
             defer { state.waiter = nil }
             return state.waiter

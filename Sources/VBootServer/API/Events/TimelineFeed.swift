@@ -16,6 +16,7 @@ final class TimelineFeed: Sendable {
     enum Refusal: Error, Equatable {
         case tooMany(Int)
         case tooManyFromClient(Int)
+        case tooManyWithoutToken(Int)
     }
 
     let limits: EventStreamLimits
@@ -25,8 +26,20 @@ final class TimelineFeed: Sendable {
     private let subscribers = NIOLockedValueBox<[ObjectIdentifier: FeedSubscriber]>([:])
     /// Store failures are logged once until the next success, not four times a second.
     private let failing = NIOLockedValueBox(false)
+    private let rounds = NIOLockedValueBox(0)
+    /// On a store other servers write too (PostgreSQL), ids are handed out at insert but become
+    /// visible at commit, so a lower id can appear after a higher one was read, and a cursor past
+    /// it would never send it. Events are sent only once they are this old (µs): by then every
+    /// transaction that took a lower id has committed (vboot's are milliseconds long; the
+    /// servers' clocks are assumed to agree within a second, as NTP keeps them). nil: this
+    /// process is the store's only writer and its flushes are serial, so ids appear in order.
+    let holdBack: Int64?
 
-    init(store: any InventoryStore, counters: ServerCounters, logger: Logger, limits: EventStreamLimits = .init()) {
+    init(
+        store: any InventoryStore, counters: ServerCounters, logger: Logger, limits: EventStreamLimits = .init(),
+        holdBack: Int64?? = nil
+    ) {
+        self.holdBack = holdBack ?? (store.isShared ? limits.sharedStoreHoldBack : nil)
         self.store = store
         self.counters = counters
         self.logger = logger
@@ -40,16 +53,22 @@ final class TimelineFeed: Sendable {
     var count: Int { subscribers.withLockedValue { $0.count } }
 
     /// A new stream, starting after event `after` (nil: after the newest stored when the feed
-    /// next reads). `onStall` closes its connection.
+    /// next reads). `withToken`: opened with the API token (not only from a read network).
+    /// `onStall` closes its connection.
     func subscribe(
-        mac: HardwareAddress?, client: String, after: Int64?, onStall: @escaping @Sendable () -> Void = {}
+        mac: HardwareAddress?, client: String, after: Int64?, withToken: Bool = true,
+        onStall: @escaping @Sendable () -> Void = {}
     ) throws(Refusal) -> FeedSubscriber {
         let subscriber = FeedSubscriber(
-            mac: mac, client: client, after: after, byteLimit: limits.queueBytes, now: .now(), onStall: onStall)
+            mac: mac, client: client, after: after, withToken: withToken, byteLimit: limits.queueBytes, now: .now(),
+            onStall: onStall)
         let refusal = subscribers.withLockedValue { table -> Refusal? in
             guard table.count < limits.subscribers else { return .tooMany(limits.subscribers) }
             guard table.values.filter({ $0.client == client }).count < limits.subscribersPerClient else {
                 return .tooManyFromClient(limits.subscribersPerClient)
+            }
+            guard withToken || table.values.filter({ !$0.withToken }).count < limits.subscribersWithoutToken else {
+                return .tooManyWithoutToken(limits.subscribersWithoutToken)
             }
             table[ObjectIdentifier(subscriber)] = subscriber
             return nil
@@ -79,7 +98,7 @@ final class TimelineFeed: Sendable {
     /// One round: keepalives, stalled streams ended, one read for everyone with room. True when
     /// the read was a full batch someone took whole (read on at once). Tests call it instead of `run`.
     @discardableResult
-    func poll(now: NIODeadline = .now()) async -> Bool {
+    func poll(now: NIODeadline = .now(), wallNow: Int64 = WallClock.microsecondsNow()) async -> Bool {
         // Ended streams leave the table here too, in case their response never ran to its end.
         let all = subscribers.withLockedValue { table in
             table = table.filter { !$0.value.isFinished }
@@ -97,7 +116,7 @@ final class TimelineFeed: Sendable {
         }
         let full: Bool
         do {
-            full = try await deliver(to: ready, now: now)
+            full = try await deliver(to: ready, now: now, wallNow: wallNow)
             if failing.withLockedValue({ Self.swap(&$0, false) }) {
                 logger.info("events: the timeline is readable again")
             }
@@ -113,32 +132,44 @@ final class TimelineFeed: Sendable {
         return full
     }
 
-    private func deliver(to ready: [FeedSubscriber], now: NIODeadline) async throws -> Bool {
+    private func deliver(to ready: [FeedSubscriber], now: NIODeadline, wallNow: Int64) async throws -> Bool {
         guard !ready.isEmpty else { return false }
         // New streams start after the newest event stored now.
         if ready.contains(where: { $0.cursor == nil }) {
             let newest = try await store.timeline(mac: nil, limit: 1, before: nil).first?.id ?? 0
             for subscriber in ready where subscriber.cursor == nil { subscriber.advance(to: newest) }
         }
-        let from = ready.compactMap(\.cursor).min() ?? 0
-        let events = try await store.timeline(after: from, limit: limits.batch)
-        guard !events.isEmpty else { return false }
-        var frames: [Int64: ByteBuffer] = [:]
-        for subscriber in ready {
-            for event in events where event.id > (subscriber.cursor ?? 0) {
-                guard subscriber.mac == nil || subscriber.mac == event.mac else {
-                    subscriber.advance(to: event.id)
-                    continue
-                }
-                let frame = frames[event.id] ?? Self.frame(event)
-                frames[event.id] = frame
-                guard subscriber.offer(frame, id: event.id, now: now) else { break }
-            }
+        let round = rounds.withLockedValue { round in
+            defer { round &+= 1 }
+            return round
         }
-        // More is waiting only if someone took this whole batch; a queue that filled up waits
-        // for its reader, not for another read of the same rows.
-        let last = events[events.count - 1].id
-        return events.count == limits.batch && ready.contains { !$0.isFinished && $0.cursor == last }
+        let plan = FeedReadPlan.cursors(ready.compactMap(\.cursor), round: round, budget: limits.readsPerRound)
+        // Only events older than this are sent (see `holdBack`).
+        let visibleBefore = holdBack.map { wallNow - $0 }
+        var frames: [Int64: ByteBuffer] = [:]
+        var more = false
+        for from in plan {
+            let events = try await store.timeline(after: from, limit: limits.batch)
+            let readers = ready.filter { $0.cursor == from }
+            var tookAll = false
+            for subscriber in readers {
+                for event in events {
+                    if let visibleBefore, event.at > visibleBefore { break }
+                    guard subscriber.mac == nil || subscriber.mac == event.mac else {
+                        subscriber.advance(to: event.id)
+                        continue
+                    }
+                    let frame = frames[event.id] ?? Self.frame(event)
+                    frames[event.id] = frame
+                    guard subscriber.offer(frame, id: event.id, now: now) else { break }
+                }
+                if let last = events.last, subscriber.cursor == last.id, !subscriber.isFinished { tookAll = true }
+            }
+            // More is waiting only if someone took a whole batch; a queue that filled up waits
+            // for its reader, not for another read of the same rows.
+            if events.count == limits.batch, tookAll { more = true }
+        }
+        return more
     }
 
     /// Sets `flag`, returns what it was.
