@@ -121,6 +121,11 @@ async function load() {
   app.latest = new Map(latest.events.map((event) => [event.mac, event]));
   app.profiles = profiles.profiles;
   app.canWrite = access.write;
+  if (session.token && !access.write) {
+    // A read network reads with any token: one the server no longer takes is dropped, not kept.
+    session.clear();
+    app.notify('The server refused the stored token: read-only. Sign in again to change machines.');
+  }
   app.stream?.stop();
   app.stream = liveEvents({
     after: newest.events[0]?.id ?? 0, onEvent, onState: setLive,
@@ -142,10 +147,14 @@ function showAccess() {
 }
 
 let pendingReason = null;
+// Each route() call's number: one that a later call (a sign-out, another view) overtook while it
+// was loading does not draw over it.
+let routes = 0;
 
 async function route() {
   const reason = pendingReason;
   pendingReason = null;
+  const generation = ++routes;
   const main = document.getElementById('main');
   const [, view = 'machines', ...rest] = location.hash.replace(/^#/, '').split('/');
   for (const link of document.querySelectorAll('nav a')) {
@@ -164,6 +173,11 @@ async function route() {
       try {
         if (!(await load())) {
           app.signedOut(session.token ? 'The server refused the token.' : 'Sign in with the API token to see the machines.');
+          return;
+        }
+        if (generation !== routes) {
+          // Overtaken by a sign-out: the stream this load opened must not run behind the sign-in page.
+          if (location.hash === '#/login') { app.stream?.stop(); app.stream = null; }
           return;
         }
         app.loaded = true;

@@ -40,6 +40,8 @@ export function liveEvents({ after, onEvent, onState, onReset }) {
   }, 5000);
 
   async function once() {
+    // Each attempt gets the whole silence allowance, however long the outage before it was.
+    heard = Date.now();
     controller = new AbortController();
     const headers = authHeaders({ Accept: 'text/event-stream' });
     if (last != null) headers['Last-Event-ID'] = String(last);
@@ -75,12 +77,16 @@ export function liveEvents({ after, onEvent, onState, onReset }) {
   }
 
   (async () => {
-    while (!stopped) {
-      let again = true;
-      try { again = await once(); } catch (error) { if (stopped) return; }
-      if (!again) return;
-      if (!stopped) onState('reconnecting');
-      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+    try {
+      while (!stopped) {
+        let again = true;
+        try { again = await once(); } catch (error) { if (stopped) return; }
+        if (!again) return;
+        if (!stopped) onState('reconnecting');
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+      }
+    } finally {
+      clearInterval(watchdog);
     }
   })();
 

@@ -17,13 +17,17 @@ struct EventStreamRouteTests {
     }
 
     /// Opens a stream on a plain socket (a browser's `fetch`); the descriptor, reading times out after 5 s.
-    static func open(port: Int, path: String = "/api/v1/events", headers: [String] = []) throws -> Int32 {
+    static func open(
+        port: Int, path: String = "/api/v1/events", headers: [String] = [], token: String? = token
+    ) throws -> Int32 {
         let fd = connectLoopbackTCP(port: port) { fd in
             var timeout = timeval(tv_sec: 5, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         }
         try #require(fd >= 0)
-        let lines = ["GET \(path) HTTP/1.1", "Host: 127.0.0.1", "Authorization: Bearer \(token)"] + headers
+        let lines =
+            ["GET \(path) HTTP/1.1", "Host: 127.0.0.1"] + (token.map { ["Authorization: Bearer \($0)"] } ?? [])
+            + headers
         let request = lines.joined(separator: "\r\n") + "\r\n\r\n"
         _ = request.withCString { send(fd, $0, strlen($0), 0) }
         return fd
@@ -76,6 +80,28 @@ struct EventStreamRouteTests {
         try await InventoryFlowTests.add(#"{"mac":"52:54:00:ee:00:02"}"#, port: api)
         let mine = try await Self.read(other, until: "added by api")
         #expect(mine.contains("52:54:00:ee:00:02") && !mine.contains("52:54:00:ee:00:01"))
+        await server.stop()
+    }
+
+    /// Read-only screens (a read network, no token) have their own places: when those are taken, a
+    /// stream with the token still opens.
+    @Test func streamsWithoutTheTokenCannotTakeTheTokensPlaces() async throws {
+        let server = try TestServer { configuration, _ in
+            configuration.apiAccess = APIAccess(token: Self.token, readNetworks: [IPv4Network("127.0.0.0/8")!])
+            configuration.eventStreamLimits.subscribersWithoutToken = 1
+        }
+        try await server.start(expecting: ["http", "api"])
+        let api = server.port("api")
+        let reader = try Self.open(port: api, token: nil)
+        defer { close(reader) }
+        #expect(try await Self.read(reader, until: "retry:").hasPrefix("HTTP/1.1 200"))
+        let another = try Self.open(port: api, token: nil)
+        defer { close(another) }
+        let refused = try await Self.read(another, until: "}")
+        #expect(refused.hasPrefix("HTTP/1.1 503") && refused.contains("without the token"), "\(refused)")
+        let admin = try Self.open(port: api)
+        defer { close(admin) }
+        #expect(try await Self.read(admin, until: "retry:").hasPrefix("HTTP/1.1 200"))
         await server.stop()
     }
 

@@ -6,8 +6,8 @@ import ServiceLifecycle
 import VBootAPI
 
 /// `GET /api/v1/events`: the timeline as Server-Sent Events, every machine's or one's
-/// (`?mac=`), from after `Last-Event-ID` (or `?after=`) or from now; an id the store never
-/// reached gets `event: reset` first. Read access, like `GET /timeline`; a browser sends the
+/// (`?mac=`), from after `Last-Event-ID` (or `?after=`) or from now; an id above the newest
+/// stored gets `event: reset` first. Read access, like `GET /timeline`; a browser sends the
 /// token as a header through `fetch`, never in the URL.
 enum EventStreamRoute {
     /// How long a browser waits before reconnecting after the stream ends.
@@ -38,24 +38,26 @@ enum EventStreamRoute {
             }
             after = value
         }
-        // An id from before the store was replaced (a fresh database) would wait for ever:
-        // such a stream starts from the newest and is told to read everything again.
-        var reset = false
-        if let given = after {
-            let newest = try await APIRoutes.storeCall {
-                try await inventory.store.timeline(mac: nil, limit: 1, before: nil).first?.id ?? 0
-            }
-            if given > newest {
-                after = newest
-                reset = true
-            }
+        // The stream starts at what is stored now, so whatever is stored after the request
+        // arrived is sent. An id above the newest stored (a database replaced since) would wait
+        // for ever: such a stream starts from the newest and is told to read everything again.
+        // (A replaced database that has grown past the old id cannot be told apart.)
+        let newest = try await APIRoutes.storeCall {
+            try await inventory.store.timeline(mac: nil, limit: 1, before: nil).first?.id ?? 0
         }
+        var reset = false
+        if let given = after, given > newest {
+            reset = true
+            after = newest
+        }
+        after = after ?? newest
         let channel = context.channel
         let withToken = inventory.live.current.apiAccess.hasToken(request.headers[.authorization])
         let subscriber: FeedSubscriber
         do {
             subscriber = try feed.subscribe(
                 mac: mac, client: context.remoteAddress?.ipAddress ?? "?", after: after, withToken: withToken,
+                first: reset ? ServerSentEvent.frame(event: "reset", id: nil, data: "{}") : nil,
                 onStall: { channel.close(promise: nil) })
         } catch {
             switch error {
@@ -69,7 +71,6 @@ enum EventStreamRoute {
                 )
             }
         }
-        if reset { subscriber.offer(ServerSentEvent.frame(event: "reset", id: nil, data: "{}"), id: nil, now: .now()) }
         let headers: HTTPFields = [
             .contentType: ServerSentEvent.contentType, .cacheControl: "no-store",
             // A reverse proxy in front of the API must pass each event on as it comes.

@@ -1,7 +1,7 @@
 /// Which store reads one round of the live feed makes: one per distinct cursor among the streams
-/// with room, the newest first, so streams that are caught up (they share the newest cursor)
-/// are always served; streams catching up (a reconnect with an old `Last-Event-ID`) take the
-/// remaining `budget - 1` reads in turn, so one of them cannot hold back the others or the rest.
+/// with room, the most advanced first (streams that are caught up share it, so they are served
+/// every round); the others (a reconnect with an old `Last-Event-ID`, a stream started a moment
+/// apart) take the remaining `budget - 1` reads in turn, so none of them holds back the rest.
 enum FeedReadPlan {
     static func cursors(_ cursors: [Int64], round: Int, budget: Int) -> [Int64] {
         let distinct = Set(cursors).sorted(by: >)

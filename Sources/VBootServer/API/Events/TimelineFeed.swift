@@ -54,14 +54,17 @@ final class TimelineFeed: Sendable {
 
     /// A new stream, starting after event `after` (nil: after the newest stored when the feed
     /// next reads). `withToken`: opened with the API token (not only from a read network).
+    /// `first`: a frame the stream starts with (a reset).
     /// `onStall` closes its connection.
     func subscribe(
-        mac: HardwareAddress?, client: String, after: Int64?, withToken: Bool = true,
+        mac: HardwareAddress?, client: String, after: Int64?, withToken: Bool = true, first: ByteBuffer? = nil,
         onStall: @escaping @Sendable () -> Void = {}
     ) throws(Refusal) -> FeedSubscriber {
         let subscriber = FeedSubscriber(
             mac: mac, client: client, after: after, withToken: withToken, byteLimit: limits.queueBytes, now: .now(),
             onStall: onStall)
+        // Queued before the feed can see the stream: nothing goes out ahead of it.
+        if let first { subscriber.offer(first, id: nil, now: .now()) }
         let refusal = subscribers.withLockedValue { table -> Refusal? in
             guard table.count < limits.subscribers else { return .tooMany(limits.subscribers) }
             guard table.values.filter({ $0.client == client }).count < limits.subscribersPerClient else {
@@ -148,9 +151,12 @@ final class TimelineFeed: Sendable {
         let visibleBefore = holdBack.map { wallNow - $0 }
         var frames: [Int64: ByteBuffer] = [:]
         var more = false
+        // Grouped before any is served: a stream a read moves onto another group's cursor is
+        // not served twice in one round.
+        let groups = Dictionary(grouping: ready) { $0.cursor ?? 0 }
         for from in plan {
             let events = try await store.timeline(after: from, limit: limits.batch)
-            let readers = ready.filter { $0.cursor == from }
+            let readers = groups[from] ?? []
             var tookAll = false
             for subscriber in readers {
                 for event in events {
