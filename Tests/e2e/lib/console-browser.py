@@ -23,6 +23,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ARGS = json.load(sys.stdin)
@@ -201,7 +202,30 @@ def console_flow(driver):
     report(text(driver, "#stuck-count").startswith("1"), "the storm view counts the stuck machine", text(driver, "#stuck-count"))
     shot(driver, "05-boot-storm")
 
-    # 7. Without the token a change is refused, and nothing changes.
+    # 7. The other actions, on the silent machine: host name, hold, local disk, then remove it.
+    stuck_mac = ARGS["stuck_mac"]
+    driver.get(url + f"/ui/#/machine/{stuck_mac}")
+    until(driver, 10, lambda d: d.find_elements(By.ID, "edit-hostname"), "the silent machine's page")
+    hostname = driver.find_element(By.ID, "edit-hostname")
+    hostname.clear()
+    hostname.send_keys("stuck-one")
+    driver.find_element(By.ID, "save-machine").click()
+    until(driver, 10, lambda d: text(d, "#fact-hostname") == "stuck-one", "the host name edit shows")
+    steps = []
+    for button, state in (("action-hold", "hold"), ("action-local", "local"), ("action-profile", "profile")):
+        driver.find_element(By.ID, button).click()
+        until(driver, 10, lambda d, state=state: text(d, "#fact-next-boot") == state, f"{button}: next boot {state}")
+        steps.append(api(f"/machines/{stuck_mac}")[1]["next_boot"])
+    status, stored = api(f"/machines/{stuck_mac}")
+    report(steps == ["hold", "local", "profile"] and stored["hostname"] == "stuck-one",
+           "edit the host name; hold, local disk, profile", f"{steps} {stored and stored['hostname']}")
+    driver.find_element(By.ID, "action-remove").click()
+    WebDriverWait(driver, 5).until(expected_conditions.alert_is_present()).accept()
+    gone = until(driver, 10, lambda d: d.find_elements(By.ID, "machines")
+                 and not d.find_elements(By.CSS_SELECTOR, f'#machines tr[data-mac="{stuck_mac}"]'), "removed: gone from the table")
+    report(bool(gone) and api(f"/machines/{stuck_mac}")[0] == 404, "remove a machine (confirmed): gone from the table and the inventory")
+
+    # 8. Without the token a change is refused, and nothing changes.
     driver.get(url + f"/ui/#/machine/{mac}")
     until(driver, 10, lambda d: d.find_elements(By.ID, "action-shell"), "the machine page again")
     driver.execute_script("sessionStorage.removeItem('vboot.token')")
