@@ -7,8 +7,9 @@ import VBootAPI
 import VBootStore
 
 /// The live timeline (`GET /api/v1/events`): while anyone listens, reads the events stored
-/// since each subscriber's cursor, once per `interval` for all of them, and offers each event,
-/// encoded once, to the subscribers it concerns. The store is the only source, so a stream
+/// since the subscribers' cursors every `interval` (one read per distinct cursor, `FeedReadPlan`:
+/// streams that are caught up share one), and offers each event, encoded once, to the
+/// subscribers it concerns. The store is the only source, so a stream
 /// sees what every server sharing the inventory recorded, a browser that reconnects with
 /// `Last-Event-ID` misses nothing, and a slow one costs a bounded queue, not a backlog: the
 /// feed reads for it again once it has room. Nobody listening: no reads at all.
@@ -98,8 +99,9 @@ final class TimelineFeed: Sendable {
         for subscriber in subscribers.withLockedValue({ Array($0.values) }) { subscriber.finish() }
     }
 
-    /// One round: keepalives, stalled streams ended, one read for everyone with room. True when
-    /// the read was a full batch someone took whole (read on at once). Tests call it instead of `run`.
+    /// One round: stalled streams ended, the reads `FeedReadPlan` picks for the streams with room,
+    /// keepalives. True when a read was a full batch someone took whole (read on at once). Tests
+    /// call it instead of `run`.
     @discardableResult
     func poll(now: NIODeadline = .now(), wallNow: Int64 = WallClock.microsecondsNow()) async -> Bool {
         // Ended streams leave the table here too, in case their response never ran to its end.
