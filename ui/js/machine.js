@@ -3,7 +3,7 @@
 import { api, machinePath } from './api.js';
 import { h, ago, field } from './dom.js';
 import { progress } from './progress.js';
-import { profileSelect, stateBadge, STUCK_SECONDS_DEFAULT } from './machines.js';
+import { profileSelect, stateBadge, stuckSeconds } from './machines.js';
 
 const TIMELINE_PAGE = 100;
 
@@ -36,8 +36,7 @@ export function machineView(app, mac) {
     heading.textContent = machine.hostname ? `${machine.hostname} (${machine.mac})` : machine.mac;
     const now = Date.now();
     const event = app.latest.get(mac);
-    const threshold = Number(sessionStorage.getItem('vboot.stuck') ?? STUCK_SECONDS_DEFAULT);
-    const where = progress(machine, event, now, threshold);
+    const where = progress(machine, event, now, stuckSeconds.get());
     const fact = (name, value, id) => [h('dt', {}, name), h('dd', { id }, value ?? '—')];
     facts.replaceChildren(
       ...fact('State', stateBadge(where.state), 'fact-state'),

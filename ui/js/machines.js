@@ -13,10 +13,17 @@ const COLUMNS = [
   { key: 'state', label: 'State' },
 ];
 
-export const STUCK_SECONDS_DEFAULT = 120;
+const STUCK_SECONDS_DEFAULT = 120;
+const STUCK_KEY = 'vboot.stuck';
+
+// The stuck threshold (seconds without a step), kept for the tab like the token.
+export const stuckSeconds = {
+  get() { return Number(sessionStorage.getItem(STUCK_KEY) ?? STUCK_SECONDS_DEFAULT); },
+  set(value) { sessionStorage.setItem(STUCK_KEY, String(Math.max(10, Number(value) || STUCK_SECONDS_DEFAULT))); },
+};
 
 export function rows(app, now) {
-  const threshold = Number(sessionStorage.getItem('vboot.stuck') ?? STUCK_SECONDS_DEFAULT);
+  const threshold = stuckSeconds.get();
   return [...app.machines.values()].map((machine) => {
     const event = app.latest.get(machine.mac);
     const where = progress(machine, event, now, threshold);

@@ -1,7 +1,7 @@
 // A boot storm at a glance: every machine heard from in the window, where it stands in
 // DHCP → TFTP → script → kernel → done, the stuck ones first and in red.
 import { h, ago, field } from './dom.js';
-import { rows, stateBadge, STUCK_SECONDS_DEFAULT } from './machines.js';
+import { rows, stateBadge, stuckSeconds } from './machines.js';
 import { STEPS } from './progress.js';
 
 const WINDOW_MINUTES_DEFAULT = 60;
@@ -9,8 +9,8 @@ const WINDOW_MINUTES_DEFAULT = 60;
 export function stormView(app) {
   const threshold = h('input', {
     type: 'number', id: 'stuck-seconds', min: 10, max: 86400, step: 10,
-    value: String(sessionStorage.getItem('vboot.stuck') ?? STUCK_SECONDS_DEFAULT),
-    onchange: () => { sessionStorage.setItem('vboot.stuck', String(Math.max(10, Number(threshold.value) || STUCK_SECONDS_DEFAULT))); redraw(); },
+    value: String(stuckSeconds.get()),
+    onchange: () => { stuckSeconds.set(threshold.value); redraw(); },
   });
   const windowMinutes = h('input', { type: 'number', id: 'window-minutes', min: 1, max: 10080, value: String(WINDOW_MINUTES_DEFAULT), onchange: redraw });
   const summary = h('div.summary', { id: 'storm-summary', role: 'status' });

@@ -42,9 +42,7 @@ enum EventStreamRoute {
         // arrived is sent. An id above the newest stored (a database replaced since) would wait
         // for ever: such a stream starts from the newest and is told to read everything again.
         // (A replaced database that has grown past the old id cannot be told apart.)
-        let newest = try await APIRoutes.storeCall {
-            try await inventory.store.timeline(mac: nil, limit: 1, before: nil).first?.id ?? 0
-        }
+        let newest = try await APIRoutes.storeCall { try await feed.newestID() }
         var reset = false
         if let given = after, given > newest {
             reset = true
@@ -60,16 +58,7 @@ enum EventStreamRoute {
                 first: reset ? ServerSentEvent.frame(event: "reset", id: nil, data: "{}") : nil,
                 onStall: { channel.close(promise: nil) })
         } catch {
-            switch error {
-            case .tooMany(let limit):
-                throw APIError(status: 503, reason: "\(limit) live event streams are open already; close one")
-            case .tooManyFromClient(let limit):
-                throw APIError(status: 503, reason: "\(limit) live event streams are open from this address already")
-            case .tooManyWithoutToken(let limit):
-                throw APIError(
-                    status: 503, reason: "\(limit) live event streams without the token are open already; use the token"
-                )
-            }
+            throw APIError(status: 503, reason: error.reason)
         }
         let headers: HTTPFields = [
             .contentType: ServerSentEvent.contentType, .cacheControl: "no-store",

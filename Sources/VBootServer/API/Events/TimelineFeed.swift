@@ -18,6 +18,16 @@ final class TimelineFeed: Sendable {
         case tooMany(Int)
         case tooManyFromClient(Int)
         case tooManyWithoutToken(Int)
+
+        /// What the API answers (a 503) with.
+        var reason: String {
+            switch self {
+            case .tooMany(let limit): "\(limit) live event streams are open already; close one"
+            case .tooManyFromClient(let limit): "\(limit) live event streams are open from this address already"
+            case .tooManyWithoutToken(let limit):
+                "\(limit) live event streams without the token are open already; use the token"
+            }
+        }
     }
 
     let limits: EventStreamLimits
@@ -141,7 +151,7 @@ final class TimelineFeed: Sendable {
         guard !ready.isEmpty else { return false }
         // New streams start after the newest event stored now.
         if ready.contains(where: { $0.cursor == nil }) {
-            let newest = try await store.timeline(mac: nil, limit: 1, before: nil).first?.id ?? 0
+            let newest = try await newestID()
             for subscriber in ready where subscriber.cursor == nil { subscriber.advance(to: newest) }
         }
         let round = rounds.withLockedValue { round in
@@ -178,6 +188,11 @@ final class TimelineFeed: Sendable {
             if events.count == limits.batch, tookAll { more = true }
         }
         return more
+    }
+
+    /// The newest event's id (0 with none): where a stream without a `Last-Event-ID` starts.
+    func newestID() async throws -> Int64 {
+        try await store.timeline(mac: nil, limit: 1, before: nil).first?.id ?? 0
     }
 
     /// Sets `flag`, returns what it was.
